@@ -1,0 +1,68 @@
+/* kd core: status codes and error messages, deterministic RNG, timers,
+ * memory figures, and the CPU/BLAS set-up every entry point runs first. */
+#ifndef KD_CORE_H
+#define KD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every function that can fail returns a kd_status; on failure it has also
+ * left a one-line message for kd_last_error(). The message lives in
+ * thread-local storage so that threads never overwrite each other's. */
+typedef enum {
+    KD_OK = 0,
+    KD_ERR_IO,          /* a file could not be read or written */
+    KD_ERR_FORMAT,      /* a file or text is malformed */
+    KD_ERR_INVALID,     /* a value is out of range or inconsistent */
+    KD_ERR_NOMEM,       /* an allocation failed or would not fit */
+    KD_ERR_NUMERIC,     /* NaN or Inf where numbers must be finite */
+    KD_ERR_UNSUPPORTED  /* valid but not handled by kd */
+} kd_status;
+
+const char *kd_status_name(kd_status status);
+
+/* Records a printf-style message and returns `status`, so that callers write
+ *     return kd_fail(KD_ERR_FORMAT, "%s: header length %zu past end", path, n); */
+kd_status kd_fail(kd_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prepends "context: " to the current message (for adding a file name). */
+kd_status kd_fail_context(kd_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *kd_last_error(void);
+void kd_clear_error(void);
+
+/* Checked allocation: NULL with a KD_ERR_NOMEM message naming `what`. */
+void *kd_alloc(size_t count, size_t size, const char *what);
+/* count * size without overflow; 0 on overflow. */
+size_t kd_mul_size(size_t count, size_t size);
+
+/* Deterministic RNG (splitmix64-seeded xoshiro256**): same seed, same stream,
+ * on every machine. The state is plain data so checkpoints can save it. */
+typedef struct {
+    uint64_t s[4];
+} kd_rng;
+
+void kd_rng_seed(kd_rng *rng, uint64_t seed);
+uint64_t kd_rng_next(kd_rng *rng);
+float kd_rng_uniform(kd_rng *rng);          /* [0, 1) */
+float kd_rng_normal(kd_rng *rng);           /* standard normal */
+uint64_t kd_rng_below(kd_rng *rng, uint64_t n); /* uniform in [0, n), unbiased */
+
+double kd_now_seconds(void);                /* monotonic clock */
+double kd_peak_rss_mb(void);                /* peak resident set of this process */
+size_t kd_physical_memory_bytes(void);
+
+/* Makes OpenBLAS use the fastest kernels this CPU supports. Debian's OpenBLAS
+ * 0.3.21 does not recognise newer CPUs and falls back to SSE3 kernels; the
+ * core type can only be chosen before the library initialises, so when the
+ * chosen core is slower than the CPU allows this re-executes the program with
+ * OPENBLAS_CORETYPE set. Call it first thing in main(). Returns normally when
+ * nothing needs changing or when the re-exec is impossible. */
+void kd_blas_ensure_fast_core(int argc, char **argv);
+/* The OpenBLAS core in use, e.g. "SkylakeX". */
+const char *kd_blas_core_name(void);
+/* Sets the thread count for both OpenMP and OpenBLAS. */
+void kd_set_threads(int threads);
+int kd_threads(void);
+
+#endif

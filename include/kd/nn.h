@@ -1,0 +1,197 @@
+/* kd nn: GPT-2 exactly as Hugging Face's GPT2LMHeadModel computes it, with a
+ * hand-written backward pass, fused lm_head losses, AdamW and generation.
+ *
+ * Layout follows llm.c: one struct of parameter views into a single buffer,
+ * one struct of activation views into a single buffer sized for (B, T).
+ * Linear weights keep HF's Conv1D layout [in, out], so a layer is the
+ * row-major product out[B*T, out] = in[B*T, in] . W[in, out] + b and the
+ * weights load from model.safetensors with a plain copy.
+ *
+ * Dropout is left out: kd trains without it (HF's 0.1 default only matters
+ * for long fine-tunes, and early stopping on validation loss guards against
+ * over-fitting instead). Inference in HF also runs without dropout, so
+ * forward results match GPT2LMHeadModel in eval mode. */
+#ifndef KD_NN_H
+#define KD_NN_H
+
+#include "kd/core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int n_layer;
+    int n_head;
+    int n_embd;
+    int n_positions;
+    int vocab_size;
+    float layer_norm_epsilon;
+} gpt2_config;
+
+/* Checks that every size is positive, n_embd divides by n_head, and that the
+ * parameters alone fit in this machine's memory. */
+kd_status gpt2_config_validate(const gpt2_config *config);
+
+enum { GPT2_NUM_PARAM_TENSORS = 16 };
+
+/* Views into one contiguous buffer; per-layer tensors are stacked over L. */
+typedef struct {
+    float *wte;      /* (V, C)       token embedding, also the tied lm_head */
+    float *wpe;      /* (P, C)       position embedding */
+    float *ln1w;     /* (L, C) */
+    float *ln1b;     /* (L, C) */
+    float *qkvw;     /* (L, C, 3C)   attn.c_attn.weight, [in, out] */
+    float *qkvb;     /* (L, 3C) */
+    float *attprojw; /* (L, C, C)    attn.c_proj.weight */
+    float *attprojb; /* (L, C) */
+    float *ln2w;     /* (L, C) */
+    float *ln2b;     /* (L, C) */
+    float *fcw;      /* (L, C, 4C)   mlp.c_fc.weight */
+    float *fcb;      /* (L, 4C) */
+    float *fcprojw;  /* (L, 4C, C)   mlp.c_proj.weight */
+    float *fcprojb;  /* (L, C) */
+    float *lnfw;     /* (C) */
+    float *lnfb;     /* (C) */
+} gpt2_params;
+
+void gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TENSORS]);
+size_t gpt2_num_params(const gpt2_config *config);
+/* Points the views of `params` into `memory` (which holds gpt2_num_params floats). */
+void gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config);
+
+/* One named tensor in Hugging Face's naming, without the "transformer."
+ * prefix ("wte.weight", "h.3.mlp.c_fc.weight", "ln_f.bias", ...). */
+typedef struct {
+    char name[64];
+    float *data;
+    int ndim;
+    int64_t shape[2];
+} gpt2_tensor;
+
+int gpt2_tensor_count(const gpt2_config *config);
+/* The index-th tensor of `params` (0 <= index < gpt2_tensor_count). */
+void gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
+                    gpt2_tensor *tensor);
+
+/* Activations for one (B, T) shape, allocated once and reused every step. */
+typedef struct {
+    float *encoded;   /* (B, T, C)      wte + wpe */
+    float *ln1;       /* (L, B, T, C) */
+    float *ln1_mean;  /* (L, B, T) */
+    float *ln1_rstd;  /* (L, B, T) */
+    float *qkv;       /* (L, B, T, 3C) */
+    float *atty;      /* (L, B, T, C)   attention output before c_proj */
+    float *att;       /* (L, B, H, T, T) softmax probabilities */
+    float *residual2; /* (L, B, T, C)   after attention */
+    float *ln2;       /* (L, B, T, C) */
+    float *ln2_mean;  /* (L, B, T) */
+    float *ln2_rstd;  /* (L, B, T) */
+    float *fch;       /* (L, B, T, 4C)  c_fc output */
+    float *fch_gelu;  /* (L, B, T, 4C) */
+    float *residual3; /* (L, B, T, C)   block output */
+    float *lnf;       /* (B, T, C)      final LayerNorm output */
+    float *lnf_mean;  /* (B, T) */
+    float *lnf_rstd;  /* (B, T) */
+    float *dlnf;      /* (B, T, C)      gradient arriving from the head */
+} gpt2_acts;
+
+/* Gradient scratch for one layer at a time plus the residual stream. */
+typedef struct {
+    float *dresidual; /* (B, T, C)  gradient of the current residual stream */
+    float *dln;       /* (B, T, C) */
+    float *dqkv;      /* (B, T, 3C) */
+    float *datty;     /* (B, T, C) */
+    float *dfch;      /* (B, T, 4C) */
+    float *dfch_gelu; /* (B, T, 4C) */
+    float *datt;      /* (threads, T, T) per-thread attention scratch */
+} gpt2_grad_acts;
+
+typedef struct {
+    gpt2_config config;
+    gpt2_params params;
+    float *params_memory;
+    size_t num_params;
+    /* Training state, allocated by gpt2_train_prepare. */
+    gpt2_params grads;
+    float *grads_memory;
+    float *adam_m;
+    float *adam_v;
+    /* Activations for the largest (B, T) prepared. */
+    gpt2_acts acts;
+    float *acts_memory;
+    gpt2_grad_acts grad_acts;
+    float *grad_acts_memory;
+    float *head_scratch;  /* (chunk rows, V) logits chunk for the fused head */
+    int max_batch;
+    int max_seq;
+    int head_chunk_rows;
+    /* Shape of the last forward pass. */
+    int batch;
+    int seq;
+} gpt2_model;
+
+/* Allocates zeroed parameters for `config`. */
+kd_status gpt2_create(gpt2_model *model, const gpt2_config *config);
+void gpt2_free(gpt2_model *model);
+/* GPT-2 initialisation: weights N(0, 0.02), residual projections (attn.c_proj,
+ * mlp.c_proj) N(0, 0.02/sqrt(2 L)), biases 0, LayerNorm weight 1 / bias 0. */
+void gpt2_init_random(gpt2_model *model, uint64_t seed);
+
+/* Allocates activations for batches up to (B, T) and, when `training`,
+ * gradients and AdamW moments. Call once before the step loop. */
+kd_status gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training);
+/* Bytes gpt2_prepare(model, B, T, training) would allocate, for estimates. */
+size_t gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training);
+
+/* Forward to the final LayerNorm output acts.lnf. tokens: (B, T), B <= max_batch,
+ * T <= max_seq. Sequences shorter than T are right-padded: the causal mask
+ * already keeps real tokens from seeing the padding after them. */
+void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq);
+
+/* Cross-entropy through the tied lm_head, computed in row chunks so the full
+ * (B, T, V) logits never exist. targets: (B, T); weights: (B, T) per-token
+ * loss weights (0 = not counted), may be NULL for all ones. Returns the sum
+ * over tokens of weight * -log p(target). When `grad_scale` is nonzero it
+ * also writes acts.dlnf = grad_scale * d(sum)/d(lnf) and accumulates
+ * grad_scale * d(sum)/d(wte) into grads.wte. */
+double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
+                               float grad_scale);
+
+/* Everything the head reports for evaluation: per-token loss, argmax. */
+typedef struct {
+    double loss_sum;      /* sum of -log p(target) over counted tokens */
+    double counted;       /* number of counted tokens (sum of weights) */
+    double correct;       /* counted tokens whose argmax equals the target */
+} gpt2_eval_sums;
+void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
+                        gpt2_eval_sums *sums);
+
+/* Full logits for rows of the last forward pass: out (rows, V) for positions
+ * [row_begin, row_begin + rows) of the flattened (B, T). */
+void gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
+
+/* Backward from acts.dlnf to every parameter gradient (accumulated into grads). */
+void gpt2_backward(gpt2_model *model);
+void gpt2_zero_grad(gpt2_model *model);
+
+/* Global L2 norm of all gradients; scales them to max_norm when above it. */
+float gpt2_clip_grad_norm(gpt2_model *model, float max_norm);
+
+typedef struct {
+    float learning_rate;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay;
+    int decay_all;   /* 0: decay only matrices (not biases, LayerNorm, embeddings) */
+} adamw_config;
+
+/* One AdamW step (decoupled weight decay, bias correction); `step` counts from 1. */
+void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step);
+
+typedef enum { LR_COSINE = 0, LR_LINEAR = 1, LR_CONSTANT = 2 } lr_schedule;
+/* Linear warm-up over warmup_steps, then decay to min_ratio * peak at total_steps. */
+float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
+                 int total_steps, int step);
+
+#endif

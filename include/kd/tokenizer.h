@@ -1,0 +1,48 @@
+/* kd tokenizer: GPT-2 byte-level BPE read from vocab.json + merges.txt, with
+ * GPT-2's pre-tokenizer regex run through PCRE2 in UTF mode. */
+#ifndef KD_TOKENIZER_H
+#define KD_TOKENIZER_H
+
+#include "kd/core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { GPT2_END_OF_TEXT = 50256 };
+
+typedef struct kd_tokenizer kd_tokenizer;
+
+/* A growable list of token ids. */
+typedef struct {
+    int *ids;
+    size_t count;
+    size_t capacity;
+} kd_token_buffer;
+
+kd_status token_buffer_push(kd_token_buffer *buffer, int id);
+void token_buffer_clear(kd_token_buffer *buffer);   /* count = 0, keeps memory */
+void token_buffer_free(kd_token_buffer *buffer);
+
+/* Loads dir/vocab.json and dir/merges.txt. */
+kd_status tokenizer_load(const char *dir, kd_tokenizer **out);
+kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
+                               kd_tokenizer **out);
+void tokenizer_free(kd_tokenizer *tokenizer);
+
+/* Appends the ids of `text` (UTF-8, `length` bytes) to `out`. Special-token
+ * strings such as "<|endoftext|>" in the text are encoded as ordinary text;
+ * callers that want the special token push its id themselves. Invalid UTF-8
+ * is an error (KD_ERR_FORMAT naming the byte offset). */
+kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
+                           kd_token_buffer *out);
+/* Decodes ids to UTF-8 bytes in a malloc'd, NUL-terminated buffer. An id
+ * outside the vocabulary is KD_ERR_INVALID naming it. */
+kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,
+                           char **text, size_t *length);
+int tokenizer_vocab_size(const kd_tokenizer *tokenizer);
+/* The id of an exact vocabulary entry (e.g. "<|endoftext|>"), or -1. */
+int tokenizer_token_id(const kd_tokenizer *tokenizer, const char *token);
+/* A hash of the vocabulary and merges, recorded by caches that depend on them. */
+uint64_t tokenizer_hash(const kd_tokenizer *tokenizer);
+
+#endif

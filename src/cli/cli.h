@@ -1,0 +1,46 @@
+/* kd's command-line layer: the subcommand table and one option parser that
+ * every subcommand shares, so flags, --help and exit codes behave alike. */
+#ifndef KD_CLI_H
+#define KD_CLI_H
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
+enum { CLI_MAX_LIST = 64 };
+
+typedef enum { OPT_STRING, OPT_INT, OPT_FLOAT, OPT_FLAG, OPT_STRING_LIST } cli_option_kind;
+
+typedef struct {
+    const char *items[CLI_MAX_LIST];
+    int count;
+} cli_string_list;
+
+typedef struct {
+    const char *name;      /* "--seq" */
+    cli_option_kind kind;
+    void *target;          /* const char **, int *, float *, int * (flag), cli_string_list * */
+    const char *help;
+} cli_option;
+
+typedef struct {
+    const char *name;      /* "tokenize", or "teacher train" */
+    const char *summary;
+    const char *usage;     /* the synopsis line(s) printed by --help */
+    const cli_option *options;
+    int option_count;
+} cli_command_spec;
+
+/* Parses argv (after the subcommand words) into the options' targets.
+ * Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after printing why; sets *help_shown
+ * when --help was asked for and printed (the caller then exits 0). */
+int cli_parse(const cli_command_spec *spec, int argc, char **argv, int *help_shown);
+void cli_print_help(const cli_command_spec *spec);
+/* Prints "kd <command>: <kd_last_error()>" to stderr and returns CLI_EXIT_FAILURE. */
+int cli_fail(const char *command);
+/* Prints "kd <command>: <message>" and the usage hint; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_command_spec *spec, const char *message);
+
+/* Subcommands: each lives in its own cmd_*.c file. */
+int cmd_tokenize(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+#endif

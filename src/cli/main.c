@@ -1,0 +1,63 @@
+/* kd: the command-line entry point. Resolves the subcommand (one or two
+ * words) and hands the remaining arguments to it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kd/core.h"
+
+typedef struct {
+    const char *words;   /* "tokenize" or "teacher train" */
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command_entry;
+
+static const command_entry commands[] = {
+    {"tokenize", "encode text to GPT-2 token ids, or decode ids to text", cmd_tokenize},
+    {"generate", "generate a continuation from a model directory", cmd_generate},
+    {"bench", "measure training or inference speed and memory", cmd_bench},
+};
+enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
+
+static void print_overview(FILE *out)
+{
+    fprintf(out, "kd — knowledge distillation for GPT-2 models\n\nusage: kd <command> [options]\n\n"
+                 "commands:\n");
+    for (int i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-16s %s\n", commands[i].words, commands[i].summary);
+    fprintf(out, "\n'kd <command> --help' describes each command.\n");
+}
+
+/* Matches argv against a command of one or two words; returns words used. */
+static int match_command(const command_entry *entry, int argc, char **argv)
+{
+    const char *space = strchr(entry->words, ' ');
+    if (!space)
+        return strcmp(argv[0], entry->words) == 0 ? 1 : 0;
+    size_t first = (size_t)(space - entry->words);
+    if (strlen(argv[0]) != first || strncmp(argv[0], entry->words, first) != 0)
+        return 0;
+    return argc > 1 && strcmp(argv[1], space + 1) == 0 ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    kd_blas_ensure_fast_core(argc, argv);
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_overview(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < COMMAND_COUNT; i++) {
+        int used = match_command(&commands[i], argc - 1, argv + 1);
+        if (used > 0)
+            return commands[i].run(argc - 1 - used, argv + 1 + used);
+    }
+    fprintf(stderr, "kd: unknown command '%s'\n\n", argv[1]);
+    print_overview(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,22 @@
+/* Small helpers shared by the cmocka test programs: scratch directories and
+ * fixture files, so each test builds its own inputs. */
+#ifndef KD_TEST_SUPPORT_H
+#define KD_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); the caller frees the string. */
+char *test_make_temp_dir(void);
+/* rm -r of a directory made by test_make_temp_dir, then free(path). */
+void test_remove_temp_dir(char *path);
+/* Joins dir and name into a static-free buffer the caller frees. */
+char *test_path(const char *dir, const char *name);
+void test_write_file(const char *path, const void *data, size_t size);
+/* Reads a whole file; *size gets its length. The caller frees the result. */
+void *test_read_file(const char *path, size_t *size);
+
+#endif
