@@ -13,9 +13,7 @@ typedef struct {
 } command_entry;
 
 static const command_entry commands[] = {
-    {"tokenize", "encode text to GPT-2 token ids, or decode ids to text", cmd_tokenize},
-    {"generate", "generate a continuation from a model directory", cmd_generate},
-    {"bench", "measure training or inference speed and memory", cmd_bench},
+    {"version", "print kd's version and the BLAS kernels in use", cmd_version},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 

@@ -41,7 +41,10 @@ kd_status kd_fail_context(kd_status status, const char *fmt, ...)
     vsnprintf(context, sizeof context, fmt, args);
     va_end(args);
     memcpy(previous, error_message, sizeof previous);
-    snprintf(error_message, sizeof error_message, "%s: %s", context, previous);
+    /* Truncation is fine: a long message keeps its beginning. */
+    size_t used = strnlen(context, sizeof context - 1);
+    memcpy(error_message, context, used);
+    snprintf(error_message + used, sizeof error_message - used, ": %s", previous);
     return status;
 }
 
