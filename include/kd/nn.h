@@ -121,7 +121,10 @@ typedef struct {
     float *acts_memory;
     gpt2_grad_acts grad_acts;
     float *grad_acts_memory;
-    float *head_scratch;  /* (chunk rows, V) logits chunk for the fused head */
+    float *head_scratch;  /* logits (R, V), gathered rows (R, C), their grads (R, C) */
+    int *head_rows;       /* (B*T) indices of the rows the head counts */
+    float *head_row_values; /* (B*T) per-row results of the head (e.g. argmax hits) */
+    int *inputs;          /* (B, T) tokens of the last forward pass */
     int max_batch;
     int max_seq;
     int head_chunk_rows;
