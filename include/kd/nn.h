@@ -197,4 +197,33 @@ typedef enum { LR_COSINE = 0, LR_LINEAR = 1, LR_CONSTANT = 2 } lr_schedule;
 float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
                  int total_steps, int step);
 
+/* One micro-batch: tokens, targets and loss weights, each (batch, seq). */
+typedef struct {
+    const int *tokens;
+    const int *targets;
+    const float *weights;   /* NULL: every token counts */
+    int batch;
+    int seq;
+} gpt2_batch;
+
+typedef struct {
+    adamw_config adamw;      /* learning_rate here is the peak; lr below is used */
+    float learning_rate;     /* this step's rate (from lr_at_step) */
+    float grad_clip;         /* global-norm clip; <= 0 disables */
+} gpt2_step_config;
+
+typedef struct {
+    double loss;             /* mean CE over the counted tokens of all micro-batches */
+    double counted;          /* tokens counted */
+    float grad_norm;         /* before clipping */
+} gpt2_step_result;
+
+/* One optimizer step with gradient accumulation over micro_count batches:
+ * the loss is the mean over every counted token of all of them, so the
+ * gradient does not depend on how a batch is split. A NaN or Inf loss or
+ * gradient leaves the parameters untouched and returns KD_ERR_NUMERIC.
+ * `step` counts from 1 (AdamW bias correction). */
+kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                          const gpt2_step_config *config, int step, gpt2_step_result *result);
+
 #endif
