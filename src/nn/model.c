@@ -172,6 +172,9 @@ void gpt2_free(gpt2_model *model)
     free(model->acts_memory);
     free(model->grad_acts_memory);
     free(model->head_scratch);
+    free(model->head_rows);
+    free(model->head_row_values);
+    free(model->inputs);
     memset(model, 0, sizeof *model);
 }
 
