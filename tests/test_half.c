@@ -56,7 +56,8 @@ static void test_float_to_half_rounds_to_nearest_even(void **state)
     assert_int_equal(float_to_float16(-1e10f), 0xfc00);
     assert_int_equal(float_to_float16(0x1p-25f), 0x0000);  /* half the smallest: tie to 0 */
     assert_int_equal(float_to_float16(nextafterf(0x1p-25f, 1.0f)), 0x0001);
-    assert_int_equal(float_to_float16(3 * 0x1p-26f), 0x0002); /* 1.5 ulp: tie to even 2 */
+    assert_int_equal(float_to_float16(3 * 0x1p-26f), 0x0001); /* 0.75 ulp: up to 1 */
+    assert_int_equal(float_to_float16(3 * 0x1p-25f), 0x0002); /* 1.5 ulp: tie to even 2 */
     assert_int_equal(float_to_float16(0x1p-14f - 0x1p-25f), 0x0400); /* subnormal -> normal */
     assert_int_equal(float_to_float16(1e-30f), 0x0000);
     assert_int_equal(float_to_float16(-1e-30f), 0x8000);
