@@ -142,7 +142,8 @@ kd_status safetensors_write(const char *path, const safetensors_source *tensors,
  * vocab_size and layer_norm_epsilon (default 1e-5) from a JSON object, and
  * refuses keys that would change the computation kd implements
  * (activation_function other than gelu_new, untied embeddings, n_inner other
- * than 4 n_embd, ...). Also used for the "model" object of training configs. */
+ * than 4 n_embd, ...). Also used for the "model" object of training configs;
+ * its messages name the key, and callers prefix the file (kd_fail_context). */
 kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config);
 kd_status gpt2_config_read(const char *path, gpt2_config *config);
 /* A complete HF config.json that GPT2LMHeadModel.from_pretrained accepts. */
