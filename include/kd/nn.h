@@ -121,7 +121,10 @@ typedef struct {
     float *acts_memory;
     gpt2_grad_acts grad_acts;
     float *grad_acts_memory;
-    float *head_scratch;  /* (chunk rows, V) logits chunk for the fused head */
+    float *head_scratch;  /* logits (R, V), gathered rows (R, C), their grads (R, C) */
+    int *head_rows;       /* (B*T) indices of the rows the head counts */
+    float *head_row_values; /* (B*T) per-row results of the head (e.g. argmax hits) */
+    int *inputs;          /* (B, T) tokens of the last forward pass */
     int max_batch;
     int max_seq;
     int head_chunk_rows;
@@ -193,5 +196,34 @@ typedef enum { LR_COSINE = 0, LR_LINEAR = 1, LR_CONSTANT = 2 } lr_schedule;
 /* Linear warm-up over warmup_steps, then decay to min_ratio * peak at total_steps. */
 float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
                  int total_steps, int step);
+
+/* One micro-batch: tokens, targets and loss weights, each (batch, seq). */
+typedef struct {
+    const int *tokens;
+    const int *targets;
+    const float *weights;   /* NULL: every token counts */
+    int batch;
+    int seq;
+} gpt2_batch;
+
+typedef struct {
+    adamw_config adamw;      /* learning_rate here is the peak; lr below is used */
+    float learning_rate;     /* this step's rate (from lr_at_step) */
+    float grad_clip;         /* global-norm clip; <= 0 disables */
+} gpt2_step_config;
+
+typedef struct {
+    double loss;             /* mean CE over the counted tokens of all micro-batches */
+    double counted;          /* tokens counted */
+    float grad_norm;         /* before clipping */
+} gpt2_step_result;
+
+/* One optimizer step with gradient accumulation over micro_count batches:
+ * the loss is the mean over every counted token of all of them, so the
+ * gradient does not depend on how a batch is split. A NaN or Inf loss or
+ * gradient leaves the parameters untouched and returns KD_ERR_NUMERIC.
+ * `step` counts from 1 (AdamW bias correction). */
+kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                          const gpt2_step_config *config, int step, gpt2_step_result *result);
 
 #endif

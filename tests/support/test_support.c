@@ -1,6 +1,6 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test_support.h"
 
-#define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>

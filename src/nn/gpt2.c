@@ -1,0 +1,254 @@
+/* The GPT-2 forward and backward passes, top to bottom, and the one-time
+ * allocation of everything a step needs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kd/nn.h"
+#include "ops.h"
+
+#include "nn_limits.h"
+
+/* Activation sizes for (B, T), in the order of gpt2_acts' fields. */
+enum { NUM_ACTS = 18 };
+static void act_sizes(const gpt2_config *config, int B, int T, size_t sizes[NUM_ACTS])
+{
+    size_t L = (size_t)config->n_layer, C = (size_t)config->n_embd, H = (size_t)config->n_head;
+    size_t N = (size_t)B * (size_t)T;
+    size_t per_layer[NUM_ACTS] = {
+        N * C,                          /* encoded */
+        L * N * C, L * N, L * N,        /* ln1, mean, rstd */
+        L * N * 3 * C,                  /* qkv */
+        L * N * C,                      /* atty */
+        L * (size_t)B * H * T * T,      /* att */
+        L * N * C,                      /* residual2 */
+        L * N * C, L * N, L * N,        /* ln2, mean, rstd */
+        L * N * 4 * C, L * N * 4 * C,   /* fch, fch_gelu */
+        L * N * C,                      /* residual3 */
+        N * C, N, N,                    /* lnf, mean, rstd */
+        N * C,                          /* dlnf */
+    };
+    memcpy(sizes, per_layer, sizeof per_layer);
+}
+
+enum { NUM_GRAD_ACTS = 7 };
+static void grad_act_sizes(const gpt2_config *config, int B, int T, int threads,
+                           size_t sizes[NUM_GRAD_ACTS])
+{
+    size_t C = (size_t)config->n_embd, N = (size_t)B * (size_t)T;
+    size_t list[NUM_GRAD_ACTS] = {N * C, N * C, N * 3 * C, N * C, N * 4 * C, N * 4 * C,
+                                  (size_t)threads * T * T};
+    memcpy(sizes, list, sizeof list);
+}
+
+static size_t sum_sizes(const size_t *sizes, int count)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += sizes[i];
+    return total;
+}
+
+static int head_chunk_rows(int B, int T)
+{
+    int rows = B * T;
+    return rows < HEAD_MAX_ROWS ? rows : HEAD_MAX_ROWS;
+}
+
+static size_t head_scratch_floats(const gpt2_config *config, int B, int T)
+{
+    size_t R = (size_t)head_chunk_rows(B, T);
+    return R * (size_t)config->vocab_size + 2 * R * (size_t)config->n_embd;
+}
+
+size_t gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)
+{
+    size_t acts[NUM_ACTS], grad_acts[NUM_GRAD_ACTS];
+    act_sizes(config, batch, seq, acts);
+    size_t floats = sum_sizes(acts, NUM_ACTS) + head_scratch_floats(config, batch, seq);
+    if (training) {
+        grad_act_sizes(config, batch, seq, kd_threads(), grad_acts);
+        floats += sum_sizes(grad_acts, NUM_GRAD_ACTS) + 3 * gpt2_num_params(config);
+    }
+    size_t ints = 3 * (size_t)batch * (size_t)seq; /* head rows, row values, inputs */
+    return floats * sizeof(float) + ints * sizeof(int);
+}
+
+static void point_views(float **views[], const size_t *sizes, int count, float *memory)
+{
+    for (int i = 0; i < count; i++) {
+        *views[i] = memory;
+        memory += sizes[i];
+    }
+}
+
+static kd_status prepare_activations(gpt2_model *model, int B, int T)
+{
+    size_t sizes[NUM_ACTS];
+    act_sizes(&model->config, B, T, sizes);
+    model->acts_memory = kd_alloc(sum_sizes(sizes, NUM_ACTS), sizeof(float), "activations");
+    model->head_scratch = kd_alloc(head_scratch_floats(&model->config, B, T), sizeof(float),
+                                   "lm_head scratch");
+    model->head_rows = kd_alloc((size_t)B * T, sizeof(int), "lm_head rows");
+    model->head_row_values = kd_alloc((size_t)B * T, sizeof(float), "lm_head row values");
+    model->inputs = kd_alloc((size_t)B * T, sizeof(int), "inputs");
+    if (!model->acts_memory || !model->head_scratch || !model->head_rows ||
+        !model->head_row_values || !model->inputs)
+        return KD_ERR_NOMEM;
+    gpt2_acts *a = &model->acts;
+    float **views[NUM_ACTS] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,
+                               &a->atty, &a->att, &a->residual2, &a->ln2, &a->ln2_mean,
+                               &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->residual3, &a->lnf,
+                               &a->lnf_mean, &a->lnf_rstd, &a->dlnf};
+    point_views(views, sizes, NUM_ACTS, model->acts_memory);
+    model->head_chunk_rows = head_chunk_rows(B, T);
+    return KD_OK;
+}
+
+static kd_status prepare_training(gpt2_model *model, int B, int T)
+{
+    size_t n = model->num_params;
+    model->grads_memory = kd_alloc(n, sizeof(float), "gradients");
+    model->adam_m = kd_alloc(n, sizeof(float), "AdamW first moment");
+    model->adam_v = kd_alloc(n, sizeof(float), "AdamW second moment");
+    size_t sizes[NUM_GRAD_ACTS];
+    grad_act_sizes(&model->config, B, T, kd_threads(), sizes);
+    model->grad_acts_memory = kd_alloc(sum_sizes(sizes, NUM_GRAD_ACTS), sizeof(float),
+                                       "activation gradients");
+    if (!model->grads_memory || !model->adam_m || !model->adam_v || !model->grad_acts_memory)
+        return KD_ERR_NOMEM;
+    gpt2_params_point(&model->grads, model->grads_memory, &model->config);
+    gpt2_grad_acts *g = &model->grad_acts;
+    float **views[NUM_GRAD_ACTS] = {&g->dresidual, &g->dln, &g->dqkv, &g->datty,
+                                    &g->dfch, &g->dfch_gelu, &g->datt};
+    point_views(views, sizes, NUM_GRAD_ACTS, model->grad_acts_memory);
+    return KD_OK;
+}
+
+kd_status gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training)
+{
+    if (model->acts_memory)
+        return kd_fail(KD_ERR_INVALID, "model already prepared");
+    if (max_batch <= 0 || max_seq <= 0 || max_seq > model->config.n_positions)
+        return kd_fail(KD_ERR_INVALID, "batch %d x sequence %d does not fit n_positions %d",
+                       max_batch, max_seq, model->config.n_positions);
+    kd_status status = prepare_activations(model, max_batch, max_seq);
+    if (status == KD_OK && training)
+        status = prepare_training(model, max_batch, max_seq);
+    model->max_batch = max_batch;
+    model->max_seq = max_seq;
+    return status;
+}
+
+/* Views of layer l's activations for the current (B, T). */
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2;
+    float *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu, *residual3;
+    const float *residual_in;
+} layer_acts;
+
+static layer_acts layer_at(const gpt2_model *model, int l)
+{
+    const gpt2_acts *a = &model->acts;
+    size_t C = (size_t)model->config.n_embd, H = (size_t)model->config.n_head;
+    size_t B = (size_t)model->batch, T = (size_t)model->seq, N = B * T;
+    layer_acts layer = {
+        a->ln1 + l * N * C,        a->ln1_mean + l * N,   a->ln1_rstd + l * N,
+        a->qkv + l * N * 3 * C,    a->atty + l * N * C,   a->att + l * B * H * T * T,
+        a->residual2 + l * N * C,  a->ln2 + l * N * C,    a->ln2_mean + l * N,
+        a->ln2_rstd + l * N,       a->fch + l * N * 4 * C, a->fch_gelu + l * N * 4 * C,
+        a->residual3 + l * N * C,
+        l == 0 ? a->encoded : a->residual3 + (l - 1) * N * C,
+    };
+    return layer;
+}
+
+/* Layer l's slice of a stacked parameter (or gradient) tensor. */
+#define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
+
+void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
+{
+    const gpt2_config *cfg = &model->config;
+    const gpt2_params *p = &model->params;
+    int C = cfg->n_embd, H = cfg->n_head, N = batch * seq;
+    float eps = cfg->layer_norm_epsilon;
+    model->batch = batch;
+    model->seq = seq;
+    memcpy(model->inputs, tokens, (size_t)N * sizeof(int));
+
+    encoder_forward(model->acts.encoded, tokens, p->wte, p->wpe, batch, seq, C);
+    for (int l = 0; l < cfg->n_layer; l++) {
+        layer_acts a = layer_at(model, l);
+        size_t CC = (size_t)C * C;
+        /* x + attn(ln_1(x)) */
+        layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual_in,
+                          LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
+        matmul_forward(a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
+                       LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
+        attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
+        matmul_forward(a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
+                       LAYER_PARAM(p->attprojb, l, C), N, C, C);
+        add_inplace(a.residual2, a.residual_in, (size_t)N * C);
+        /* x + mlp(ln_2(x)) */
+        layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
+                          LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
+        matmul_forward(a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
+                       LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
+        gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
+        matmul_forward(a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+                       LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
+        add_inplace(a.residual3, a.residual2, (size_t)N * C);
+    }
+    const float *last = layer_at(model, cfg->n_layer - 1).residual3;
+    layernorm_forward(model->acts.lnf, model->acts.lnf_mean, model->acts.lnf_rstd, last,
+                      p->lnfw, p->lnfb, N, C, eps);
+}
+
+void gpt2_zero_grad(gpt2_model *model)
+{
+    memset(model->grads_memory, 0, model->num_params * sizeof(float));
+}
+
+void gpt2_backward(gpt2_model *model)
+{
+    const gpt2_config *cfg = &model->config;
+    const gpt2_params *p = &model->params;
+    gpt2_params *g = &model->grads;
+    gpt2_grad_acts *d = &model->grad_acts;
+    int C = cfg->n_embd, H = cfg->n_head, B = model->batch, T = model->seq, N = B * T;
+    size_t NC = (size_t)N * C, CC = (size_t)C * C;
+
+    /* dresidual holds d(loss)/d(residual stream) as it flows down the layers. */
+    memset(d->dresidual, 0, NC * sizeof(float));
+    const float *last = layer_at(model, cfg->n_layer - 1).residual3;
+    layernorm_backward(d->dresidual, g->lnfw, g->lnfb, model->acts.dlnf, last, p->lnfw,
+                       model->acts.lnf_mean, model->acts.lnf_rstd, N, C);
+    for (int l = cfg->n_layer - 1; l >= 0; l--) {
+        layer_acts a = layer_at(model, l);
+        /* MLP: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))) */
+        memset(d->dfch_gelu, 0, 4 * NC * sizeof(float));
+        memset(d->dfch, 0, 4 * NC * sizeof(float));
+        memset(d->dln, 0, NC * sizeof(float));
+        matmul_backward(d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
+                        LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
+                        LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
+        gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
+        matmul_backward(d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
+                        d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
+        layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
+                           d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
+                           a.ln2_rstd, N, C);
+        /* Attention: residual2 = residual_in + c_proj(attn(c_attn(ln_1(residual_in)))) */
+        memset(d->datty, 0, NC * sizeof(float));
+        memset(d->dln, 0, NC * sizeof(float));
+        matmul_backward(d->datty, LAYER_PARAM(g->attprojw, l, CC),
+                        LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
+                        LAYER_PARAM(p->attprojw, l, CC), N, C, C);
+        attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
+        matmul_backward(d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
+                        d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
+        layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
+                           d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,
+                           a.ln1_rstd, N, C);
+    }
+    encoder_backward(g->wte, g->wpe, d->dresidual, model->inputs, B, T, C);
+}

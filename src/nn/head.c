@@ -1,0 +1,145 @@
+/* The tied lm_head fused with its loss. Rows that carry no loss weight are
+ * skipped entirely, and counted rows are processed in chunks of R: gather
+ * their hidden states, one sgemm for the (R, V) logits, a per-row loss that
+ * turns the logits into their gradient in place, then two sgemms for the
+ * gradients of the hidden states and of wte. The (B, T, V) logits tensor
+ * never exists. */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "head.h"
+#include "nn_limits.h"
+#include "vector_math.h"
+
+float logits_log_sum_exp(const float *logits, int V)
+{
+    float max = -FLT_MAX;
+    for (int v = 0; v < V; v++)
+        max = logits[v] > max ? logits[v] : max;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < V; v++)
+        sum += expf(logits[v] - max);
+    return max + logf(sum);
+}
+
+/* Collects the rows with a nonzero weight; returns how many. */
+static int collect_counted_rows(int *rows, const float *weights, int N)
+{
+    int count = 0;
+    for (int n = 0; n < N; n++)
+        if (!weights || weights[n] != 0.0f)
+            rows[count++] = n;
+    return count;
+}
+
+double head_run(gpt2_model *model, const float *weights, float grad_scale,
+                head_row_loss_fn row_loss, void *context)
+{
+    const gpt2_config *cfg = &model->config;
+    int C = cfg->n_embd, V = cfg->vocab_size, N = model->batch * model->seq;
+    int R = model->head_chunk_rows;
+    float *logits = model->head_scratch;
+    float *hidden = logits + (size_t)R * V;
+    float *dhidden = hidden + (size_t)R * C;
+    int count = collect_counted_rows(model->head_rows, weights, N);
+    /* Per-row losses are summed in row order after the parallel loop, so the
+     * total is the same whatever the thread count. */
+    double row_losses[HEAD_MAX_ROWS];
+    double total = 0.0;
+
+    if (grad_scale != 0.0f)
+        memset(model->acts.dlnf, 0, (size_t)N * C * sizeof(float));
+    for (int begin = 0; begin < count; begin += R) {
+        int rows = count - begin < R ? count - begin : R;
+        const int *index = model->head_rows + begin;
+        for (int r = 0; r < rows; r++)
+            memcpy(hidden + (size_t)r * C, model->acts.lnf + (size_t)index[r] * C,
+                   (size_t)C * sizeof(float));
+        /* logits (rows, V) = hidden (rows, C) . wte^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, hidden, C,
+                    model->params.wte, C, 0.0f, logits, V);
+#pragma omp parallel for
+        for (int r = 0; r < rows; r++) {
+            float weight = weights ? weights[index[r]] : 1.0f;
+            row_losses[r] = row_loss(logits + (size_t)r * V, V, index[r], weight, grad_scale,
+                                     context);
+        }
+        for (int r = 0; r < rows; r++)
+            total += row_losses[r];
+        if (grad_scale == 0.0f)
+            continue;
+        /* dhidden (rows, C) = dlogits . wte ;  dwte (V, C) += dlogits^T . hidden */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, V, 1.0f, logits, V,
+                    model->params.wte, C, 0.0f, dhidden, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V, hidden,
+                    C, 1.0f, model->grads.wte, C);
+        for (int r = 0; r < rows; r++)
+            memcpy(model->acts.dlnf + (size_t)index[r] * C, dhidden + (size_t)r * C,
+                   (size_t)C * sizeof(float));
+    }
+    return total;
+}
+
+/* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot. */
+static double cross_entropy_row(float *logits, int V, int row, float weight, float grad_scale,
+                                void *context)
+{
+    int target = ((const int *)context)[row];
+    float lse = logits_log_sum_exp(logits, V);
+    double loss = (double)weight * (double)(lse - logits[target]);
+    if (grad_scale != 0.0f) {
+        float scale = weight * grad_scale;
+#pragma omp simd
+        for (int v = 0; v < V; v++)
+            logits[v] = scale * expf(logits[v] - lse);
+        logits[target] -= scale;
+    }
+    return loss;
+}
+
+double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
+                               float grad_scale)
+{
+    return head_run(model, weights, grad_scale, cross_entropy_row, (void *)targets);
+}
+
+typedef struct {
+    const int *targets;
+    float *hits; /* (B*T): 1 where the argmax equals the target */
+} evaluate_context;
+
+static double evaluate_row(float *logits, int V, int row, float weight, float grad_scale,
+                           void *context)
+{
+    (void)grad_scale;
+    evaluate_context *eval = context;
+    int target = eval->targets[row], best = 0;
+    for (int v = 1; v < V; v++)
+        best = logits[v] > logits[best] ? v : best;
+    eval->hits[row] = best == target ? weight : 0.0f;
+    return (double)weight * (double)(logits_log_sum_exp(logits, V) - logits[target]);
+}
+
+void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
+                        gpt2_eval_sums *sums)
+{
+    int N = model->batch * model->seq;
+    evaluate_context context = {targets, model->head_row_values};
+    memset(context.hits, 0, (size_t)N * sizeof(float));
+    sums->loss_sum += head_run(model, weights, 0.0f, evaluate_row, &context);
+    for (int n = 0; n < N; n++) {
+        sums->counted += weights ? weights[n] : 1.0f;
+        sums->correct += context.hits[n];
+    }
+}
+
+void gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out)
+{
+    int C = model->config.n_embd, V = model->config.vocab_size;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f,
+                model->acts.lnf + (size_t)row_begin * C, C, model->params.wte, C, 0.0f, out, V);
+}

@@ -1,0 +1,42 @@
+/* The layers of GPT-2 as forward/backward pairs (internal to nn). Shapes use
+ * N = B*T rows, C channels, H heads, D = C/H. Every backward *accumulates*
+ * into its input and parameter gradients (+=), so callers zero what they own. */
+#ifndef KD_NN_OPS_H
+#define KD_NN_OPS_H
+
+#include <stddef.h>
+
+/* out (N,C) = wte[tokens] + wpe[t] for t = position within each row of T. */
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
+                     int B, int T, int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
+                      int B, int T, int C);
+
+/* out (N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) saved. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *weight, const float *bias, int N, int C, float eps);
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, int N, int C);
+
+/* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL. */
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    int N, int IC, int OC);
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int IC, int OC);
+
+/* Causal self-attention. qkv (B,T,3C) holds q|k|v; out (B,T,C) is the heads
+ * concatenated; att (B,H,T,T) keeps the probabilities for backward. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
+/* scratch: (threads, T, T). dqkv is overwritten, not accumulated. */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
+                        const float *qkv, int B, int T, int C, int H);
+
+/* GELU with the tanh approximation (HF "gelu_new"). */
+void gelu_forward(float *out, const float *inp, size_t n);
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+void add_inplace(float *acc, const float *x, size_t n);
+
+#endif

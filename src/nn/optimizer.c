@@ -1,0 +1,96 @@
+/* AdamW, global-norm gradient clipping and the learning-rate schedule. */
+#include <math.h>
+#include <string.h>
+
+#include "kd/nn.h"
+
+/* Which of the 16 parameter tensors are weight matrices (decayed by
+ * default); biases, LayerNorm parameters and embeddings are not. */
+static const int is_matrix[GPT2_NUM_PARAM_TENSORS] = {
+    0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0,
+};
+
+/* PyTorch's AdamW exactly: p *= 1 - lr*wd, then
+ * p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). */
+static void adamw_tensor(float *param, const float *grad, float *m, float *v, size_t n,
+                         const adamw_config *adamw, float decay, float bias_correction1,
+                         float bias_correction2)
+{
+    float lr = adamw->learning_rate, beta1 = adamw->beta1, beta2 = adamw->beta2;
+    float step_size = lr / bias_correction1, sqrt_bc2 = sqrtf(bias_correction2);
+    float shrink = 1.0f - lr * decay;
+#pragma omp parallel for simd
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i];
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        float denominator = sqrtf(v[i]) / sqrt_bc2 + adamw->eps;
+        param[i] = param[i] * shrink - step_size * m[i] / denominator;
+    }
+}
+
+void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step)
+{
+    size_t sizes[GPT2_NUM_PARAM_TENSORS];
+    gpt2_param_sizes(&model->config, sizes);
+    float bias_correction1 = 1.0f - powf(adamw->beta1, (float)step);
+    float bias_correction2 = 1.0f - powf(adamw->beta2, (float)step);
+    size_t offset = 0;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
+        float decay = (adamw->decay_all || is_matrix[i]) ? adamw->weight_decay : 0.0f;
+        adamw_tensor(model->params_memory + offset, model->grads_memory + offset,
+                     model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, decay,
+                     bias_correction1, bias_correction2);
+        offset += sizes[i];
+    }
+}
+
+/* Sum of squares in fixed blocks, added in block order, so the norm is the
+ * same bits whatever the thread count. */
+static double sum_of_squares(const float *x, size_t n)
+{
+    enum { BLOCK = 1 << 16, MAX_BLOCKS = 4096 };
+    double partial[MAX_BLOCKS];
+    size_t block_size = n / MAX_BLOCKS + 1 > BLOCK ? n / MAX_BLOCKS + 1 : BLOCK;
+    size_t blocks = (n + block_size - 1) / block_size;
+#pragma omp parallel for
+    for (size_t b = 0; b < blocks; b++) {
+        size_t begin = b * block_size, end = begin + block_size < n ? begin + block_size : n;
+        double sum = 0.0;
+        for (size_t i = begin; i < end; i++)
+            sum += (double)x[i] * x[i];
+        partial[b] = sum;
+    }
+    double total = 0.0;
+    for (size_t b = 0; b < blocks; b++)
+        total += partial[b];
+    return total;
+}
+
+float gpt2_clip_grad_norm(gpt2_model *model, float max_norm)
+{
+    size_t n = model->num_params;
+    float norm = (float)sqrt(sum_of_squares(model->grads_memory, n));
+    if (max_norm > 0.0f && norm > max_norm) {
+        float scale = max_norm / (norm + 1e-6f);
+#pragma omp parallel for simd
+        for (size_t i = 0; i < n; i++)
+            model->grads_memory[i] *= scale;
+    }
+    return norm;
+}
+
+float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
+                 int total_steps, int step)
+{
+    if (step < warmup_steps)
+        return peak * (float)(step + 1) / (float)warmup_steps;
+    if (schedule == LR_CONSTANT || total_steps <= warmup_steps)
+        return peak;
+    float progress = (float)(step - warmup_steps) / (float)(total_steps - warmup_steps);
+    progress = progress > 1.0f ? 1.0f : progress;
+    float floor = peak * min_ratio;
+    if (schedule == LR_LINEAR)
+        return floor + (peak - floor) * (1.0f - progress);
+    return floor + (peak - floor) * 0.5f * (1.0f + cosf((float)M_PI * progress));
+}

@@ -1,0 +1,47 @@
+/* One training step, top to bottom: forward, fused head loss, backward for
+ * every micro-batch; clip; check; AdamW. */
+#include <math.h>
+
+#include "kd/nn.h"
+
+static double counted_tokens(const gpt2_batch *batch)
+{
+    size_t n = (size_t)batch->batch * (size_t)batch->seq;
+    if (!batch->weights)
+        return (double)n;
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++)
+        total += batch->weights[i];
+    return total;
+}
+
+kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                          const gpt2_step_config *config, int step, gpt2_step_result *result)
+{
+    double counted = 0.0;
+    for (int i = 0; i < micro_count; i++)
+        counted += counted_tokens(&micro[i]);
+    if (counted <= 0.0)
+        return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
+    /* Scaling each micro-batch by 1/total makes the accumulated gradient that
+     * of the mean over all counted tokens. */
+    float grad_scale = (float)(1.0 / counted);
+    double loss_sum = 0.0;
+    gpt2_zero_grad(model);
+    for (int i = 0; i < micro_count; i++) {
+        const gpt2_batch *b = &micro[i];
+        gpt2_forward(model, b->tokens, b->batch, b->seq);
+        loss_sum += gpt2_head_cross_entropy(model, b->targets, b->weights, grad_scale);
+        gpt2_backward(model);
+    }
+    result->loss = loss_sum / counted;
+    result->counted = counted;
+    result->grad_norm = gpt2_clip_grad_norm(model, config->grad_clip);
+    if (!isfinite(result->loss) || !isfinite(result->grad_norm))
+        return kd_fail(KD_ERR_NUMERIC, "step %d: loss %g, gradient norm %g: not finite", step,
+                       result->loss, (double)result->grad_norm);
+    adamw_config adamw = config->adamw;
+    adamw.learning_rate = config->learning_rate;
+    gpt2_adamw_update(model, &adamw, step);
+    return KD_OK;
+}
