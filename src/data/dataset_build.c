@@ -9,17 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void dataset_options_default(dataset_options *options)
-{
-    memset(options, 0, sizeof *options);
-    record_fields_default(&options->fields);
-    prompt_template_default(&options->prompt);
-    options->loss = LOSS_RESPONSE;
-    options->seq_len = 1024;
-    options->validation_fraction = 0.2;
-    options->split_seed = 42;
-}
-
 static kd_status check_options(const dataset_options *options)
 {
     if (options->path_count == 0)

@@ -31,12 +31,18 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* The first byte of text[0 .. length) that is not white space, or the end. */
+static const char *skip_space(const char *text, size_t length)
+{
+    const char *end = text + length;
+    while (text < end && is_space(*text))
+        text++;
+    return text;
+}
+
 static int is_blank(const char *text, size_t length)
 {
-    for (size_t i = 0; i < length; i++)
-        if (!is_space(text[i]))
-            return 0;
-    return 1;
+    return skip_space(text, length) == text + length;
 }
 
 static const char *json_type_name(const cJSON *item)
@@ -172,9 +178,10 @@ static kd_status parse_line(const char *name, size_t line_number, const char *li
     cJSON *json = cJSON_ParseWithLengthOpts(line, length, &end, 0);
     if (!json)
         return bad_json(place, (size_t)(end - line) + 1, skip_bad, list);
+    const char *after = skip_space(end, length - (size_t)(end - line));
     kd_status status;
-    if (!is_blank(end, length - (size_t)(end - line)))
-        status = bad_json(place, (size_t)(end - line) + 1, skip_bad, list);
+    if (after != line + length)
+        status = bad_json(place, (size_t)(after - line) + 1, skip_bad, list);
     else
         status = take_record(list, json, fields, place, line_number, skip_bad);
     cJSON_Delete(json);
@@ -220,7 +227,9 @@ static kd_status parse_json_array(const char *name, const char *text, size_t len
 {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, length, &end, 0);
-    if (!root || !is_blank(end, length - (size_t)(end - text))) {
+    if (root)
+        end = skip_space(end, length - (size_t)(end - text));
+    if (!root || end != text + length) {
         size_t line, column;
         text_position(text, end, &line, &column);
         cJSON_Delete(root);
@@ -266,12 +275,10 @@ kd_status records_parse(const char *name, const char *text, size_t length,
         text += 3;
         length -= 3;
     }
-    size_t first = 0;
-    while (first < length && is_space(text[first]))
-        first++;
+    const char *first = skip_space(text, length);
     size_t records_before = list->count;
     size_t skipped_before = list->skipped;
-    if (first < length && text[first] == '[')
+    if (first < text + length && *first == '[')
         status = parse_json_array(name, text, length, fields, skip_bad, list);
     else
         status = parse_json_lines(name, text, length, fields, skip_bad, list);

@@ -1,5 +1,6 @@
-/* The dataset cache key: a hash of everything the examples depend on, so a
- * cache made under any other inputs or settings is never used. */
+/* Dataset options: their defaults, and the cache key, a hash of everything
+ * the examples depend on, so a cache made under any other inputs or
+ * settings is never used. */
 #include "kd/data.h"
 
 #include <errno.h>
@@ -11,6 +12,17 @@
 /* Raise whenever reading, templating, fitting or the example layout
  * changes meaning, so caches made by older code go stale. */
 enum { DATASET_KEY_VERSION = 1 };
+
+void dataset_options_default(dataset_options *options)
+{
+    memset(options, 0, sizeof *options);
+    record_fields_default(&options->fields);
+    prompt_template_default(&options->prompt);
+    options->loss = LOSS_RESPONSE;
+    options->seq_len = 1024;
+    options->validation_fraction = 0.2;
+    options->split_seed = 42;
+}
 
 static void hash_word(XXH3_state_t *state, uint64_t word)
 {
