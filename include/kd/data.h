@@ -358,14 +358,14 @@ typedef struct batcher batcher;
  * or, for some ranks, empty). All memory is allocated here. */
 kd_status batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
                          batcher **out);
-void batcher_free(batcher *batcher);
+void batcher_free(batcher *loader);
 
-size_t batcher_batches_per_epoch(const batcher *batcher);
+size_t batcher_batches_per_epoch(const batcher *loader);
 /* Fills and returns the next batch (moving to the next epoch after the last
  * batch of one). The batch stays valid until the next call. */
-const kd_batch *batcher_next(batcher *batcher);
-batcher_position batcher_tell(const batcher *batcher);
+const kd_batch *batcher_next(batcher *loader);
+batcher_position batcher_tell(const batcher *loader);
 /* KD_ERR_INVALID when position.batch is not a batch of an epoch. */
-kd_status batcher_seek(batcher *batcher, batcher_position position);
+kd_status batcher_seek(batcher *loader, batcher_position position);
 
 #endif

@@ -63,75 +63,76 @@ kd_status batcher_create(const dataset *data, dataset_part part, const batcher_o
     kd_status status = check_options(options, data, part_count, part);
     if (status != KD_OK)
         return status;
-    batcher *b = kd_alloc(1, sizeof *b, "batcher");
-    if (!b)
+    batcher *loader = kd_alloc(1, sizeof *loader, "batcher");
+    if (!loader)
         return KD_ERR_NOMEM;
     size_t cells = options->batch_size * options->seq_len;
-    b->data = data;
-    b->options = *options;
-    b->part = indices;
-    b->part_count = part_count;
+    loader->data = data;
+    loader->options = *options;
+    loader->part = indices;
+    loader->part_count = part_count;
     size_t global_batch = options->batch_size * (size_t)options->world_size;
-    b->batches_per_epoch = (part_count + global_batch - 1) / global_batch;
-    b->order = kd_alloc(part_count, sizeof *b->order, "batcher order");
-    b->rows = kd_alloc(options->batch_size, sizeof *b->rows, "batcher rows");
-    b->batch.tokens = kd_alloc(cells, sizeof *b->batch.tokens, "batch tokens");
-    b->batch.targets = kd_alloc(cells, sizeof *b->batch.targets, "batch targets");
-    b->batch.weights = kd_alloc(cells, sizeof *b->batch.weights, "batch weights");
-    if (!b->order || !b->rows || !b->batch.tokens || !b->batch.targets || !b->batch.weights) {
-        batcher_free(b);
+    loader->batches_per_epoch = (part_count + global_batch - 1) / global_batch;
+    loader->order = kd_alloc(part_count, sizeof *loader->order, "batcher order");
+    loader->rows = kd_alloc(options->batch_size, sizeof *loader->rows, "batcher rows");
+    loader->batch.tokens = kd_alloc(cells, sizeof *loader->batch.tokens, "batch tokens");
+    loader->batch.targets = kd_alloc(cells, sizeof *loader->batch.targets, "batch targets");
+    loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
+    kd_batch *batch = &loader->batch;
+    if (!loader->order || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
+        batcher_free(loader);
         return KD_ERR_NOMEM;
     }
-    *out = b;
+    *out = loader;
     return KD_OK;
 }
 
-void batcher_free(batcher *b)
+void batcher_free(batcher *loader)
 {
-    if (!b)
+    if (!loader)
         return;
-    free(b->order);
-    free(b->rows);
-    free(b->batch.tokens);
-    free(b->batch.targets);
-    free(b->batch.weights);
-    free(b);
+    free(loader->order);
+    free(loader->rows);
+    free(loader->batch.tokens);
+    free(loader->batch.targets);
+    free(loader->batch.weights);
+    free(loader);
 }
 
-size_t batcher_batches_per_epoch(const batcher *b)
+size_t batcher_batches_per_epoch(const batcher *loader)
 {
-    return b->batches_per_epoch;
+    return loader->batches_per_epoch;
 }
 
 /* Every rank derives the same order, so their slices stay disjoint. */
-static void order_epoch(batcher *b, uint64_t epoch)
+static void order_epoch(batcher *loader, uint64_t epoch)
 {
-    memcpy(b->order, b->part, b->part_count * sizeof *b->order);
-    if (b->options.shuffle) {
+    memcpy(loader->order, loader->part, loader->part_count * sizeof *loader->order);
+    if (loader->options.shuffle) {
         kd_rng rng;
-        kd_rng_seed(&rng, b->options.seed ^ (epoch * 0x9E3779B97F4A7C15ull));
-        for (size_t i = b->part_count - 1; i > 0; i--) {
+        kd_rng_seed(&rng, loader->options.seed ^ (epoch * 0x9E3779B97F4A7C15ull));
+        for (size_t i = loader->part_count - 1; i > 0; i--) {
             size_t j = (size_t)kd_rng_below(&rng, i + 1);
-            size_t swap = b->order[i];
-            b->order[i] = b->order[j];
-            b->order[j] = swap;
+            size_t swap = loader->order[i];
+            loader->order[i] = loader->order[j];
+            loader->order[j] = swap;
         }
     }
-    b->order_epoch = epoch;
-    b->order_ready = 1;
+    loader->order_epoch = epoch;
+    loader->order_ready = 1;
 }
 
 /* This rank's examples of global batch `index`: every world_size-th one
  * from position `rank`. */
-static size_t pick_rows(batcher *b, uint64_t index, size_t *max_length)
+static size_t pick_rows(batcher *loader, uint64_t index, size_t *max_length)
 {
-    size_t world = (size_t)b->options.world_size;
-    size_t start = (size_t)index * b->options.batch_size * world + (size_t)b->options.rank;
+    size_t world = (size_t)loader->options.world_size;
+    size_t start = (size_t)index * loader->options.batch_size * world + (size_t)loader->options.rank;
     size_t rows = 0;
     *max_length = 0;
-    for (size_t at = start; rows < b->options.batch_size && at < b->part_count; at += world) {
-        b->rows[rows] = b->order[at];
-        kd_example example = dataset_example(b->data, b->rows[rows++]);
+    for (size_t at = start; rows < loader->options.batch_size && at < loader->part_count; at += world) {
+        loader->rows[rows] = loader->order[at];
+        kd_example example = dataset_example(loader->data, loader->rows[rows++]);
         if (example.length - 1 > *max_length)
             *max_length = example.length - 1;
     }
@@ -150,15 +151,15 @@ static size_t batch_columns(const batcher_options *options, size_t max_length)
 
 /* Row r holds example rows[r] from column 0: input t is ids[t], its target
  * ids[t + 1] weighted by target_mask[t]; the rest is padding. */
-static void fill_row(batcher *b, size_t row, size_t columns)
+static void fill_row(batcher *loader, size_t row, size_t columns)
 {
-    kd_batch *batch = &b->batch;
+    kd_batch *batch = &loader->batch;
     int *tokens = batch->tokens + row * columns;
     int *targets = batch->targets + row * columns;
     float *weights = batch->weights + row * columns;
     size_t inputs = 0;
     if (row < batch->rows) {
-        kd_example example = dataset_example(b->data, b->rows[row]);
+        kd_example example = dataset_example(loader->data, loader->rows[row]);
         inputs = example.length - 1;
         for (size_t t = 0; t < inputs; t++) {
             tokens[t] = example.ids[t];
@@ -168,40 +169,40 @@ static void fill_row(batcher *b, size_t row, size_t columns)
         }
     }
     for (size_t t = inputs; t < columns; t++) {
-        tokens[t] = b->options.pad_id;
-        targets[t] = b->options.pad_id;
+        tokens[t] = loader->options.pad_id;
+        targets[t] = loader->options.pad_id;
         weights[t] = 0.0f;
     }
 }
 
-const kd_batch *batcher_next(batcher *b)
+const kd_batch *batcher_next(batcher *loader)
 {
-    if (!b->order_ready || b->order_epoch != b->next.epoch)
-        order_epoch(b, b->next.epoch);
-    kd_batch *batch = &b->batch;
-    batch->position = b->next;
-    batch->rows = pick_rows(b, b->next.batch, &batch->max_length);
-    batch->columns = batch_columns(&b->options, batch->max_length);
+    if (!loader->order_ready || loader->order_epoch != loader->next.epoch)
+        order_epoch(loader, loader->next.epoch);
+    kd_batch *batch = &loader->batch;
+    batch->position = loader->next;
+    batch->rows = pick_rows(loader, loader->next.batch, &batch->max_length);
+    batch->columns = batch_columns(&loader->options, batch->max_length);
     batch->counted = 0;
-    for (size_t row = 0; row < b->options.batch_size; row++)
-        fill_row(b, row, batch->columns);
-    if (++b->next.batch == b->batches_per_epoch) {
-        b->next.epoch++;
-        b->next.batch = 0;
+    for (size_t row = 0; row < loader->options.batch_size; row++)
+        fill_row(loader, row, batch->columns);
+    if (++loader->next.batch == loader->batches_per_epoch) {
+        loader->next.epoch++;
+        loader->next.batch = 0;
     }
     return batch;
 }
 
-batcher_position batcher_tell(const batcher *b)
+batcher_position batcher_tell(const batcher *loader)
 {
-    return b->next;
+    return loader->next;
 }
 
-kd_status batcher_seek(batcher *b, batcher_position position)
+kd_status batcher_seek(batcher *loader, batcher_position position)
 {
-    if (position.batch >= b->batches_per_epoch)
+    if (position.batch >= loader->batches_per_epoch)
         return kd_fail(KD_ERR_INVALID, "batcher: batch %llu of an epoch of %zu batches",
-                       (unsigned long long)position.batch, b->batches_per_epoch);
-    b->next = position;
+                       (unsigned long long)position.batch, loader->batches_per_epoch);
+    loader->next = position;
     return KD_OK;
 }
