@@ -350,12 +350,13 @@ typedef struct {
 
 typedef struct batcher batcher;
 
-/* A batcher over one part of `data` (which must outlive it). Every epoch
- * orders the part (shuffled or not), cuts it into global batches of
- * batch_size * world_size examples and gives this rank every world_size-th
- * example of each, from its rank on: ranks see disjoint examples, and their
- * row counts differ by at most one (the last batch of an epoch may be short
- * or, for some ranks, empty). All memory is allocated here. */
+/* A batcher over one part of `data`, which must outlive it unchanged (no
+ * dataset_append or dataset_split meanwhile). Every epoch orders the part
+ * (shuffled or not), cuts it into global batches of batch_size * world_size
+ * examples and gives this rank every world_size-th example of each, from
+ * its rank on: ranks see disjoint examples, and their row counts differ by
+ * at most one (the last batch of an epoch may be short or, for some ranks,
+ * empty). All memory is allocated here, none per batch. */
 kd_status batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
                          batcher **out);
 void batcher_free(batcher *loader);

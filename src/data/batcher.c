@@ -41,11 +41,13 @@ static kd_status check_options(const batcher_options *options, const dataset *da
         return kd_fail(KD_ERR_INVALID,
                        "batcher: sequence length %zu is shorter than the dataset's %zu",
                        options->seq_len, dataset_seq_len(data));
-    if (kd_mul_size(options->batch_size, options->seq_len) == 0)
-        return kd_fail(KD_ERR_INVALID, "batcher: batch size x sequence length overflows");
     if (options->world_size < 1 || options->rank < 0 || options->rank >= options->world_size)
         return kd_fail(KD_ERR_INVALID, "batcher: rank %d of world size %d", options->rank,
                        options->world_size);
+    if (kd_mul_size(options->batch_size, options->seq_len) == 0 ||
+        kd_mul_size(options->batch_size, (size_t)options->world_size) == 0)
+        return kd_fail(KD_ERR_INVALID, "batcher: batch size %zu is too large",
+                       options->batch_size);
     if (options->pad_id < 0)
         return kd_fail(KD_ERR_INVALID, "batcher: padding id %d", options->pad_id);
     if (part_count == 0)
