@@ -119,11 +119,19 @@ static kd_status load_cached(const char *path, uint64_t key, dataset **out,
         return KD_OK;
     }
     kd_status status = dataset_load(path, key, out);
-    report->cache = status == KD_OK              ? CACHE_HIT
-                    : status == KD_ERR_INVALID ? CACHE_STALE
-                                                 : CACHE_DAMAGED;
-    return status == KD_OK || status == KD_ERR_INVALID || status == KD_ERR_FORMAT ? KD_OK
-                                                                                  : status;
+    switch (status) {
+    case KD_OK:
+        report->cache = CACHE_HIT;
+        return KD_OK;
+    case KD_ERR_INVALID:
+        report->cache = CACHE_STALE;
+        return KD_OK;
+    case KD_ERR_FORMAT:
+        report->cache = CACHE_DAMAGED;
+        return KD_OK;
+    default:
+        return status; /* present but unreadable, or out of memory */
+    }
 }
 
 static kd_status cache_path(const char *dir, uint64_t key, dataset_report *report)
