@@ -23,24 +23,11 @@ typedef struct {
     int decode;
 } tokenize_options;
 
-static tokenize_options options;
-
-static const cli_option tokenize_options_table[] = {
-    {"--vocab", OPT_STRING, &options.vocab, "directory holding vocab.json and merges.txt"},
-    {"--text", OPT_STRING, &options.text, "the input itself"},
-    {"--file", OPT_STRING, &options.file, "a file holding the input"},
-    {"--decode", OPT_FLAG, &options.decode, "read token ids and print the text they stand for"},
-};
-
-static const cli_command_spec tokenize_spec = {
-    .name = "tokenize",
-    .summary = "Encode text to GPT-2 token ids (printed space-separated on one line), or with\n"
-               "--decode turn whitespace-separated ids back into the exact text (no newline\n"
-               "added). Special-token strings such as <|endoftext|> are encoded as text.",
-    .usage = "kd tokenize --vocab DIR (--text TEXT | --file FILE) [--decode]",
-    .options = tokenize_options_table,
-    .option_count = sizeof tokenize_options_table / sizeof *tokenize_options_table,
-};
+static const char TOKENIZE_SUMMARY[] =
+    "Encode text to GPT-2 token ids (printed space-separated on one line), or with\n"
+    "--decode turn whitespace-separated ids back into the exact text (no newline\n"
+    "added). Special-token strings such as <|endoftext|> are encoded as text.";
+static const char TOKENIZE_USAGE[] = "kd tokenize --vocab DIR (--text TEXT | --file FILE) [--decode]";
 
 /* Parses whitespace-separated decimal ids; the range check is decode's. */
 static kd_status parse_ids(const char *input, kd_token_buffer *ids)
@@ -74,11 +61,12 @@ static void print_ids(const kd_token_buffer *ids)
     putchar('\n');
 }
 
-static kd_status run(const kd_tokenizer *tokenizer, const char *input, size_t length)
+static kd_status run(const tokenize_options *options, const kd_tokenizer *tokenizer,
+                     const char *input, size_t length)
 {
     kd_token_buffer ids = {0};
     kd_status status;
-    if (options.decode) {
+    if (options->decode) {
         char *text = NULL;
         size_t text_length = 0;
         status = parse_ids(input, &ids);
@@ -100,15 +88,24 @@ static kd_status run(const kd_tokenizer *tokenizer, const char *input, size_t le
 
 int cmd_tokenize(int argc, char **argv)
 {
-    options = (tokenize_options){0};
+    tokenize_options options = {0};
+    const cli_option table[] = {
+        {"--vocab", OPT_STRING, &options.vocab, "directory holding vocab.json and merges.txt"},
+        {"--text", OPT_STRING, &options.text, "the input itself"},
+        {"--file", OPT_STRING, &options.file, "a file holding the input"},
+        {"--decode", OPT_FLAG, &options.decode, "read token ids and print the text they stand for"},
+    };
+    const cli_command_spec spec = {.name = "tokenize", .summary = TOKENIZE_SUMMARY,
+                                   .usage = TOKENIZE_USAGE, .options = table,
+                                   .option_count = sizeof table / sizeof *table};
     int help_shown = 0;
-    int status = cli_parse(&tokenize_spec, argc, argv, &help_shown);
+    int status = cli_parse(&spec, argc, argv, &help_shown);
     if (status != CLI_EXIT_OK || help_shown)
         return status;
     if (!options.vocab)
-        return cli_usage_error(&tokenize_spec, "--vocab is required");
+        return cli_usage_error(&spec, "--vocab is required");
     if (!options.text == !options.file)
-        return cli_usage_error(&tokenize_spec, "give exactly one of --text and --file");
+        return cli_usage_error(&spec, "give exactly one of --text and --file");
 
     char *file_text = NULL;
     size_t length = options.text ? strlen(options.text) : 0;
@@ -123,7 +120,7 @@ int cmd_tokenize(int argc, char **argv)
     kd_tokenizer *tokenizer = NULL;
     kd_status result = tokenizer_load(options.vocab, &tokenizer);
     if (result == KD_OK)
-        result = run(tokenizer, options.text ? options.text : file_text, length);
+        result = run(&options, tokenizer, options.text ? options.text : file_text, length);
     tokenizer_free(tokenizer);
     free(file_text);
     return result == KD_OK ? CLI_EXIT_OK : cli_fail("tokenize");

@@ -55,9 +55,7 @@ kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size
     for (size_t offset = 0; offset < length && status == KD_OK;) {
         int found = pcre2_match(tokenizer->pretokenizer, (PCRE2_SPTR)text, length, offset,
                                 options, match, NULL);
-        if (found == PCRE2_ERROR_NOMATCH)
-            break;
-        if (found < 0) {
+        if (found < 0) { /* NOMATCH too: the pattern matches every character */
             status = match_failure(found, match, offset);
             break;
         }
