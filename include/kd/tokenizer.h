@@ -33,7 +33,8 @@ void tokenizer_free(kd_tokenizer *tokenizer);
 /* Appends the ids of `text` (UTF-8, `length` bytes) to `out`. Special-token
  * strings such as "<|endoftext|>" in the text are encoded as ordinary text;
  * callers that want the special token push its id themselves. Invalid UTF-8
- * is an error (KD_ERR_FORMAT naming the byte offset). */
+ * is an error (KD_ERR_FORMAT naming the byte offset); on any error `out`
+ * keeps just the ids it had. */
 kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
                            kd_token_buffer *out);
 /* Decodes ids to UTF-8 bytes in a malloc'd, NUL-terminated buffer. An id
