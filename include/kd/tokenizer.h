@@ -23,7 +23,8 @@ kd_status token_buffer_push(kd_token_buffer *buffer, int id);
 void token_buffer_clear(kd_token_buffer *buffer);   /* count = 0, keeps memory */
 void token_buffer_free(kd_token_buffer *buffer);
 
-/* Loads dir/vocab.json and dir/merges.txt. */
+/* Loads dir/vocab.json and dir/merges.txt. A loaded tokenizer is read-only:
+ * any number of threads may encode and decode with it at once. */
 kd_status tokenizer_load(const char *dir, kd_tokenizer **out);
 kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
                                kd_tokenizer **out);
@@ -32,7 +33,8 @@ void tokenizer_free(kd_tokenizer *tokenizer);
 /* Appends the ids of `text` (UTF-8, `length` bytes) to `out`. Special-token
  * strings such as "<|endoftext|>" in the text are encoded as ordinary text;
  * callers that want the special token push its id themselves. Invalid UTF-8
- * is an error (KD_ERR_FORMAT naming the byte offset). */
+ * is an error (KD_ERR_FORMAT naming the byte offset); on any error `out`
+ * keeps just the ids it had. */
 kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
                            kd_token_buffer *out);
 /* Decodes ids to UTF-8 bytes in a malloc'd, NUL-terminated buffer. An id
@@ -40,9 +42,13 @@ kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size
 kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,
                            char **text, size_t *length);
 int tokenizer_vocab_size(const kd_tokenizer *tokenizer);
-/* The id of an exact vocabulary entry (e.g. "<|endoftext|>"), or -1. */
+/* The id of an exact vocabulary entry (e.g. "<|endoftext|>"), or -1. The
+ * entry is given as the text it stands for (" the"), not as vocab.json
+ * spells it ("\u0120the"). */
 int tokenizer_token_id(const kd_tokenizer *tokenizer, const char *token);
-/* A hash of the vocabulary and merges, recorded by caches that depend on them. */
+/* A hash of the vocabulary and merges, recorded by caches that depend on them:
+ * XXH3-64 of the tokens' bytes in id order and the merges in order, so it
+ * does not change with the files' formatting or key order. */
 uint64_t tokenizer_hash(const kd_tokenizer *tokenizer);
 
 #endif

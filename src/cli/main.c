@@ -14,6 +14,7 @@ typedef struct {
 
 static const command_entry commands[] = {
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
+    {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 

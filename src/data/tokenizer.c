@@ -21,6 +21,8 @@ kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
     if (status == KD_OK)
         status = merges_parse(tokenizer, merges_path, hash);
     if (status == KD_OK)
+        status = bpe_find_whole_tokens(tokenizer);
+    if (status == KD_OK)
         status = pretokenizer_compile(&tokenizer->pretokenizer);
     tokenizer->hash = XXH3_64bits_digest(hash);
     XXH3_freeState(hash);
@@ -54,6 +56,7 @@ void tokenizer_free(kd_tokenizer *tokenizer)
         return;
     free(tokenizer->token_bytes);
     free(tokenizer->token_offsets);
+    free(tokenizer->encodes_to_itself);
     token_index_free(&tokenizer->index);
     merge_table_free(&tokenizer->merges);
     pcre2_code_free(tokenizer->pretokenizer);

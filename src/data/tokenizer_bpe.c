@@ -13,7 +13,11 @@
  * Pairs formed by merges are queued only once every occurrence of the
  * current rank has been merged, as GPT-2's rounds do. That matters only for
  * a merges file that lists a merge before one that forms one of its halves,
- * but then it keeps the result equal to GPT-2's. */
+ * but then it keeps the result equal to GPT-2's.
+ *
+ * Most pieces of ordinary text are whole vocabulary tokens (" the",
+ * " because"); a token whose own bytes merge back into it (in GPT-2, every
+ * token but <|endoftext|>) is found at load, and such a piece is one lookup. */
 #include "tokenizer_internal.h"
 
 #include <stdlib.h>
@@ -134,6 +138,9 @@ kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspa
 {
     if (length == 1)
         return token_buffer_push(out, tokenizer->byte_tokens[piece[0]]);
+    int whole = tokenizer_find_bytes(tokenizer, piece, length);
+    if (whole >= 0 && tokenizer->encodes_to_itself[whole])
+        return token_buffer_push(out, whole);
     kd_status status = workspace_reserve(workspace, length);
     if (status != KD_OK)
         return status;
@@ -153,5 +160,25 @@ kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspa
     }
     for (int32_t position = 0; position >= 0 && status == KD_OK; position = workspace->next[position])
         status = token_buffer_push(out, workspace->ids[position]);
+    return status;
+}
+
+kd_status bpe_find_whole_tokens(kd_tokenizer *tokenizer)
+{
+    tokenizer->encodes_to_itself = kd_alloc((size_t)tokenizer->vocab_size, 1, "token flags");
+    if (!tokenizer->encodes_to_itself)
+        return KD_ERR_NOMEM;
+    bpe_workspace workspace = {0};
+    kd_token_buffer ids = {0};
+    kd_status status = KD_OK;
+    for (int id = 0; id < tokenizer->vocab_size && status == KD_OK; id++) {
+        size_t start = tokenizer->token_offsets[id];
+        token_buffer_clear(&ids);
+        status = bpe_encode_piece(tokenizer, &workspace, tokenizer->token_bytes + start,
+                                  tokenizer->token_offsets[id + 1] - start, &ids);
+        tokenizer->encodes_to_itself[id] = ids.count == 1 && ids.ids[0] == id;
+    }
+    token_buffer_free(&ids);
+    bpe_workspace_free(&workspace);
     return status;
 }

@@ -50,14 +50,13 @@ kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size
         return kd_fail(KD_ERR_NOMEM, "cannot allocate PCRE2 match data");
     bpe_workspace workspace = {0};
     kd_status status = KD_OK;
+    size_t first_id = out->count; /* on failure `out` is left as it was */
     /* The first match checks that the whole text is UTF-8; the rest skip it. */
     uint32_t options = 0;
     for (size_t offset = 0; offset < length && status == KD_OK;) {
         int found = pcre2_match(tokenizer->pretokenizer, (PCRE2_SPTR)text, length, offset,
                                 options, match, NULL);
-        if (found == PCRE2_ERROR_NOMATCH)
-            break;
-        if (found < 0) {
+        if (found < 0) { /* NOMATCH too: the pattern matches every character */
             status = match_failure(found, match, offset);
             break;
         }
@@ -67,6 +66,8 @@ kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size
                                   piece[1] - piece[0], out);
         offset = piece[1];
     }
+    if (status != KD_OK)
+        out->count = first_id;
     bpe_workspace_free(&workspace);
     pcre2_match_data_free(match);
     return status;

@@ -27,7 +27,8 @@ kd_status token_index_init(token_index *index, int token_count)
     index->slots = kd_alloc(slots, sizeof *index->slots, "token index");
     if (!index->slots)
         return KD_ERR_NOMEM;
-    memset(index->slots, 0xFF, slots * sizeof *index->slots); /* every slot -1 */
+    for (size_t i = 0; i < slots; i++)
+        index->slots[i].id = -1;
     index->mask = slots - 1;
     return KD_OK;
 }
@@ -38,36 +39,49 @@ void token_index_free(token_index *index)
     index->slots = NULL;
 }
 
+static uint64_t token_head(const uint8_t *bytes, size_t length)
+{
+    uint64_t head = 0;
+    memcpy(&head, bytes, length < sizeof head ? length : sizeof head);
+    return head;
+}
+
 /* The slot holding the token with these bytes, or the empty slot for it. */
-static int32_t *index_slot(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length)
+static token_slot *index_slot(const kd_tokenizer *tokenizer, const uint8_t *bytes,
+                              size_t length)
 {
     const token_index *index = &tokenizer->index;
+    uint64_t head = token_head(bytes, length);
     size_t slot = (size_t)XXH3_64bits(bytes, length) & index->mask;
     for (;; slot = (slot + 1) & index->mask) {
-        int32_t id = index->slots[slot];
-        if (id < 0)
-            return &index->slots[slot];
-        size_t start = tokenizer->token_offsets[id];
-        if (tokenizer->token_offsets[id + 1] - start == length &&
-            memcmp(tokenizer->token_bytes + start, bytes, length) == 0)
-            return &index->slots[slot];
+        token_slot *candidate = &index->slots[slot];
+        if (candidate->id < 0)
+            return candidate;
+        if (candidate->length != length || candidate->head != head)
+            continue;
+        if (length <= sizeof head)
+            return candidate;
+        const uint8_t *token = tokenizer->token_bytes + tokenizer->token_offsets[candidate->id];
+        if (memcmp(token + sizeof head, bytes + sizeof head, length - sizeof head) == 0)
+            return candidate;
     }
 }
 
 int tokenizer_find_bytes(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length)
 {
-    return *index_slot(tokenizer, bytes, length);
+    return index_slot(tokenizer, bytes, length)->id;
 }
 
 kd_status tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous)
 {
     size_t start = tokenizer->token_offsets[id];
-    int32_t *slot = index_slot(tokenizer, tokenizer->token_bytes + start,
-                               tokenizer->token_offsets[id + 1] - start);
-    *previous = *slot;
-    if (*slot >= 0)
-        return kd_fail(KD_ERR_INVALID, "ids %d and %d stand for the same bytes", *slot, id);
-    *slot = id;
+    const uint8_t *bytes = tokenizer->token_bytes + start;
+    size_t length = tokenizer->token_offsets[id + 1] - start;
+    token_slot *slot = index_slot(tokenizer, bytes, length);
+    *previous = slot->id;
+    if (slot->id >= 0)
+        return kd_fail(KD_ERR_INVALID, "ids %d and %d stand for the same bytes", slot->id, id);
+    *slot = (token_slot){.head = token_head(bytes, length), .id = id, .length = (uint32_t)length};
     return KD_OK;
 }
 

@@ -27,9 +27,17 @@ kd_status byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t *ou
 
 /* ---- token bytes -> id ---------------------------------------------------- */
 
-/* Open addressing over the tokens' bytes (XXH3); slots hold ids, -1 is empty. */
+/* Open addressing over the tokens' bytes (XXH3). A slot also holds the
+ * token's length and first eight bytes, so that looking up a short token
+ * (most of them) reads one cache line, not the slot, offsets and bytes. */
 typedef struct {
-    int32_t *slots;
+    uint64_t head;     /* the first eight bytes, zero-padded */
+    int32_t id;        /* -1: an empty slot */
+    uint32_t length;
+} token_slot;
+
+typedef struct {
+    token_slot *slots;
     size_t mask;
 } token_index;
 
@@ -77,6 +85,7 @@ struct kd_tokenizer {
     uint8_t *token_bytes;     /* every token's bytes, concatenated in id order */
     size_t *token_offsets;    /* token i is token_bytes[offsets[i] .. offsets[i + 1]) */
     int byte_tokens[256];     /* the id of each single byte */
+    uint8_t *encodes_to_itself; /* per id: BPE of the token's bytes is just the token */
     token_index index;
     merge_table merges;
     pcre2_code *pretokenizer;
@@ -131,5 +140,8 @@ typedef struct {
 kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspace,
                            const uint8_t *piece, size_t length, kd_token_buffer *out);
 void bpe_workspace_free(bpe_workspace *workspace);
+/* Fills encodes_to_itself, which lets a piece that is a whole token skip the
+ * merge loop (most English words) without changing any result. */
+kd_status bpe_find_whole_tokens(kd_tokenizer *tokenizer);
 
 #endif
