@@ -1,0 +1,174 @@
+/* kd io: files that must survive crashes and interoperate with Hugging Face.
+ *
+ *   atomic files     write to a temporary name, fsync, rename, fsync the
+ *                    directory: readers see the old file or the new one,
+ *                    never a torn one (models, checkpoints, the logit cache)
+ *   half precision   F16 / BF16 <-> F32 conversions
+ *   safetensors      HF's tensor container: a validating reader and a writer
+ *   config.json      GPT-2's HF configuration keys <-> gpt2_config
+ *   model dirs       config.json + model.safetensors (+ tokenizer files) in
+ *                    the layout GPT2LMHeadModel.from_pretrained reads
+ *
+ * Every function that reads a file checks each size and offset it finds
+ * before using it, and fails with a one-line message naming the file and,
+ * where there is one, the tensor or key. */
+#ifndef KD_IO_H
+#define KD_IO_H
+
+#include "kd/core.h"
+#include "kd/nn.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- atomic files ---------------------------------------------------- */
+
+typedef struct {
+    char *path;       /* the final name */
+    char *temp_path;  /* ".<name>.tmp-XXXXXX" in the same directory */
+    int fd;
+} atomic_file;
+
+/* Creates the temporary file next to `path`; nothing at `path` changes until
+ * atomic_file_commit. On failure `file` needs no abort. */
+kd_status atomic_file_open(atomic_file *file, const char *path);
+kd_status atomic_file_write(atomic_file *file, const void *data, size_t size);
+/* fsync, close, rename over `path`, fsync the directory. Always releases
+ * `file`; on failure the temporary file is removed and `path` is untouched. */
+kd_status atomic_file_commit(atomic_file *file);
+/* Removes the temporary file and releases `file` (for error paths). */
+void atomic_file_abort(atomic_file *file);
+
+kd_status atomic_write_file(const char *path, const void *data, size_t size);
+kd_status atomic_copy_file(const char *source, const char *destination);
+/* mkdir -p: creates `path` and any missing parents. */
+kd_status make_directories(const char *path);
+
+/* Reads and parses a JSON file (at most 256 MB); a syntax error is reported
+ * as "path:line:column: malformed JSON". The caller cJSON_Deletes *root. */
+kd_status json_read_file(const char *path, cJSON **root);
+
+/* ---- half precision -------------------------------------------------- */
+
+float float16_to_float(uint16_t bits);
+/* Round to nearest even; overflow gives +-inf, NaN stays a (quiet) NaN. */
+uint16_t float_to_float16(float value);
+float bfloat16_to_float(uint16_t bits);
+
+/* ---- safetensors ----------------------------------------------------- */
+
+/* The byte-sized dtypes of the safetensors format. kd converts only F32,
+ * F16 and BF16 to numbers, but knows the others so that a file carrying,
+ * say, a U8 attention mask still validates. */
+typedef enum {
+    SAFETENSORS_BOOL,
+    SAFETENSORS_U8,
+    SAFETENSORS_I8,
+    SAFETENSORS_F8_E5M2,
+    SAFETENSORS_F8_E4M3,
+    SAFETENSORS_I16,
+    SAFETENSORS_U16,
+    SAFETENSORS_F16,
+    SAFETENSORS_BF16,
+    SAFETENSORS_I32,
+    SAFETENSORS_U32,
+    SAFETENSORS_F32,
+    SAFETENSORS_F64,
+    SAFETENSORS_I64,
+    SAFETENSORS_U64,
+    SAFETENSORS_DTYPE_COUNT
+} safetensors_dtype;
+
+const char *safetensors_dtype_name(safetensors_dtype dtype);
+size_t safetensors_dtype_size(safetensors_dtype dtype);
+
+enum { SAFETENSORS_MAX_DIMS = 8 };
+/* The reference implementation's limit; a longer header is corruption. */
+#define SAFETENSORS_MAX_HEADER_BYTES 100000000u
+
+typedef struct {
+    const char *name;  /* points into the parsed header */
+    safetensors_dtype dtype;
+    int ndim;          /* 0 for a scalar */
+    int64_t shape[SAFETENSORS_MAX_DIMS];
+    uint64_t data_begin;  /* byte range inside the data section */
+    uint64_t data_end;
+} safetensors_tensor;
+
+typedef struct {
+    char *path;
+    int fd;
+    uint64_t data_offset;  /* 8 + header length */
+    uint64_t data_size;
+    cJSON *header;
+    const cJSON *metadata; /* "__metadata__" (string values only), or NULL */
+    safetensors_tensor *tensors;  /* in header order */
+    int tensor_count;
+} safetensors_file;
+
+/* Opens and validates the whole header: lengths, JSON, dtypes, shapes,
+ * sizes, and that the tensors tile the data section exactly (no overlap,
+ * no gap, nothing after the last one), as the reference reader requires. */
+kd_status safetensors_open(safetensors_file *file, const char *path);
+void safetensors_close(safetensors_file *file);
+const safetensors_tensor *safetensors_find(const safetensors_file *file, const char *name);
+/* A "__metadata__" value, or NULL when absent. */
+const char *safetensors_metadata(const safetensors_file *file, const char *key);
+uint64_t safetensors_tensor_elements(const safetensors_tensor *tensor);
+/* Elements [first, first + count) of `tensor` converted to F32 (from F32,
+ * F16 or BF16; other dtypes are KD_ERR_UNSUPPORTED). */
+kd_status safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
+                               uint64_t first, uint64_t count, float *out);
+
+/* One tensor to write: F32 data in row-major order. */
+typedef struct {
+    const char *name;
+    const float *data;
+    int ndim;
+    int64_t shape[SAFETENSORS_MAX_DIMS];
+} safetensors_source;
+
+/* Writes `tensors` atomically, in the given order, stored as `dtype`
+ * (SAFETENSORS_F32, or SAFETENSORS_F16 rounded to nearest even). The header
+ * carries {"__metadata__": {"format": "pt"}}, which transformers expects,
+ * and is padded with spaces to a multiple of 8 bytes as HF's writer does. */
+kd_status safetensors_write(const char *path, const safetensors_source *tensors, int count,
+                            safetensors_dtype dtype);
+
+/* ---- GPT-2 config.json ------------------------------------------------ */
+
+/* Reads n_layer, n_head, n_embd, n_positions (or the legacy n_ctx),
+ * vocab_size and layer_norm_epsilon (default 1e-5) from a JSON object, and
+ * refuses keys that would change the computation kd implements
+ * (activation_function other than gelu_new, untied embeddings, n_inner other
+ * than 4 n_embd, ...). Also used for the "model" object of training configs;
+ * its messages name the key, and callers prefix the file (kd_fail_context). */
+kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config);
+kd_status gpt2_config_read(const char *path, gpt2_config *config);
+/* A complete HF config.json that GPT2LMHeadModel.from_pretrained accepts. */
+cJSON *gpt2_config_to_json(const gpt2_config *config);
+kd_status gpt2_config_write(const char *path, const gpt2_config *config);
+
+/* ---- model directories ------------------------------------------------ */
+
+/* Writes the parameters of `model` to a safetensors file with HF names
+ * ("transformer.h.0.attn.c_attn.weight", ...; lm_head is tied, so omitted). */
+kd_status model_weights_write(const char *path, const gpt2_model *model,
+                              safetensors_dtype dtype);
+/* Loads a safetensors file into a model already created for its config.
+ * Accepts names with or without the "transformer." prefix, skips the
+ * h.N.attn.bias / h.N.attn.masked_bias buffers of older checkpoints, and
+ * accepts lm_head.weight only when it equals wte (kd ties them). Missing,
+ * mis-shaped, unexpected or non-finite tensors are errors. */
+kd_status model_weights_read(const char *path, gpt2_model *model);
+
+/* Creates `model` from dir/config.json and dir/model.safetensors. On
+ * failure the model is left freed. */
+kd_status model_dir_load(const char *dir, gpt2_model *model);
+/* Writes dir/model.safetensors and dir/config.json (creating dir), and copies
+ * vocab.json and merges.txt from `tokenizer_dir` unless it is NULL. Each
+ * file is replaced atomically. */
+kd_status model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir);
+
+#endif
