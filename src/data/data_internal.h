@@ -32,9 +32,8 @@ kd_status dataset_reserve(dataset *data, size_t examples, size_t tokens);
 kd_status dataset_check_example(const int *ids, const uint8_t *target_mask, size_t length,
                                 size_t seq_len);
 
-/* Reads a whole file into a malloc'd buffer with a NUL after the last byte
- * (so text parsers may stop there); *length excludes the NUL. */
-kd_status data_read_file(const char *path, char **contents, size_t *length);
+/* Data and cache files are read whole; memory is their only size limit. */
+#define DATA_MAX_FILE_BYTES (SIZE_MAX / 2)
 
 /* The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing past U+10FFFF), or `length` when it is

@@ -212,7 +212,7 @@ kd_status dataset_load(const char *path, uint64_t expected_key, dataset **out)
     *out = NULL;
     char *bytes;
     size_t size;
-    kd_status status = data_read_file(path, &bytes, &size);
+    kd_status status = kd_read_file(path, DATA_MAX_FILE_BYTES, &bytes, &size);
     if (status != KD_OK)
         return status;
     cache_header header;

@@ -295,7 +295,7 @@ kd_status records_read_file(const char *path, const record_fields *fields, int s
 {
     char *text;
     size_t length;
-    kd_status status = data_read_file(path, &text, &length);
+    kd_status status = kd_read_file(path, DATA_MAX_FILE_BYTES, &text, &length);
     if (status != KD_OK)
         return status;
     status = records_parse(path, text, length, fields, skip_bad, list);

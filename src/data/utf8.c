@@ -1,41 +1,7 @@
-/* Whole-file reading and UTF-8 checking for the data readers. */
+/* UTF-8 checking for the data readers. */
 #include "data_internal.h"
 
-#include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
-kd_status data_read_file(const char *path, char **contents, size_t *length)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return kd_fail(KD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat info;
-    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
-        fclose(file);
-        return kd_fail(KD_ERR_IO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)info.st_size;
-    char *buffer = kd_alloc(size + 1, 1, path);
-    if (!buffer) {
-        fclose(file);
-        return KD_ERR_NOMEM;
-    }
-    size_t got = fread(buffer, 1, size, file);
-    int failed = ferror(file);
-    fclose(file);
-    if (failed || got != size) {
-        free(buffer);
-        return kd_fail(KD_ERR_IO, "%s: read %zu of %zu bytes", path, got, size);
-    }
-    buffer[size] = '\0';
-    *contents = buffer;
-    *length = size;
-    return KD_OK;
-}
 
 /* Length of the UTF-8 sequence starting at text[0] (at most `left` bytes),
  * or 0 when it is not a valid one. */
