@@ -147,12 +147,14 @@ static void test_stops_at_the_stop_token(void **state)
 typedef struct {
     int tokens[NEW];
     int count;
+    int stop_after; /* the callback fails on this token */
 } collected;
 
-static void collect(int token, void *context)
+static kd_status collect(int token, void *context)
 {
     collected *c = context;
     c->tokens[c->count++] = token;
+    return c->count < c->stop_after ? KD_OK : kd_fail(KD_ERR_IO, "collector full");
 }
 
 static void test_lengths_are_bounded_and_streamed(void **state)
@@ -162,7 +164,7 @@ static void test_lengths_are_bounded_and_streamed(void **state)
     kd_rng rng;
     kd_rng_seed(&rng, 4);
     gpt2_generate_stats stats;
-    collected seen = {{0}, 0};
+    collected seen = {{0}, 0, NEW + 1};
     int out[NEW];
     assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
                                           out, collect, &seen, &stats),
@@ -171,6 +173,13 @@ static void test_lengths_are_bounded_and_streamed(void **state)
     assert_int_equal(stats.decode_steps, NEW - 1);
     assert_int_equal(seen.count, NEW);
     assert_memory_equal(seen.tokens, out, sizeof out);
+
+    /* A failing callback ends generation with its status. */
+    seen = (collected){{0}, 0, 4};
+    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                          out, collect, &seen, &stats),
+                     KD_ERR_IO);
+    assert_int_equal(seen.count, 4);
 
     /* A cache of PROMPT + 3 positions holds three new tokens, whatever is asked. */
     gpt2_kv_cache short_cache;

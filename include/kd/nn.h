@@ -308,7 +308,9 @@ typedef struct {
     double sample_seconds;   /* choosing every token from its logits */
 } gpt2_generate_stats;
 
-typedef void (*gpt2_token_fn)(int token, void *context);
+/* Receives each new token; a status other than KD_OK ends generation with it
+ * (e.g. when the text cannot be written out). */
+typedef kd_status (*gpt2_token_fn)(int token, void *context);
 
 /* Generates up to sampling->max_new_tokens tokens after `prompt`, stopping
  * early at the stop token or when prompt and new tokens fill the cache

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn_limits.h"
 #include "ops.h"
 #include "vector_math.h"
 
@@ -59,7 +60,7 @@ void attention_decode_forward(float *out, float *scores, const float *q, const f
 {
     int D = C / H;
     float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)length * C >= PARALLEL_MIN_FLOATS)
     for (int h = 0; h < H; h++) {
         float *probs = scores + (size_t)h * length;
         /* probs (length) = scale * k_h (length,D) . q_h (D) */

@@ -70,8 +70,8 @@ kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const in
         if (out)
             out[n] = token;
         stats->new_tokens++;
-        if (on_token)
-            on_token(token, context);
+        if (on_token && (status = on_token(token, context)) != KD_OK)
+            return status;
     }
     return KD_OK;
 }

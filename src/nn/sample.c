@@ -20,7 +20,8 @@ void gpt2_sampling_default(gpt2_sampling *sampling)
 kd_status gpt2_sampling_validate(const gpt2_sampling *sampling)
 {
     if (!(sampling->temperature >= 0.0f) || !isfinite(sampling->temperature))
-        return kd_fail(KD_ERR_INVALID, "temperature must be a finite number >= 0 (0 = greedy), got %g",
+        return kd_fail(KD_ERR_INVALID,
+                       "temperature must be a finite number >= 0 (0 = greedy), got %g",
                        (double)sampling->temperature);
     if (sampling->top_k < 0)
         return kd_fail(KD_ERR_INVALID, "top-k must be >= 0 (0 = no limit), got %d",
