@@ -93,8 +93,9 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
 
     gpt2_sampling sampling = *base;
     sampling.stop_token = tokenizer_token_id(run->tokenizer, "<|endoftext|>");
-    int wanted = count + sampling.max_new_tokens;
-    int max_len = wanted < config->n_positions ? wanted : config->n_positions;
+    /* Room for the prompt and every new token, within the model's context. */
+    int room = config->n_positions - count;
+    int max_len = count + (sampling.max_new_tokens < room ? sampling.max_new_tokens : room);
     if ((status = gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
         (status = gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
         return status;
