@@ -1,6 +1,7 @@
 /* kd generate: continue a prompt with a model directory's model. The prompt
  * goes through the training template (unless --raw), the continuation is
  * streamed to stdout token by token, and the speed goes to stderr. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +65,21 @@ static const char *stop_reason(const gpt2_generate_stats *stats, const gpt2_samp
                                                          : "the model's context length";
 }
 
+static double per_second(double count, double seconds)
+{
+    return seconds > 0.0 ? count / seconds : 0.0;
+}
+
 static void report_speed(const gpt2_generate_stats *stats, const gpt2_sampling *sampling)
 {
-    double prefill_rate = stats->prompt_tokens / (stats->prefill_seconds + 1e-12);
-    double decode_rate = stats->decode_steps / (stats->decode_seconds + 1e-12);
+    int samples = stats->new_tokens + stats->stopped; /* the stop token was sampled too */
     fprintf(stderr,
             "kd generate: %d new tokens (stopped by %s); prefill %d tokens in %.3f s "
             "(%.0f tokens/s), decode %.1f tokens/s, sampling %.2f ms/token\n",
             stats->new_tokens, stop_reason(stats, sampling), stats->prompt_tokens,
-            stats->prefill_seconds, prefill_rate, decode_rate,
-            1e3 * stats->sample_seconds / (stats->new_tokens + stats->stopped + 1e-12));
+            stats->prefill_seconds, per_second(stats->prompt_tokens, stats->prefill_seconds),
+            per_second(stats->decode_steps, stats->decode_seconds),
+            samples ? 1e3 * stats->sample_seconds / samples : 0.0);
 }
 
 static kd_status run_generation(const generate_args *args, const gpt2_sampling *base,
@@ -84,7 +90,7 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
         status = tokenizer_load(args->model_dir, &run->tokenizer);
     if (status == KD_OK)
         status = encode_prompt(args, run);
-    int count = (int)run->prompt.count;
+    int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
     const gpt2_config *config = &run->model.config;
     if (status == KD_OK)
         status = gpt2_prompt_check(config, count);
