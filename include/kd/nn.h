@@ -226,4 +226,101 @@ typedef struct {
 kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
                           const gpt2_step_config *config, int step, gpt2_step_result *result);
 
+/* ---- generation ---------------------------------------------------------
+ *
+ * Incremental decoding: gpt2_prefill runs the prompt through gpt2_forward as
+ * one (1, T) batch and keeps every layer's keys and values; each
+ * gpt2_decode_step then computes one new position with matrix-vector
+ * products, attending over the cached keys. The logits equal those of a full
+ * forward pass over the whole sequence (up to float rounding). */
+
+/* A token and its score, as the sampler ranks them. */
+typedef struct {
+    float logit;
+    int token;
+} gpt2_candidate;
+
+/* Keys and values of every layer for up to max_len positions, and the
+ * scratch one decoding step and the sampler need: one allocation. */
+typedef struct {
+    gpt2_config config; /* the shape it was made for */
+    int max_len;
+    int length;        /* positions filled */
+    float *keys;       /* (L, max_len, C) */
+    float *values;     /* (L, max_len, C) */
+    float *residual;   /* (C) residual stream of the position being decoded */
+    float *ln;         /* (C) LayerNorm output */
+    float *ln_stats;   /* (2) LayerNorm mean and rstd (not needed, but written) */
+    float *qkv;        /* (3C) */
+    float *atty;       /* (C) */
+    float *projected;  /* (C) c_proj output before the residual add */
+    float *fch;        /* (4C) */
+    float *fch_gelu;   /* (4C) */
+    float *scores;     /* (H, max_len) attention probabilities */
+    float *logits;     /* (V) logits of the last position computed */
+    gpt2_candidate *candidates; /* (V) sampler scratch */
+    void *memory;
+} gpt2_kv_cache;
+
+/* 1 <= max_len <= config->n_positions. */
+kd_status gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, int max_len);
+void gpt2_kv_cache_free(gpt2_kv_cache *cache);
+size_t gpt2_kv_cache_bytes(const gpt2_config *config, int max_len);
+
+/* Empties the cache and runs tokens[0..count) through the model, which must
+ * be prepared for batch 1 and sequences of at least `count` (any prepared
+ * shape that large will do; its activations are overwritten). Leaves the
+ * logits of the last position in cache->logits. */
+kd_status gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *tokens, int count);
+/* Appends `token` at position cache->length and leaves the logits it
+ * predicts in cache->logits. */
+kd_status gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int token);
+
+typedef struct {
+    float temperature;  /* logits are divided by it; 0 = greedy (argmax) */
+    int top_k;          /* sample among the k most likely tokens; 0 = no limit */
+    float top_p;        /* then among the fewest whose probability reaches p; 1 = no limit */
+    int max_new_tokens;
+    int stop_token;     /* sampling it ends generation (it is not emitted); -1 = none */
+} gpt2_sampling;
+
+/* temperature 0.7, top_k 50, top_p 1, max_new_tokens 128, no stop token. */
+void gpt2_sampling_default(gpt2_sampling *sampling);
+kd_status gpt2_sampling_validate(const gpt2_sampling *sampling);
+
+/* The next token from logits (V), by the rules of `sampling`: argmax when
+ * greedy or top_k is 1 (the rng is not used), otherwise one draw from rng.
+ * Ties rank the lower token id first, so the result never depends on sort
+ * order. scratch holds V candidates. */
+int gpt2_sample_token(const float *logits, int V, const gpt2_sampling *sampling,
+                      gpt2_candidate *scratch, kd_rng *rng);
+
+/* Fails unless 1 <= prompt_count < n_positions (at least one new token must fit). */
+kd_status gpt2_prompt_check(const gpt2_config *config, int prompt_count);
+
+typedef struct {
+    int prompt_tokens;
+    int new_tokens;          /* tokens emitted (the stop token not included) */
+    int stopped;             /* 1 when the stop token ended generation */
+    int decode_steps;        /* single-token forward passes run */
+    double prefill_seconds;  /* the prompt's forward pass and its logits */
+    double decode_seconds;   /* the decode steps (forward passes only) */
+    double sample_seconds;   /* choosing every token from its logits */
+} gpt2_generate_stats;
+
+/* Receives each new token; a status other than KD_OK ends generation with it
+ * (e.g. when the text cannot be written out). */
+typedef kd_status (*gpt2_token_fn)(int token, void *context);
+
+/* Generates up to sampling->max_new_tokens tokens after `prompt`, stopping
+ * early at the stop token or when prompt and new tokens fill the cache
+ * (at most n_positions). Each new token goes to out (room for
+ * max_new_tokens; may be NULL) and to on_token (may be NULL) as soon as it
+ * is sampled. This is the code that `kd generate` and `kd bench --mode
+ * generate` both run. */
+kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
+                               int prompt_count, const gpt2_sampling *sampling, kd_rng *rng,
+                               int *out, gpt2_token_fn on_token, void *context,
+                               gpt2_generate_stats *stats);
+
 #endif

@@ -41,5 +41,6 @@ int cli_usage_error(const cli_command_spec *spec, const char *message);
 /* Subcommands: each lives in its own cmd_*.c file. */
 int cmd_version(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct {
 } command_entry;
 
 static const command_entry commands[] = {
+    {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
 };

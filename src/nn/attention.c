@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn_limits.h"
 #include "ops.h"
 #include "vector_math.h"
 
@@ -49,6 +50,26 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, scores, T, v,
                         3 * C, 0.0f, out + (size_t)b * T * C + (size_t)h * D, C);
         }
+    }
+}
+
+/* Decoding one token: per head, two sgemv over the strided cached keys and
+ * values. The new position is the last one, so nothing is masked. */
+void attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
+                              const float *values, int length, int C, int H)
+{
+    int D = C / H;
+    float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for if ((size_t)length * C >= PARALLEL_MIN_FLOATS)
+    for (int h = 0; h < H; h++) {
+        float *probs = scores + (size_t)h * length;
+        /* probs (length) = scale * k_h (length,D) . q_h (D) */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, length, D, scale, keys + (size_t)h * D, C,
+                    q + (size_t)h * D, 1, 0.0f, probs, 1);
+        causal_softmax_row(probs, length - 1, length);
+        /* out_h (D) = v_h^T (D,length) . probs */
+        cblas_sgemv(CblasRowMajor, CblasTrans, length, D, 1.0f, values + (size_t)h * D, C, probs,
+                    1, 0.0f, out + (size_t)h * D, 1);
     }
 }
 

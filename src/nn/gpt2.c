@@ -162,9 +162,6 @@ static layer_acts layer_at(const gpt2_model *model, int l)
     return layer;
 }
 
-/* Layer l's slice of a stacked parameter (or gradient) tensor. */
-#define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
-
 void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
 {
     const gpt2_config *cfg = &model->config;

@@ -1,12 +1,13 @@
 /* LayerNorm over the channel dimension, as torch.nn.LayerNorm. */
 #include <math.h>
 
+#include "nn_limits.h"
 #include "ops.h"
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *weight, const float *bias, int N, int C, float eps)
 {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)N * C >= PARALLEL_MIN_FLOATS)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;

@@ -42,3 +42,15 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
         }
     }
 }
+
+void matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    int IC, int OC)
+{
+    float beta = 0.0f;
+    if (bias) {
+        memcpy(out, bias, (size_t)OC * sizeof(float));
+        beta = 1.0f;
+    }
+    /* out (OC) = weight^T (OC,IC) . inp, weight being row-major (IC,OC). */
+    cblas_sgemv(CblasRowMajor, CblasTrans, IC, OC, 1.0f, weight, OC, inp, 1, beta, out, 1);
+}

@@ -7,4 +7,10 @@
  * stay far below the full (B, T, V) tensor. */
 enum { HEAD_MAX_ROWS = 256 };
 
+/* Loops over fewer floats than this run on one thread: forking a team
+ * costs more than it saves, and on a busy machine every barrier may wait a
+ * whole scheduler slice for a descheduled thread. Decoding one token is
+ * made of such small loops. */
+enum { PARALLEL_MIN_FLOATS = 1 << 15 };
+
 #endif

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* Layer l's slice of a stacked parameter (or gradient) tensor. */
+#define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
+
 /* out (N,C) = wte[tokens] + wpe[t] for t = position within each row of T. */
 void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
                      int B, int T, int C);
@@ -24,10 +27,18 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
                     int N, int IC, int OC);
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int IC, int OC);
+/* The one-row case of matmul_forward through sgemv: out (OC) = inp (IC) . weight + bias. */
+void matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    int IC, int OC);
 
 /* Causal self-attention. qkv (B,T,3C) holds q|k|v; out (B,T,C) is the heads
  * concatenated; att (B,H,T,T) keeps the probabilities for backward. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
+/* One new query attending to `length` cached positions (itself included):
+ * q (C), keys and values (length, C) with the heads side by side as in qkv,
+ * out (C). scores: (H, length) scratch for the probabilities. */
+void attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
+                              const float *values, int length, int C, int H);
 /* scratch: (threads, T, T). dqkv is overwritten, not accumulated. */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
                         const float *qkv, int B, int T, int C, int H);

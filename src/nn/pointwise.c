@@ -1,6 +1,7 @@
 /* Element-wise layers: GELU (tanh approximation) and residual additions. */
 #include <math.h>
 
+#include "nn_limits.h"
 #include "ops.h"
 #include "vector_math.h"
 
@@ -8,7 +9,7 @@
 
 void gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float inner = GELU_SCALE * (x + 0.044715f * x * x * x);
@@ -32,14 +33,14 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 
 void residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
 
 void add_inplace(float *acc, const float *x, size_t n)
 {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++)
         acc[i] += x[i];
 }
