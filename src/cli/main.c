@@ -14,6 +14,7 @@ typedef struct {
 
 static const command_entry commands[] = {
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
+    {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 
