@@ -14,11 +14,18 @@
 #include "nn_limits.h"
 #include "vector_math.h"
 
-float logits_log_sum_exp(const float *logits, int V)
+static float row_max(const float *logits, int V)
 {
     float max = -FLT_MAX;
+#pragma omp simd reduction(max : max)
     for (int v = 0; v < V; v++)
         max = logits[v] > max ? logits[v] : max;
+    return max;
+}
+
+float logits_log_sum_exp(const float *logits, int V)
+{
+    float max = row_max(logits, V);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++)
@@ -84,21 +91,29 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
     return total;
 }
 
-/* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot. */
+/* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot.
+ * With a gradient to write, the exponentials are stored on the way to their
+ * sum and then scaled, so each logit costs one expf rather than two. */
 static double cross_entropy_row(float *logits, int V, int row, float weight, float grad_scale,
                                 void *context)
 {
     int target = ((const int *)context)[row];
-    float lse = logits_log_sum_exp(logits, V);
-    double loss = (double)weight * (double)(lse - logits[target]);
-    if (grad_scale != 0.0f) {
-        float scale = weight * grad_scale;
-#pragma omp simd
-        for (int v = 0; v < V; v++)
-            logits[v] = scale * expf(logits[v] - lse);
-        logits[target] -= scale;
+    float target_logit = logits[target];
+    if (grad_scale == 0.0f)
+        return (double)weight * (double)(logits_log_sum_exp(logits, V) - target_logit);
+    float max = row_max(logits, V);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < V; v++) {
+        logits[v] = expf(logits[v] - max);
+        sum += logits[v];
     }
-    return loss;
+    float scale = weight * grad_scale, factor = scale / sum;
+#pragma omp simd
+    for (int v = 0; v < V; v++)
+        logits[v] *= factor;
+    logits[target] -= scale;
+    return (double)weight * (double)(max + logf(sum) - target_logit);
 }
 
 double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
