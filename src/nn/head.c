@@ -23,14 +23,18 @@ static float row_max(const float *logits, int V)
     return max;
 }
 
-float logits_log_sum_exp(const float *logits, int V)
+static float log_sum_exp_with_max(const float *logits, int V, float max)
 {
-    float max = row_max(logits, V);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++)
         sum += expf(logits[v] - max);
     return max + logf(sum);
+}
+
+float logits_log_sum_exp(const float *logits, int V)
+{
+    return log_sum_exp_with_max(logits, V, row_max(logits, V));
 }
 
 /* Collects the rows with a nonzero weight; returns how many. */
@@ -127,16 +131,37 @@ typedef struct {
     float *hits; /* (B*T): 1 where the argmax equals the target */
 } evaluate_context;
 
+/* The first v with logits[v] == value, or V if none; blocks of 16 are
+ * tested with vector compares before the scalar search inside the block. */
+static int first_index_of(const float *logits, int V, float value)
+{
+    enum { BLOCK = 16 };
+    int begin = 0;
+    for (; begin + BLOCK <= V; begin += BLOCK) {
+        int found = 0;
+#pragma omp simd reduction(| : found)
+        for (int j = 0; j < BLOCK; j++)
+            found |= logits[begin + j] == value;
+        if (found)
+            break;
+    }
+    while (begin < V && logits[begin] != value)
+        begin++;
+    return begin;
+}
+
 static double evaluate_row(float *logits, int V, int row, float weight, float grad_scale,
                            void *context)
 {
     (void)grad_scale;
     evaluate_context *eval = context;
-    int target = eval->targets[row], best = 0;
-    for (int v = 1; v < V; v++)
-        best = logits[v] > logits[best] ? v : best;
+    int target = eval->targets[row];
+    /* The argmax is the first position holding the (vectorised) maximum; a
+     * row with a NaN may have none, and then counts as a miss. */
+    float max = row_max(logits, V);
+    int best = first_index_of(logits, V, max);
     eval->hits[row] = best == target ? weight : 0.0f;
-    return (double)weight * (double)(logits_log_sum_exp(logits, V) - logits[target]);
+    return (double)weight * (double)(log_sum_exp_with_max(logits, V, max) - logits[target]);
 }
 
 void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
