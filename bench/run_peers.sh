@@ -9,10 +9,12 @@
 #
 # Each round runs kd then torch for every shape and mode, so slow drifts of a
 # shared machine hit both; the table shows the median over rounds and, less
-# sensitive to other processes, the ratio of the fastest steps. --raw keeps
-# every JSON line. PyTorch gets the BLAS it picks by itself (the table names
-# the OpenBLAS core both used): on an AVX-512 CPU that Debian's OpenBLAS does
-# not know, export OPENBLAS_CORETYPE=SkylakeX before running this script.
+# sensitive to other processes, the ratio of the fastest steps. Every JSON
+# line is kept in --raw FILE (default build/peers-raw.txt).
+#
+# PyTorch gets the BLAS it picks by itself (the table names the OpenBLAS core
+# both used): on an AVX-512 CPU that Debian's OpenBLAS does not know, export
+# OPENBLAS_CORETYPE=SkylakeX before running this script.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,8 +24,7 @@ python=/usr/bin/python3
 modes="train fwd"
 shapes="S T D"
 rounds=2 steps=5 warmup=2 threads=2 batch=4 seq=256
-raw=$(mktemp)
-keep_raw=
+raw=$root/build/peers-raw.txt
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -36,13 +37,14 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2 ;;
     --batch) batch=$2 ;;
     --seq) seq=$2 ;;
-    --raw) keep_raw=$2 ;;
+    --raw) raw=$2 ;;
     *) echo "run_peers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift 2
 done
 [ -x "$kd" ] || { echo "run_peers.sh: $kd not built" >&2; exit 1; }
 [ -f "$peer" ] || { echo "run_peers.sh: $peer not found" >&2; exit 1; }
+: >"$raw"
 
 config_of() {
     case $1 in
@@ -104,5 +106,3 @@ print("\ntokens/s: median over %d round(s) of each run's median step; best steps
       " the fastest single steps.\nOpenBLAS core: kd %s, torch %s." % (
       len(next(iter(runs.values()))), cores.get("kd"), cores.get("torch")))
 EOF
-if [ -n "$keep_raw" ]; then cp "$raw" "$keep_raw"; fi
-rm -f "$raw"
