@@ -42,5 +42,6 @@ int cli_usage_error(const cli_command_spec *spec, const char *message);
 int cmd_version(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

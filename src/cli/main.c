@@ -16,6 +16,7 @@ static const command_entry commands[] = {
     {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
+    {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 

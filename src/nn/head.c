@@ -14,16 +14,27 @@
 #include "nn_limits.h"
 #include "vector_math.h"
 
-float logits_log_sum_exp(const float *logits, int V)
+static float row_max(const float *logits, int V)
 {
     float max = -FLT_MAX;
+#pragma omp simd reduction(max : max)
     for (int v = 0; v < V; v++)
         max = logits[v] > max ? logits[v] : max;
+    return max;
+}
+
+static float log_sum_exp_with_max(const float *logits, int V, float max)
+{
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++)
         sum += expf(logits[v] - max);
     return max + logf(sum);
+}
+
+float logits_log_sum_exp(const float *logits, int V)
+{
+    return log_sum_exp_with_max(logits, V, row_max(logits, V));
 }
 
 /* Collects the rows with a nonzero weight; returns how many. */
@@ -84,21 +95,29 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
     return total;
 }
 
-/* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot. */
+/* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot.
+ * With a gradient to write, the exponentials are stored on the way to their
+ * sum and then scaled, so each logit costs one expf rather than two. */
 static double cross_entropy_row(float *logits, int V, int row, float weight, float grad_scale,
                                 void *context)
 {
     int target = ((const int *)context)[row];
-    float lse = logits_log_sum_exp(logits, V);
-    double loss = (double)weight * (double)(lse - logits[target]);
-    if (grad_scale != 0.0f) {
-        float scale = weight * grad_scale;
-#pragma omp simd
-        for (int v = 0; v < V; v++)
-            logits[v] = scale * expf(logits[v] - lse);
-        logits[target] -= scale;
+    float target_logit = logits[target];
+    if (grad_scale == 0.0f)
+        return (double)weight * (double)(logits_log_sum_exp(logits, V) - target_logit);
+    float max = row_max(logits, V);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < V; v++) {
+        logits[v] = expf(logits[v] - max);
+        sum += logits[v];
     }
-    return loss;
+    float scale = weight * grad_scale, factor = scale / sum;
+#pragma omp simd
+    for (int v = 0; v < V; v++)
+        logits[v] *= factor;
+    logits[target] -= scale;
+    return (double)weight * (double)(max + logf(sum) - target_logit);
 }
 
 double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
@@ -112,16 +131,37 @@ typedef struct {
     float *hits; /* (B*T): 1 where the argmax equals the target */
 } evaluate_context;
 
+/* The first v with logits[v] == value, or V if none; blocks of 16 are
+ * tested with vector compares before the scalar search inside the block. */
+static int first_index_of(const float *logits, int V, float value)
+{
+    enum { BLOCK = 16 };
+    int begin = 0;
+    for (; begin + BLOCK <= V; begin += BLOCK) {
+        int found = 0;
+#pragma omp simd reduction(| : found)
+        for (int j = 0; j < BLOCK; j++)
+            found |= logits[begin + j] == value;
+        if (found)
+            break;
+    }
+    while (begin < V && logits[begin] != value)
+        begin++;
+    return begin;
+}
+
 static double evaluate_row(float *logits, int V, int row, float weight, float grad_scale,
                            void *context)
 {
     (void)grad_scale;
     evaluate_context *eval = context;
-    int target = eval->targets[row], best = 0;
-    for (int v = 1; v < V; v++)
-        best = logits[v] > logits[best] ? v : best;
+    int target = eval->targets[row];
+    /* The argmax is the first position holding the (vectorised) maximum; a
+     * row with a NaN may have none, and then counts as a miss. */
+    float max = row_max(logits, V);
+    int best = first_index_of(logits, V, max);
     eval->hits[row] = best == target ? weight : 0.0f;
-    return (double)weight * (double)(logits_log_sum_exp(logits, V) - logits[target]);
+    return (double)weight * (double)(log_sum_exp_with_max(logits, V, max) - logits[target]);
 }
 
 void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,

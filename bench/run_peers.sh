@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs kd bench and the PyTorch peer (../shared/peers/torch_gpt2.py) alternately
+# on the same machine, for the student (S), teacher (T) and distilgpt2 (D)
+# shapes, and prints tokens/s and peak RSS of both with their ratio.
+#
+#   bench/run_peers.sh [--kd build/kd] [--modes "train fwd"] [--shapes "S T D"]
+#                      [--rounds 2] [--steps 5] [--warmup 2] [--threads 2]
+#                      [--batch 4] [--seq 256] [--raw FILE]
+#
+# Each round runs kd then torch for every shape and mode, so slow drifts of a
+# shared machine hit both; the table shows the median over rounds and, less
+# sensitive to other processes, the ratio of the fastest steps. Every JSON
+# line is kept in --raw FILE (default build/peers-raw.txt).
+#
+# PyTorch gets the BLAS it picks by itself (the table names the OpenBLAS core
+# both used): on an AVX-512 CPU that Debian's OpenBLAS does not know, export
+# OPENBLAS_CORETYPE=SkylakeX before running this script.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+kd=$root/build/kd
+peer=$root/../shared/peers/torch_gpt2.py
+python=/usr/bin/python3
+modes="train fwd"
+shapes="S T D"
+rounds=2 steps=5 warmup=2 threads=2 batch=4 seq=256
+raw=$root/build/peers-raw.txt
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --kd) kd=$2 ;;
+    --modes) modes=$2 ;;
+    --shapes) shapes=$2 ;;
+    --rounds) rounds=$2 ;;
+    --steps) steps=$2 ;;
+    --warmup) warmup=$2 ;;
+    --threads) threads=$2 ;;
+    --batch) batch=$2 ;;
+    --seq) seq=$2 ;;
+    --raw) raw=$2 ;;
+    *) echo "run_peers.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+[ -x "$kd" ] || { echo "run_peers.sh: $kd not built" >&2; exit 1; }
+[ -f "$peer" ] || { echo "run_peers.sh: $peer not found" >&2; exit 1; }
+: >"$raw"
+
+config_of() {
+    case $1 in
+    S) echo "$root/configs/student-tiny.json" ;;
+    T) echo "$root/configs/teacher-tiny.json" ;;
+    D) echo "$root/configs/distilgpt2.json" ;;
+    *) echo "run_peers.sh: unknown shape $1 (S, T or D)" >&2; exit 2 ;;
+    esac
+}
+
+# "--layers L --embd C --heads H" from a kd config's "model" object.
+torch_shape() {
+    "$python" -c 'import json, sys
+m = json.load(open(sys.argv[1]))["model"]
+print("--layers %d --embd %d --heads %d --vocab %d" % (m["n_layer"], m["n_embd"], m["n_head"], m["vocab_size"]))' "$1"
+}
+
+for round in $(seq "$rounds"); do
+    for shape in $shapes; do
+        config=$(config_of "$shape")
+        for mode in $modes; do
+            echo "round $round: $shape $mode" >&2
+            printf '%s kd ' "$shape" >>"$raw"
+            "$kd" bench --config "$config" --mode "$mode" --batch "$batch" --seq "$seq" \
+                --steps "$steps" --warmup "$warmup" --threads "$threads" --json >>"$raw"
+            printf '%s torch ' "$shape" >>"$raw"
+            # shellcheck disable=SC2046
+            "$python" "$peer" --mode "$mode" $(torch_shape "$config") --batch "$batch" \
+                --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" >>"$raw"
+        done
+    done
+done
+
+"$python" - "$raw" <<'EOF'
+import collections, json, statistics, sys
+runs = collections.defaultdict(list)
+cores = {}
+for line in open(sys.argv[1]):
+    shape, engine, text = line.split(" ", 2)
+    result = json.loads(text)
+    runs[(shape, result["mode"], engine)].append(result)
+    cores[engine] = result.get("blas_core") or result.get("openblas_core")
+
+def best_step_ms(result):
+    return result["step_ms_min"] if "step_ms_min" in result else result["min_step_s"] * 1e3
+
+print("| shape | mode | kd tokens/s | torch tokens/s | kd / torch | kd / torch, best steps"
+      " | kd peak RSS MB | torch peak RSS MB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for shape, mode in dict.fromkeys((s, m) for s, m, _ in runs):
+    kd, torch = runs[(shape, mode, "kd")], runs[(shape, mode, "torch")]
+    kd_tps = statistics.median(r["tokens_per_s"] for r in kd)
+    torch_tps = statistics.median(r["tokens_per_s"] for r in torch)
+    best_ratio = min(best_step_ms(r) for r in torch) / min(best_step_ms(r) for r in kd)
+    print("| %s | %s | %.0f | %.0f | %.2f | %.2f | %.0f | %.0f |" % (
+        shape, mode, kd_tps, torch_tps, kd_tps / torch_tps, best_ratio,
+        max(r["peak_rss_mb"] for r in kd), max(r["peak_rss_mb"] for r in torch)))
+print("\ntokens/s: median over %d round(s) of each run's median step; best steps: ratio of"
+      " the fastest single steps.\nOpenBLAS core: kd %s, torch %s." % (
+      len(next(iter(runs.values()))), cores.get("kd"), cores.get("torch")))
+EOF

@@ -1,0 +1,312 @@
+/* kd bench: times the GPT-2 engine on random tokens and reports tokens/s,
+ * model FLOP/s and peak memory, as a table or one JSON object.
+ *
+ * train: one full gpt2_train_step (forward, fused head + CE, backward,
+ *        clipping norm, AdamW) per timed step.
+ * fwd:   inference forward plus the logits of every position through the
+ *        chunked head (gpt2_head_evaluate), never the full (B, T, V) tensor.
+ *
+ * Model FLOPs count the matrix products only, with the full T x T attention
+ * (PaLM's convention, so figures compare with other reports): per token,
+ * 2 N + 4 L T C forward and three times that for training, where
+ * N = 12 L C^2 + V C is the number of weights in matrix products. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kd/core.h"
+#include "kd/io.h"
+#include "kd/nn.h"
+
+typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
+
+typedef struct {
+    const char *config_path;
+    const char *teacher_config_path;
+    const char *mode_name;
+    bench_mode mode;
+    int batch;
+    int seq;
+    int steps;
+    int warmup;
+    int threads;
+    int json;
+} bench_options;
+
+typedef struct {
+    double median_s;
+    double min_s;
+    double max_s;
+    double first_loss;
+    double last_loss;
+} bench_timing;
+
+enum { BENCH_MAX_STEPS = 10000, BENCH_SEED = 1234 };
+
+static const char *const mode_names[] = {"train", "fwd", "kd", "generate"};
+
+static int parse_mode(const char *name, bench_mode *mode)
+{
+    for (int i = 0; i < (int)(sizeof mode_names / sizeof *mode_names); i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *mode = (bench_mode)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads the "model" object of a kd configuration file. */
+static kd_status read_model_config(const char *path, gpt2_config *config)
+{
+    cJSON *root;
+    kd_status status = json_read_file(path, &root);
+    if (status != KD_OK)
+        return status;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    status = model ? gpt2_config_from_json(model, config)
+                   : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
+    cJSON_Delete(root);
+    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
+}
+
+static kd_status check_sizes(const bench_options *options, const gpt2_config *config)
+{
+    if (options->seq > config->n_positions)
+        return kd_fail(KD_ERR_INVALID, "--seq %d exceeds the model's n_positions %d",
+                       options->seq, config->n_positions);
+    size_t bytes = gpt2_prepare_bytes(config, options->batch, options->seq,
+                                      options->mode == BENCH_TRAIN);
+    size_t machine = kd_physical_memory_bytes();
+    if (machine && bytes > machine)
+        return kd_fail(KD_ERR_NOMEM, "batch %d x seq %d needs %.1f GB; this machine has %.1f GB",
+                       options->batch, options->seq, (double)bytes / 1e9,
+                       (double)machine / 1e9);
+    return KD_OK;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarise_times(double *times, int count, bench_timing *timing)
+{
+    qsort(times, (size_t)count, sizeof *times, compare_doubles);
+    timing->min_s = times[0];
+    timing->max_s = times[count - 1];
+    timing->median_s = count % 2 ? times[count / 2]
+                                 : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+}
+
+/* One step of the chosen mode on tokens (B, T) and targets (B, T); *loss
+ * gets the step's mean cross-entropy. */
+static kd_status run_step(gpt2_model *model, const bench_options *options, const int *tokens,
+                          const int *targets, int step, double *loss)
+{
+    int B = options->batch, T = options->seq;
+    if (options->mode == BENCH_FWD) {
+        gpt2_eval_sums sums = {0};
+        gpt2_forward(model, tokens, B, T);
+        gpt2_head_evaluate(model, targets, NULL, &sums);
+        *loss = sums.loss_sum / sums.counted;
+        return KD_OK;
+    }
+    /* PyTorch's AdamW defaults with the peer benchmark's rate and no decay. */
+    gpt2_step_config config = {
+        .adamw = {.learning_rate = 5e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+        .learning_rate = 5e-4f,
+    };
+    gpt2_batch batch = {tokens, targets, NULL, B, T};
+    gpt2_step_result result;
+    kd_status status = gpt2_train_step(model, &batch, 1, &config, step, &result);
+    *loss = result.loss;
+    return status;
+}
+
+/* Runs warm-up and timed steps on fresh random tokens each step. */
+static kd_status run_steps(gpt2_model *model, const bench_options *options, bench_timing *timing)
+{
+    int B = options->batch, T = options->seq, total = options->warmup + options->steps;
+    int *tokens = kd_alloc((size_t)B * (T + 1), sizeof(int), "benchmark tokens");
+    int *inputs = kd_alloc((size_t)B * T, sizeof(int), "benchmark inputs");
+    int *targets = kd_alloc((size_t)B * T, sizeof(int), "benchmark targets");
+    double *times = kd_alloc((size_t)options->steps, sizeof(double), "step times");
+    kd_status status = tokens && inputs && targets && times ? KD_OK : KD_ERR_NOMEM;
+    kd_rng rng;
+    kd_rng_seed(&rng, BENCH_SEED + 1);
+    for (int step = 0; step < total && status == KD_OK; step++) {
+        for (size_t i = 0; i < (size_t)B * (T + 1); i++)
+            tokens[i] = (int)kd_rng_below(&rng, (uint64_t)model->config.vocab_size);
+        for (int b = 0; b < B; b++) {
+            memcpy(inputs + (size_t)b * T, tokens + (size_t)b * (T + 1), (size_t)T * sizeof(int));
+            memcpy(targets + (size_t)b * T, tokens + (size_t)b * (T + 1) + 1,
+                   (size_t)T * sizeof(int));
+        }
+        double loss, begin = kd_now_seconds();
+        status = run_step(model, options, inputs, targets, step + 1, &loss);
+        double elapsed = kd_now_seconds() - begin;
+        if (step == 0)
+            timing->first_loss = loss;
+        timing->last_loss = loss;
+        if (step >= options->warmup)
+            times[step - options->warmup] = elapsed;
+    }
+    if (status == KD_OK)
+        summarise_times(times, options->steps, timing);
+    free(tokens);
+    free(inputs);
+    free(targets);
+    free(times);
+    return status;
+}
+
+static double flops_per_token(const gpt2_config *config, const bench_options *options)
+{
+    double L = config->n_layer, C = config->n_embd, V = config->vocab_size, T = options->seq;
+    double forward = 2.0 * (12.0 * L * C * C + V * C) + 4.0 * L * T * C;
+    return options->mode == BENCH_TRAIN ? 3.0 * forward : forward;
+}
+
+static void print_json(const bench_options *options, const gpt2_config *config,
+                       const bench_timing *timing)
+{
+    double tokens = (double)options->batch * options->seq;
+    double flops = flops_per_token(config, options);
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "mode", options->mode_name);
+    cJSON_AddNumberToObject(json, "n_layer", config->n_layer);
+    cJSON_AddNumberToObject(json, "n_embd", config->n_embd);
+    cJSON_AddNumberToObject(json, "n_head", config->n_head);
+    cJSON_AddNumberToObject(json, "vocab_size", config->vocab_size);
+    cJSON_AddNumberToObject(json, "params", (double)gpt2_num_params(config));
+    cJSON_AddNumberToObject(json, "batch", options->batch);
+    cJSON_AddNumberToObject(json, "seq", options->seq);
+    cJSON_AddNumberToObject(json, "steps", options->steps);
+    cJSON_AddNumberToObject(json, "warmup", options->warmup);
+    cJSON_AddNumberToObject(json, "threads", kd_threads());
+    cJSON_AddStringToObject(json, "blas_core", kd_blas_core_name());
+    cJSON_AddNumberToObject(json, "step_ms", timing->median_s * 1e3);
+    cJSON_AddNumberToObject(json, "step_ms_min", timing->min_s * 1e3);
+    cJSON_AddNumberToObject(json, "step_ms_max", timing->max_s * 1e3);
+    cJSON_AddNumberToObject(json, "tokens_per_s", tokens / timing->median_s);
+    cJSON_AddNumberToObject(json, "model_flops_per_token", flops);
+    cJSON_AddNumberToObject(json, "model_gflops_per_s", flops * tokens / timing->median_s * 1e-9);
+    cJSON_AddNumberToObject(json, "peak_rss_mb", kd_peak_rss_mb());
+    cJSON_AddNumberToObject(json, "first_loss", timing->first_loss);
+    cJSON_AddNumberToObject(json, "last_loss", timing->last_loss);
+    char *text = cJSON_PrintUnformatted(json);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(json);
+}
+
+static void print_table(const bench_options *options, const gpt2_config *config,
+                        const bench_timing *timing)
+{
+    double tokens = (double)options->batch * options->seq;
+    double flops = flops_per_token(config, options) * tokens / timing->median_s;
+    printf("mode        %s\n", options->mode_name);
+    printf("model       %d layers, %d embd, %d heads, vocab %d (%.1fM parameters)\n",
+           config->n_layer, config->n_embd, config->n_head, config->vocab_size,
+           (double)gpt2_num_params(config) / 1e6);
+    printf("batch       %d x %d tokens\n", options->batch, options->seq);
+    printf("threads     %d (OpenBLAS %s kernels)\n", kd_threads(), kd_blas_core_name());
+    printf("step        %.1f ms median of %d (min %.1f, max %.1f)\n", timing->median_s * 1e3,
+           options->steps, timing->min_s * 1e3, timing->max_s * 1e3);
+    printf("tokens/s    %.0f\n", tokens / timing->median_s);
+    printf("model       %.1f GFLOP/s\n", flops * 1e-9);
+    printf("peak RSS    %.0f MB\n", kd_peak_rss_mb());
+    printf("loss        %.4f -> %.4f\n", timing->first_loss, timing->last_loss);
+}
+
+static kd_status run_bench(const bench_options *options, const gpt2_config *config,
+                           bench_timing *timing)
+{
+    gpt2_model model;
+    kd_status status = gpt2_create(&model, config);
+    if (status != KD_OK)
+        return status;
+    gpt2_init_random(&model, BENCH_SEED);
+    status = gpt2_prepare(&model, options->batch, options->seq, options->mode == BENCH_TRAIN);
+    if (status == KD_OK)
+        status = run_steps(&model, options, timing);
+    gpt2_free(&model);
+    return status;
+}
+
+static int check_options(const cli_command_spec *spec, bench_options *options)
+{
+    if (!options->config_path)
+        return cli_usage_error(spec, "--config is required");
+    if (!options->mode_name)
+        return cli_usage_error(spec, "--mode is required");
+    if (!parse_mode(options->mode_name, &options->mode))
+        return cli_usage_error(spec, "--mode must be train, kd, fwd or generate");
+    if (options->batch < 1 || options->seq < 1 || options->threads < 0)
+        return cli_usage_error(spec, "--batch and --seq must be positive, --threads >= 0");
+    if (options->batch > 1 << 20 || options->seq > 1 << 20)
+        return cli_usage_error(spec, "--batch and --seq must be at most 1048576");
+    if (options->steps < 1 || options->steps > BENCH_MAX_STEPS || options->warmup < 0 ||
+        options->warmup > BENCH_MAX_STEPS)
+        return cli_usage_error(spec, "--steps must be in 1..10000 and --warmup in 0..10000");
+    return CLI_EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_options options = {.batch = 4, .seq = 256, .steps = 10, .warmup = 2};
+    const cli_option option_list[] = {
+        {"--config", OPT_STRING, &options.config_path, "kd configuration with a \"model\" object"},
+        {"--mode", OPT_STRING, &options.mode_name, "train, fwd, kd or generate"},
+        {"--batch", OPT_INT, &options.batch, "sequences per step (default 4)"},
+        {"--seq", OPT_INT, &options.seq, "tokens per sequence (default 256)"},
+        {"--steps", OPT_INT, &options.steps, "timed steps; the median is reported (default 10)"},
+        {"--warmup", OPT_INT, &options.warmup, "untimed steps first (default 2)"},
+        {"--threads", OPT_INT, &options.threads, "OpenMP and OpenBLAS threads (default: all)"},
+        {"--teacher-config", OPT_STRING, &options.teacher_config_path,
+         "teacher configuration (mode kd)"},
+        {"--json", OPT_FLAG, &options.json, "print one JSON object"},
+    };
+    const cli_command_spec spec = {
+        .name = "bench",
+        .summary = "Time the GPT-2 engine on random tokens: median step time, tokens/s, model\n"
+                   "FLOP/s (matrix products, full T x T attention: 6N + 12LTC per training\n"
+                   "token, 2N + 4LTC forward, N = 12LC^2 + VC) and peak resident memory.",
+        .usage = "kd bench --config FILE --mode train|kd|fwd|generate [--batch B] [--seq T]\n"
+                 "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]",
+        .options = option_list,
+        .option_count = (int)(sizeof option_list / sizeof *option_list),
+    };
+    int help_shown = 0;
+    int exit_code = cli_parse(&spec, argc, argv, &help_shown);
+    if (exit_code != CLI_EXIT_OK || help_shown)
+        return exit_code;
+    exit_code = check_options(&spec, &options);
+    if (exit_code != CLI_EXIT_OK)
+        return exit_code;
+    if (options.threads > 0)
+        kd_set_threads(options.threads);
+
+    gpt2_config config;
+    kd_status status = read_model_config(options.config_path, &config);
+    if (status == KD_OK && (options.mode == BENCH_KD || options.mode == BENCH_GENERATE))
+        status = kd_fail(KD_ERR_UNSUPPORTED, "mode %s is not available yet in this build",
+                         options.mode_name);
+    if (status == KD_OK)
+        status = check_sizes(&options, &config);
+    bench_timing timing = {0};
+    if (status == KD_OK)
+        status = run_bench(&options, &config, &timing);
+    if (status != KD_OK)
+        return cli_fail("bench");
+    if (options.json)
+        print_json(&options, &config, &timing);
+    else
+        print_table(&options, &config, &timing);
+    return CLI_EXIT_OK;
+}
