@@ -3,12 +3,12 @@
  * top-K rows (and sampled tails for forward KL at T = 1), the analytic
  * gradient must match central differences
  *   - of the head alone, per counted row along a random direction of the
- *     row's hidden state; the student's C (16) exceeds V (11), so hidden
- *     directions reach every logit direction and this checks d(loss)/d(logits);
+ *     row's hidden state; with C > V (distill_fixture.h) this checks
+ *     d(loss)/d(logits);
  *   - through the whole student, per parameter tensor along a random direction
  *     (as tests/test_nn_gradcheck.c does for CE). */
 #include "test_support.h"
-#include "teacher_rows.h"
+#include "distill_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,53 +17,26 @@
 
 #include "kd/distill.h"
 
-static const gpt2_config student_config = {
-    .n_layer = 2, .n_head = 2, .n_embd = 16, .n_positions = 8, .vocab_size = 11,
-    .layer_norm_epsilon = 1e-5f,
-};
-static const gpt2_config teacher_config = {
-    .n_layer = 1, .n_head = 2, .n_embd = 12, .n_positions = 8, .vocab_size = 11,
-    .layer_norm_epsilon = 1e-5f,
-};
-enum { B = 2, T = 5, N = B * T, TOP_K = 4, SAMPLED_K = 3, SAMPLES = 5 };
-static const int tokens[N] = {1, 4, 2, 9, 3, 7, 7, 0, 5, 10};
-static const int targets[N] = {4, 2, 9, 3, 6, 7, 0, 5, 10, 1};
-/* A right-padded second row with a prompt token, and one half weight. */
-static const float weights[N] = {1, 1, 0.5f, 1, 1, 0, 1, 1, 1, 0};
+enum { TOP_K = 4, SAMPLED_K = 3, SAMPLES = 5 };
 
 typedef enum { FORM_LIVE, FORM_CACHED, FORM_SAMPLED } teacher_form;
 static const char *const form_names[] = {"live", "cached", "sampled"};
 
 typedef struct {
-    gpt2_model student, teacher;
+    distill_models models;
     teacher_rows cached, sampled;
 } fixture;
-
-/* Weights well above GPT-2's 0.02 so that every path carries signal and the
- * two models disagree clearly. */
-static void init_model(gpt2_model *model, const gpt2_config *config, uint64_t seed, float wiggle)
-{
-    assert_int_equal(gpt2_create(model, config), KD_OK);
-    gpt2_init_random(model, seed);
-    for (size_t i = 0; i < model->num_params; i++)
-        model->params_memory[i] += wiggle * sinf((float)i * 0.7f + (float)seed);
-}
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    init_model(&f->student, &student_config, 42, 0.3f);
-    init_model(&f->teacher, &teacher_config, 43, 0.5f);
-    assert_int_equal(gpt2_prepare(&f->student, B, T, 1), KD_OK);
-    assert_int_equal(gpt2_prepare(&f->teacher, B, T, 0), KD_OK);
-    gpt2_forward(&f->teacher, tokens, B, T);
-    float logits[N * 11];
-    gpt2_head_logits(&f->teacher, 0, N, logits);
+    distill_models_create(&f->models);
     kd_rng rng;
     kd_rng_seed(&rng, 5);
-    teacher_rows_build(&f->cached, logits, weights, N, 11, TOP_K, 0, &rng);
-    teacher_rows_build(&f->sampled, logits, weights, N, 11, SAMPLED_K, SAMPLES, &rng);
+    teacher_rows_build(&f->cached, f->models.teacher_logits, weights, N, V, TOP_K, 0, &rng);
+    teacher_rows_build(&f->sampled, f->models.teacher_logits, weights, N, V, SAMPLED_K, SAMPLES,
+                       &rng);
     *state = f;
     return 0;
 }
@@ -73,8 +46,7 @@ static int teardown(void **state)
     fixture *f = *state;
     teacher_rows_free(&f->cached);
     teacher_rows_free(&f->sampled);
-    gpt2_free(&f->student);
-    gpt2_free(&f->teacher);
+    distill_models_free(&f->models);
     free(f);
     return 0;
 }
@@ -82,13 +54,14 @@ static int teardown(void **state)
 static double head_loss(fixture *f, teacher_form form, const distill_config *config,
                         float grad_scale)
 {
+    gpt2_model *student = &f->models.student;
     if (form == FORM_LIVE)
-        return gpt2_head_distill_live(&f->student, &f->teacher, targets, weights, config,
+        return gpt2_head_distill_live(student, &f->models.teacher, targets, weights, config,
                                       grad_scale, NULL);
     const teacher_rows *rows = form == FORM_CACHED ? &f->cached : &f->sampled;
-    assert_int_equal(distill_check_rows(rows->rows, rows->count, 11, config), KD_OK);
-    return gpt2_head_distill_cached(&f->student, rows->rows, targets, weights, config,
-                                    grad_scale, NULL);
+    assert_int_equal(distill_check_rows(rows->rows, rows->count, V, config), KD_OK);
+    return gpt2_head_distill_cached(student, rows->rows, targets, weights, config, grad_scale,
+                                    NULL);
 }
 
 static void random_unit(float *direction, size_t n, kd_rng *rng)
@@ -120,17 +93,16 @@ static void expect_close(const char *what, double analytic, double numeric, doub
 static double check_head(fixture *f, teacher_form form, const distill_config *config,
                          const char *label)
 {
-    enum { C = 16 };
     const double h = 1e-2;
-    gpt2_forward(&f->student, tokens, B, T);
+    gpt2_forward(&f->models.student, tokens, B, T);
     head_loss(f, form, config, 1.0f);
     float dlnf[N * C], saved[C], direction[C];
-    memcpy(dlnf, f->student.acts.dlnf, sizeof dlnf);
+    memcpy(dlnf, f->models.student.acts.dlnf, sizeof dlnf);
     kd_rng rng;
     kd_rng_seed(&rng, 11);
     double worst = 0.0;
     for (int n = 0; n < N; n++) {
-        float *row = f->student.acts.lnf + (size_t)n * C;
+        float *row = f->models.student.acts.lnf + (size_t)n * C;
         random_unit(direction, C, &rng);
         double analytic = 0.0, loss[2];
         for (int c = 0; c < C; c++)
@@ -161,7 +133,7 @@ static double student_directional(fixture *f, teacher_form form, const distill_c
                                   const float *saved, const float *direction, size_t offset,
                                   size_t size)
 {
-    gpt2_model *model = &f->student;
+    gpt2_model *model = &f->models.student;
     const double h = 1e-2;
     double difference[2];
     for (int half = 0; half < 2; half++) {
@@ -184,7 +156,7 @@ static double student_directional(fixture *f, teacher_form form, const distill_c
 static double check_student(fixture *f, teacher_form form, const distill_config *config,
                             const char *label)
 {
-    gpt2_model *model = &f->student;
+    gpt2_model *model = &f->models.student;
     gpt2_zero_grad(model);
     gpt2_forward(model, tokens, B, T);
     head_loss(f, form, config, 1.0f);

@@ -1,10 +1,11 @@
-/* Cached teacher rows built the way a logit cache builds them, from a
- * teacher's full logits: the top-K ids with their log-probabilities at T = 1,
- * the tail mass summed from the other tokens, and optionally n samples drawn
- * from the tail with weight tail_mass / n. Header-only, for the distillation
- * tests. */
-#ifndef KD_TEST_TEACHER_ROWS_H
-#define KD_TEST_TEACHER_ROWS_H
+/* What the distillation tests share (header-only): a tiny student and
+ * teacher of one vocabulary on a small batch, and cached teacher rows built
+ * the way a logit cache builds them from the teacher's full logits: the top-K
+ * ids with their log-probabilities at T = 1, the tail mass summed from the
+ * other tokens, and optionally n samples drawn from the tail with weight
+ * tail_mass / n. */
+#ifndef KD_TEST_DISTILL_FIXTURE_H
+#define KD_TEST_DISTILL_FIXTURE_H
 
 #include <math.h>
 #include <stdlib.h>
@@ -122,6 +123,56 @@ static void teacher_rows_free(teacher_rows *rows)
     free(rows->sample_ids);
     free(rows->sample_weights);
     free(rows->sample_logprobs);
+}
+
+/* The student's C (16) exceeds V (11), so directions of a row's hidden
+ * state reach every direction of its logits. */
+static const gpt2_config student_config = {
+    .n_layer = 2, .n_head = 2, .n_embd = 16, .n_positions = 8, .vocab_size = 11,
+    .layer_norm_epsilon = 1e-5f,
+};
+static const gpt2_config teacher_config = {
+    .n_layer = 1, .n_head = 2, .n_embd = 12, .n_positions = 8, .vocab_size = 11,
+    .layer_norm_epsilon = 1e-5f,
+};
+enum { B = 2, T = 5, N = B * T, V = 11, C = 16 };
+static const int tokens[N] = {1, 4, 2, 9, 3, 7, 7, 0, 5, 10};
+static const int targets[N] = {4, 2, 9, 3, 6, 7, 0, 5, 10, 1};
+/* A right-padded second row with a prompt token, and one half weight. */
+static const float weights[N] = {1, 1, 0.5f, 1, 1, 0, 1, 1, 1, 0};
+
+typedef struct {
+    gpt2_model student, teacher;
+    float teacher_logits[N * V];
+} distill_models;
+
+/* Weights well above GPT-2's 0.02 so that every path carries signal and the
+ * two models disagree clearly. */
+static void init_model(gpt2_model *model, const gpt2_config *config, uint64_t seed, float wiggle)
+{
+    if (gpt2_create(model, config) != KD_OK)
+        abort();
+    gpt2_init_random(model, seed);
+    for (size_t i = 0; i < model->num_params; i++)
+        model->params_memory[i] += wiggle * sinf((float)i * 0.7f + (float)seed);
+}
+
+/* Both models prepared, the teacher run forward on the batch. */
+static void distill_models_create(distill_models *models)
+{
+    init_model(&models->student, &student_config, 42, 0.3f);
+    init_model(&models->teacher, &teacher_config, 43, 0.5f);
+    if (gpt2_prepare(&models->student, B, T, 1) != KD_OK ||
+        gpt2_prepare(&models->teacher, B, T, 0) != KD_OK)
+        abort();
+    gpt2_forward(&models->teacher, tokens, B, T);
+    gpt2_head_logits(&models->teacher, 0, N, models->teacher_logits);
+}
+
+static void distill_models_free(distill_models *models)
+{
+    gpt2_free(&models->student);
+    gpt2_free(&models->teacher);
 }
 
 #endif
