@@ -6,6 +6,7 @@
  * before any parameter moves. */
 #include "test_support.h"
 #include "distill_fixture.h"
+#include "reference_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,21 +29,6 @@ static int teardown(void **state)
     distill_models_free(*state);
     free(*state);
     return 0;
-}
-
-static double max_abs_difference(const float *a, const float *b, size_t n)
-{
-    double max = 0.0;
-    for (size_t i = 0; i < n; i++)
-        max = fmax(max, fabs((double)a[i] - (double)b[i]));
-    return max;
-}
-
-static void expect_within(const char *what, double error, double tolerance)
-{
-    print_message("%-44s error %.2e (tolerance %.0e)\n", what, error, tolerance);
-    if (!(error <= tolerance))
-        fail_msg("%s: error %.3e exceeds %.0e", what, error, tolerance);
 }
 
 /* Loss, parts and the head's two gradients (dlnf, dwte) of one evaluation. */

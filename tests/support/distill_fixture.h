@@ -23,7 +23,7 @@ typedef struct {
 } teacher_rows;
 
 /* Tokens of one row by descending log-probability (ties by id). */
-static void sort_by_logprob(int *order, const double *logprob, int V)
+static inline void sort_by_logprob(int *order, const double *logprob, int V)
 {
     for (int v = 0; v < V; v++)
         order[v] = v;
@@ -36,8 +36,8 @@ static void sort_by_logprob(int *order, const double *logprob, int V)
 }
 
 /* Fills row r of `out` from a row of logits; samples use `rng` when n > 0. */
-static void teacher_row_fill(teacher_rows *out, int r, const float *logits, int V, int k, int n,
-                             kd_rng *rng, double *logprob, int *order)
+static inline void teacher_row_fill(teacher_rows *out, int r, const float *logits, int V,
+                                    int k, int n, kd_rng *rng, double *logprob, int *order)
 {
     int *ids = out->ids + (size_t)r * (k + 1), *sample_ids = out->sample_ids + (size_t)r * (n + 1);
     float *logprobs = out->logprobs + (size_t)r * (k + 1);
@@ -87,8 +87,9 @@ static void teacher_row_fill(teacher_rows *out, int r, const float *logits, int 
 }
 
 /* Rows for every position of `logits` (N, V) whose weight is nonzero. */
-static void teacher_rows_build(teacher_rows *out, const float *logits, const float *weights,
-                               int N, int V, int k, int n, kd_rng *rng)
+static inline void teacher_rows_build(teacher_rows *out, const float *logits,
+                                      const float *weights, int N, int V, int k, int n,
+                                      kd_rng *rng)
 {
     out->count = 0;
     for (int i = 0; i < N; i++)
@@ -115,7 +116,7 @@ static void teacher_rows_build(teacher_rows *out, const float *logits, const flo
     free(logprob);
 }
 
-static void teacher_rows_free(teacher_rows *rows)
+static inline void teacher_rows_free(teacher_rows *rows)
 {
     free(rows->rows);
     free(rows->ids);
@@ -148,7 +149,8 @@ typedef struct {
 
 /* Weights well above GPT-2's 0.02 so that every path carries signal and the
  * two models disagree clearly. */
-static void init_model(gpt2_model *model, const gpt2_config *config, uint64_t seed, float wiggle)
+static inline void init_model(gpt2_model *model, const gpt2_config *config, uint64_t seed,
+                              float wiggle)
 {
     if (gpt2_create(model, config) != KD_OK)
         abort();
@@ -158,7 +160,7 @@ static void init_model(gpt2_model *model, const gpt2_config *config, uint64_t se
 }
 
 /* Both models prepared, the teacher run forward on the batch. */
-static void distill_models_create(distill_models *models)
+static inline void distill_models_create(distill_models *models)
 {
     init_model(&models->student, &student_config, 42, 0.3f);
     init_model(&models->teacher, &teacher_config, 43, 0.5f);
@@ -169,7 +171,7 @@ static void distill_models_create(distill_models *models)
     gpt2_head_logits(&models->teacher, 0, N, models->teacher_logits);
 }
 
-static void distill_models_free(distill_models *models)
+static inline void distill_models_free(distill_models *models)
 {
     gpt2_free(&models->student);
     gpt2_free(&models->teacher);
