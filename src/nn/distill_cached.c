@@ -5,6 +5,8 @@
  * (+ rest) buckets and the samples give D and the per-bucket gradients; one
  * more pass writes the gradient of every tail token, then the K ids and the
  * samples are filled in. */
+#include <float.h>
+
 #include "distill_head.h"
 
 /* The teacher's normaliser at T from the cached T = 1 values, with the tail
@@ -57,8 +59,8 @@ static bucket_result bucket_divergence(const distill_config *config,
     }
     float rest_a = 0.0f, q_rest = (float)(rest_sum / exp(log_sum));
     if (target->n_samples == 0 && target->k < V) {
-        float lq = rest_sum > 0.0 ? (float)(log(rest_sum) - log_sum) : -INFINITY;
-        float lp = rest_share > 0.0 ? (float)(log(rest_share) - log_z) : -INFINITY;
+        float lq = rest_sum > 0.0 ? (float)(log(rest_sum) - log_sum) : -FLT_MAX;
+        float lp = rest_share > 0.0 ? (float)(log(rest_share) - log_z) : -FLT_MAX;
         divergence += divergence_term(kind, beta, expf(lp), lp, q_rest, lq, &rest_a);
         sum_a += rest_a;
     }

@@ -54,26 +54,28 @@ double distill_head_run(gpt2_model *student, const float *weights, float grad_sc
  *     reverse KL  term q (lq - lp)                          a = q (lq - lp)
  *     JSD(beta)   term beta p (lp - lm) + (1 - beta) q (lq - lm)
  *                                                           a = (1 - beta) q (lq - lm)
- * with lm = log(beta p + (1 - beta) q), taken in log space. A zero
- * probability contributes nothing (0 log 0 = 0). `kind` is a constant at
- * every call so the switch folds away inside vectorised loops. */
+ * with lm = log(beta p + (1 - beta) q), taken in log space. A probability of
+ * zero must come with the log -FLT_MAX rather than -inf: every term then
+ * vanishes as 0 log 0 = 0 should, without the branches that would keep the
+ * vocabulary loops from vectorising. `kind` is a constant at every call so
+ * the switch folds away. */
 static inline float divergence_term(divergence_kind kind, float beta, float p, float lp, float q,
                                     float lq, float *a)
 {
     switch (kind) {
     case DIVERGENCE_FORWARD_KL:
         *a = -p;
-        return p > 0.0f ? p * (lp - lq) : 0.0f;
+        return p * (lp - lq);
     case DIVERGENCE_REVERSE_KL:
-        *a = q > 0.0f ? q * (lq - lp) : 0.0f;
+        *a = q * (lq - lp);
         return *a;
     case DIVERGENCE_JSD:
     default: {
         float x = logf(beta) + lp, y = logf(1.0f - beta) + lq;
         float high = x > y ? x : y, low = x > y ? y : x;
         float lm = high + logf(1.0f + expf(low - high));
-        *a = q > 0.0f ? (1.0f - beta) * q * (lq - lm) : 0.0f;
-        return (p > 0.0f ? beta * p * (lp - lm) : 0.0f) + *a;
+        *a = (1.0f - beta) * q * (lq - lm);
+        return beta * p * (lp - lm) + *a;
     }
     }
 }

@@ -4,60 +4,71 @@
  * rows of logits over the full vocabulary in vectorised passes. */
 #include "distill_head.h"
 
-/* One pass over the vocabulary: returns D and sets *sum_a = sum(a). With
- * `write` it also turns z into the row's gradient, using `known_sum_a`
- * (from an earlier pass, or -1 for forward KL, where sum(a) = -sum(p)). */
+/* One pass over the vocabulary for D and sum(a). */
 static inline __attribute__((always_inline)) double
-live_pass(divergence_kind kind, float beta, float *z, const float *t, int V, float inv_t,
-          float student_lse, float teacher_lse, float ce_lse, const distill_scales *scales,
-          int write, float known_sum_a, double *sum_a)
+live_sums(divergence_kind kind, float beta, const float *z, const float *t, int V, float inv_t,
+          float student_lse, float teacher_lse, double *sum_a)
 {
     double divergence = 0.0, total_a = 0.0;
-    float ce_scale = scales->ce, d_scale = scales->divergence;
 #pragma omp simd reduction(+ : divergence, total_a)
     for (int v = 0; v < V; v++) {
-        float lq = z[v] * inv_t - student_lse, lp = t[v] * inv_t - teacher_lse;
-        float q = expf(lq), a;
-        divergence += divergence_term(kind, beta, expf(lp), lp, q, lq, &a);
+        float lq = z[v] * inv_t - student_lse, lp = t[v] * inv_t - teacher_lse, a;
+        divergence += divergence_term(kind, beta, expf(lp), lp, expf(lq), lq, &a);
         total_a += a;
-        if (write)
-            z[v] = ce_scale * expf(z[v] - ce_lse) + d_scale * (a - q * known_sum_a);
     }
     *sum_a = total_a;
     return divergence;
 }
 
-/* D for row z against teacher t, writing the gradient when asked: forward KL
- * needs one pass, the others a first pass for sum(a). */
+/* One pass that turns z into the row's gradient, given sum(a) (from
+ * live_sums, or -1 for forward KL, where sum(a) = -sum(p)); returns D. */
+static inline __attribute__((always_inline)) double
+live_gradient(divergence_kind kind, float beta, float *z, const float *t, int V, float inv_t,
+              float student_lse, float teacher_lse, float ce_lse, const distill_scales *scales,
+              float sum_a)
+{
+    double divergence = 0.0;
+    float ce_scale = scales->ce, d_scale = scales->divergence;
+#pragma omp simd reduction(+ : divergence)
+    for (int v = 0; v < V; v++) {
+        float lq = z[v] * inv_t - student_lse, lp = t[v] * inv_t - teacher_lse;
+        float q = expf(lq), a;
+        divergence += divergence_term(kind, beta, expf(lp), lp, q, lq, &a);
+        z[v] = ce_scale * expf(z[v] - ce_lse) + d_scale * (a - q * sum_a);
+    }
+    return divergence;
+}
+
+/* D for row z against teacher t, writing the gradient when asked: forward
+ * KL needs one pass, the others a first pass for sum(a). */
+#define LIVE_DIVERGENCE(kind)                                                                 \
+    do {                                                                                      \
+        double sum_a = -1.0;                                                                  \
+        if (!write || (kind) != DIVERGENCE_FORWARD_KL) {                                      \
+            double d = live_sums(kind, beta, z, t, V, inv_t, student_lse, teacher_lse, &sum_a); \
+            if (!write)                                                                       \
+                return d;                                                                     \
+        }                                                                                     \
+        return live_gradient(kind, beta, z, t, V, inv_t, student_lse, teacher_lse, ce_lse,    \
+                             scales, (float)sum_a);                                           \
+    } while (0)
+
 static double live_divergence(const distill_config *config, float *z, const float *t, int V,
                               float student_lse, float teacher_lse, float ce_lse,
                               const distill_scales *scales, int write)
 {
     float beta = config->jsd_beta, inv_t = scales->inv_temperature;
-    double sum_a;
     switch (config->divergence) {
     case DIVERGENCE_FORWARD_KL:
-        return live_pass(DIVERGENCE_FORWARD_KL, beta, z, t, V, inv_t, student_lse, teacher_lse,
-                         ce_lse, scales, write, -1.0f, &sum_a);
-    case DIVERGENCE_REVERSE_KL: {
-        double d = live_pass(DIVERGENCE_REVERSE_KL, beta, z, t, V, inv_t, student_lse,
-                             teacher_lse, ce_lse, scales, 0, 0.0f, &sum_a);
-        if (write)
-            live_pass(DIVERGENCE_REVERSE_KL, beta, z, t, V, inv_t, student_lse, teacher_lse,
-                      ce_lse, scales, 1, (float)sum_a, &sum_a);
-        return d;
-    }
+        LIVE_DIVERGENCE(DIVERGENCE_FORWARD_KL);
+    case DIVERGENCE_REVERSE_KL:
+        LIVE_DIVERGENCE(DIVERGENCE_REVERSE_KL);
     case DIVERGENCE_JSD:
-    default: {
-        double d = live_pass(DIVERGENCE_JSD, beta, z, t, V, inv_t, student_lse, teacher_lse,
-                             ce_lse, scales, 0, 0.0f, &sum_a);
-        if (write)
-            live_pass(DIVERGENCE_JSD, beta, z, t, V, inv_t, student_lse, teacher_lse, ce_lse,
-                      scales, 1, (float)sum_a, &sum_a);
-        return d;
-    }
+    default:
+        LIVE_DIVERGENCE(DIVERGENCE_JSD);
     }
 }
+#undef LIVE_DIVERGENCE
 
 static double live_row(float *z, int V, const head_row *row, float grad_scale, void *context)
 {
