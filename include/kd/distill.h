@@ -78,16 +78,17 @@ typedef struct {
  * vocabulary and the loss equals the live teacher's.
  *
  * Sampled tail ("Sparse Logit Sampling", Anshumann et al., 2025): n_samples
- * tail tokens (ids not among `ids`, repeats allowed) with weights such that
- * E[sum of the weights of the samples equal to v] = p_v(T = 1) for every tail
- * token v (drawn from the teacher's tail p / tail_mass, every weight is
- * tail_mass / n_samples; from another proposal r, p_v / (n_samples r_v)),
- * and their teacher log-probabilities at T = 1. The tail is then estimated
- * from the samples instead of the rest bucket:
- *     D^ = sum_k p_k (logprob_k - log q_k) + sum_n w_n (sample_logprob_n - log q_{s_n})
+ * tail tokens (ids not among `ids`; kd's cache stores each distinct draw once
+ * with its count) with weights such that E[sum of the weights of the samples
+ * equal to v] = p_v for every tail token v at T = 1 (N draws from the tail
+ * p / tail_mass: weight tail_mass * count / N), and the teacher's entropy H at
+ * T = 1. The tail is then estimated from the samples instead of the rest
+ * bucket, through KL(p || q) = -H - E_p[log q]:
+ *     D^ = -H - sum_k p_k log q_k - sum_n w_n log q_{s_n}
  * an unbiased estimate of forward KL(p || q), loss and gradient. Only forward
- * KL at T = 1 supports samples: reverse KL and JSD need p at tokens the teacher
- * did not sample, and a tempered teacher needs the tail's normaliser. */
+ * KL at T = 1 supports samples: reverse KL and JSD need p at tokens the
+ * teacher did not sample, and a tempered teacher needs the tail's normaliser.
+ * The fields match kd/cache.h's cache_record row by row. */
 typedef struct {
     int k;
     const int *ids;              /* (k) */
@@ -96,17 +97,16 @@ typedef struct {
     int n_samples;
     const int *sample_ids;       /* (n_samples) */
     const float *sample_weights; /* (n_samples) */
-    const float *sample_logprobs;/* (n_samples) */
+    float entropy;               /* teacher entropy at T = 1, nats; read with samples */
 } teacher_row_target;
 
-/* Largest k a cached row may hold: the head keeps a row's top-K student
- * logits on the stack while it sums the rest of the vocabulary. */
 enum { DISTILL_MAX_TOP_K = 1024 };
 
 /* Checks `count` rows against a vocabulary of V and the configuration: k and
  * ids in range, ids distinct, log-probabilities finite and <= 0, tail mass
  * in [0, 1] and consistent with them (within 0.02), samples outside the
- * top-K with finite non-negative weights, and samples only where supported. */
+ * top-K with finite non-negative weights and a finite entropy, and samples
+ * only where supported. */
 kd_status distill_check_rows(const teacher_row_target *rows, int count, int vocab_size,
                              const distill_config *config);
 /* Checks that `teacher` ran forward on a batch of the student's shape with

@@ -43,20 +43,24 @@ static bucket_result bucket_divergence(const distill_config *config,
     divergence_kind kind = config->divergence;
     float beta = config->jsd_beta;
     double rest_share, log_z = teacher_log_normaliser(target, V, inv_t, &rest_share);
-    double divergence = 0.0, sum_a = 0.0;
+    double divergence = 0.0, sum_a = 0.0, top_self = 0.0;
     for (int k = 0; k < target->k; k++) {
         float lq = (float)((top[k] - z_max) * inv_t - log_sum);
-        float lp = (float)(target->logprobs[k] * inv_t - log_z);
-        divergence += divergence_term(kind, beta, expf(lp), lp, expf(lq), lq, &top_a[k]);
+        float lp = (float)(target->logprobs[k] * inv_t - log_z), p = expf(lp);
+        divergence += divergence_term(kind, beta, p, lp, expf(lq), lq, &top_a[k]);
         sum_a += top_a[k];
+        top_self += (double)p * lp;
     }
-    /* Samples: forward KL at T = 1 only, so each term is w (lp - lq), a = -w. */
+    /* Samples (forward KL at T = 1 only): -w log q each, a = -w, and the
+     * tail's sum p log p from the entropy: -H - sum_k p_k log p_k. */
     for (int n = 0; n < target->n_samples; n++) {
         float lq = (float)((z[target->sample_ids[n]] - z_max) * inv_t - log_sum), a;
         divergence += divergence_term(DIVERGENCE_FORWARD_KL, beta, target->sample_weights[n],
-                                      target->sample_logprobs[n], 0.0f, lq, &a);
+                                      0.0f, 0.0f, lq, &a);
         sum_a += a;
     }
+    if (target->n_samples > 0)
+        divergence += -(double)target->entropy - top_self;
     float rest_a = 0.0f, q_rest = (float)(rest_sum / exp(log_sum));
     if (target->n_samples == 0 && target->k < V) {
         float lq = rest_sum > 0.0 ? (float)(log(rest_sum) - log_sum) : -FLT_MAX;

@@ -107,11 +107,14 @@ static kd_status check_samples(const teacher_row_target *row, int index, int V,
             return kd_fail(KD_ERR_INVALID,
                            "teacher row %d: sample id %d is outside the vocabulary or among "
                            "the top-%d", index, id, row->k);
-        float weight = row->sample_weights[n], logprob = row->sample_logprobs[n];
-        if (!(weight >= 0.0f) || !isfinite(weight) || !(logprob <= 0.0f) || !isfinite(logprob))
-            return kd_fail(KD_ERR_INVALID, "teacher row %d: sample %d has weight %g, "
-                           "log-probability %g", index, n, (double)weight, (double)logprob);
+        float weight = row->sample_weights[n];
+        if (!(weight >= 0.0f) || !isfinite(weight))
+            return kd_fail(KD_ERR_INVALID, "teacher row %d: sample %d has weight %g", index, n,
+                           (double)weight);
     }
+    if (!(row->entropy >= 0.0f) || !isfinite(row->entropy))
+        return kd_fail(KD_ERR_INVALID, "teacher row %d: entropy %g", index,
+                       (double)row->entropy);
     return KD_OK;
 }
 

@@ -2,8 +2,8 @@
  * teacher of one vocabulary on a small batch, and cached teacher rows built
  * the way a logit cache builds them from the teacher's full logits: the top-K
  * ids with their log-probabilities at T = 1, the tail mass summed from the
- * other tokens, and optionally n samples drawn from the tail with weight
- * tail_mass / n. */
+ * other tokens, the entropy, and optionally n samples drawn from the tail
+ * with weight tail_mass / n (repeats kept as separate samples). */
 #ifndef KD_TEST_DISTILL_FIXTURE_H
 #define KD_TEST_DISTILL_FIXTURE_H
 
@@ -19,7 +19,6 @@ typedef struct {
     float *logprobs;
     int *sample_ids;
     float *sample_weights;
-    float *sample_logprobs;
 } teacher_rows;
 
 /* Tokens of one row by descending log-probability (ties by id). */
@@ -42,13 +41,11 @@ static inline void teacher_row_fill(teacher_rows *out, int r, const float *logit
     int *ids = out->ids + (size_t)r * (k + 1), *sample_ids = out->sample_ids + (size_t)r * (n + 1);
     float *logprobs = out->logprobs + (size_t)r * (k + 1);
     float *sample_weights = out->sample_weights + (size_t)r * (n + 1);
-    float *sample_logprobs = out->sample_logprobs + (size_t)r * (n + 1);
     teacher_row_target *target = &out->rows[r];
     target->ids = ids;
     target->logprobs = logprobs;
     target->sample_ids = sample_ids;
     target->sample_weights = sample_weights;
-    target->sample_logprobs = sample_logprobs;
     double max = logits[0], sum = 0.0;
     for (int v = 1; v < V; v++)
         max = fmax(max, logits[v]);
@@ -57,8 +54,9 @@ static inline void teacher_row_fill(teacher_rows *out, int r, const float *logit
     for (int v = 0; v < V; v++)
         logprob[v] = logits[v] - max - log(sum);
     sort_by_logprob(order, logprob, V);
-    double tail = 0.0;
+    double tail = 0.0, entropy = 0.0;
     for (int i = 0; i < V; i++) {
+        entropy -= exp(logprob[i]) * logprob[i];
         if (i < k) {
             ids[i] = order[i];
             logprobs[i] = (float)logprob[order[i]];
@@ -68,6 +66,7 @@ static inline void teacher_row_fill(teacher_rows *out, int r, const float *logit
     }
     target->k = k;
     target->tail_mass = (float)tail;
+    target->entropy = (float)entropy;
     target->n_samples = n;
     for (int s = 0; s < n; s++) {
         /* Inverse CDF over the tail, in descending order. */
@@ -82,7 +81,6 @@ static inline void teacher_row_fill(teacher_rows *out, int r, const float *logit
         }
         sample_ids[s] = pick;
         sample_weights[s] = (float)(tail / n);
-        sample_logprobs[s] = (float)logprob[pick];
     }
 }
 
@@ -100,11 +98,10 @@ static inline void teacher_rows_build(teacher_rows *out, const float *logits,
     out->logprobs = calloc(rows * (size_t)(k + 1), sizeof *out->logprobs);
     out->sample_ids = calloc(rows * (size_t)(n + 1), sizeof *out->sample_ids);
     out->sample_weights = calloc(rows * (size_t)(n + 1), sizeof *out->sample_weights);
-    out->sample_logprobs = calloc(rows * (size_t)(n + 1), sizeof *out->sample_logprobs);
     double *logprob = malloc((size_t)V * sizeof *logprob);
     int *order = malloc((size_t)V * sizeof *order);
     if (!out->rows || !out->ids || !out->logprobs || !out->sample_ids || !out->sample_weights ||
-        !out->sample_logprobs || !logprob || !order)
+        !logprob || !order)
         abort();
     for (int i = 0, r = 0; i < N; i++) {
         if (weights && weights[i] == 0.0f)
@@ -123,7 +120,6 @@ static inline void teacher_rows_free(teacher_rows *rows)
     free(rows->logprobs);
     free(rows->sample_ids);
     free(rows->sample_weights);
-    free(rows->sample_logprobs);
 }
 
 /* The student's C (16) exceeds V (11), so directions of a row's hidden
