@@ -3,7 +3,8 @@
  * their hidden states, one sgemm for the (R, V) logits, a per-row loss that
  * turns the logits into their gradient in place, then two sgemms for the
  * gradients of the hidden states and of wte. The (B, T, V) logits tensor
- * never exists. */
+ * never exists. Optional per-chunk hooks let a loss bring more rows of its
+ * own, e.g. a live teacher's logits for the same chunk. */
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
