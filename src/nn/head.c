@@ -3,7 +3,8 @@
  * their hidden states, one sgemm for the (R, V) logits, a per-row loss that
  * turns the logits into their gradient in place, then two sgemms for the
  * gradients of the hidden states and of wte. The (B, T, V) logits tensor
- * never exists. */
+ * never exists. Optional per-chunk hooks let a loss bring more rows of its
+ * own, e.g. a live teacher's logits for the same chunk. */
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -14,7 +15,7 @@
 #include "nn_limits.h"
 #include "vector_math.h"
 
-static float row_max(const float *logits, int V)
+float logits_max(const float *logits, int V)
 {
     float max = -FLT_MAX;
 #pragma omp simd reduction(max : max)
@@ -23,18 +24,19 @@ static float row_max(const float *logits, int V)
     return max;
 }
 
-static float log_sum_exp_with_max(const float *logits, int V, float max)
+float logits_scaled_sum_exp(const float *logits, int V, float max, float scale)
 {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++)
-        sum += expf(logits[v] - max);
-    return max + logf(sum);
+        sum += expf((logits[v] - max) * scale);
+    return sum;
 }
 
 float logits_log_sum_exp(const float *logits, int V)
 {
-    return log_sum_exp_with_max(logits, V, row_max(logits, V));
+    float max = logits_max(logits, V);
+    return max + logf(logits_scaled_sum_exp(logits, V, max, 1.0f));
 }
 
 /* Collects the rows with a nonzero weight; returns how many. */
@@ -47,14 +49,33 @@ static int collect_counted_rows(int *rows, const float *weights, int N)
     return count;
 }
 
+/* The head scratch holds logits (R, V), then gathered rows (R, C) and their
+ * gradients (R, C). */
+static float *scratch_hidden(const gpt2_model *model)
+{
+    return model->head_scratch + (size_t)model->head_chunk_rows * model->config.vocab_size;
+}
+
+float *head_chunk_logits(gpt2_model *model, const int *positions, int rows)
+{
+    int C = model->config.n_embd, V = model->config.vocab_size;
+    float *logits = model->head_scratch, *hidden = scratch_hidden(model);
+    for (int r = 0; r < rows; r++)
+        memcpy(hidden + (size_t)r * C, model->acts.lnf + (size_t)positions[r] * C,
+               (size_t)C * sizeof(float));
+    /* logits (rows, V) = hidden (rows, C) . wte^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, hidden, C,
+                model->params.wte, C, 0.0f, logits, V);
+    return logits;
+}
+
 double head_run(gpt2_model *model, const float *weights, float grad_scale,
-                head_row_loss_fn row_loss, void *context)
+                const head_loss *loss)
 {
     const gpt2_config *cfg = &model->config;
     int C = cfg->n_embd, V = cfg->vocab_size, N = model->batch * model->seq;
     int R = model->head_chunk_rows;
-    float *logits = model->head_scratch;
-    float *hidden = logits + (size_t)R * V;
+    float *hidden = scratch_hidden(model);
     float *dhidden = hidden + (size_t)R * C;
     int count = collect_counted_rows(model->head_rows, weights, N);
     /* Per-row losses are summed in row order after the parallel loop, so the
@@ -67,18 +88,17 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
     for (int begin = 0; begin < count; begin += R) {
         int rows = count - begin < R ? count - begin : R;
         const int *index = model->head_rows + begin;
-        for (int r = 0; r < rows; r++)
-            memcpy(hidden + (size_t)r * C, model->acts.lnf + (size_t)index[r] * C,
-                   (size_t)C * sizeof(float));
-        /* logits (rows, V) = hidden (rows, C) . wte^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, hidden, C,
-                    model->params.wte, C, 0.0f, logits, V);
+        float *logits = head_chunk_logits(model, index, rows);
+        if (loss->chunk_begin)
+            loss->chunk_begin(index, rows, loss->context);
 #pragma omp parallel for
         for (int r = 0; r < rows; r++) {
-            float weight = weights ? weights[index[r]] : 1.0f;
-            row_losses[r] = row_loss(logits + (size_t)r * V, V, index[r], weight, grad_scale,
-                                     context);
+            head_row row = {index[r], begin + r, r, weights ? weights[index[r]] : 1.0f};
+            row_losses[r] = loss->row_loss(logits + (size_t)r * V, V, &row, grad_scale,
+                                           loss->context);
         }
+        if (loss->chunk_end)
+            loss->chunk_end(index, rows, loss->context);
         for (int r = 0; r < rows; r++)
             total += row_losses[r];
         if (grad_scale == 0.0f)
@@ -98,14 +118,14 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
 /* Cross-entropy: loss = lse - logit[target]; d/dlogits = softmax - onehot.
  * With a gradient to write, the exponentials are stored on the way to their
  * sum and then scaled, so each logit costs one expf rather than two. */
-static double cross_entropy_row(float *logits, int V, int row, float weight, float grad_scale,
+static double cross_entropy_row(float *logits, int V, const head_row *row, float grad_scale,
                                 void *context)
 {
-    int target = ((const int *)context)[row];
-    float target_logit = logits[target];
+    int target = ((const int *)context)[row->position];
+    float target_logit = logits[target], weight = row->weight;
     if (grad_scale == 0.0f)
         return (double)weight * (double)(logits_log_sum_exp(logits, V) - target_logit);
-    float max = row_max(logits, V);
+    float max = logits_max(logits, V);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++) {
@@ -123,7 +143,8 @@ static double cross_entropy_row(float *logits, int V, int row, float weight, flo
 double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
                                float grad_scale)
 {
-    return head_run(model, weights, grad_scale, cross_entropy_row, (void *)targets);
+    head_loss loss = {cross_entropy_row, NULL, NULL, (void *)targets};
+    return head_run(model, weights, grad_scale, &loss);
 }
 
 typedef struct {
@@ -150,18 +171,19 @@ static int first_index_of(const float *logits, int V, float value)
     return begin;
 }
 
-static double evaluate_row(float *logits, int V, int row, float weight, float grad_scale,
+static double evaluate_row(float *logits, int V, const head_row *row, float grad_scale,
                            void *context)
 {
     (void)grad_scale;
     evaluate_context *eval = context;
-    int target = eval->targets[row];
+    int target = eval->targets[row->position];
     /* The argmax is the first position holding the (vectorised) maximum; a
      * row with a NaN may have none, and then counts as a miss. */
-    float max = row_max(logits, V);
+    float max = logits_max(logits, V);
     int best = first_index_of(logits, V, max);
-    eval->hits[row] = best == target ? weight : 0.0f;
-    return (double)weight * (double)(log_sum_exp_with_max(logits, V, max) - logits[target]);
+    eval->hits[row->position] = best == target ? row->weight : 0.0f;
+    return (double)row->weight *
+           (double)(max + logf(logits_scaled_sum_exp(logits, V, max, 1.0f)) - logits[target]);
 }
 
 void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
@@ -170,7 +192,8 @@ void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weig
     int N = model->batch * model->seq;
     evaluate_context context = {targets, model->head_row_values};
     memset(context.hits, 0, (size_t)N * sizeof(float));
-    sums->loss_sum += head_run(model, weights, 0.0f, evaluate_row, &context);
+    head_loss loss = {evaluate_row, NULL, NULL, &context};
+    sums->loss_sum += head_run(model, weights, 0.0f, &loss);
     for (int n = 0; n < N; n++) {
         sums->counted += weights ? weights[n] : 1.0f;
         sums->correct += context.hits[n];

@@ -2,9 +2,9 @@
  * every micro-batch; clip; check; AdamW. */
 #include <math.h>
 
-#include "kd/nn.h"
+#include "train_step.h"
 
-static double counted_tokens(const gpt2_batch *batch)
+double batch_counted_tokens(const gpt2_batch *batch)
 {
     size_t n = (size_t)batch->batch * (size_t)batch->seq;
     if (!batch->weights)
@@ -15,25 +15,17 @@ static double counted_tokens(const gpt2_batch *batch)
     return total;
 }
 
-kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
-                          const gpt2_step_config *config, int step, gpt2_step_result *result)
+kd_status train_step_run(gpt2_model *model, double counted, int micro_count,
+                         micro_batch_fn run_micro, void *context,
+                         const gpt2_step_config *config, int step, gpt2_step_result *result)
 {
-    double counted = 0.0;
-    for (int i = 0; i < micro_count; i++)
-        counted += counted_tokens(&micro[i]);
     if (counted <= 0.0)
         return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
-    /* Scaling each micro-batch by 1/total makes the accumulated gradient that
-     * of the mean over all counted tokens. */
     float grad_scale = (float)(1.0 / counted);
     double loss_sum = 0.0;
     gpt2_zero_grad(model);
-    for (int i = 0; i < micro_count; i++) {
-        const gpt2_batch *b = &micro[i];
-        gpt2_forward(model, b->tokens, b->batch, b->seq);
-        loss_sum += gpt2_head_cross_entropy(model, b->targets, b->weights, grad_scale);
-        gpt2_backward(model);
-    }
+    for (int i = 0; i < micro_count; i++)
+        loss_sum += run_micro(model, i, grad_scale, context);
     result->loss = loss_sum / counted;
     result->counted = counted;
     result->grad_norm = gpt2_clip_grad_norm(model, config->grad_clip);
@@ -44,4 +36,24 @@ kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_
     adamw.learning_rate = config->learning_rate;
     gpt2_adamw_update(model, &adamw, step);
     return KD_OK;
+}
+
+static double cross_entropy_micro(gpt2_model *model, int index, float grad_scale,
+                                  void *context)
+{
+    const gpt2_batch *b = (const gpt2_batch *)context + index;
+    gpt2_forward(model, b->tokens, b->batch, b->seq);
+    double loss = gpt2_head_cross_entropy(model, b->targets, b->weights, grad_scale);
+    gpt2_backward(model);
+    return loss;
+}
+
+kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                          const gpt2_step_config *config, int step, gpt2_step_result *result)
+{
+    double counted = 0.0;
+    for (int i = 0; i < micro_count; i++)
+        counted += batch_counted_tokens(&micro[i]);
+    return train_step_run(model, counted, micro_count, cross_entropy_micro, (void *)micro,
+                          config, step, result);
 }

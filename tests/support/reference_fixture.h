@@ -1,0 +1,115 @@
+/* Reading the PyTorch reference fixtures under tests/fixtures/torch/
+ * and reporting measured errors, for the tests that compare kd with torch.
+ * Header-only; every failure names the fixture and the tensor or key. */
+#ifndef KD_TEST_REFERENCE_FIXTURE_H
+#define KD_TEST_REFERENCE_FIXTURE_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kd/io.h"
+
+typedef struct {
+    safetensors_file file;
+    const char *path;
+} reference_fixture;
+
+static inline void reference_open(reference_fixture *ref, const char *path)
+{
+    ref->path = path;
+    if (safetensors_open(&ref->file, path) != KD_OK)
+        fail_msg("%s", kd_last_error());
+}
+
+static inline double reference_number(const reference_fixture *ref, const char *key)
+{
+    const char *text = safetensors_metadata(&ref->file, key);
+    if (!text)
+        fail_msg("%s: metadata %s missing", ref->path, key);
+    char *end;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || !isfinite(value))
+        fail_msg("%s: metadata %s = \"%s\" is not a number", ref->path, key, text);
+    return value;
+}
+
+static inline const safetensors_tensor *reference_tensor(const reference_fixture *ref,
+                                                         const char *name,
+                                                         safetensors_dtype dtype, uint64_t count)
+{
+    const safetensors_tensor *tensor = safetensors_find(&ref->file, name);
+    if (!tensor)
+        fail_msg("%s: tensor %s missing", ref->path, name);
+    if (tensor->dtype != dtype || safetensors_tensor_elements(tensor) != count)
+        fail_msg("%s: tensor %s is %s with %llu elements, expected %s with %llu", ref->path,
+                 name, safetensors_dtype_name(tensor->dtype),
+                 (unsigned long long)safetensors_tensor_elements(tensor),
+                 safetensors_dtype_name(dtype), (unsigned long long)count);
+    return tensor;
+}
+
+static inline void reference_floats_into(const reference_fixture *ref, const char *name,
+                                         float *out, size_t count)
+{
+    const safetensors_tensor *tensor = reference_tensor(ref, name, SAFETENSORS_F32, count);
+    if (safetensors_read_f32(&ref->file, tensor, 0, count, out) != KD_OK)
+        fail_msg("%s", kd_last_error());
+}
+
+static inline double reference_scalar(const reference_fixture *ref, const char *name)
+{
+    float value;
+    reference_floats_into(ref, name, &value, 1);
+    return value;
+}
+
+/* I32 token ids, each checked to be a row of wte (the io module converts
+ * only floating-point tensors, so they are read straight from the file). */
+static inline int *reference_token_ids(const reference_fixture *ref, const char *name,
+                                       size_t count, int vocab_size)
+{
+    const safetensors_tensor *tensor = reference_tensor(ref, name, SAFETENSORS_I32, count);
+    int32_t *raw = malloc(count * sizeof *raw);
+    int *ids = malloc(count * sizeof *ids);
+    assert_true(raw && ids);
+    ssize_t got = pread(ref->file.fd, raw, count * sizeof *raw,
+                        (off_t)(ref->file.data_offset + tensor->data_begin));
+    assert_int_equal(got, (ssize_t)(count * sizeof *raw));
+    for (size_t i = 0; i < count; i++) {
+        if (raw[i] < 0 || raw[i] >= vocab_size)
+            fail_msg("%s: %s[%zu] = %d is not a token id below %d", ref->path, name, i,
+                     (int)raw[i], vocab_size);
+        ids[i] = raw[i];
+    }
+    free(raw);
+    return ids;
+}
+
+static inline double max_abs(const float *x, size_t n)
+{
+    double max = 0.0;
+    for (size_t i = 0; i < n; i++)
+        max = fmax(max, fabs((double)x[i]));
+    return max;
+}
+
+static inline double max_abs_difference(const float *a, const float *b, size_t n)
+{
+    double max = 0.0;
+    for (size_t i = 0; i < n; i++)
+        max = fmax(max, fabs((double)a[i] - (double)b[i]));
+    return max;
+}
+
+/* Prints every measured error, so the log shows the margin, and fails with
+ * the name of what disagreed. */
+static inline void expect_within(const char *what, double error, double tolerance)
+{
+    print_message("%-44s error %.2e (tolerance %.0e)\n", what, error, tolerance);
+    if (!(error <= tolerance))
+        fail_msg("%s: error %.3e exceeds %.0e", what, error, tolerance);
+}
+
+#endif
