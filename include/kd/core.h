@@ -65,4 +65,19 @@ const char *kd_blas_core_name(void);
 void kd_set_threads(int threads);
 int kd_threads(void);
 
+/* A progress line on stderr: a live bar redrawn in place on a terminal,
+ * plain log lines (at most one every few seconds) otherwise. */
+typedef struct {
+    const char *label;
+    long total;
+    double start_s;
+    double last_print_s;
+    int interactive;
+} kd_progress;
+
+void progress_start(kd_progress *progress, const char *label, long total);
+/* `status` is free text after the counters, e.g. "loss 2.31 | 5210 tok/s". */
+void progress_update(kd_progress *progress, long done, const char *status);
+void progress_finish(kd_progress *progress);
+
 #endif

@@ -13,6 +13,8 @@ typedef struct {
 } command_entry;
 
 static const command_entry commands[] = {
+    {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
+    {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
