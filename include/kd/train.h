@@ -129,6 +129,26 @@ typedef struct {
 
 kd_status eval_model_dir(const eval_options *options, eval_result *result);
 
+/* The cost of training, after "Transformer Math 101" (see estimate.c). */
+typedef struct {
+    double params;
+    double flops_per_token;     /* training: ~6N plus attention */
+    double weights_bytes;
+    double grads_bytes;
+    double optimizer_bytes;
+    double activation_bytes;    /* activations, their gradients and head scratch */
+    double total_bytes;
+    double machine_bytes;
+    double measured_flops;      /* FLOP/s of a short measured run (0 if not measured) */
+    double tokens_per_s;        /* predicted training tokens per second */
+} train_cost;
+
+double train_flops_per_token(const gpt2_config *config, int seq);
+/* Fills `cost` for training at (batch, seq); with `measure`, times two
+ * steps of the model on this machine to predict its speed. */
+kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
+                         train_cost *cost);
+
 /* A run configuration file: {"model": {...}, "train": {...}, "data": {...}}.
  *   model  GPT-2 config keys (may be absent when the model comes from --init)
  *   train  train_settings keys

@@ -42,5 +42,6 @@ int cli_usage_error(const cli_command_spec *spec, const char *message);
 int cmd_version(int argc, char **argv);
 int cmd_teacher_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
 
 #endif
