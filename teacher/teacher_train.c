@@ -141,8 +141,10 @@ kd_status teacher_train(const teacher_train_options *options)
         default_out_dir(options->config_path, out_dir, sizeof out_dir);
 
     kd_status status = run_config_load(options->config_path, &config);
-    if (status == KD_OK && options->data_count > 0)
-        status = run_config_set_files(&config, options->data_files, options->data_count);
+    if (status == KD_OK)
+        status = options->data_count > 0
+                     ? run_config_set_files(&config, options->data_files, options->data_count)
+                     : run_config_resolve_files(&config);
     if (status == KD_OK) {
         apply_overrides(options, &config);
         kd_set_threads(config.train.threads);

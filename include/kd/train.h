@@ -166,7 +166,8 @@ typedef struct {
     gpt2_config model;
     train_settings train;
     dataset_options data;
-    const char *data_files[RUN_CONFIG_MAX_FILES];
+    const char *data_files[RUN_CONFIG_MAX_FILES];  /* as written in the config */
+    int data_file_count;
     char *resolved_files[RUN_CONFIG_MAX_FILES];
     char *tokenizer_dir;
     const char *prompts[RUN_CONFIG_MAX_PROMPTS];
@@ -177,7 +178,11 @@ kd_status run_config_load(const char *path, run_config *config);
 /* Copies the train settings the data depends on (seq_len, the split) into
  * the dataset options; call after changing them. */
 void run_config_sync_data(run_config *config);
-/* Replaces the data files (from --data flags). */
+/* Finds the config's data files (as given, or in the assets directory) and
+ * points data.paths at them. Separate from loading so that commands that
+ * need no data (kd estimate without data) work offline. */
+kd_status run_config_resolve_files(run_config *config);
+/* Uses `files` (from --data flags) instead of the config's. */
 kd_status run_config_set_files(run_config *config, const char *const *files, int count);
 void run_config_free(run_config *config);
 /* The resolved configuration as JSON, for out/config.json. */

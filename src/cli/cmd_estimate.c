@@ -141,8 +141,13 @@ int cmd_estimate(int argc, char **argv)
     if (result == KD_OK)
         result = train_estimate(&config.model, config.train.batch_size, config.train.seq_len, 1,
                                 &cost);
-    if (result == KD_OK && config.data.path_count > 0)
-        result = epoch_tokens(&config, &tokens, &steps);
+    /* The epoch estimate needs the data; without it the rest still stands. */
+    if (result == KD_OK && config.data_file_count > 0) {
+        if (run_config_resolve_files(&config) == KD_OK)
+            result = epoch_tokens(&config, &tokens, &steps);
+        else
+            fprintf(stderr, "kd estimate: no time per epoch: %s\n", kd_last_error());
+    }
     if (result == KD_OK)
         (json ? print_json : print_human)(&config.model, config.train.batch_size,
                                           config.train.seq_len, &cost, tokens, steps);

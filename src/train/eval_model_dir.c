@@ -32,7 +32,8 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
             return kd_fail(KD_ERR_INVALID, "no --data given and %s is not inside a kd run "
                            "directory (no ../config.json)", options->model_dir);
         *part = DATASET_VALIDATION;
-        status = run_config_load(path, config);
+        if ((status = run_config_load(path, config)) == KD_OK)
+            status = run_config_resolve_files(config);
     }
     if (status == KD_OK && options->seq_len > 0) {
         config->train.seq_len = options->seq_len;

@@ -47,13 +47,13 @@ static kd_status read_data_section(const cJSON *data, run_config *config)
             return kd_fail(KD_ERR_INVALID, "unknown setting data.%s", item->string);
     }
     dataset_options *options = &config->data;
-    int file_count = 0;
     const char *loss = NULL, *tokenizer = NULL;
     const cJSON *template = cJSON_GetObjectItemCaseSensitive(data, "template");
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(data, "fields");
     const cJSON *skip_bad = cJSON_GetObjectItemCaseSensitive(data, "skip_bad");
     kd_status status = read_string_list(cJSON_GetObjectItemCaseSensitive(data, "files"), "files",
-                                        config->data_files, RUN_CONFIG_MAX_FILES, &file_count);
+                                        config->data_files, RUN_CONFIG_MAX_FILES,
+                                        &config->data_file_count);
     if (status == KD_OK)
         status = read_string_list(cJSON_GetObjectItemCaseSensitive(data, "prompts"), "prompts",
                                   config->prompts, RUN_CONFIG_MAX_PROMPTS, &config->prompt_count);
@@ -78,7 +78,7 @@ static kd_status read_data_section(const cJSON *data, run_config *config)
     options->loss = loss && strcmp(loss, "all") == 0 ? LOSS_ALL : LOSS_RESPONSE;
     if (tokenizer && !(config->tokenizer_dir = kd_resolve_asset(tokenizer)))
         return kd_fail_context(KD_ERR_IO, "data.tokenizer");
-    return run_config_set_files(config, config->data_files, file_count);
+    return KD_OK;
 }
 
 static void use_defaults(run_config *config)
@@ -140,6 +140,11 @@ kd_status run_config_set_files(run_config *config, const char *const *files, int
     config->data.paths = (const char *const *)config->resolved_files;
     config->data.path_count = (size_t)count;
     return KD_OK;
+}
+
+kd_status run_config_resolve_files(run_config *config)
+{
+    return run_config_set_files(config, config->data_files, config->data_file_count);
 }
 
 void run_config_free(run_config *config)
