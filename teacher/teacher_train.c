@@ -40,9 +40,10 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
         return KD_OK;
     }
     char path[PATH_CAPACITY];
-    snprintf(path, sizeof path, "%s/config.json", options->init_dir);
     gpt2_config from_init;
-    kd_status status = gpt2_config_read(path, &from_init);
+    kd_status status = kd_path_join(path, sizeof path, options->init_dir, "config.json");
+    if (status == KD_OK)
+        status = gpt2_config_read(path, &from_init);
     if (status != KD_OK)
         return status;
     if (config->has_model && (from_init.n_layer != config->model.n_layer ||
@@ -66,8 +67,8 @@ static kd_status resolve_tokenizer_dir(const teacher_train_options *options, run
         return KD_OK;
     char path[PATH_CAPACITY];
     if (options->init_dir) {
-        snprintf(path, sizeof path, "%s/vocab.json", options->init_dir);
-        if (access(path, R_OK) == 0)
+        if (kd_path_join(path, sizeof path, options->init_dir, "vocab.json") == KD_OK &&
+            access(path, R_OK) == 0)
             return (config->tokenizer_dir = strdup(options->init_dir)) ? KD_OK : KD_ERR_NOMEM;
     }
     config->tokenizer_dir = kd_resolve_asset("gpt2");
@@ -105,11 +106,12 @@ static kd_status build_dataset(const run_config *config, const kd_tokenizer *tok
     if (config->data.path_count == 0)
         return kd_fail(KD_ERR_INVALID, "no data: give data.files in the config or --data FILE");
     char cache_dir[PATH_CAPACITY];
-    snprintf(cache_dir, sizeof cache_dir, "%s/dataset-cache", out_dir);
     dataset_options options = config->data;
     options.cache_dir = cache_dir;
     dataset_report report;
-    kd_status status = make_directories(out_dir);
+    kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, "dataset-cache");
+    if (status == KD_OK)
+        status = make_directories(out_dir);
     if (status == KD_OK)
         status = dataset_build(&options, tokenizer, data, &report);
     if (status == KD_OK)

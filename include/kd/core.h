@@ -35,6 +35,10 @@ void kd_clear_error(void);
  * with a NUL after the last byte (the size excludes it). */
 kd_status kd_read_file(const char *path, size_t max_bytes, char **data, size_t *size);
 
+/* Writes "dir/name" into out (capacity bytes); KD_ERR_INVALID when it does
+ * not fit, so a long path is an error, never a silently cut one. */
+kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *name);
+
 /* Checked allocation: NULL with a KD_ERR_NOMEM message naming `what`. */
 void *kd_alloc(size_t count, size_t size, const char *what);
 /* count * size without overflow; 0 on overflow. */

@@ -17,10 +17,11 @@
 
 enum { PATH_CAPACITY = 4096 };
 
-static kd_status join_path(char *out, const char *dir, const char *name)
+/* "<dir><suffix>", for the sibling directories "<dir>.new" and "<dir>.old". */
+static kd_status sibling_path(char *out, const char *dir, const char *suffix)
 {
-    if (snprintf(out, PATH_CAPACITY, "%s%s", dir, name) >= PATH_CAPACITY)
-        return kd_fail(KD_ERR_INVALID, "path too long: %s%s", dir, name);
+    if (snprintf(out, PATH_CAPACITY, "%s%s", dir, suffix) >= PATH_CAPACITY)
+        return kd_fail(KD_ERR_INVALID, "path too long: %s%s", dir, suffix);
     return KD_OK;
 }
 
@@ -40,7 +41,7 @@ static kd_status remove_checkpoint_dir(const char *dir)
     for (struct dirent *entry; (entry = readdir(handle));) {
         if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
             continue;
-        if (snprintf(path, sizeof path, "%s/%s", dir, entry->d_name) < (int)sizeof path)
+        if (kd_path_join(path, sizeof path, dir, entry->d_name) == KD_OK)
             unlink(path);
     }
     closedir(handle);
@@ -116,7 +117,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
         {.name = "adam_m", .data = model->adam_m, .ndim = 1, .shape = {(int64_t)model->num_params}},
         {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_params}},
     };
-    if ((status = join_path(path, dir, "/optimizer.safetensors")) != KD_OK ||
+    if ((status = kd_path_join(path, sizeof path, dir, "optimizer.safetensors")) != KD_OK ||
         (status = safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
         return status;
     cJSON *json = state_to_json(state);
@@ -124,7 +125,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
     cJSON_Delete(json);
     if (!text)
         return kd_fail(KD_ERR_NOMEM, "cannot format state.json");
-    status = join_path(path, dir, "/state.json");
+    status = kd_path_join(path, sizeof path, dir, "state.json");
     if (status == KD_OK)
         status = atomic_write_file(path, text, strlen(text));
     free(text);
@@ -136,8 +137,8 @@ kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_
 {
     char fresh[PATH_CAPACITY], old[PATH_CAPACITY];
     kd_status status;
-    if ((status = join_path(fresh, dir, ".new")) != KD_OK ||
-        (status = join_path(old, dir, ".old")) != KD_OK ||
+    if ((status = sibling_path(fresh, dir, ".new")) != KD_OK ||
+        (status = sibling_path(old, dir, ".old")) != KD_OK ||
         (status = remove_checkpoint_dir(fresh)) != KD_OK)
         return status;
     status = write_checkpoint_files(fresh, model, state, tokenizer_dir);
@@ -160,8 +161,8 @@ static int checkpoint_location(const char *dir, char *out)
     char state[PATH_CAPACITY];
     const char *suffixes[] = {"", ".old"};
     for (int i = 0; i < 2; i++) {
-        if (snprintf(out, PATH_CAPACITY, "%s%s", dir, suffixes[i]) >= PATH_CAPACITY ||
-            snprintf(state, sizeof state, "%s/state.json", out) >= (int)sizeof state)
+        if (sibling_path(out, dir, suffixes[i]) != KD_OK ||
+            kd_path_join(state, sizeof state, out, "state.json") != KD_OK)
             return 0;
         if (access(state, R_OK) == 0)
             return 1;
@@ -201,18 +202,18 @@ kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state
     if (!checkpoint_location(dir, location))
         return kd_fail(KD_ERR_IO, "no checkpoint in %s (nothing to resume)", dir);
     gpt2_config config;
-    kd_status status = join_path(path, location, "/config.json");
+    kd_status status = kd_path_join(path, sizeof path, location, "config.json");
     if (status == KD_OK)
         status = gpt2_config_read(path, &config);
     if (status == KD_OK && memcmp(&config, &model->config, sizeof config) != 0)
         status = kd_fail(KD_ERR_INVALID, "%s: the checkpoint's model shape differs from the "
                          "run's configuration", location);
-    if (status == KD_OK && (status = join_path(path, location, "/model.safetensors")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "model.safetensors")) == KD_OK)
         status = model_weights_read(path, model);
-    if (status == KD_OK && (status = join_path(path, location, "/optimizer.safetensors")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "optimizer.safetensors")) == KD_OK)
         status = load_moments(path, model);
     cJSON *json = NULL;
-    if (status == KD_OK && (status = join_path(path, location, "/state.json")) == KD_OK &&
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "state.json")) == KD_OK &&
         (status = json_read_file(path, &json)) == KD_OK)
         status = state_from_json(json, state);
     cJSON_Delete(json);

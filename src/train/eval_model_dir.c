@@ -27,8 +27,8 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
         status = run_config_set_files(config, options->data_files, options->data_count);
     } else {
         char path[PATH_CAPACITY];
-        snprintf(path, sizeof path, "%s/../config.json", options->model_dir);
-        if (access(path, R_OK) != 0)
+        if (kd_path_join(path, sizeof path, options->model_dir, "../config.json") != KD_OK ||
+            access(path, R_OK) != 0)
             return kd_fail(KD_ERR_INVALID, "no --data given and %s is not inside a kd run "
                            "directory (no ../config.json)", options->model_dir);
         *part = DATASET_VALIDATION;

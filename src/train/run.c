@@ -35,13 +35,6 @@ typedef struct {
     float last_lr;
 } run_context;
 
-static kd_status make_path(char *out, const char *dir, const char *name)
-{
-    if (snprintf(out, PATH_CAPACITY, "%s/%s", dir, name) >= PATH_CAPACITY)
-        return kd_fail(KD_ERR_INVALID, "path too long: %s/%s", dir, name);
-    return KD_OK;
-}
-
 static kd_status open_batchers(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
@@ -73,7 +66,7 @@ static kd_status allocate_micro_batches(run_context *run)
 static kd_status write_resolved_config(const run_context *run)
 {
     char path[PATH_CAPACITY];
-    kd_status status = make_path(path, run->options->out_dir, "config.json");
+    kd_status status = kd_path_join(path, PATH_CAPACITY, run->options->out_dir, "config.json");
     if (status != KD_OK || !run->options->resolved_config)
         return status;
     char *text = cJSON_Print(run->options->resolved_config);
@@ -116,9 +109,9 @@ static kd_status run_open(run_context *run, const dataset *data)
     const char *out = run->options->out_dir;
     kd_status status;
     if ((status = make_directories(out)) != KD_OK ||
-        (status = make_path(run->metrics_path, out, "metrics.jsonl")) != KD_OK ||
-        (status = make_path(run->best_dir, out, "model")) != KD_OK ||
-        (status = make_path(run->last_dir, out, "last")) != KD_OK ||
+        (status = kd_path_join(run->metrics_path, PATH_CAPACITY, out, "metrics.jsonl")) != KD_OK ||
+        (status = kd_path_join(run->best_dir, PATH_CAPACITY, out, "model")) != KD_OK ||
+        (status = kd_path_join(run->last_dir, PATH_CAPACITY, out, "last")) != KD_OK ||
         (status = gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
