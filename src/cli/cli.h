@@ -43,5 +43,8 @@ int cmd_version(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_teacher_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
 
 #endif

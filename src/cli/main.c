@@ -14,6 +14,9 @@ typedef struct {
 
 static const command_entry commands[] = {
     {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
+    {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
+    {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
+    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
     {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
