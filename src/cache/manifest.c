@@ -479,49 +479,68 @@ kd_status cache_manifest_copy(cache_manifest *to, const cache_manifest *from)
 
 /* ---- compatibility and printing ------------------------------------------------ */
 
+/* Appends "name" to the list of differing fields and "name: cache X,
+ * expected Y" to the details. */
+typedef struct {
+    char names[256];
+    char details[768];
+    size_t names_used, details_used;
+} difference_list;
+
+static void note_difference(difference_list *list, const char *name, const char *cached,
+                            const char *expected)
+{
+    int n = snprintf(list->names + list->names_used, sizeof list->names - list->names_used,
+                     "%s%s", list->names_used ? ", " : "", name);
+    int d = snprintf(list->details + list->details_used,
+                     sizeof list->details - list->details_used, "%s%s: cache %s, expected %s",
+                     list->details_used ? "; " : "", name, cached, expected);
+    list->names_used += (size_t)n;
+    list->details_used += (size_t)d;
+    if (list->names_used >= sizeof list->names)
+        list->names_used = sizeof list->names - 1;
+    if (list->details_used >= sizeof list->details)
+        list->details_used = sizeof list->details - 1;
+}
+
+static void compare_hash(difference_list *list, const char *name, uint64_t cached,
+                         uint64_t expected)
+{
+    char a[24], b[24];
+    snprintf(a, sizeof a, "%016" PRIx64, cached);
+    snprintf(b, sizeof b, "%016" PRIx64, expected);
+    if (cached != expected)
+        note_difference(list, name, a, b);
+}
+
 kd_status cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
                                  const char *dir)
 {
     const cache_identity *cached = &manifest->identity;
-    char names[256] = "", details[768] = "";
-    size_t names_used = 0, details_used = 0;
-    struct {
-        const char *name;
-        uint64_t cached, expected;
-    } fields[] = {
-        {"teacher weights", cached->teacher, expected->teacher},
-        {"tokenizer", cached->tokenizer, expected->tokenizer},
-        {"data", cached->data, expected->data},
-        {"template", cached->template_hash, expected->template_hash},
-        {"sequence length", (uint64_t)cached->seq_len, (uint64_t)expected->seq_len},
-        {"split seed", cached->split_seed, expected->split_seed},
-    };
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-        if (fields[i].cached == fields[i].expected)
-            continue;
-        names_used += (size_t)snprintf(names + names_used, sizeof names - names_used, "%s%s",
-                                       names_used ? ", " : "", fields[i].name);
-        details_used += (size_t)snprintf(details + details_used, sizeof details - details_used,
-                                         "%s%s: cache %llx, expected %llx",
-                                         details_used ? "; " : "", fields[i].name,
-                                         (unsigned long long)fields[i].cached,
-                                         (unsigned long long)fields[i].expected);
-        names_used = names_used < sizeof names ? names_used : sizeof names - 1;
-        details_used = details_used < sizeof details ? details_used : sizeof details - 1;
+    difference_list list = {.names = ""};
+    char a[64], b[64];
+    compare_hash(&list, "teacher weights", cached->teacher, expected->teacher);
+    compare_hash(&list, "tokenizer", cached->tokenizer, expected->tokenizer);
+    compare_hash(&list, "data", cached->data, expected->data);
+    compare_hash(&list, "template", cached->template_hash, expected->template_hash);
+    if (cached->seq_len != expected->seq_len) {
+        snprintf(a, sizeof a, "%d", cached->seq_len);
+        snprintf(b, sizeof b, "%d", expected->seq_len);
+        note_difference(&list, "sequence length", a, b);
     }
-    if (cached->validation_fraction != expected->validation_fraction ||
+    if (cached->split_seed != expected->split_seed ||
+        cached->validation_fraction != expected->validation_fraction ||
         strcmp(cached->part, expected->part) != 0) {
-        names_used += (size_t)snprintf(names + names_used, sizeof names - names_used, "%s%s",
-                                       names_used ? ", " : "", "split");
-        snprintf(details + details_used, sizeof details - details_used,
-                 "%ssplit: cache %s of %g validation, expected %s of %g",
-                 details_used ? "; " : "", cached->part, cached->validation_fraction,
-                 expected->part, expected->validation_fraction);
+        snprintf(a, sizeof a, "%s part, seed %" PRIu64 ", validation %g", cached->part,
+                 cached->split_seed, cached->validation_fraction);
+        snprintf(b, sizeof b, "%s part, seed %" PRIu64 ", validation %g", expected->part,
+                 expected->split_seed, expected->validation_fraction);
+        note_difference(&list, "split", a, b);
     }
-    if (!names[0])
+    if (!list.names[0])
         return KD_OK;
     return kd_fail(KD_ERR_INVALID, "%s: the cache was made from a different %s (%s); rebuild it "
-                   "with 'kd teacher cache'", dir, names, details);
+                   "with 'kd teacher cache'", dir, list.names, list.details);
 }
 
 void cache_manifest_print(const cache_manifest *m, FILE *out)
