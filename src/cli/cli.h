@@ -40,5 +40,7 @@ int cli_usage_error(const cli_command_spec *spec, const char *message);
 
 /* Subcommands: each lives in its own cmd_*.c file. */
 int cmd_version(int argc, char **argv);
+int cmd_cache_verify(int argc, char **argv);
+int cmd_cache_inspect(int argc, char **argv);
 
 #endif

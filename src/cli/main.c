@@ -14,6 +14,8 @@ typedef struct {
 
 static const command_entry commands[] = {
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
+    {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
+    {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 
