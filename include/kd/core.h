@@ -31,6 +31,10 @@ kd_status kd_fail_context(kd_status status, const char *fmt, ...)
 const char *kd_last_error(void);
 void kd_clear_error(void);
 
+/* Reads a whole regular file of at most `max_bytes` into a malloc'd buffer
+ * with a NUL after the last byte (the size excludes it). */
+kd_status kd_read_file(const char *path, size_t max_bytes, char **data, size_t *size);
+
 /* Checked allocation: NULL with a KD_ERR_NOMEM message naming `what`. */
 void *kd_alloc(size_t count, size_t size, const char *what);
 /* count * size without overflow; 0 on overflow. */

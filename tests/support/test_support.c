@@ -1,4 +1,5 @@
-#define _XOPEN_SOURCE 700 /* nftw */
+/* nftw() needs X/Open; the feature macro must come before any header. */
+#define _XOPEN_SOURCE 700
 #include "test_support.h"
 
 #include <ftw.h>
@@ -61,4 +62,58 @@ void *test_read_file(const char *path, size_t *size)
     fclose(file);
     *size = (size_t)length;
     return data;
+}
+
+/* GPT-2's bytes_to_unicode(): printable Latin-1 bytes stand for themselves,
+ * the other 68 bytes for U+0100.. in increasing order. Written as in
+ * encoder.py, independently of the library's inverse table. */
+static unsigned byte_character(int byte)
+{
+    int shifted = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+        if (b == byte)
+            return printable ? (unsigned)b : 256u + (unsigned)shifted;
+        shifted += !printable;
+    }
+    return 0;
+}
+
+static void write_json_character(FILE *file, unsigned character)
+{
+    if (character == '"' || character == '\\')
+        fprintf(file, "\\%c", (char)character);
+    else if (character < 0x80)
+        fputc((int)character, file);
+    else
+        fprintf(file, "\\u%04x", character);
+}
+
+void test_write_tokenizer(const char *dir, const char *const *tokens, int token_count,
+                          const char *merges)
+{
+    char *vocab_path = test_path(dir, "vocab.json");
+    FILE *vocab = fopen(vocab_path, "wb");
+    assert_non_null(vocab);
+    fputc('{', vocab);
+    for (int id = 0; id < 256 + token_count; id++) {
+        fputs(id ? ", \"" : "\"", vocab);
+        if (id < 256) {
+            write_json_character(vocab, byte_character(id));
+        } else {
+            for (const char *c = tokens[id - 256]; *c; c++)
+                write_json_character(vocab, byte_character((unsigned char)*c));
+        }
+        fprintf(vocab, "\": %d", id);
+    }
+    fputs("}\n", vocab);
+    assert_int_equal(fclose(vocab), 0);
+    free(vocab_path);
+
+    char *merges_path = test_path(dir, "merges.txt");
+    FILE *file = fopen(merges_path, "wb");
+    assert_non_null(file);
+    fprintf(file, "#version: 0.2\n%s", merges);
+    assert_int_equal(fclose(file), 0);
+    free(merges_path);
 }

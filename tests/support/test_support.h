@@ -19,4 +19,11 @@ void test_write_file(const char *path, const void *data, size_t size);
 /* Reads a whole file; *size gets its length. The caller frees the result. */
 void *test_read_file(const char *path, size_t *size);
 
+/* Writes dir/vocab.json and dir/merges.txt for a small GPT-2-style tokenizer:
+ * ids 0..255 are the single bytes, then `tokens` (plain ASCII without spaces;
+ * they are spelled as GPT-2 spells them) from id 256 on. `merges` is the
+ * text of merges.txt after its "#version: 0.2" line. */
+void test_write_tokenizer(const char *dir, const char *const *tokens, int token_count,
+                          const char *merges);
+
 #endif

@@ -1,0 +1,210 @@
+/* Padded batches over one part of a dataset: a fresh order every epoch
+ * (a pure function of seed and epoch, so any position can be restored),
+ * global batches dealt out to data-parallel ranks. */
+#include "kd/data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct batcher {
+    const dataset *data;
+    batcher_options options;
+    const size_t *part;        /* the part's example indices */
+    size_t part_count;
+    size_t *order;             /* the part in this epoch's order */
+    uint64_t order_epoch;      /* the epoch `order` belongs to */
+    int order_ready;
+    size_t batches_per_epoch;
+    batcher_position next;
+    size_t *rows;              /* example indices of the batch being filled */
+    kd_batch batch;
+};
+
+void batcher_options_default(batcher_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->batch_size = 8;
+    options->seq_len = 1024;
+    options->shuffle = 1;
+    options->seed = 42;
+    options->world_size = 1;
+    options->pad_id = GPT2_END_OF_TEXT;
+}
+
+static kd_status check_options(const batcher_options *options, const dataset *data,
+                               size_t part_count, dataset_part part)
+{
+    static const char *const part_names[] = {"train", "validation", "whole"};
+    if (options->batch_size == 0 || options->seq_len == 0)
+        return kd_fail(KD_ERR_INVALID, "batcher: batch size and sequence length must be positive");
+    if (options->seq_len < dataset_seq_len(data))
+        return kd_fail(KD_ERR_INVALID,
+                       "batcher: sequence length %zu is shorter than the dataset's %zu",
+                       options->seq_len, dataset_seq_len(data));
+    if (options->world_size < 1 || options->rank < 0 || options->rank >= options->world_size)
+        return kd_fail(KD_ERR_INVALID, "batcher: rank %d of world size %d", options->rank,
+                       options->world_size);
+    if (kd_mul_size(options->batch_size, options->seq_len) == 0 ||
+        kd_mul_size(options->batch_size, (size_t)options->world_size) == 0)
+        return kd_fail(KD_ERR_INVALID, "batcher: batch size %zu is too large",
+                       options->batch_size);
+    if (options->pad_id < 0)
+        return kd_fail(KD_ERR_INVALID, "batcher: padding id %d", options->pad_id);
+    if (part_count == 0)
+        return kd_fail(KD_ERR_INVALID, "batcher: the %s part of the dataset is empty",
+                       part_names[part]);
+    return KD_OK;
+}
+
+kd_status batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
+                         batcher **out)
+{
+    *out = NULL;
+    size_t part_count;
+    const size_t *indices = dataset_part_indices(data, part, &part_count);
+    kd_status status = check_options(options, data, part_count, part);
+    if (status != KD_OK)
+        return status;
+    batcher *loader = kd_alloc(1, sizeof *loader, "batcher");
+    if (!loader)
+        return KD_ERR_NOMEM;
+    size_t cells = options->batch_size * options->seq_len;
+    loader->data = data;
+    loader->options = *options;
+    loader->part = indices;
+    loader->part_count = part_count;
+    size_t global_batch = options->batch_size * (size_t)options->world_size;
+    loader->batches_per_epoch = (part_count + global_batch - 1) / global_batch;
+    loader->order = kd_alloc(part_count, sizeof *loader->order, "batcher order");
+    loader->rows = kd_alloc(options->batch_size, sizeof *loader->rows, "batcher rows");
+    loader->batch.tokens = kd_alloc(cells, sizeof *loader->batch.tokens, "batch tokens");
+    loader->batch.targets = kd_alloc(cells, sizeof *loader->batch.targets, "batch targets");
+    loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
+    kd_batch *batch = &loader->batch;
+    if (!loader->order || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
+        batcher_free(loader);
+        return KD_ERR_NOMEM;
+    }
+    *out = loader;
+    return KD_OK;
+}
+
+void batcher_free(batcher *loader)
+{
+    if (!loader)
+        return;
+    free(loader->order);
+    free(loader->rows);
+    free(loader->batch.tokens);
+    free(loader->batch.targets);
+    free(loader->batch.weights);
+    free(loader);
+}
+
+size_t batcher_batches_per_epoch(const batcher *loader)
+{
+    return loader->batches_per_epoch;
+}
+
+/* Every rank derives the same order, so their slices stay disjoint. */
+static void order_epoch(batcher *loader, uint64_t epoch)
+{
+    memcpy(loader->order, loader->part, loader->part_count * sizeof *loader->order);
+    if (loader->options.shuffle) {
+        kd_rng rng;
+        kd_rng_seed(&rng, loader->options.seed ^ (epoch * 0x9E3779B97F4A7C15ull));
+        for (size_t i = loader->part_count - 1; i > 0; i--) {
+            size_t j = (size_t)kd_rng_below(&rng, i + 1);
+            size_t swap = loader->order[i];
+            loader->order[i] = loader->order[j];
+            loader->order[j] = swap;
+        }
+    }
+    loader->order_epoch = epoch;
+    loader->order_ready = 1;
+}
+
+/* This rank's examples of global batch `index`: every world_size-th one
+ * from position `rank`. */
+static size_t pick_rows(batcher *loader, uint64_t index, size_t *max_length)
+{
+    size_t world = (size_t)loader->options.world_size;
+    size_t start = (size_t)index * loader->options.batch_size * world + (size_t)loader->options.rank;
+    size_t rows = 0;
+    *max_length = 0;
+    for (size_t at = start; rows < loader->options.batch_size && at < loader->part_count; at += world) {
+        loader->rows[rows] = loader->order[at];
+        kd_example example = dataset_example(loader->data, loader->rows[rows++]);
+        if (example.length - 1 > *max_length)
+            *max_length = example.length - 1;
+    }
+    return rows;
+}
+
+static size_t batch_columns(const batcher_options *options, size_t max_length)
+{
+    size_t multiple = options->trim_multiple;
+    if (multiple == 0)
+        return options->seq_len;
+    size_t columns = (max_length + multiple - 1) / multiple * multiple;
+    columns = columns ? columns : multiple;
+    return columns < options->seq_len ? columns : options->seq_len;
+}
+
+/* Row r holds example rows[r] from column 0: input t is ids[t], its target
+ * ids[t + 1] weighted by target_mask[t]; the rest is padding. */
+static void fill_row(batcher *loader, size_t row, size_t columns)
+{
+    kd_batch *batch = &loader->batch;
+    int *tokens = batch->tokens + row * columns;
+    int *targets = batch->targets + row * columns;
+    float *weights = batch->weights + row * columns;
+    size_t inputs = 0;
+    if (row < batch->rows) {
+        kd_example example = dataset_example(loader->data, loader->rows[row]);
+        inputs = example.length - 1;
+        for (size_t t = 0; t < inputs; t++) {
+            tokens[t] = example.ids[t];
+            targets[t] = example.ids[t + 1];
+            weights[t] = example.target_mask[t];
+            batch->counted += example.target_mask[t];
+        }
+    }
+    for (size_t t = inputs; t < columns; t++) {
+        tokens[t] = loader->options.pad_id;
+        targets[t] = loader->options.pad_id;
+        weights[t] = 0.0f;
+    }
+}
+
+const kd_batch *batcher_next(batcher *loader)
+{
+    if (!loader->order_ready || loader->order_epoch != loader->next.epoch)
+        order_epoch(loader, loader->next.epoch);
+    kd_batch *batch = &loader->batch;
+    batch->position = loader->next;
+    batch->rows = pick_rows(loader, loader->next.batch, &batch->max_length);
+    batch->columns = batch_columns(&loader->options, batch->max_length);
+    batch->counted = 0;
+    for (size_t row = 0; row < loader->options.batch_size; row++)
+        fill_row(loader, row, batch->columns);
+    if (++loader->next.batch == loader->batches_per_epoch) {
+        loader->next.epoch++;
+        loader->next.batch = 0;
+    }
+    return batch;
+}
+
+batcher_position batcher_tell(const batcher *loader)
+{
+    return loader->next;
+}
+
+kd_status batcher_seek(batcher *loader, batcher_position position)
+{
+    if (position.batch >= loader->batches_per_epoch)
+        return kd_fail(KD_ERR_INVALID, "batcher: batch %llu of an epoch of %zu batches",
+                       (unsigned long long)position.batch, loader->batches_per_epoch);
+    loader->next = position;
+    return KD_OK;
+}

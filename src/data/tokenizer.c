@@ -1,0 +1,104 @@
+/* Loading and freeing the tokenizer, decoding, and the small queries. */
+#include "tokenizer_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
+                               kd_tokenizer **out)
+{
+    *out = NULL;
+    kd_tokenizer *tokenizer = kd_alloc(1, sizeof *tokenizer, "tokenizer");
+    XXH3_state_t *hash = XXH3_createState();
+    if (!tokenizer || !hash) {
+        free(tokenizer);
+        XXH3_freeState(hash);
+        return kd_fail(KD_ERR_NOMEM, "cannot allocate a tokenizer");
+    }
+    XXH3_64bits_reset(hash);
+    kd_status status = vocab_parse(tokenizer, vocab_path, hash);
+    if (status == KD_OK)
+        status = merges_parse(tokenizer, merges_path, hash);
+    if (status == KD_OK)
+        status = pretokenizer_compile(&tokenizer->pretokenizer);
+    tokenizer->hash = XXH3_64bits_digest(hash);
+    XXH3_freeState(hash);
+    if (status != KD_OK) {
+        tokenizer_free(tokenizer);
+        return status;
+    }
+    *out = tokenizer;
+    return KD_OK;
+}
+
+kd_status tokenizer_load(const char *dir, kd_tokenizer **out)
+{
+    size_t length = strlen(dir) + sizeof "/vocab.json";
+    char *vocab_path = kd_alloc(length, 1, "path");
+    char *merges_path = kd_alloc(length, 1, "path");
+    kd_status status = KD_ERR_NOMEM;
+    if (vocab_path && merges_path) {
+        snprintf(vocab_path, length, "%s/vocab.json", dir);
+        snprintf(merges_path, length, "%s/merges.txt", dir);
+        status = tokenizer_load_files(vocab_path, merges_path, out);
+    }
+    free(vocab_path);
+    free(merges_path);
+    return status;
+}
+
+void tokenizer_free(kd_tokenizer *tokenizer)
+{
+    if (!tokenizer)
+        return;
+    free(tokenizer->token_bytes);
+    free(tokenizer->token_offsets);
+    token_index_free(&tokenizer->index);
+    merge_table_free(&tokenizer->merges);
+    pcre2_code_free(tokenizer->pretokenizer);
+    free(tokenizer);
+}
+
+kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,
+                           char **text, size_t *length)
+{
+    *text = NULL;
+    *length = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (ids[i] < 0 || ids[i] >= tokenizer->vocab_size)
+            return kd_fail(KD_ERR_INVALID, "token id %d (at position %zu) is outside the "
+                           "vocabulary 0..%d", ids[i], i, tokenizer->vocab_size - 1);
+        total += tokenizer->token_offsets[ids[i] + 1] - tokenizer->token_offsets[ids[i]];
+    }
+    char *decoded = kd_alloc(total + 1, 1, "decoded text");
+    if (!decoded)
+        return KD_ERR_NOMEM;
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t start = tokenizer->token_offsets[ids[i]];
+        size_t bytes = tokenizer->token_offsets[ids[i] + 1] - start;
+        memcpy(decoded + used, tokenizer->token_bytes + start, bytes);
+        used += bytes;
+    }
+    decoded[used] = '\0';
+    *text = decoded;
+    *length = used;
+    return KD_OK;
+}
+
+int tokenizer_vocab_size(const kd_tokenizer *tokenizer)
+{
+    return tokenizer->vocab_size;
+}
+
+int tokenizer_token_id(const kd_tokenizer *tokenizer, const char *token)
+{
+    return tokenizer_find_bytes(tokenizer, (const uint8_t *)token, strlen(token));
+}
+
+uint64_t tokenizer_hash(const kd_tokenizer *tokenizer)
+{
+    return tokenizer->hash;
+}
