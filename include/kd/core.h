@@ -35,6 +35,10 @@ void kd_clear_error(void);
  * with a NUL after the last byte (the size excludes it). */
 kd_status kd_read_file(const char *path, size_t max_bytes, char **data, size_t *size);
 
+/* Writes "dir/name" into out (capacity bytes); KD_ERR_INVALID when it does
+ * not fit, so a long path is an error, never a silently cut one. */
+kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *name);
+
 /* Checked allocation: NULL with a KD_ERR_NOMEM message naming `what`. */
 void *kd_alloc(size_t count, size_t size, const char *what);
 /* count * size without overflow; 0 on overflow. */
@@ -68,5 +72,20 @@ const char *kd_blas_core_name(void);
 /* Sets the thread count for both OpenMP and OpenBLAS. */
 void kd_set_threads(int threads);
 int kd_threads(void);
+
+/* A progress line on stderr: a live bar redrawn in place on a terminal,
+ * plain log lines (at most one every few seconds) otherwise. */
+typedef struct {
+    const char *label;
+    long total;
+    double start_s;
+    double last_print_s;
+    int interactive;
+} kd_progress;
+
+void progress_start(kd_progress *progress, const char *label, long total);
+/* `status` is free text after the counters, e.g. "loss 2.31 | 5210 tok/s". */
+void progress_update(kd_progress *progress, long done, const char *status);
+void progress_finish(kd_progress *progress);
 
 #endif

@@ -13,6 +13,9 @@ typedef struct {
 } command_entry;
 
 static const command_entry commands[] = {
+    {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
+    {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
+    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
     {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
     {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},

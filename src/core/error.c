@@ -77,3 +77,11 @@ void *kd_alloc(size_t count, size_t size, const char *what)
         kd_fail(KD_ERR_NOMEM, "%s: cannot allocate %.1f MB", what, (double)bytes / 1e6);
     return memory;
 }
+
+kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *name)
+{
+    int written = snprintf(out, capacity, "%s/%s", dir, name);
+    if (written < 0 || (size_t)written >= capacity)
+        return kd_fail(KD_ERR_INVALID, "path too long: %s/%s", dir, name);
+    return KD_OK;
+}

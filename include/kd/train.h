@@ -1,0 +1,198 @@
+/* kd train: the training run shared by the teacher and the student — the
+ * settings, the run directory, checkpoints that resume bit for bit, the
+ * evaluation, metrics.jsonl and the epoch table.
+ *
+ * A run directory holds
+ *   model/         the best model by validation loss (a HF model directory)
+ *   last/          the latest checkpoint: a model directory plus
+ *                  optimizer.safetensors (AdamW moments) and state.json
+ *                  (step, data position, best loss, patience, elapsed time)
+ *   metrics.jsonl  one JSON object per evaluation
+ *   config.json    the resolved settings
+ *   samples.md     generations before and after training */
+#ifndef KD_TRAIN_H
+#define KD_TRAIN_H
+
+#include "kd/core.h"
+#include "kd/data.h"
+#include "kd/nn.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+typedef struct {
+    int epochs;              /* used when max_steps is 0 */
+    int max_steps;           /* fixes the run's length and so its LR schedule */
+    int batch_size;          /* rows per micro-batch */
+    int grad_accum;          /* micro-batches per optimizer step */
+    int seq_len;
+    float learning_rate;     /* peak */
+    float min_lr_ratio;      /* the schedule's floor as a fraction of the peak */
+    int warmup_steps;
+    lr_schedule schedule;
+    float weight_decay;
+    int decay_all;           /* also decay biases, LayerNorm and embeddings */
+    float beta1, beta2, eps;
+    float grad_clip;
+    int eval_interval;       /* steps between evaluations (0: once per epoch) */
+    int eval_batches;        /* 0: the whole validation split */
+    int patience;            /* stop after this many evaluations without
+                                improvement; 0 never stops early */
+    uint64_t seed;           /* model init and data order */
+    int threads;
+    double validation_fraction;
+    uint64_t split_seed;
+} train_settings;
+
+void train_settings_default(train_settings *settings);
+/* Reads the keys present in a config's "train" object over `settings`;
+ * unknown keys and out-of-range values are errors naming the key. */
+kd_status train_settings_from_json(const cJSON *object, train_settings *settings);
+cJSON *train_settings_to_json(const train_settings *settings);
+kd_status train_settings_validate(const train_settings *settings);
+
+/* Where a run stands; saved in last/state.json. */
+typedef struct {
+    int step;                 /* optimizer steps done */
+    int total_steps;
+    batcher_position data;    /* next training batch */
+    double best_val_loss;     /* +inf before the first evaluation */
+    int best_step;
+    int evals_without_improvement;
+    double elapsed_s;         /* training time before this process */
+    double epoch_loss_sum;    /* the current epoch's training loss so far */
+    double epoch_loss_count;
+    double epoch_elapsed_s;
+} train_state;
+
+/* Checkpoints: `dir` becomes a model directory plus the optimizer moments
+ * and the state. The directory is replaced as a whole (written beside it,
+ * then renamed), so a crash leaves the previous checkpoint intact. */
+kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
+                          const char *tokenizer_dir);
+/* Loads into a model created for the checkpoint's config and prepared for
+ * training. Falls back to the previous checkpoint when a crash interrupted
+ * the replacement. */
+kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state);
+int checkpoint_exists(const char *dir);
+
+/* Mean loss over counted tokens, perplexity and next-token accuracy. */
+typedef struct {
+    double loss;
+    double ppl;
+    double accuracy;
+    double tokens;          /* counted tokens */
+    double tokens_per_s;    /* forward throughput over all tokens fed */
+} eval_result;
+
+/* Evaluates `model` (prepared for the batcher's shape) over the first
+ * `max_batches` batches of one epoch of `batches` (0: all of them); the
+ * batcher should not shuffle, so every evaluation sees the same examples. */
+kd_status evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
+                         eval_result *result);
+
+typedef struct {
+    const char *out_dir;
+    const char *tokenizer_dir;  /* copied into every saved model directory */
+    const char *model_name;     /* for the epoch table, e.g. "teacher-tiny" */
+    int resume;                 /* continue from out_dir/last */
+    int stop_after;             /* end after this step as if interrupted; 0: no */
+    const cJSON *resolved_config; /* written to out_dir/config.json */
+} train_run_options;
+
+typedef struct {
+    int steps;               /* steps done when the run ended */
+    int total_steps;
+    int stopped_early;       /* patience ran out */
+    int interrupted;         /* --stop-after ended it */
+    double best_val_loss;
+    int best_step;
+    double elapsed_s;
+} train_summary;
+
+/* Trains `model` (created and initialised, or to be overwritten from the
+ * checkpoint when resuming) on the train part of `data`, evaluating on its
+ * validation part, keeping out_dir/model (best) and out_dir/last. */
+kd_status train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
+                    const train_run_options *options, train_summary *summary);
+
+/* Evaluates a model directory: on the given files (every record, no split),
+ * or, with no files, on the validation split of the run that trained it
+ * (model_dir/../config.json). */
+typedef struct {
+    const char *model_dir;
+    const char *const *data_files;
+    int data_count;
+    int batch_size;
+    int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
+} eval_options;
+
+kd_status eval_model_dir(const eval_options *options, eval_result *result);
+
+/* The cost of training, after "Transformer Math 101" (see estimate.c). */
+typedef struct {
+    double params;
+    double flops_per_token;     /* training: ~6N plus attention */
+    double weights_bytes;
+    double grads_bytes;
+    double optimizer_bytes;
+    double activation_bytes;    /* activations, their gradients and head scratch */
+    double total_bytes;
+    double machine_bytes;
+    double measured_flops;      /* FLOP/s of a short measured run (0 if not measured) */
+    double tokens_per_s;        /* predicted training tokens per second */
+} train_cost;
+
+double train_flops_per_token(const gpt2_config *config, int seq);
+/* Fills `cost` for training at (batch, seq); with `measure`, times two
+ * steps of the model on this machine to predict its speed. */
+kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
+                         train_cost *cost);
+
+/* A run configuration file: {"model": {...}, "train": {...}, "data": {...}}.
+ *   model  GPT-2 config keys (may be absent when the model comes from --init)
+ *   train  train_settings keys
+ *   data   {"files": [...], "tokenizer": DIR, "loss": "response" | "all",
+ *           "template": {"with_context": ..., "without_context": ...},
+ *           "fields": {"instruction": ..., "context": ..., "response": ...},
+ *           "skip_bad": false, "prompts": [...]}
+ * Relative data files and the tokenizer directory that do not exist as
+ * given are looked up in the assets directory (kd_assets_dir). */
+enum { RUN_CONFIG_MAX_FILES = 64, RUN_CONFIG_MAX_PROMPTS = 16 };
+
+typedef struct {
+    cJSON *root;                 /* owns every string below */
+    int has_model;
+    gpt2_config model;
+    train_settings train;
+    dataset_options data;
+    const char *data_files[RUN_CONFIG_MAX_FILES];  /* as written in the config */
+    int data_file_count;
+    char *resolved_files[RUN_CONFIG_MAX_FILES];
+    char *tokenizer_dir;
+    const char *prompts[RUN_CONFIG_MAX_PROMPTS];
+    int prompt_count;
+} run_config;
+
+kd_status run_config_load(const char *path, run_config *config);
+/* Copies the train settings the data depends on (seq_len, the split) into
+ * the dataset options; call after changing them. */
+void run_config_sync_data(run_config *config);
+/* Finds the config's data files (as given, or in the assets directory) and
+ * points data.paths at them. Separate from loading so that commands that
+ * need no data (kd estimate without data) work offline. */
+kd_status run_config_resolve_files(run_config *config);
+/* Uses `files` (from --data flags) instead of the config's. */
+kd_status run_config_set_files(run_config *config, const char *const *files, int count);
+void run_config_free(run_config *config);
+/* The resolved configuration as JSON, for out/config.json. */
+cJSON *run_config_to_json(const run_config *config);
+
+/* The assets directory: $KD_ASSETS, else ./assets, else ../shared/assets;
+ * NULL when none exists. */
+const char *kd_assets_dir(void);
+/* `path` as given when it exists, else inside the assets directory; a
+ * malloc'd string, or NULL with a message when neither exists. */
+char *kd_resolve_asset(const char *path);
+
+#endif

@@ -1,0 +1,65 @@
+/* kd eval: loss, perplexity and next-token accuracy of a model directory. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "kd/train.h"
+
+static void print_json(const char *model, const eval_result *result)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "model", model);
+    cJSON_AddNumberToObject(json, "loss", result->loss);
+    cJSON_AddNumberToObject(json, "ppl", result->ppl);
+    cJSON_AddNumberToObject(json, "accuracy", result->accuracy);
+    cJSON_AddNumberToObject(json, "tokens", result->tokens);
+    cJSON_AddNumberToObject(json, "tokens_per_s", result->tokens_per_s);
+    char *text = cJSON_PrintUnformatted(json);
+    printf("%s\n", text);
+    free(text);
+    cJSON_Delete(json);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL;
+    cli_string_list data = {0};
+    int json = 0, batch = 8, seq = 0, threads = 0;
+    const cli_option options[] = {
+        {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
+        {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
+        {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
+        {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
+        {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--json", OPT_FLAG, &json, "print one JSON object"},
+    };
+    const cli_command_spec spec = {
+        .name = "eval",
+        .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
+                   "(response tokens). Without --data, evaluates the validation split of the run\n"
+                   "whose model/ directory --model is.",
+        .usage = "kd eval --model DIR [--data FILE]... [--json]",
+        .options = options,
+        .option_count = sizeof options / sizeof *options,
+    };
+    int help = 0, status = cli_parse(&spec, argc, argv, &help);
+    if (status != CLI_EXIT_OK || help)
+        return status;
+    if (!model)
+        return cli_usage_error(&spec, "--model is required");
+    if (batch < 1 || seq < 0 || threads < 0)
+        return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
+    if (threads > 0)
+        kd_set_threads(threads);
+    eval_options eval = {model, data.items, data.count, batch, seq};
+    eval_result result;
+    if (eval_model_dir(&eval, &result) != KD_OK)
+        return cli_fail("eval");
+    if (json)
+        print_json(model, &result);
+    else
+        printf("loss %.4f  ppl %.2f  accuracy %.4f  tokens %.0f  %.0f tokens/s\n", result.loss,
+               result.ppl, result.accuracy, result.tokens, result.tokens_per_s);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,221 @@
+/* Checkpoints: a model directory plus optimizer.safetensors and state.json,
+ * replaced as a whole. The new checkpoint is written to "<dir>.new", then
+ * "<dir>" becomes "<dir>.old", "<dir>.new" becomes "<dir>", and "<dir>.old"
+ * is removed. Whenever a crash strikes, either "<dir>" or "<dir>.old" is a
+ * complete checkpoint, and checkpoint_load finds it. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kd/io.h"
+#include "kd/train.h"
+
+enum { PATH_CAPACITY = 4096 };
+
+/* "<dir><suffix>", for the sibling directories "<dir>.new" and "<dir>.old". */
+static kd_status sibling_path(char *out, const char *dir, const char *suffix)
+{
+    if (snprintf(out, PATH_CAPACITY, "%s%s", dir, suffix) >= PATH_CAPACITY)
+        return kd_fail(KD_ERR_INVALID, "path too long: %s%s", dir, suffix);
+    return KD_OK;
+}
+
+static int is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Removes a checkpoint directory: it only ever holds plain files. */
+static kd_status remove_checkpoint_dir(const char *dir)
+{
+    DIR *handle = opendir(dir);
+    if (!handle)
+        return errno == ENOENT ? KD_OK : kd_fail(KD_ERR_IO, "%s: %s", dir, strerror(errno));
+    char path[PATH_CAPACITY];
+    for (struct dirent *entry; (entry = readdir(handle));) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        if (kd_path_join(path, sizeof path, dir, entry->d_name) == KD_OK)
+            unlink(path);
+    }
+    closedir(handle);
+    if (rmdir(dir) != 0)
+        return kd_fail(KD_ERR_IO, "cannot remove %s: %s", dir, strerror(errno));
+    return KD_OK;
+}
+
+static cJSON *state_to_json(const train_state *state)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddNumberToObject(json, "step", state->step);
+    cJSON_AddNumberToObject(json, "total_steps", state->total_steps);
+    cJSON_AddNumberToObject(json, "data_epoch", (double)state->data.epoch);
+    cJSON_AddNumberToObject(json, "data_batch", (double)state->data.batch);
+    if (isfinite(state->best_val_loss))
+        cJSON_AddNumberToObject(json, "best_val_loss", state->best_val_loss);
+    else
+        cJSON_AddNullToObject(json, "best_val_loss");
+    cJSON_AddNumberToObject(json, "best_step", state->best_step);
+    cJSON_AddNumberToObject(json, "evals_without_improvement", state->evals_without_improvement);
+    cJSON_AddNumberToObject(json, "elapsed_s", state->elapsed_s);
+    cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
+    cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
+    cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
+    return json;
+}
+
+static kd_status read_number(const cJSON *json, const char *key, double *out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, key);
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) || item->valuedouble < 0)
+        return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" is missing or not a number", key);
+    *out = item->valuedouble;
+    return KD_OK;
+}
+
+static kd_status state_from_json(const cJSON *json, train_state *state)
+{
+    double step, total, epoch, batch, best_step, evals;
+    kd_status status = KD_OK;
+    const char *keys[] = {"step", "total_steps", "data_epoch", "data_batch", "best_step",
+                          "evals_without_improvement", "elapsed_s", "epoch_loss_sum",
+                          "epoch_loss_count", "epoch_elapsed_s"};
+    double *targets[] = {&step, &total, &epoch, &batch, &best_step, &evals, &state->elapsed_s,
+                         &state->epoch_loss_sum, &state->epoch_loss_count,
+                         &state->epoch_elapsed_s};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys && status == KD_OK; i++)
+        status = read_number(json, keys[i], targets[i]);
+    if (status != KD_OK)
+        return status;
+    if (step > 1e9 || total > 1e9 || step > total)
+        return kd_fail(KD_ERR_FORMAT, "state.json: step %g of %g is impossible", step, total);
+    state->step = (int)step;
+    state->total_steps = (int)total;
+    state->data.epoch = (uint64_t)epoch;
+    state->data.batch = (uint64_t)batch;
+    state->best_step = (int)best_step;
+    state->evals_without_improvement = (int)evals;
+    const cJSON *best = cJSON_GetObjectItemCaseSensitive(json, "best_val_loss");
+    state->best_val_loss = cJSON_IsNumber(best) ? best->valuedouble : INFINITY;
+    return KD_OK;
+}
+
+static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model,
+                                        const train_state *state, const char *tokenizer_dir)
+{
+    char path[PATH_CAPACITY];
+    kd_status status = model_dir_save(dir, model, tokenizer_dir);
+    if (status != KD_OK)
+        return status;
+    safetensors_source moments[2] = {
+        {.name = "adam_m", .data = model->adam_m, .ndim = 1, .shape = {(int64_t)model->num_params}},
+        {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_params}},
+    };
+    if ((status = kd_path_join(path, sizeof path, dir, "optimizer.safetensors")) != KD_OK ||
+        (status = safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
+        return status;
+    cJSON *json = state_to_json(state);
+    char *text = json ? cJSON_Print(json) : NULL;
+    cJSON_Delete(json);
+    if (!text)
+        return kd_fail(KD_ERR_NOMEM, "cannot format state.json");
+    status = kd_path_join(path, sizeof path, dir, "state.json");
+    if (status == KD_OK)
+        status = atomic_write_file(path, text, strlen(text));
+    free(text);
+    return status;
+}
+
+kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
+                          const char *tokenizer_dir)
+{
+    char fresh[PATH_CAPACITY], old[PATH_CAPACITY];
+    kd_status status;
+    if ((status = sibling_path(fresh, dir, ".new")) != KD_OK ||
+        (status = sibling_path(old, dir, ".old")) != KD_OK ||
+        (status = remove_checkpoint_dir(fresh)) != KD_OK)
+        return status;
+    status = write_checkpoint_files(fresh, model, state, tokenizer_dir);
+    if (status != KD_OK)
+        return kd_fail_context(status, "checkpoint %s", dir);
+    /* A crash between these steps leaves "<dir>" or "<dir>.old" complete. */
+    if ((status = remove_checkpoint_dir(old)) != KD_OK)
+        return status;
+    if (is_directory(dir) && rename(dir, old) != 0)
+        return kd_fail(KD_ERR_IO, "cannot rename %s: %s", dir, strerror(errno));
+    if (rename(fresh, dir) != 0)
+        return kd_fail(KD_ERR_IO, "cannot rename %s to %s: %s", fresh, dir, strerror(errno));
+    return remove_checkpoint_dir(old);
+}
+
+/* The complete checkpoint to read: "<dir>", or "<dir>.old" after a crash
+ * between the two renames of checkpoint_save. */
+static int checkpoint_location(const char *dir, char *out)
+{
+    char state[PATH_CAPACITY];
+    const char *suffixes[] = {"", ".old"};
+    for (int i = 0; i < 2; i++) {
+        if (sibling_path(out, dir, suffixes[i]) != KD_OK ||
+            kd_path_join(state, sizeof state, out, "state.json") != KD_OK)
+            return 0;
+        if (access(state, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int checkpoint_exists(const char *dir)
+{
+    char location[PATH_CAPACITY];
+    return checkpoint_location(dir, location);
+}
+
+static kd_status load_moments(const char *path, gpt2_model *model)
+{
+    safetensors_file file;
+    kd_status status = safetensors_open(&file, path);
+    if (status != KD_OK)
+        return status;
+    float *targets[2] = {model->adam_m, model->adam_v};
+    const char *names[2] = {"adam_m", "adam_v"};
+    for (int i = 0; i < 2 && status == KD_OK; i++) {
+        const safetensors_tensor *tensor = safetensors_find(&file, names[i]);
+        if (!tensor || safetensors_tensor_elements(tensor) != model->num_params)
+            status = kd_fail(KD_ERR_FORMAT, "%s: tensor %s is missing or has the wrong size",
+                             path, names[i]);
+        else
+            status = safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
+    }
+    safetensors_close(&file);
+    return status;
+}
+
+kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state)
+{
+    char location[PATH_CAPACITY], path[PATH_CAPACITY];
+    if (!checkpoint_location(dir, location))
+        return kd_fail(KD_ERR_IO, "no checkpoint in %s (nothing to resume)", dir);
+    gpt2_config config;
+    kd_status status = kd_path_join(path, sizeof path, location, "config.json");
+    if (status == KD_OK)
+        status = gpt2_config_read(path, &config);
+    if (status == KD_OK && memcmp(&config, &model->config, sizeof config) != 0)
+        status = kd_fail(KD_ERR_INVALID, "%s: the checkpoint's model shape differs from the "
+                         "run's configuration", location);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "model.safetensors")) == KD_OK)
+        status = model_weights_read(path, model);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "optimizer.safetensors")) == KD_OK)
+        status = load_moments(path, model);
+    cJSON *json = NULL;
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "state.json")) == KD_OK &&
+        (status = json_read_file(path, &json)) == KD_OK)
+        status = state_from_json(json, state);
+    cJSON_Delete(json);
+    return status;
+}

@@ -1,0 +1,86 @@
+/* What a training run will cost, after EleutherAI's "Transformer Math 101":
+ * N parameters, about 6N FLOPs per trained token (2N forward, 4N backward)
+ * plus attention's 12 L T C per token, and memory for weights (4N bytes),
+ * gradients (4N), AdamW's two moments (8N) and the activations kd keeps for
+ * backward. The time is predicted from a short measured run of this very
+ * model on this machine, not from a peak FLOP/s figure. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kd/train.h"
+
+static double attention_flops_per_token(const gpt2_config *config, int seq)
+{
+    /* q.k^T and probs.v: 2 * 2 * T * C per layer forward (full T x T), x3 with backward. */
+    return 3.0 * 4.0 * config->n_layer * (double)seq * config->n_embd;
+}
+
+double train_flops_per_token(const gpt2_config *config, int seq)
+{
+    double C = config->n_embd;
+    double matmul_params = 12.0 * config->n_layer * C * C + (double)config->vocab_size * C;
+    return 6.0 * matmul_params + attention_flops_per_token(config, seq);
+}
+
+/* Times `steps` training steps on random tokens at (batch, seq). */
+static kd_status measure_step(const gpt2_config *config, int batch, int seq, int steps,
+                              double *seconds_per_step)
+{
+    gpt2_model model;
+    kd_status status = gpt2_create(&model, config);
+    if (status != KD_OK)
+        return status;
+    gpt2_init_random(&model, 1);
+    size_t cells = (size_t)batch * seq;
+    int *tokens = kd_alloc(cells, sizeof(int), "estimate tokens");
+    if ((status = gpt2_prepare(&model, batch, seq, 1)) == KD_OK && tokens) {
+        kd_rng rng;
+        kd_rng_seed(&rng, 7);
+        for (size_t i = 0; i < cells; i++)
+            tokens[i] = (int)kd_rng_below(&rng, (uint64_t)config->vocab_size);
+        gpt2_batch micro = {tokens, tokens, NULL, batch, seq};
+        gpt2_step_config step = {{1e-4f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-4f, 1.0f};
+        gpt2_step_result result;
+        double start = 0.0;
+        for (int i = 0; i <= steps && status == KD_OK; i++) {
+            if (i == 1)
+                start = kd_now_seconds(); /* the first step warms caches and pools */
+            status = gpt2_train_step(&model, &micro, 1, &step, i + 1, &result);
+        }
+        *seconds_per_step = (kd_now_seconds() - start) / steps;
+    } else if (!tokens) {
+        status = KD_ERR_NOMEM;
+    }
+    free(tokens);
+    gpt2_free(&model);
+    return status;
+}
+
+kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
+                         train_cost *cost)
+{
+    memset(cost, 0, sizeof *cost);
+    cost->params = (double)gpt2_num_params(config);
+    cost->flops_per_token = train_flops_per_token(config, seq);
+    cost->weights_bytes = 4.0 * cost->params;
+    cost->grads_bytes = 4.0 * cost->params;
+    cost->optimizer_bytes = 8.0 * cost->params;
+    double prepared = (double)gpt2_prepare_bytes(config, batch, seq, 1);
+    cost->activation_bytes = prepared - cost->grads_bytes - cost->optimizer_bytes;
+    cost->total_bytes = cost->weights_bytes + prepared;
+    cost->machine_bytes = (double)kd_physical_memory_bytes();
+    if (!measure)
+        return KD_OK;
+    /* A small batch of the real model keeps the measurement quick; its
+     * FLOP rate carries over to the full batch. */
+    int probe_seq = seq < 128 ? seq : 128, probe_batch = 1;
+    double seconds = 0.0;
+    kd_status status = measure_step(config, probe_batch, probe_seq, 2, &seconds);
+    if (status != KD_OK)
+        return status;
+    double probe_tokens = (double)probe_batch * probe_seq;
+    cost->measured_flops = train_flops_per_token(config, probe_seq) * probe_tokens / seconds;
+    cost->tokens_per_s = cost->measured_flops / cost->flops_per_token;
+    return KD_OK;
+}

@@ -1,0 +1,88 @@
+/* kd eval's engine: a model directory against data files, or against the
+ * validation split of the run that trained it. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kd/io.h"
+#include "kd/tokenizer.h"
+#include "kd/train.h"
+
+enum { PATH_CAPACITY = 4096, DEFAULT_EVAL_SEQ = 1024 };
+
+/* The dataset settings: the training run's when evaluating its split. */
+static kd_status eval_data_options(const eval_options *options, const gpt2_config *model,
+                                   run_config *config, dataset_part *part)
+{
+    kd_status status;
+    if (options->data_count > 0) {
+        memset(config, 0, sizeof *config);
+        train_settings_default(&config->train);
+        dataset_options_default(&config->data);
+        config->train.seq_len = model->n_positions < DEFAULT_EVAL_SEQ ? model->n_positions
+                                                                      : DEFAULT_EVAL_SEQ;
+        config->train.validation_fraction = 0.0;
+        run_config_sync_data(config);
+        *part = DATASET_ALL;
+        status = run_config_set_files(config, options->data_files, options->data_count);
+    } else {
+        char path[PATH_CAPACITY];
+        if (kd_path_join(path, sizeof path, options->model_dir, "../config.json") != KD_OK ||
+            access(path, R_OK) != 0)
+            return kd_fail(KD_ERR_INVALID, "no --data given and %s is not inside a kd run "
+                           "directory (no ../config.json)", options->model_dir);
+        *part = DATASET_VALIDATION;
+        if ((status = run_config_load(path, config)) == KD_OK)
+            status = run_config_resolve_files(config);
+    }
+    if (status == KD_OK && options->seq_len > 0) {
+        config->train.seq_len = options->seq_len;
+        run_config_sync_data(config);
+    }
+    return status;
+}
+
+static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
+                               int batch_size, eval_result *result)
+{
+    batcher_options options;
+    batcher_options_default(&options);
+    options.batch_size = (size_t)batch_size;
+    options.seq_len = dataset_seq_len(data);
+    options.shuffle = 0;
+    options.trim_multiple = 16;
+    batcher *batches = NULL;
+    kd_status status = batcher_create(data, part, &options, &batches);
+    if (status == KD_OK)
+        status = gpt2_prepare(model, batch_size, (int)options.seq_len, 0);
+    if (status == KD_OK)
+        status = evaluate_model(model, batches, 0, result);
+    batcher_free(batches);
+    return status;
+}
+
+kd_status eval_model_dir(const eval_options *options, eval_result *result)
+{
+    gpt2_model model = {0};
+    kd_tokenizer *tokenizer = NULL;
+    dataset *data = NULL;
+    run_config config = {0};
+    dataset_part part = DATASET_ALL;
+    kd_status status = model_dir_load(options->model_dir, &model);
+    if (status == KD_OK)
+        status = tokenizer_load(options->model_dir, &tokenizer);
+    if (status == KD_OK)
+        status = eval_data_options(options, &model.config, &config, &part);
+    if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
+        status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the model's n_positions %d",
+                         config.data.seq_len, model.config.n_positions);
+    if (status == KD_OK)
+        status = dataset_build(&config.data, tokenizer, &data, NULL);
+    if (status == KD_OK)
+        status = evaluate_part(&model, data, part, options->batch_size, result);
+    dataset_free(data);
+    run_config_free(&config);
+    tokenizer_free(tokenizer);
+    gpt2_free(&model);
+    return status;
+}

@@ -1,0 +1,35 @@
+/* Loss, perplexity and next-token accuracy over a fixed set of batches. */
+#include <math.h>
+
+#include "kd/train.h"
+
+kd_status evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
+                         eval_result *result)
+{
+    kd_status status = batcher_seek(batches, (batcher_position){0, 0});
+    if (status != KD_OK)
+        return status;
+    size_t count = batcher_batches_per_epoch(batches);
+    if (max_batches > 0 && (size_t)max_batches < count)
+        count = (size_t)max_batches;
+    gpt2_eval_sums sums = {0};
+    double fed = 0.0, start = kd_now_seconds();
+    for (size_t i = 0; i < count; i++) {
+        const kd_batch *batch = batcher_next(batches);
+        int rows = (int)batch->rows, seq = (int)batch->columns;
+        if (rows == 0)
+            continue;
+        gpt2_forward(model, batch->tokens, rows, seq);
+        gpt2_head_evaluate(model, batch->targets, batch->weights, &sums);
+        fed += (double)rows * seq;
+    }
+    if (sums.counted <= 0)
+        return kd_fail(KD_ERR_INVALID, "evaluation: no token carries loss");
+    result->loss = sums.loss_sum / sums.counted;
+    result->ppl = exp(result->loss);
+    result->accuracy = sums.correct / sums.counted;
+    result->tokens = sums.counted;
+    double seconds = kd_now_seconds() - start;
+    result->tokens_per_s = seconds > 0 ? fed / seconds : 0.0;
+    return KD_OK;
+}

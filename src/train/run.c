@@ -1,0 +1,297 @@
+/* The training run: batches in, steps, evaluations, the best model and the
+ * checkpoint out. train_run() reads top to bottom; the helpers above it each
+ * do one part. Everything a step needs is allocated in run_open. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kd/io.h"
+#include "train_internal.h"
+
+enum { PATH_CAPACITY = 4096 };
+
+typedef struct {
+    gpt2_model *model;
+    const train_settings *settings;
+    const train_run_options *options;
+    batcher *train_batches;
+    batcher *val_batches;
+    int *tokens;          /* (grad_accum, B, T) copies of the step's micro-batches */
+    int *targets;
+    float *weights;
+    gpt2_batch *micro;
+    train_state state;
+    int steps_per_epoch;
+    char metrics_path[PATH_CAPACITY];
+    char best_dir[PATH_CAPACITY];
+    char last_dir[PATH_CAPACITY];
+    double session_start_s;    /* when this process started training */
+    double window_loss_sum;    /* training loss since the last evaluation */
+    double window_loss_count;
+    double window_tokens;
+    double window_start_s;
+    gpt2_step_result last_step;
+    float last_lr;
+} run_context;
+
+static kd_status open_batchers(run_context *run, const dataset *data)
+{
+    const train_settings *s = run->settings;
+    batcher_options options;
+    batcher_options_default(&options);
+    options.batch_size = (size_t)s->batch_size;
+    options.seq_len = (size_t)s->seq_len;
+    options.seed = s->seed;
+    options.trim_multiple = 16; /* short batches run on fewer columns */
+    kd_status status = batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
+    if (status != KD_OK)
+        return kd_fail_context(status, "training split");
+    options.shuffle = 0;
+    status = batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
+    return status == KD_OK ? KD_OK : kd_fail_context(status, "validation split");
+}
+
+static kd_status allocate_micro_batches(run_context *run)
+{
+    const train_settings *s = run->settings;
+    size_t cells = (size_t)s->grad_accum * (size_t)s->batch_size * (size_t)s->seq_len;
+    run->tokens = kd_alloc(cells, sizeof(int), "micro-batch tokens");
+    run->targets = kd_alloc(cells, sizeof(int), "micro-batch targets");
+    run->weights = kd_alloc(cells, sizeof(float), "micro-batch weights");
+    run->micro = kd_alloc((size_t)s->grad_accum, sizeof(gpt2_batch), "micro-batches");
+    return run->tokens && run->targets && run->weights && run->micro ? KD_OK : KD_ERR_NOMEM;
+}
+
+static kd_status write_resolved_config(const run_context *run)
+{
+    char path[PATH_CAPACITY];
+    kd_status status = kd_path_join(path, PATH_CAPACITY, run->options->out_dir, "config.json");
+    if (status != KD_OK || !run->options->resolved_config)
+        return status;
+    char *text = cJSON_Print(run->options->resolved_config);
+    if (!text)
+        return kd_fail(KD_ERR_NOMEM, "cannot format %s", path);
+    status = atomic_write_file(path, text, strlen(text));
+    free(text);
+    return status;
+}
+
+static kd_status start_or_resume(run_context *run)
+{
+    train_state *state = &run->state;
+    const train_settings *s = run->settings;
+    int batches = (int)batcher_batches_per_epoch(run->train_batches);
+    run->steps_per_epoch = batches / s->grad_accum > 0 ? batches / s->grad_accum : 1;
+    int total = s->max_steps > 0 ? s->max_steps : s->epochs * run->steps_per_epoch;
+    memset(state, 0, sizeof *state);
+    state->best_val_loss = INFINITY;
+    state->total_steps = total;
+    if (!run->options->resume) {
+        remove(run->metrics_path); /* a fresh run starts a fresh log */
+        return KD_OK;
+    }
+    kd_status status = checkpoint_load(run->last_dir, run->model, state);
+    if (status != KD_OK)
+        return status;
+    if (state->total_steps != total)
+        return kd_fail(KD_ERR_INVALID, "cannot resume: the checkpoint's run has %d steps, these "
+                       "settings give %d", state->total_steps, total);
+    status = batcher_seek(run->train_batches, state->data);
+    if (status == KD_OK)
+        status = metrics_truncate_after(run->metrics_path, state->step);
+    return status;
+}
+
+static kd_status run_open(run_context *run, const dataset *data)
+{
+    const train_settings *s = run->settings;
+    const char *out = run->options->out_dir;
+    kd_status status;
+    if ((status = make_directories(out)) != KD_OK ||
+        (status = kd_path_join(run->metrics_path, PATH_CAPACITY, out, "metrics.jsonl")) != KD_OK ||
+        (status = kd_path_join(run->best_dir, PATH_CAPACITY, out, "model")) != KD_OK ||
+        (status = kd_path_join(run->last_dir, PATH_CAPACITY, out, "last")) != KD_OK ||
+        (status = gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
+        (status = open_batchers(run, data)) != KD_OK ||
+        (status = allocate_micro_batches(run)) != KD_OK ||
+        (status = start_or_resume(run)) != KD_OK)
+        return status;
+    run->session_start_s = run->window_start_s = kd_now_seconds();
+    return write_resolved_config(run);
+}
+
+static void run_close(run_context *run)
+{
+    batcher_free(run->train_batches);
+    batcher_free(run->val_batches);
+    free(run->tokens);
+    free(run->targets);
+    free(run->weights);
+    free(run->micro);
+}
+
+/* Copies the step's micro-batches out of the batcher (whose batch memory is
+ * reused by its next call); returns how many carry rows. */
+static int fill_step_batches(run_context *run)
+{
+    const train_settings *s = run->settings;
+    size_t stride = (size_t)s->batch_size * (size_t)s->seq_len;
+    int used = 0;
+    for (int i = 0; i < s->grad_accum; i++) {
+        const kd_batch *batch = batcher_next(run->train_batches);
+        size_t cells = batch->rows * batch->columns;
+        if (cells == 0)
+            continue;
+        size_t at = (size_t)used * stride;
+        memcpy(run->tokens + at, batch->tokens, cells * sizeof(int));
+        memcpy(run->targets + at, batch->targets, cells * sizeof(int));
+        memcpy(run->weights + at, batch->weights, cells * sizeof(float));
+        run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
+                                        (int)batch->rows, (int)batch->columns};
+        run->window_tokens += (double)cells;
+        used++;
+    }
+    run->state.data = batcher_tell(run->train_batches);
+    return used;
+}
+
+static kd_status train_one_step(run_context *run, int step)
+{
+    const train_settings *s = run->settings;
+    int used = fill_step_batches(run);
+    gpt2_step_config config = {
+        .adamw = {s->learning_rate, s->beta1, s->beta2, s->eps, s->weight_decay, s->decay_all},
+        .learning_rate = lr_at_step(s->schedule, s->learning_rate, s->min_lr_ratio,
+                                    s->warmup_steps, run->state.total_steps, step - 1),
+        .grad_clip = s->grad_clip,
+    };
+    double start = kd_now_seconds();
+    kd_status status = gpt2_train_step(run->model, run->micro, used, &config, step,
+                                       &run->last_step);
+    if (status != KD_OK)
+        return status;
+    run->last_lr = config.learning_rate;
+    run->window_loss_sum += run->last_step.loss;
+    run->window_loss_count += 1;
+    run->state.epoch_loss_sum += run->last_step.loss;
+    run->state.epoch_loss_count += 1;
+    run->state.epoch_elapsed_s += kd_now_seconds() - start;
+    run->state.step = step;
+    return KD_OK;
+}
+
+static double elapsed(const run_context *run)
+{
+    return run->state.elapsed_s + (kd_now_seconds() - run->session_start_s);
+}
+
+static kd_status evaluate_and_log(run_context *run, eval_result *val)
+{
+    const train_settings *s = run->settings;
+    kd_status status = evaluate_model(run->model, run->val_batches, s->eval_batches, val);
+    if (status != KD_OK)
+        return status;
+    double now = kd_now_seconds();
+    metrics_row row = {
+        .step = run->state.step,
+        .epoch = (double)run->state.step / run->steps_per_epoch,
+        .train_loss = run->window_loss_sum / (run->window_loss_count > 0 ? run->window_loss_count : 1),
+        .val = *val,
+        .learning_rate = run->last_lr,
+        .grad_norm = run->last_step.grad_norm,
+        .tokens_per_s = run->window_tokens / (now - run->window_start_s),
+        .elapsed_s = elapsed(run),
+    };
+    run->window_loss_sum = run->window_loss_count = run->window_tokens = 0.0;
+    run->window_start_s = now;
+    return metrics_append(run->metrics_path, &row);
+}
+
+/* Keeps the best model by validation loss and counts evaluations without
+ * improvement for early stopping. */
+static kd_status keep_best(run_context *run, const eval_result *val)
+{
+    train_state *state = &run->state;
+    if (val->loss < state->best_val_loss) {
+        state->best_val_loss = val->loss;
+        state->best_step = state->step;
+        state->evals_without_improvement = 0;
+        return model_dir_save(run->best_dir, run->model, run->options->tokenizer_dir);
+    }
+    state->evals_without_improvement++;
+    return KD_OK;
+}
+
+static kd_status save_checkpoint(run_context *run)
+{
+    train_state saved = run->state;
+    saved.elapsed_s = elapsed(run);
+    return checkpoint_save(run->last_dir, run->model, &saved, run->options->tokenizer_dir);
+}
+
+static void end_epoch(run_context *run, int epoch, double val_loss)
+{
+    train_state *state = &run->state;
+    double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
+    epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
+                    kd_threads(), mean, val_loss, state->epoch_elapsed_s);
+    state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
+}
+
+static void show_progress(run_context *run, kd_progress *progress)
+{
+    char status[160];
+    double seconds = kd_now_seconds() - run->window_start_s;
+    snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.loss,
+             (double)run->last_lr, seconds > 0 ? run->window_tokens / seconds : 0.0);
+    progress_update(progress, run->state.step, status);
+}
+
+kd_status train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
+                    const train_run_options *options, train_summary *summary)
+{
+    run_context run = {.model = model, .settings = settings, .options = options};
+    kd_status status = run_open(&run, data);
+    train_state *state = &run.state;
+    kd_progress progress;
+    progress_start(&progress, options->model_name, state->total_steps);
+    if (status == KD_OK && state->step == 0)
+        epoch_table_header(stdout);
+    memset(summary, 0, sizeof *summary);
+    while (status == KD_OK && state->step < state->total_steps) {
+        int step = state->step + 1;
+        if ((status = train_one_step(&run, step)) != KD_OK)
+            break;
+        show_progress(&run, &progress);
+        int epoch_end = step % run.steps_per_epoch == 0 || step == state->total_steps;
+        int interval = settings->eval_interval > 0 && step % settings->eval_interval == 0;
+        if (epoch_end || interval) {
+            eval_result val;
+            if ((status = evaluate_and_log(&run, &val)) != KD_OK ||
+                (status = keep_best(&run, &val)) != KD_OK)
+                break;
+            if (epoch_end)
+                end_epoch(&run, (step - 1) / run.steps_per_epoch + 1, val.loss);
+            if ((status = save_checkpoint(&run)) != KD_OK)
+                break;
+            if (settings->patience > 0 && state->evals_without_improvement >= settings->patience) {
+                summary->stopped_early = 1;
+                break;
+            }
+        }
+        if (options->stop_after > 0 && step >= options->stop_after && step < state->total_steps) {
+            status = save_checkpoint(&run);
+            summary->interrupted = 1;
+            break;
+        }
+    }
+    progress_finish(&progress);
+    summary->steps = state->step;
+    summary->total_steps = state->total_steps;
+    summary->best_val_loss = state->best_val_loss;
+    summary->best_step = state->best_step;
+    summary->elapsed_s = elapsed(&run);
+    run_close(&run);
+    return status;
+}

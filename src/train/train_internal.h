@@ -1,0 +1,29 @@
+/* Pieces of the training run shared between its files (internal). */
+#ifndef KD_TRAIN_INTERNAL_H
+#define KD_TRAIN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "kd/train.h"
+
+typedef struct {
+    int step;
+    double epoch;           /* fractional: steps / steps per epoch */
+    double train_loss;      /* mean since the previous evaluation */
+    eval_result val;
+    float learning_rate;
+    float grad_norm;
+    double tokens_per_s;    /* training tokens fed per second since the last row */
+    double elapsed_s;
+} metrics_row;
+
+/* Keeps the rows with step <= `step` (rewritten atomically). */
+kd_status metrics_truncate_after(const char *path, int step);
+kd_status metrics_append(const char *path, const metrics_row *row);
+
+/* The table the original dolly notebook printed, one row per epoch. */
+void epoch_table_header(FILE *out);
+void epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
+                     double training_loss, double validation_loss, double seconds);
+
+#endif

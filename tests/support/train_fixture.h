@@ -1,0 +1,12 @@
+/* A tiny training setup for tests: synthetic instruction records and a run
+ * configuration for a model small enough to train in seconds. */
+#ifndef KD_TEST_TRAIN_FIXTURE_H
+#define KD_TEST_TRAIN_FIXTURE_H
+
+/* Writes dir/data.jsonl with `records` short records (deterministic text)
+ * and dir/config.json for a 1-layer, `width`-wide model trained for
+ * `max_steps` steps; returns the config path (caller frees). */
+char *train_fixture_write(const char *dir, int records, int width, int max_steps,
+                          const char *extra_train_settings);
+
+#endif
