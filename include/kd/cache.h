@@ -45,6 +45,7 @@
 #define KD_CACHE_H
 
 #include "kd/core.h"
+#include "kd/data.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,9 @@ typedef struct {
     double write_mb_per_s;        /* compressed megabytes (1e6) written per second */
     double read_tokens_per_s;     /* tokens per second decoding every example in
                                      shuffled order */
+    double teacher_tokens_per_s;  /* cached tokens per second of the teacher's own
+                                     forward pass and lm_head while writing (0 when
+                                     the writer was not told) */
 } cache_stats;
 
 typedef struct {
@@ -138,6 +142,14 @@ void cache_manifest_print(const cache_manifest *manifest, FILE *out);
  *    teacher 1f2e..., expected 9a0b...; ...)". */
 kd_status cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
                                  const char *dir);
+
+/* The identity fields a dataset determines: data files, tokenizer,
+ * templates (with the field names, loss mode and skip_bad), sequence length
+ * and split, for the train part. The teacher field is left 0. */
+kd_status cache_identity_from_data(const dataset_options *options, uint64_t tokenizer_hash,
+                                   cache_identity *identity);
+/* XXH3-64 of a file's contents (e.g. the teacher's model.safetensors). */
+kd_status cache_hash_file(const char *path, uint64_t *hash);
 
 /* The hash a record keeps of its example (ids and target mask), so that a
  * reader can check the record belongs to the example it trains on. */
@@ -180,6 +192,10 @@ kd_status cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
                              const uint8_t *target_mask, size_t length);
 kd_status cache_writer_add_rows(cache_writer *writer, const float *logits, int rows);
 kd_status cache_writer_end(cache_writer *writer);
+
+/* Adds time the caller spent computing the teacher's logits, so the
+ * manifest can compare reading the cache with recomputing them. */
+void cache_writer_add_teacher_time(cache_writer *writer, double seconds);
 
 /* After every pending example: reads the whole cache back in shuffled order
  * (checking every shard and record and measuring the read speed), then

@@ -145,6 +145,7 @@ static cJSON *stats_to_json(const cache_stats *stats)
     cJSON_AddNumberToObject(object, "write_tokens_per_s", stats->write_tokens_per_s);
     cJSON_AddNumberToObject(object, "write_mb_per_s", stats->write_mb_per_s);
     cJSON_AddNumberToObject(object, "read_tokens_per_s", stats->read_tokens_per_s);
+    cJSON_AddNumberToObject(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
     return object;
 }
 
@@ -409,6 +410,7 @@ static kd_status read_stats(const char *path, const cJSON *root, cache_stats *st
         {"write_tokens_per_s", &stats->write_tokens_per_s},
         {"write_mb_per_s", &stats->write_mb_per_s},
         {"read_tokens_per_s", &stats->read_tokens_per_s},
+        {"teacher_tokens_per_s", &stats->teacher_tokens_per_s},
     };
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         kd_status status = read_number(&at, object, fields[i].key, 0.0, HUGE_VAL, fields[i].value);
@@ -574,4 +576,7 @@ void cache_manifest_print(const cache_manifest *m, FILE *out)
     fprintf(out, "write throughput    %.0f tokens/s, %.2f MB/s\n", st->write_tokens_per_s,
             st->write_mb_per_s);
     fprintf(out, "read throughput     %.0f tokens/s (shuffled)\n", st->read_tokens_per_s);
+    if (st->teacher_tokens_per_s > 0)
+        fprintf(out, "teacher forward     %.0f tokens/s (reading is %.0fx faster)\n",
+                st->teacher_tokens_per_s, st->read_tokens_per_s / st->teacher_tokens_per_s);
 }

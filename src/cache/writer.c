@@ -50,6 +50,7 @@ struct cache_writer {
     double started;
     uint64_t positions_written;
     uint64_t bytes_written;
+    double teacher_seconds;
 };
 
 static kd_status check_plan(const cache_plan *plan)
@@ -271,6 +272,11 @@ int cache_writer_pending(const cache_writer *writer, size_t index)
 int cache_writer_complete(const cache_writer *writer)
 {
     return writer->complete;
+}
+
+void cache_writer_add_teacher_time(cache_writer *writer, double seconds)
+{
+    writer->teacher_seconds += seconds;
 }
 
 /* The first failure of a parallel loop. Error messages live in each
@@ -543,6 +549,8 @@ static kd_status build_manifest(const cache_writer *writer, cache_manifest *mani
     manifest->stats.compression_ratio = frames ? (double)raw / (double)frames : 0.0;
     manifest->stats.write_tokens_per_s = elapsed > 0 ? writer->positions_written / elapsed : 0.0;
     manifest->stats.write_mb_per_s = elapsed > 0 ? writer->bytes_written / elapsed / 1e6 : 0.0;
+    manifest->stats.teacher_tokens_per_s =
+        writer->teacher_seconds > 0 ? writer->positions_written / writer->teacher_seconds : 0.0;
     return KD_OK;
 }
 

@@ -41,6 +41,7 @@ int cli_usage_error(const cli_command_spec *spec, const char *message);
 /* Subcommands: each lives in its own cmd_*.c file. */
 int cmd_version(int argc, char **argv);
 int cmd_teacher_train(int argc, char **argv);
+int cmd_teacher_cache(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_cache_verify(int argc, char **argv);

@@ -14,6 +14,7 @@ typedef struct {
 
 static const command_entry commands[] = {
     {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
+    {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache},
     {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
     {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},
