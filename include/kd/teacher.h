@@ -3,6 +3,7 @@
 #ifndef KD_TEACHER_H
 #define KD_TEACHER_H
 
+#include "kd/cache.h"
 #include "kd/core.h"
 
 typedef struct {
@@ -20,5 +21,24 @@ typedef struct {
 } teacher_train_options;
 
 kd_status teacher_train(const teacher_train_options *options);
+
+/* kd teacher cache: the teacher's soft targets for every counted position
+ * of the training split, written once for every student run to read. */
+typedef struct {
+    const char *model_dir;           /* the teacher (a model directory) */
+    const char *config_path;         /* NULL: model_dir/../config.json (its training run's) */
+    const char *const *data_files;   /* replace the config's files when count > 0 */
+    int data_count;
+    const char *out_dir;
+    cache_encoding encoding;
+    int batch_size;                  /* examples per forward pass; 0: the config's */
+    int threads;                     /* 0: the config's */
+} teacher_cache_options;
+
+/* Builds the same dataset and split as training (the run config's data
+ * section, sequence length and split), runs the teacher over the train part
+ * in batches and writes the cache; resumes an interrupted cache. `manifest`
+ * (may be NULL) receives the finished cache's manifest. */
+kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *manifest);
 
 #endif

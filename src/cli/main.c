@@ -13,13 +13,16 @@ typedef struct {
 } command_entry;
 
 static const command_entry commands[] = {
-    {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
+    {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache},
     {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
-    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
-    {"version", "print kd's version and the BLAS kernels in use", cmd_version},
+    {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
+    {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
+    {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},
+    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
     {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
+    {"version", "print kd's version and the BLAS kernels in use", cmd_version},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 

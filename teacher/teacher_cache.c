@@ -1,0 +1,239 @@
+/* kd teacher cache: the dataset and split exactly as training builds them,
+ * the teacher run over the train part in batches, and its logits at every
+ * counted position handed to the cache writer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kd/cache.h"
+#include "kd/io.h"
+#include "kd/teacher.h"
+#include "kd/tokenizer.h"
+#include "kd/train.h"
+
+enum { PATH_CAPACITY = 4096, LOGIT_CHUNK_ROWS = 64, MAX_BATCH = 256 };
+
+/* The run configuration: --config, else the one saved beside the model by
+ * the run that trained it. */
+static kd_status load_config(const teacher_cache_options *options, run_config *config)
+{
+    char path[PATH_CAPACITY];
+    const char *config_path = options->config_path;
+    if (!config_path) {
+        kd_status status = kd_path_join(path, sizeof path, options->model_dir, "../config.json");
+        if (status != KD_OK)
+            return status;
+        if (access(path, R_OK) != 0)
+            return kd_fail(KD_ERR_INVALID, "%s is not inside a kd run directory (no "
+                           "../config.json): give --config with the data settings training uses",
+                           options->model_dir);
+        config_path = path;
+    }
+    kd_status status = run_config_load(config_path, config);
+    if (status == KD_OK)
+        status = options->data_count > 0
+                     ? run_config_set_files(config, options->data_files, options->data_count)
+                     : run_config_resolve_files(config);
+    return status;
+}
+
+/* The model directory's own tokenizer, else the config's, else GPT-2's
+ * from the assets. */
+static kd_status load_tokenizer(const char *model_dir, const run_config *config,
+                                kd_tokenizer **tokenizer)
+{
+    char path[PATH_CAPACITY];
+    if (kd_path_join(path, sizeof path, model_dir, "vocab.json") == KD_OK &&
+        access(path, R_OK) == 0)
+        return tokenizer_load(model_dir, tokenizer);
+    if (config->tokenizer_dir)
+        return tokenizer_load(config->tokenizer_dir, tokenizer);
+    char *assets = kd_resolve_asset("gpt2");
+    if (!assets)
+        return kd_fail_context(KD_ERR_IO, "tokenizer");
+    kd_status status = tokenizer_load(assets, tokenizer);
+    free(assets);
+    return status;
+}
+
+static kd_status make_plan(const teacher_cache_options *options, const run_config *config,
+                           const kd_tokenizer *tokenizer, const gpt2_model *model,
+                           const dataset *data, cache_plan *plan, uint32_t **examples)
+{
+    char path[PATH_CAPACITY];
+    memset(plan, 0, sizeof *plan);
+    kd_status status = cache_identity_from_data(&config->data, tokenizer_hash(tokenizer),
+                                                &plan->identity);
+    if (status == KD_OK)
+        status = kd_path_join(path, sizeof path, options->model_dir, "model.safetensors");
+    if (status == KD_OK)
+        status = cache_hash_file(path, &plan->identity.teacher);
+    if (status != KD_OK)
+        return status;
+    size_t count = 0;
+    const size_t *indices = dataset_part_indices(data, DATASET_TRAIN, &count);
+    if (count == 0)
+        return kd_fail(KD_ERR_INVALID, "the train split is empty");
+    *examples = kd_alloc(count, sizeof(uint32_t), "cache example list");
+    if (!*examples)
+        return KD_ERR_NOMEM;
+    for (size_t i = 0; i < count; i++)
+        (*examples)[i] = (uint32_t)indices[i];
+    plan->encoding = options->encoding;
+    plan->vocab_size = model->config.vocab_size;
+    plan->examples = *examples;
+    plan->example_count = count;
+    return KD_OK;
+}
+
+/* Hands the logits of one row of the batch to the writer, one run of
+ * consecutive counted positions (at most LOGIT_CHUNK_ROWS long) at a time,
+ * so the (T, V) logits never exist at once. */
+static kd_status cache_batch_row(cache_writer *writer, gpt2_model *model, const kd_example *ex,
+                                 size_t index, int row, int columns, float *logits,
+                                 double *teacher_seconds)
+{
+    kd_status status = cache_writer_begin(writer, index, ex->ids, ex->target_mask, ex->length);
+    int last = (int)ex->length - 1; /* positions 0 .. last-1 predict something */
+    for (int t = 0; status == KD_OK && t < last;) {
+        if (!ex->target_mask[t]) {
+            t++;
+            continue;
+        }
+        int first = t;
+        while (t < last && ex->target_mask[t] && t - first < LOGIT_CHUNK_ROWS)
+            t++;
+        double started = kd_now_seconds();
+        gpt2_head_logits(model, row * columns + first, t - first, logits);
+        *teacher_seconds += kd_now_seconds() - started;
+        status = cache_writer_add_rows(writer, logits, t - first);
+    }
+    return status == KD_OK ? cache_writer_end(writer) : status;
+}
+
+typedef struct {
+    gpt2_model *model;
+    const dataset *data;
+    const cache_plan *plan;
+    cache_writer *writer;
+    int batch_size;
+    int *tokens;       /* (B, T) */
+    float *logits;     /* (LOGIT_CHUNK_ROWS, V) */
+} cache_run;
+
+/* One forward pass over up to B pending examples from `*next` on; adds
+ * the number written to *written. */
+static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
+                             double *teacher_seconds)
+{
+    size_t chosen[MAX_BATCH];
+    int rows = 0, columns = 1;
+    while (rows < run->batch_size && *next < run->plan->example_count) {
+        size_t index = (*next)++;
+        if (!cache_writer_pending(run->writer, index))
+            continue;
+        kd_example ex = dataset_example(run->data, run->plan->examples[index]);
+        columns = (int)ex.length - 1 > columns ? (int)ex.length - 1 : columns;
+        chosen[rows++] = index;
+    }
+    if (rows == 0)
+        return KD_OK;
+    for (int r = 0; r < rows; r++) {
+        kd_example ex = dataset_example(run->data, run->plan->examples[chosen[r]]);
+        int *row = run->tokens + (size_t)r * columns;
+        for (int t = 0; t < columns; t++)
+            row[t] = t + 1 < (int)ex.length ? ex.ids[t] : 0; /* padding: never counted */
+    }
+    double started = kd_now_seconds();
+    gpt2_forward(run->model, run->tokens, rows, columns);
+    *teacher_seconds += kd_now_seconds() - started;
+    kd_status status = KD_OK;
+    for (int r = 0; r < rows && status == KD_OK; r++) {
+        kd_example ex = dataset_example(run->data, run->plan->examples[chosen[r]]);
+        status = cache_batch_row(run->writer, run->model, &ex, chosen[r], r, columns,
+                                 run->logits, teacher_seconds);
+    }
+    *written += (size_t)rows;
+    return status;
+}
+
+static kd_status write_cache(cache_run *run, cache_manifest *manifest)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < run->plan->example_count; i++)
+        pending += (size_t)cache_writer_pending(run->writer, i);
+    if (pending < run->plan->example_count)
+        fprintf(stderr, "cache: %zu of %zu examples already cached, resuming\n",
+                run->plan->example_count - pending, run->plan->example_count);
+    kd_progress progress;
+    progress_start(&progress, "teacher cache", (long)pending);
+    double teacher_seconds = 0.0;
+    size_t next = 0, written = 0;
+    kd_status status = KD_OK;
+    while (status == KD_OK && next < run->plan->example_count) {
+        status = cache_batch(run, &next, &written, &teacher_seconds);
+        progress_update(&progress, (long)written, "");
+    }
+    progress_finish(&progress);
+    cache_writer_add_teacher_time(run->writer, teacher_seconds);
+    return status == KD_OK ? cache_writer_finish(run->writer, manifest) : status;
+}
+
+kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *manifest)
+{
+    run_config config;
+    memset(&config, 0, sizeof config);
+    gpt2_model model = {0};
+    kd_tokenizer *tokenizer = NULL;
+    dataset *data = NULL;
+    uint32_t *examples = NULL;
+    cache_plan plan;
+    cache_run run = {0};
+    kd_status status = load_config(options, &config);
+    if (status == KD_OK) {
+        kd_set_threads(options->threads > 0 ? options->threads : config.train.threads);
+        status = load_tokenizer(options->model_dir, &config, &tokenizer);
+    }
+    if (status == KD_OK)
+        status = model_dir_load(options->model_dir, &model);
+    if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
+        status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the teacher's n_positions %d",
+                         config.data.seq_len, model.config.n_positions);
+    if (status == KD_OK && tokenizer_vocab_size(tokenizer) > model.config.vocab_size)
+        status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the teacher only %d",
+                         tokenizer_vocab_size(tokenizer), model.config.vocab_size);
+    if (status == KD_OK)
+        status = dataset_build(&config.data, tokenizer, &data, NULL);
+    if (status == KD_OK)
+        status = make_plan(options, &config, tokenizer, &model, data, &plan, &examples);
+    run.batch_size = options->batch_size > 0 ? options->batch_size : config.train.batch_size;
+    if (status == KD_OK && (run.batch_size < 1 || run.batch_size > MAX_BATCH))
+        status = kd_fail(KD_ERR_INVALID, "batch size %d is outside [1, %d]", run.batch_size,
+                         MAX_BATCH);
+    if (status == KD_OK)
+        status = gpt2_prepare(&model, run.batch_size, (int)config.data.seq_len, 0);
+    if (status == KD_OK) {
+        run.model = &model;
+        run.data = data;
+        run.plan = &plan;
+        run.tokens = kd_alloc((size_t)run.batch_size * config.data.seq_len, sizeof(int),
+                              "teacher cache batch");
+        run.logits = kd_alloc((size_t)LOGIT_CHUNK_ROWS * (size_t)model.config.vocab_size,
+                              sizeof(float), "teacher cache logits");
+        status = run.tokens && run.logits ? KD_OK : KD_ERR_NOMEM;
+    }
+    if (status == KD_OK)
+        status = cache_writer_open(options->out_dir, &plan, &run.writer);
+    if (status == KD_OK)
+        status = write_cache(&run, manifest);
+    cache_writer_free(run.writer);
+    free(run.tokens);
+    free(run.logits);
+    free(examples);
+    dataset_free(data);
+    tokenizer_free(tokenizer);
+    gpt2_free(&model);
+    run_config_free(&config);
+    return status;
+}
