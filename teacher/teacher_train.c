@@ -166,8 +166,13 @@ kd_status teacher_train(const teacher_train_options *options)
         cJSON *resolved = run_config_to_json(&config);
         if (options->init_dir)
             cJSON_AddStringToObject(resolved, "init", options->init_dir);
-        train_run_options run = {out_dir, config.tokenizer_dir, "teacher", options->resume,
-                                 options->stop_after, resolved};
+        train_run_options run = {
+            .out_dir = out_dir, .tokenizer_dir = config.tokenizer_dir, .model_name = "teacher",
+            .resume = options->resume, .stop_after = options->stop_after,
+            .resolved_config = resolved, .tokenizer = tokenizer,
+            .template = &config.data.prompt, .prompts = config.prompts,
+            .prompt_count = config.prompt_count,
+        };
         train_summary summary;
         status = train_run(&model, data, &config.train, &run, &summary);
         cJSON_Delete(resolved);

@@ -47,6 +47,16 @@ static void test_tiny_model_overfits(void **state)
     print_message("final training loss %.4f\n", loss);
     assert_true(loss < 0.5);
 
+    /* samples.md answers the config's prompt before and after training. */
+    char *samples_path = test_path(out, "samples.md");
+    size_t samples_size = 0;
+    char *samples = test_read_file(samples_path, &samples_size);
+    assert_non_null(strstr(samples, "## Before training"));
+    assert_non_null(strstr(samples, "## After training (best model"));
+    assert_non_null(strstr(strstr(samples, "## After"), "### Tell me about owls."));
+    free(samples);
+    free(samples_path);
+
     /* The best model evaluates to the same numbers twice. */
     char *model = test_path(out, "model");
     eval_options eval = {.model_dir = model, .batch_size = 4};

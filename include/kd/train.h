@@ -16,6 +16,7 @@
 #include "kd/core.h"
 #include "kd/data.h"
 #include "kd/nn.h"
+#include "kd/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -98,6 +99,11 @@ typedef struct {
     int resume;                 /* continue from out_dir/last */
     int stop_after;             /* end after this step as if interrupted; 0: no */
     const cJSON *resolved_config; /* written to out_dir/config.json */
+    /* samples.md: prompts answered before training and by the best model after. */
+    const kd_tokenizer *tokenizer;
+    const prompt_template *template;
+    const char *const *prompts;
+    int prompt_count;
 } train_run_options;
 
 typedef struct {
@@ -148,6 +154,13 @@ double train_flops_per_token(const gpt2_config *config, int seq);
  * steps of the model on this machine to predict its speed. */
 kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
                          train_cost *cost);
+
+/* Writes (or, with `append`, adds to) samples.md: a "## heading" section
+ * with the greedy answer of `model` (prepared for training or inference)
+ * to each prompt, rendered through the instruction template. */
+kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
+                        const kd_tokenizer *tokenizer, const prompt_template *template,
+                        const char *const *prompts, int prompt_count, int append);
 
 /* A run configuration file: {"model": {...}, "train": {...}, "data": {...}}.
  *   model  GPT-2 config keys (may be absent when the model comes from --init)

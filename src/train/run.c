@@ -26,6 +26,7 @@ typedef struct {
     char metrics_path[PATH_CAPACITY];
     char best_dir[PATH_CAPACITY];
     char last_dir[PATH_CAPACITY];
+    char samples_path[PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
     double window_loss_sum;    /* training loss since the last evaluation */
     double window_loss_count;
@@ -112,6 +113,7 @@ static kd_status run_open(run_context *run, const dataset *data)
         (status = kd_path_join(run->metrics_path, PATH_CAPACITY, out, "metrics.jsonl")) != KD_OK ||
         (status = kd_path_join(run->best_dir, PATH_CAPACITY, out, "model")) != KD_OK ||
         (status = kd_path_join(run->last_dir, PATH_CAPACITY, out, "last")) != KD_OK ||
+        (status = kd_path_join(run->samples_path, PATH_CAPACITY, out, "samples.md")) != KD_OK ||
         (status = gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
@@ -248,6 +250,28 @@ static void show_progress(run_context *run, kd_progress *progress)
     progress_update(progress, run->state.step, status);
 }
 
+static kd_status write_samples(run_context *run, const char *heading, int append)
+{
+    const train_run_options *o = run->options;
+    if (!o->tokenizer || o->prompt_count == 0)
+        return KD_OK;
+    return samples_write(run->samples_path, heading, run->model, o->tokenizer, o->template,
+                         o->prompts, o->prompt_count, append);
+}
+
+/* Answers the prompts with the best model's weights (loaded over the
+ * trained ones, which the checkpoint already holds). */
+static kd_status write_final_samples(run_context *run)
+{
+    char path[PATH_CAPACITY], heading[128];
+    kd_status status = kd_path_join(path, sizeof path, run->best_dir, "model.safetensors");
+    if (status == KD_OK && run->state.best_step > 0)
+        status = model_weights_read(path, run->model);
+    snprintf(heading, sizeof heading, "After training (best model: step %d, validation loss %.4f)",
+             run->state.best_step, run->state.best_val_loss);
+    return status == KD_OK ? write_samples(run, heading, 1) : status;
+}
+
 kd_status train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
                     const train_run_options *options, train_summary *summary)
 {
@@ -256,6 +280,8 @@ kd_status train_run(gpt2_model *model, const dataset *data, const train_settings
     train_state *state = &run.state;
     kd_progress progress;
     progress_start(&progress, options->model_name, state->total_steps);
+    if (status == KD_OK && state->step == 0)
+        status = write_samples(&run, "Before training", 0);
     if (status == KD_OK && state->step == 0)
         epoch_table_header(stdout);
     memset(summary, 0, sizeof *summary);
@@ -287,6 +313,8 @@ kd_status train_run(gpt2_model *model, const dataset *data, const train_settings
         }
     }
     progress_finish(&progress);
+    if (status == KD_OK && !summary->interrupted)
+        status = write_final_samples(&run);
     summary->steps = state->step;
     summary->total_steps = state->total_steps;
     summary->best_val_loss = state->best_val_loss;

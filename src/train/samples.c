@@ -1,0 +1,73 @@
+/* samples.md: greedy generations for a fixed prompt list, written before
+ * training and again from the best model after it, so a person can see
+ * what the run changed. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kd/train.h"
+
+enum { SAMPLE_NEW_TOKENS = 64 };
+
+/* Greedy continuation of one instruction, decoded to text. */
+static kd_status sample_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                            const prompt_template *template, const char *instruction,
+                            kd_token_buffer *prompt, int *generated, char **text)
+{
+    gpt2_sampling sampling;
+    gpt2_sampling_default(&sampling);
+    sampling.temperature = 0.0f;
+    sampling.max_new_tokens = SAMPLE_NEW_TOKENS;
+    sampling.stop_token = tokenizer_token_id(tokenizer, "<|endoftext|>");
+    kd_rng rng;
+    kd_rng_seed(&rng, 1);
+    gpt2_generate_stats stats;
+    token_buffer_clear(prompt);
+    kd_status status = template_encode_prompt(tokenizer, template, instruction, "", prompt);
+    if (status == KD_OK && (int)prompt->count > model->max_seq)
+        status = kd_fail(KD_ERR_INVALID, "sample prompt of %zu tokens is longer than %d",
+                         prompt->count, model->max_seq);
+    if (status == KD_OK)
+        status = gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count, &sampling,
+                                      &rng, generated, NULL, NULL, &stats);
+    size_t length = 0;
+    if (status == KD_OK)
+        status = tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
+    return status;
+}
+
+kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
+                        const kd_tokenizer *tokenizer, const prompt_template *template,
+                        const char *const *prompts, int prompt_count, int append)
+{
+    gpt2_kv_cache cache;
+    kd_token_buffer prompt = {0};
+    int generated[SAMPLE_NEW_TOKENS];
+    int max_len = model->config.n_positions < model->max_seq + SAMPLE_NEW_TOKENS
+                      ? model->config.n_positions
+                      : model->max_seq + SAMPLE_NEW_TOKENS;
+    kd_status status = gpt2_kv_cache_create(&cache, &model->config, max_len);
+    if (status != KD_OK)
+        return status;
+    FILE *file = fopen(path, append ? "a" : "w");
+    if (!file) {
+        gpt2_kv_cache_free(&cache);
+        return kd_fail(KD_ERR_IO, "cannot write %s", path);
+    }
+    if (!append)
+        fprintf(file, "# Samples\n\nGreedy decoding, at most %d new tokens, instruction "
+                      "template.\n", SAMPLE_NEW_TOKENS);
+    fprintf(file, "\n## %s\n", heading);
+    for (int i = 0; i < prompt_count && status == KD_OK; i++) {
+        char *text = NULL;
+        status = sample_one(model, &cache, tokenizer, template, prompts[i], &prompt, generated,
+                            &text);
+        if (status == KD_OK)
+            fprintf(file, "\n### %s\n\n%s\n", prompts[i], text);
+        free(text);
+    }
+    if (fclose(file) != 0 && status == KD_OK)
+        status = kd_fail(KD_ERR_IO, "cannot write %s", path);
+    token_buffer_free(&prompt);
+    gpt2_kv_cache_free(&cache);
+    return status;
+}
