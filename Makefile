@@ -27,8 +27,14 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Until `kd pipeline` exists: a short teacher run on the real dolly records,
+# then its evaluation and an answer from the trained model.
+DEMO_OUT ?= runs/demo/teacher
 demo: build
-	$(BUILD)/kd bench --config configs/teacher-tiny.json --mode train --steps 5
+	$(BUILD)/kd teacher train --config configs/teacher-tiny.json --max-steps 40 --out $(DEMO_OUT)
+	$(BUILD)/kd eval --model $(DEMO_OUT)/model
+	$(BUILD)/kd generate --model $(DEMO_OUT)/model --temperature 0 --max-new-tokens 48 \
+	    --prompt "Why can camels survive for long without water?"
 
 clean:
 	rm -rf $(BUILD)
