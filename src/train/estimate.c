@@ -72,9 +72,9 @@ kd_status train_estimate(const gpt2_config *config, int batch, int seq, int meas
     cost->machine_bytes = (double)kd_physical_memory_bytes();
     if (!measure)
         return KD_OK;
-    /* A small batch of the real model keeps the measurement quick; its
-     * FLOP rate carries over to the full batch. */
-    int probe_seq = seq < 128 ? seq : 128, probe_batch = 1;
+    /* A small batch of the real model keeps the measurement quick; with
+     * 512 rows its matrix products run near the full batch's FLOP rate. */
+    int probe_seq = seq < 128 ? seq : 128, probe_batch = batch < 4 ? batch : 4;
     double seconds = 0.0;
     kd_status status = measure_step(config, probe_batch, probe_seq, 2, &seconds);
     if (status != KD_OK)
