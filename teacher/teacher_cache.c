@@ -68,7 +68,7 @@ static kd_status make_plan(const teacher_cache_options *options, const run_confi
     if (status == KD_OK)
         status = kd_path_join(path, sizeof path, options->model_dir, "model.safetensors");
     if (status == KD_OK)
-        status = cache_hash_file(path, &plan->identity.teacher);
+        status = kd_hash_file(path, &plan->identity.teacher);
     if (status != KD_OK)
         return status;
     size_t count = 0;

@@ -148,8 +148,6 @@ kd_status cache_check_compatible(const cache_manifest *manifest, const cache_ide
  * and split, for the train part. The teacher field is left 0. */
 kd_status cache_identity_from_data(const dataset_options *options, uint64_t tokenizer_hash,
                                    cache_identity *identity);
-/* XXH3-64 of a file's contents (e.g. the teacher's model.safetensors). */
-kd_status cache_hash_file(const char *path, uint64_t *hash);
 
 /* The hash a record keeps of its example (ids and target mask), so that a
  * reader can check the record belongs to the example it trains on. */

@@ -39,6 +39,9 @@ kd_status kd_read_file(const char *path, size_t max_bytes, char **data, size_t *
  * not fit, so a long path is an error, never a silently cut one. */
 kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *name);
 
+/* XXH3-64 of a file's contents and length (streamed; any size). */
+kd_status kd_hash_file(const char *path, uint64_t *hash);
+
 /* Checked allocation: NULL with a KD_ERR_NOMEM message naming `what`. */
 void *kd_alloc(size_t count, size_t size, const char *what);
 /* count * size without overflow; 0 on overflow. */

@@ -9,39 +9,6 @@
 
 #include "cache_format.h"
 
-static kd_status hash_file_into(XXH3_state_t *state, const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return kd_fail(KD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char chunk[1 << 16];
-    uint64_t total = 0;
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0) {
-        XXH3_64bits_update(state, chunk, got);
-        total += got;
-    }
-    int failed = ferror(file);
-    fclose(file);
-    if (failed)
-        return kd_fail(KD_ERR_IO, "%s: read error", path);
-    uint8_t length[8];
-    put_u64(length, total); /* ends the file: contents cannot slide into the next */
-    XXH3_64bits_update(state, length, sizeof length);
-    return KD_OK;
-}
-
-kd_status cache_hash_file(const char *path, uint64_t *hash)
-{
-    XXH3_state_t state;
-    XXH3_INITSTATE(&state);
-    XXH3_64bits_reset(&state);
-    kd_status status = hash_file_into(&state, path);
-    if (status == KD_OK)
-        *hash = XXH3_64bits_digest(&state);
-    return status;
-}
-
 /* Length first, so neighbouring strings cannot trade bytes; NULL differs
  * from "". */
 static void hash_string(XXH3_state_t *state, const char *text)
@@ -61,9 +28,13 @@ kd_status cache_identity_from_data(const dataset_options *options, uint64_t toke
     XXH3_INITSTATE(&state);
     XXH3_64bits_reset(&state);
     for (size_t i = 0; i < options->path_count; i++) {
-        kd_status status = hash_file_into(&state, options->paths[i]);
+        uint64_t file_hash = 0;
+        uint8_t bytes[8];
+        kd_status status = kd_hash_file(options->paths[i], &file_hash);
         if (status != KD_OK)
             return status;
+        put_u64(bytes, file_hash);
+        XXH3_64bits_update(&state, bytes, sizeof bytes);
     }
     identity->data = XXH3_64bits_digest(&state);
     XXH3_64bits_reset(&state);

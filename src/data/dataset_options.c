@@ -42,26 +42,6 @@ static void hash_string(XXH3_state_t *state, const char *text)
     XXH3_64bits_update(state, text, length);
 }
 
-static kd_status hash_file(XXH3_state_t *state, const char *path)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return kd_fail(KD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char chunk[1 << 16];
-    uint64_t total = 0;
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, file)) > 0) {
-        XXH3_64bits_update(state, chunk, got);
-        total += got;
-    }
-    int failed = ferror(file);
-    fclose(file);
-    if (failed)
-        return kd_fail(KD_ERR_IO, "%s: read error", path);
-    hash_word(state, total); /* ends the file: contents cannot slide into the next */
-    return KD_OK;
-}
-
 kd_status dataset_options_key(const dataset_options *options, uint64_t tokenizer_hash,
                               uint64_t *key)
 {
@@ -70,9 +50,11 @@ kd_status dataset_options_key(const dataset_options *options, uint64_t tokenizer
     hash_word(&state, DATASET_KEY_VERSION);
     hash_word(&state, options->path_count);
     for (size_t i = 0; i < options->path_count; i++) {
-        kd_status status = hash_file(&state, options->paths[i]);
+        uint64_t file_hash = 0;
+        kd_status status = kd_hash_file(options->paths[i], &file_hash);
         if (status != KD_OK)
             return status;
+        hash_word(&state, file_hash);
     }
     hash_word(&state, tokenizer_hash);
     hash_string(&state, options->prompt.with_context);
