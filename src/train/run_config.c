@@ -100,6 +100,9 @@ kd_status run_config_load(const char *path, run_config *config)
         return status;
     static const char *const sections[] = {"model", "train", "data"};
     for (const cJSON *item = config->root->child; item; item = item->next) {
+        /* A run's resolved config.json records the model it fine-tuned. */
+        if (strcmp(item->string, "init") == 0 && cJSON_IsString(item))
+            continue;
         size_t i = 0;
         while (i < 3 && strcmp(sections[i], item->string) != 0)
             i++;
