@@ -31,9 +31,9 @@ test: build
 # then its evaluation and an answer from the trained model.
 DEMO_OUT ?= runs/demo/teacher
 demo: build
-	$(BUILD)/kd teacher train --config configs/teacher-tiny.json --max-steps 40 --out $(DEMO_OUT)
+	$(BUILD)/kd teacher train --config configs/teacher-tiny.json --max-steps 120 --out $(DEMO_OUT)
 	$(BUILD)/kd eval --model $(DEMO_OUT)/model
-	$(BUILD)/kd generate --model $(DEMO_OUT)/model --temperature 0 --max-new-tokens 48 \
+	$(BUILD)/kd generate --model $(DEMO_OUT)/model --temperature 0.8 --seed 1 --max-new-tokens 48 \
 	    --prompt "Why can camels survive for long without water?"
 
 clean:
