@@ -26,19 +26,6 @@ typedef struct {
     gpt2_step_config step;
 } bench;
 
-static kd_status read_model_config(const char *path, gpt2_config *config)
-{
-    cJSON *root;
-    kd_status status = json_read_file(path, &root);
-    if (status != KD_OK)
-        return status;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    status = model ? gpt2_config_from_json(model, config)
-                   : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
-    cJSON_Delete(root);
-    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
-}
-
 static kd_status run_once(bench *b, run_kind kind, int step)
 {
     gpt2_batch batch = {b->tokens, b->targets, NULL, b->batch, b->seq};
@@ -84,9 +71,9 @@ static kd_status time_runs(bench *b, run_kind kind, int steps, double *median)
 static kd_status setup(bench *b, const char *student_path, const char *teacher_path)
 {
     gpt2_config student, teacher;
-    kd_status status = read_model_config(student_path, &student);
+    kd_status status = gpt2_config_read_model_section(student_path, &student);
     if (status == KD_OK)
-        status = read_model_config(teacher_path, &teacher);
+        status = gpt2_config_read_model_section(teacher_path, &teacher);
     if (status == KD_OK)
         status = gpt2_create(&b->student, &student);
     if (status == KD_OK)

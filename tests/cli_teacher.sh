@@ -44,6 +44,15 @@ expect 2 teacher train --config "$work/run.json" --max-steps -1
 expect 2 teacher train --config "$work/run.json" --bogus
 expect 0 teacher train --help
 expect 1 teacher train --config "$work/missing.json"
+echo '[1, 2]' >"$work/array.json"
+expect 1 teacher train --config "$work/array.json"
+grep -q "must be a JSON object" "$work/err" || fail "array config: $(cat "$work/err")"
+printf '{"train": {"batch_size": ' >"$work/broken.json"
+expect 1 teacher train --config "$work/broken.json"
+grep -q "broken.json:1:" "$work/err" || fail "broken config should name line and column"
+echo '{"train": {"bogus": 1}}' >"$work/unknown.json"
+expect 1 estimate --config "$work/unknown.json"
+grep -q "train.bogus" "$work/err" || fail "unknown key not named: $(cat "$work/err")"
 expect 1 teacher train --config "$work/run.json"   # no model section and no --init
 grep -q 'no "model" section' "$work/err" || fail "missing-model message: $(cat "$work/err")"
 

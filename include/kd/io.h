@@ -45,6 +45,10 @@ kd_status atomic_copy_file(const char *source, const char *destination);
 /* mkdir -p: creates `path` and any missing parents. */
 kd_status make_directories(const char *path);
 
+/* Reads exactly `size` bytes at `offset` of an open file, retrying short
+ * reads; a file that ends early is KD_ERR_FORMAT ("truncated"). */
+kd_status file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset);
+
 /* Reads and parses a JSON file (at most 256 MB); a syntax error is reported
  * as "path:line:column: malformed JSON". The caller cJSON_Deletes *root. */
 kd_status json_read_file(const char *path, cJSON **root);
@@ -146,6 +150,8 @@ kd_status safetensors_write(const char *path, const safetensors_source *tensors,
  * its messages name the key, and callers prefix the file (kd_fail_context). */
 kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config);
 kd_status gpt2_config_read(const char *path, gpt2_config *config);
+/* The "model" object of a kd run configuration file. */
+kd_status gpt2_config_read_model_section(const char *path, gpt2_config *config);
 /* A complete HF config.json that GPT2LMHeadModel.from_pretrained accepts. */
 cJSON *gpt2_config_to_json(const gpt2_config *config);
 kd_status gpt2_config_write(const char *path, const gpt2_config *config);

@@ -91,24 +91,6 @@ kd_status shard_write(const char *path, const shard_layout *layout, const uint8_
 
 /* ---- reading -------------------------------------------------------------- */
 
-static kd_status read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset)
-{
-    uint8_t *bytes = buffer;
-    while (size > 0) {
-        ssize_t got = pread(fd, bytes, size, (off_t)offset);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return kd_fail(KD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-        if (got == 0)
-            return kd_fail(KD_ERR_FORMAT, "%s: truncated", path);
-        bytes += got;
-        size -= (size_t)got;
-        offset += (uint64_t)got;
-    }
-    return KD_OK;
-}
-
 /* XXH3-64 of the first `size` bytes of the file, read in 1 MiB pieces. */
 static kd_status checksum_prefix(int fd, const char *path, uint64_t size, uint64_t *checksum)
 {
@@ -120,7 +102,7 @@ static kd_status checksum_prefix(int fd, const char *path, uint64_t size, uint64
         XXH3_64bits_reset(state);
     for (uint64_t done = 0; status == KD_OK && done < size;) {
         size_t length = size - done < PIECE ? (size_t)(size - done) : PIECE;
-        status = read_at(fd, path, piece, length, done);
+        status = file_read_at(fd, path, piece, length, done);
         if (status == KD_OK)
             XXH3_64bits_update(state, piece, length);
         done += length;
@@ -163,9 +145,9 @@ static kd_status read_layout(int fd, const char *path, uint64_t size, shard_layo
     if (size < CACHE_SHARD_HEADER_BYTES + CACHE_SHARD_FOOTER_BYTES)
         return kd_fail(KD_ERR_FORMAT, "%s: truncated (%llu bytes)", path,
                        (unsigned long long)size);
-    kd_status status = read_at(fd, path, header, sizeof header, 0);
+    kd_status status = file_read_at(fd, path, header, sizeof header, 0);
     if (status == KD_OK)
-        status = read_at(fd, path, footer, sizeof footer, size - sizeof footer);
+        status = file_read_at(fd, path, footer, sizeof footer, size - sizeof footer);
     if (status != KD_OK)
         return status;
     if (memcmp(header, CACHE_SHARD_MAGIC, 8) != 0 || memcmp(footer + 12, CACHE_FOOTER_MAGIC, 4))
@@ -197,7 +179,7 @@ static kd_status read_layout(int fd, const char *path, uint64_t size, shard_layo
     if (!index || !layout->entries)
         status = KD_ERR_NOMEM;
     if (status == KD_OK)
-        status = read_at(fd, path, index, index_bytes, index_offset);
+        status = file_read_at(fd, path, index, index_bytes, index_offset);
     if (status == KD_OK)
         status = parse_index(path, index, index_offset, layout);
     free(index);

@@ -58,20 +58,6 @@ static int parse_mode(const char *name, bench_mode *mode)
     return 0;
 }
 
-/* Reads the "model" object of a kd configuration file. */
-static kd_status read_model_config(const char *path, gpt2_config *config)
-{
-    cJSON *root;
-    kd_status status = json_read_file(path, &root);
-    if (status != KD_OK)
-        return status;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    status = model ? gpt2_config_from_json(model, config)
-                   : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
-    cJSON_Delete(root);
-    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
-}
-
 static kd_status check_sizes(const bench_options *options, const gpt2_config *config)
 {
     if (options->seq > config->n_positions)
@@ -293,7 +279,7 @@ int cmd_bench(int argc, char **argv)
         kd_set_threads(options.threads);
 
     gpt2_config config;
-    kd_status status = read_model_config(options.config_path, &config);
+    kd_status status = gpt2_config_read_model_section(options.config_path, &config);
     if (status == KD_OK && (options.mode == BENCH_KD || options.mode == BENCH_GENERATE))
         status = kd_fail(KD_ERR_UNSUPPORTED, "mode %s is not available yet in this build",
                          options.mode_name);

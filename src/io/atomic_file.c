@@ -157,3 +157,21 @@ kd_status atomic_copy_file(const char *source, const char *destination)
     close(fd);
     return status == KD_OK ? atomic_file_commit(&file) : status;
 }
+
+kd_status file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset)
+{
+    char *bytes = buffer;
+    while (size > 0) {
+        ssize_t got = pread(fd, bytes, size, (off_t)offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return kd_fail(KD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        if (got == 0)
+            return kd_fail(KD_ERR_FORMAT, "%s: file ended early (truncated)", path);
+        bytes += got;
+        size -= (size_t)got;
+        offset += (uint64_t)got;
+    }
+    return KD_OK;
+}

@@ -202,3 +202,16 @@ kd_status gpt2_config_write(const char *path, const gpt2_config *config)
     free(text);
     return status;
 }
+
+kd_status gpt2_config_read_model_section(const char *path, gpt2_config *config)
+{
+    cJSON *root;
+    kd_status status = json_read_file(path, &root);
+    if (status != KD_OK)
+        return status;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    status = model ? gpt2_config_from_json(model, config)
+                   : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
+    cJSON_Delete(root);
+    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
+}

@@ -51,25 +51,6 @@ uint64_t safetensors_tensor_elements(const safetensors_tensor *tensor)
     return (tensor->data_end - tensor->data_begin) / safetensors_dtype_size(tensor->dtype);
 }
 
-/* Reads exactly `size` bytes at `offset`, retrying short reads. */
-static kd_status read_exact(int fd, const char *path, void *out, size_t size, uint64_t offset)
-{
-    char *bytes = out;
-    while (size > 0) {
-        ssize_t got = pread(fd, bytes, size, (off_t)offset);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return kd_fail(KD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-        if (got == 0)
-            return kd_fail(KD_ERR_FORMAT, "%s: file ended early (truncated?)", path);
-        bytes += got;
-        size -= (size_t)got;
-        offset += (uint64_t)got;
-    }
-    return KD_OK;
-}
-
 /* JSON numbers are doubles; accept only exact non-negative integers below
  * 2^53, where every integer is representable. */
 static int json_to_u64(const cJSON *item, uint64_t *value)
@@ -303,7 +284,7 @@ static kd_status open_and_parse(safetensors_file *file, const char *path)
                        "%s: %llu bytes is too short for a safetensors file (truncated?)", path,
                        (unsigned long long)file_size);
     uint8_t prefix[8];
-    kd_status status = read_exact(file->fd, path, prefix, sizeof prefix, 0);
+    kd_status status = file_read_at(file->fd, path, prefix, sizeof prefix, 0);
     if (status != KD_OK)
         return status;
     uint64_t header_length = 0;
@@ -321,7 +302,7 @@ static kd_status open_and_parse(safetensors_file *file, const char *path)
     char *text = kd_alloc((size_t)header_length + 1, 1, path);
     if (!text)
         return KD_ERR_NOMEM;
-    status = read_exact(file->fd, path, text, (size_t)header_length, 8);
+    status = file_read_at(file->fd, path, text, (size_t)header_length, 8);
     if (status == KD_OK)
         status = parse_header(file, text, header_length);
     free(text);
@@ -370,7 +351,7 @@ static kd_status read_half_elements(const safetensors_file *file, uint64_t offse
     uint16_t chunk[4096];
     while (count > 0) {
         size_t n = count < 4096 ? (size_t)count : 4096;
-        kd_status status = read_exact(file->fd, file->path, chunk, n * sizeof *chunk, offset);
+        kd_status status = file_read_at(file->fd, file->path, chunk, n * sizeof *chunk, offset);
         if (status != KD_OK)
             return status;
         for (size_t i = 0; i < n; i++)
@@ -394,7 +375,7 @@ kd_status safetensors_read_f32(const safetensors_file *file, const safetensors_t
                       first * safetensors_dtype_size(tensor->dtype);
     switch (tensor->dtype) {
     case SAFETENSORS_F32:
-        return read_exact(file->fd, file->path, out, (size_t)count * sizeof *out, offset);
+        return file_read_at(file->fd, file->path, out, (size_t)count * sizeof *out, offset);
     case SAFETENSORS_F16:
         return read_half_elements(file, offset, count, 0, out);
     case SAFETENSORS_BF16:

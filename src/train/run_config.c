@@ -98,6 +98,8 @@ kd_status run_config_load(const char *path, run_config *config)
     kd_status status = json_read_file(path, &config->root);
     if (status != KD_OK)
         return status;
+    if (!cJSON_IsObject(config->root))
+        return kd_fail(KD_ERR_INVALID, "%s: a run configuration must be a JSON object", path);
     static const char *const sections[] = {"model", "train", "data"};
     for (const cJSON *item = config->root->child; item; item = item->next) {
         /* A run's resolved config.json records the model it fine-tuned. */
