@@ -80,6 +80,7 @@ static kd_status make_plan(const teacher_cache_options *options, const run_confi
         return KD_ERR_NOMEM;
     for (size_t i = 0; i < count; i++)
         (*examples)[i] = (uint32_t)indices[i];
+    snprintf(plan->teacher_dir, sizeof plan->teacher_dir, "%s", options->model_dir);
     plan->encoding = options->encoding;
     plan->vocab_size = model->config.vocab_size;
     plan->examples = *examples;

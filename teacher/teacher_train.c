@@ -1,6 +1,5 @@
 /* kd teacher train: resolve the configuration, build the dataset, create or
  * load the model, check it fits in memory, and hand over to train_run. */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +11,6 @@
 #include "kd/train.h"
 
 enum { PATH_CAPACITY = 4096 };
-
-static void apply_overrides(const teacher_train_options *options, run_config *config)
-{
-    train_settings *train = &config->train;
-    if (options->epochs > 0) {
-        train->epochs = options->epochs;
-        train->max_steps = 0;
-    }
-    if (options->max_steps > 0)
-        train->max_steps = options->max_steps;
-    if (options->seed >= 0)
-        train->seed = (uint64_t)options->seed;
-    if (options->threads > 0)
-        train->threads = options->threads;
-    run_config_sync_data(config);
-}
 
 /* The model's shape comes from --init when given (and must then agree with
  * the config's "model", if any), else from the config. */
@@ -75,20 +58,6 @@ static kd_status resolve_tokenizer_dir(const teacher_train_options *options, run
     return config->tokenizer_dir ? KD_OK : kd_fail_context(KD_ERR_IO, "tokenizer");
 }
 
-static kd_status check_memory(const run_config *config)
-{
-    const train_settings *t = &config->train;
-    double needed = (double)gpt2_num_params(&config->model) * sizeof(float) +
-                    (double)gpt2_prepare_bytes(&config->model, t->batch_size, t->seq_len, 1);
-    double available = (double)kd_physical_memory_bytes();
-    if (available > 0 && needed > 0.9 * available)
-        return kd_fail(KD_ERR_NOMEM, "training needs about %.1f GB (weights, gradients, AdamW "
-                       "state and activations at batch %d x %d) but this machine has %.1f GB; "
-                       "see 'kd estimate'", needed / 1e9, t->batch_size, t->seq_len,
-                       available / 1e9);
-    return KD_OK;
-}
-
 static kd_status create_model(const teacher_train_options *options, const run_config *config,
                               gpt2_model *model)
 {
@@ -98,36 +67,6 @@ static kd_status create_model(const teacher_train_options *options, const run_co
     if (status == KD_OK)
         gpt2_init_random(model, config->train.seed);
     return status;
-}
-
-static kd_status build_dataset(const run_config *config, const kd_tokenizer *tokenizer,
-                               const char *out_dir, dataset **data)
-{
-    if (config->data.path_count == 0)
-        return kd_fail(KD_ERR_INVALID, "no data: give data.files in the config or --data FILE");
-    char cache_dir[PATH_CAPACITY];
-    dataset_options options = config->data;
-    options.cache_dir = cache_dir;
-    dataset_report report;
-    kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, "dataset-cache");
-    if (status == KD_OK)
-        status = make_directories(out_dir);
-    if (status == KD_OK)
-        status = dataset_build(&options, tokenizer, data, &report);
-    if (status == KD_OK)
-        dataset_report_print(&report, stderr);
-    return status;
-}
-
-static void default_out_dir(const char *config_path, char *out, size_t size)
-{
-    char copy[PATH_CAPACITY];
-    snprintf(copy, sizeof copy, "%s", config_path);
-    char *name = basename(copy);
-    char *dot = strrchr(name, '.');
-    if (dot)
-        *dot = '\0';
-    snprintf(out, size, "runs/%s/teacher", name);
 }
 
 kd_status teacher_train(const teacher_train_options *options)
@@ -140,26 +79,29 @@ kd_status teacher_train(const teacher_train_options *options)
     if (options->out_dir)
         snprintf(out_dir, sizeof out_dir, "%s", options->out_dir);
     else
-        default_out_dir(options->config_path, out_dir, sizeof out_dir);
+        run_default_out_dir(options->config_path, "teacher", out_dir, sizeof out_dir);
 
     kd_status status = run_config_load(options->config_path, &config);
     if (status == KD_OK)
         status = options->data_count > 0
                      ? run_config_set_files(&config, options->data_files, options->data_count)
                      : run_config_resolve_files(&config);
+    if (status == KD_OK && config.distill)
+        status = kd_fail(KD_ERR_INVALID, "%s has a \"distill\" section: it is a student's "
+                         "config (kd student train)", options->config_path);
     if (status == KD_OK) {
-        apply_overrides(options, &config);
+        run_config_apply_overrides(&config, &options->overrides);
         kd_set_threads(config.train.threads);
         status = resolve_model_config(options, &config);
     }
     if (status == KD_OK && (status = resolve_tokenizer_dir(options, &config)) == KD_OK &&
-        (status = check_memory(&config)) == KD_OK)
+        (status = train_check_memory(&config, 0.0)) == KD_OK)
         status = tokenizer_load(config.tokenizer_dir, &tokenizer);
     if (status == KD_OK && tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the model only %d",
                          tokenizer_vocab_size(tokenizer), config.model.vocab_size);
     if (status == KD_OK)
-        status = build_dataset(&config, tokenizer, out_dir, &data);
+        status = run_dataset_build(&config, tokenizer, out_dir, &data);
     if (status == KD_OK)
         status = create_model(options, &config, &model);
     if (status == KD_OK) {

@@ -40,7 +40,7 @@ static void test_tiny_model_overfits(void **state)
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 16, 64, 120, NULL);
     char *out = test_path(dir, "run");
-    teacher_train_options options = {.config_path = config, .out_dir = out, .seed = -1};
+    teacher_train_options options = {.config_path = config, .out_dir = out, .overrides = {.seed = -1}};
     if (teacher_train(&options) != KD_OK)
         fail_msg("teacher_train: %s", kd_last_error());
     double loss = last_train_loss(out);

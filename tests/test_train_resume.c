@@ -13,7 +13,7 @@ static void train(const char *config, const char *out, int stop_after, int resum
 {
     teacher_train_options options = {
         .config_path = config, .out_dir = out, .stop_after = stop_after, .resume = resume,
-        .seed = -1,
+        .overrides = {.seed = -1},
     };
     kd_status status = teacher_train(&options);
     if (status != KD_OK)
@@ -59,7 +59,7 @@ static void test_resume_without_checkpoint_fails(void **state)
     char *config = train_fixture_write(dir, 24, 32, 4, NULL);
     char *out = test_path(dir, "never-started");
     teacher_train_options options = {.config_path = config, .out_dir = out, .resume = 1,
-                                     .seed = -1};
+                                     .overrides = {.seed = -1}};
     assert_int_equal(teacher_train(&options), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "no checkpoint"));
     free(out);

@@ -57,7 +57,8 @@ enum {
     CACHE_MAX_SEQ_LEN = 65536,
     CACHE_DEFAULT_TOPK = 32,
     CACHE_DEFAULT_ZSTD_LEVEL = 3,
-    CACHE_DEFAULT_SHARD_EXAMPLES = 256
+    CACHE_DEFAULT_SHARD_EXAMPLES = 256,
+    CACHE_PATH_CAPACITY = 1024
 };
 
 /* The largest error of a stored log-probability (and of the log tail mass
@@ -124,6 +125,9 @@ typedef struct {
     int vocab_size;
     uint64_t run_key;         /* hash of everything above and the example list;
                                  every shard carries it */
+    char teacher_dir[CACHE_PATH_CAPACITY]; /* where the teacher was when cached
+                                 ("" if unknown); a hint for students that
+                                 start from its layers, not part of run_key */
     uint64_t examples;
     uint64_t positions;
     int shard_count;
@@ -163,6 +167,7 @@ typedef struct {
     int vocab_size;
     const uint32_t *examples; /* dataset example indices */
     size_t example_count;
+    char teacher_dir[CACHE_PATH_CAPACITY]; /* recorded in the manifest */
 } cache_plan;
 
 typedef struct cache_writer cache_writer;

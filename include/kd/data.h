@@ -342,6 +342,7 @@ typedef struct {
     int *targets;
     float *weights;             /* 1: the target counts, 0: it does not */
     size_t rows;                /* examples in this batch; later rows are all padding */
+    const size_t *examples;     /* (rows) the dataset example index of each row */
     size_t columns;             /* T of this batch */
     size_t max_length;          /* longest row's input length (<= columns) */
     size_t counted;             /* weights equal to 1 */

@@ -5,6 +5,7 @@
 
 #include "kd/cache.h"
 #include "kd/core.h"
+#include "kd/train.h"
 
 typedef struct {
     const char *config_path;
@@ -12,12 +13,9 @@ typedef struct {
     const char *const *data_files;   /* replace the config's files when count > 0 */
     int data_count;
     const char *out_dir;             /* NULL: runs/<config name>/teacher */
-    int epochs;                      /* overrides when > 0 */
-    int max_steps;
+    train_overrides overrides;       /* epochs, max steps, seed, threads */
     int stop_after;
     int resume;
-    long long seed;                  /* overrides when >= 0 */
-    int threads;                     /* overrides when > 0 */
 } teacher_train_options;
 
 kd_status teacher_train(const teacher_train_options *options);

@@ -92,9 +92,30 @@ typedef struct {
 kd_status evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
                          eval_result *result);
 
+/* What one optimizer step reports to the run. */
+typedef struct {
+    gpt2_step_result step;   /* step.loss: the objective's mean per counted token */
+    int has_parts;           /* the objective is a distillation loss: */
+    double cross_entropy;    /*   its mean hard-label CE per counted token */
+    double divergence;       /*   and its mean divergence (before (1 - alpha) T^2) */
+} train_step_report;
+
+/* What training minimises. The run hands each step's micro-batches to
+ * `step`, with examples[i * batch_size + r] the dataset example of row r
+ * of micro[i], so an objective can fetch per-example targets (the student's
+ * cached teacher logits). NULL in train_run_options: the hard-label
+ * cross-entropy of gpt2_train_step. */
+typedef struct {
+    kd_status (*step)(void *context, gpt2_model *model, const gpt2_batch *micro,
+                      const size_t *examples, int micro_count, const gpt2_step_config *config,
+                      int step, train_step_report *report);
+    void *context;
+} train_objective;
+
 typedef struct {
     const char *out_dir;
     const char *tokenizer_dir;  /* copied into every saved model directory */
+    const train_objective *objective; /* NULL: hard-label cross-entropy */
     const char *model_name;     /* for the epoch table, e.g. "teacher-tiny" */
     int resume;                 /* continue from out_dir/last */
     int stop_after;             /* end after this step as if interrupted; 0: no */
@@ -169,6 +190,7 @@ kd_status samples_write(const char *path, const char *heading, gpt2_model *model
  *           "template": {"with_context": ..., "without_context": ...},
  *           "fields": {"instruction": ..., "context": ..., "response": ...},
  *           "skip_bad": false, "prompts": [...]}
+ *   distill, init  student runs only (kd/student.h reads them)
  * Relative data files and the tokenizer directory that do not exist as
  * given are looked up in the assets directory (kd_assets_dir). */
 enum { RUN_CONFIG_MAX_FILES = 64, RUN_CONFIG_MAX_PROMPTS = 16 };
@@ -185,6 +207,8 @@ typedef struct {
     char *tokenizer_dir;
     const char *prompts[RUN_CONFIG_MAX_PROMPTS];
     int prompt_count;
+    const cJSON *distill;        /* a student's "distill" section, or NULL */
+    const cJSON *init;           /* "init": a student's object, a teacher's string, or NULL */
 } run_config;
 
 kd_status run_config_load(const char *path, run_config *config);
@@ -200,6 +224,28 @@ kd_status run_config_set_files(run_config *config, const char *const *files, int
 void run_config_free(run_config *config);
 /* The resolved configuration as JSON, for out/config.json. */
 cJSON *run_config_to_json(const run_config *config);
+
+/* Command-line values that replace a config's: 0 (seed: -1) keeps it. */
+typedef struct {
+    int epochs;
+    int max_steps;
+    long long seed;
+    int threads;
+} train_overrides;
+
+/* Applies `overrides` to the config's train settings (epochs clear
+ * max_steps) and re-syncs the data options. */
+void run_config_apply_overrides(run_config *config, const train_overrides *overrides);
+/* Refuses, before anything is allocated, a run whose weights, gradients,
+ * AdamW state and activations at the config's (batch, seq), plus
+ * `extra_bytes` (e.g. a live teacher), would not fit in this machine. */
+kd_status train_check_memory(const run_config *config, double extra_bytes);
+/* The config's dataset and split, cached in out_dir/dataset-cache; prints
+ * what became of the records. */
+kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
+                            const char *out_dir, dataset **data);
+/* "runs/<config file name without extension>/<role>". */
+void run_default_out_dir(const char *config_path, const char *role, char *out, size_t size);
 
 /* The assets directory: $KD_ASSETS, else ./assets, else ../shared/assets;
  * NULL when none exists. */

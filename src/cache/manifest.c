@@ -155,6 +155,7 @@ kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest)
     cJSON_AddStringToObject(root, "format", MANIFEST_FORMAT);
     cJSON_AddNumberToObject(root, "version", CACHE_FORMAT_VERSION);
     add_hex(root, "run_key", manifest->run_key);
+    cJSON_AddStringToObject(root, "teacher_dir", manifest->teacher_dir);
     cJSON_AddItemToObject(root, "identity", identity_to_json(&manifest->identity));
     cJSON_AddItemToObject(root, "encoding", encoding_to_json(manifest));
     cJSON *counts = cJSON_AddObjectToObject(root, "counts");
@@ -420,6 +421,19 @@ static kd_status read_stats(const char *path, const cJSON *root, cache_stats *st
     return KD_OK;
 }
 
+/* Optional: caches written before kd recorded it have none. */
+static kd_status read_teacher_dir(const char *path, const cJSON *root, cache_manifest *manifest)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "teacher_dir");
+    if (!item)
+        return KD_OK;
+    if (!cJSON_IsString(item) || strlen(item->valuestring) >= sizeof manifest->teacher_dir)
+        return kd_fail(KD_ERR_FORMAT, "%s: \"teacher_dir\" must be a path of fewer than %zu "
+                       "bytes", path, sizeof manifest->teacher_dir);
+    snprintf(manifest->teacher_dir, sizeof manifest->teacher_dir, "%s", item->valuestring);
+    return KD_OK;
+}
+
 static kd_status read_root(const char *path, const cJSON *root, cache_manifest *manifest)
 {
     json_where at = {path, "manifest"};
@@ -434,6 +448,8 @@ static kd_status read_root(const char *path, const cJSON *root, cache_manifest *
                          manifest->version, CACHE_FORMAT_VERSION);
     if (status == KD_OK)
         status = read_hex(&at, root, "run_key", &manifest->run_key);
+    if (status == KD_OK)
+        status = read_teacher_dir(path, root, manifest);
     if (status == KD_OK)
         status = read_identity(path, root, &manifest->identity);
     if (status == KD_OK)
@@ -552,6 +568,8 @@ void cache_manifest_print(const cache_manifest *m, FILE *out)
     fprintf(out, "format              kd-logit-cache v%d (run %016" PRIx64 ")\n", m->version,
             m->run_key);
     fprintf(out, "teacher             %016" PRIx64 "\n", id->teacher);
+    if (m->teacher_dir[0])
+        fprintf(out, "teacher directory   %s\n", m->teacher_dir);
     fprintf(out, "tokenizer           %016" PRIx64 "\n", id->tokenizer);
     fprintf(out, "data                %016" PRIx64 "\n", id->data);
     fprintf(out, "template            %016" PRIx64 "\n", id->template_hash);

@@ -521,6 +521,8 @@ static kd_status build_manifest(const cache_writer *writer, cache_manifest *mani
     memset(manifest, 0, sizeof *manifest);
     manifest->version = CACHE_FORMAT_VERSION;
     manifest->identity = writer->plan.identity;
+    snprintf(manifest->teacher_dir, sizeof manifest->teacher_dir, "%s",
+             writer->plan.teacher_dir);
     manifest->encoding = writer->plan.encoding;
     manifest->vocab_size = writer->plan.vocab_size;
     manifest->run_key = writer->run_key;

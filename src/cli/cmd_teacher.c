@@ -41,8 +41,9 @@ int cmd_teacher_train(int argc, char **argv)
         return cli_usage_error(&spec, "counts must not be negative");
     teacher_train_options train = {
         .config_path = config, .init_dir = init, .data_files = data.items,
-        .data_count = data.count, .out_dir = out, .epochs = epochs, .max_steps = max_steps,
-        .stop_after = stop_after, .resume = resume, .seed = seed, .threads = threads,
+        .data_count = data.count, .out_dir = out,
+        .overrides = {.epochs = epochs, .max_steps = max_steps, .seed = seed, .threads = threads},
+        .stop_after = stop_after, .resume = resume,
     };
     return teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");
 }

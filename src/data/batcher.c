@@ -85,6 +85,7 @@ kd_status batcher_create(const dataset *data, dataset_part part, const batcher_o
         batcher_free(loader);
         return KD_ERR_NOMEM;
     }
+    batch->examples = loader->rows;
     *out = loader;
     return KD_OK;
 }

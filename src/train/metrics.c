@@ -51,6 +51,10 @@ kd_status metrics_append(const char *path, const metrics_row *row)
     cJSON_AddNumberToObject(json, "step", row->step);
     cJSON_AddNumberToObject(json, "epoch", row->epoch);
     cJSON_AddNumberToObject(json, "train_loss", row->train_loss);
+    if (row->has_parts) {
+        cJSON_AddNumberToObject(json, "train_ce", row->train_cross_entropy);
+        cJSON_AddNumberToObject(json, "train_divergence", row->train_divergence);
+    }
     cJSON_AddNumberToObject(json, "val_loss", row->val.loss);
     cJSON_AddNumberToObject(json, "val_ppl", row->val.ppl);
     cJSON_AddNumberToObject(json, "val_accuracy", row->val.accuracy);

@@ -20,6 +20,7 @@ typedef struct {
     int *tokens;          /* (grad_accum, B, T) copies of the step's micro-batches */
     int *targets;
     float *weights;
+    size_t *examples;     /* (grad_accum, B) the dataset example of each row */
     gpt2_batch *micro;
     train_state state;
     int steps_per_epoch;
@@ -32,7 +33,9 @@ typedef struct {
     double window_loss_count;
     double window_tokens;
     double window_start_s;
-    gpt2_step_result last_step;
+    double window_ce_sum;      /* a distillation objective's parts, likewise */
+    double window_divergence_sum;
+    train_step_report last_step;
     float last_lr;
 } run_context;
 
@@ -60,8 +63,12 @@ static kd_status allocate_micro_batches(run_context *run)
     run->tokens = kd_alloc(cells, sizeof(int), "micro-batch tokens");
     run->targets = kd_alloc(cells, sizeof(int), "micro-batch targets");
     run->weights = kd_alloc(cells, sizeof(float), "micro-batch weights");
+    run->examples = kd_alloc((size_t)s->grad_accum * (size_t)s->batch_size, sizeof(size_t),
+                             "micro-batch examples");
     run->micro = kd_alloc((size_t)s->grad_accum, sizeof(gpt2_batch), "micro-batches");
-    return run->tokens && run->targets && run->weights && run->micro ? KD_OK : KD_ERR_NOMEM;
+    return run->tokens && run->targets && run->weights && run->examples && run->micro
+               ? KD_OK
+               : KD_ERR_NOMEM;
 }
 
 static kd_status write_resolved_config(const run_context *run)
@@ -130,6 +137,7 @@ static void run_close(run_context *run)
     free(run->tokens);
     free(run->targets);
     free(run->weights);
+    free(run->examples);
     free(run->micro);
 }
 
@@ -149,6 +157,8 @@ static int fill_step_batches(run_context *run)
         memcpy(run->tokens + at, batch->tokens, cells * sizeof(int));
         memcpy(run->targets + at, batch->targets, cells * sizeof(int));
         memcpy(run->weights + at, batch->weights, cells * sizeof(float));
+        memcpy(run->examples + (size_t)used * (size_t)s->batch_size, batch->examples,
+               batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
         run->window_tokens += (double)cells;
@@ -169,14 +179,21 @@ static kd_status train_one_step(run_context *run, int step)
         .grad_clip = s->grad_clip,
     };
     double start = kd_now_seconds();
-    kd_status status = gpt2_train_step(run->model, run->micro, used, &config, step,
-                                       &run->last_step);
+    const train_objective *objective = run->options->objective;
+    train_step_report *report = &run->last_step;
+    memset(report, 0, sizeof *report);
+    kd_status status =
+        objective ? objective->step(objective->context, run->model, run->micro, run->examples,
+                                    used, &config, step, report)
+                  : gpt2_train_step(run->model, run->micro, used, &config, step, &report->step);
     if (status != KD_OK)
         return status;
     run->last_lr = config.learning_rate;
-    run->window_loss_sum += run->last_step.loss;
+    run->window_loss_sum += report->step.loss;
+    run->window_ce_sum += report->cross_entropy;
+    run->window_divergence_sum += report->divergence;
     run->window_loss_count += 1;
-    run->state.epoch_loss_sum += run->last_step.loss;
+    run->state.epoch_loss_sum += report->step.loss;
     run->state.epoch_loss_count += 1;
     run->state.epoch_elapsed_s += kd_now_seconds() - start;
     run->state.step = step;
@@ -195,17 +212,22 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
     if (status != KD_OK)
         return status;
     double now = kd_now_seconds();
+    double steps = run->window_loss_count > 0 ? run->window_loss_count : 1;
     metrics_row row = {
         .step = run->state.step,
         .epoch = (double)run->state.step / run->steps_per_epoch,
-        .train_loss = run->window_loss_sum / (run->window_loss_count > 0 ? run->window_loss_count : 1),
+        .train_loss = run->window_loss_sum / steps,
+        .has_parts = run->last_step.has_parts,
+        .train_cross_entropy = run->window_ce_sum / steps,
+        .train_divergence = run->window_divergence_sum / steps,
         .val = *val,
         .learning_rate = run->last_lr,
-        .grad_norm = run->last_step.grad_norm,
+        .grad_norm = run->last_step.step.grad_norm,
         .tokens_per_s = run->window_tokens / (now - run->window_start_s),
         .elapsed_s = elapsed(run),
     };
     run->window_loss_sum = run->window_loss_count = run->window_tokens = 0.0;
+    run->window_ce_sum = run->window_divergence_sum = 0.0;
     run->window_start_s = now;
     return metrics_append(run->metrics_path, &row);
 }
@@ -245,7 +267,7 @@ static void show_progress(run_context *run, kd_progress *progress)
 {
     char status[160];
     double seconds = kd_now_seconds() - run->window_start_s;
-    snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.loss,
+    snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
              (double)run->last_lr, seconds > 0 ? run->window_tokens / seconds : 0.0);
     progress_update(progress, run->state.step, status);
 }

@@ -100,19 +100,22 @@ kd_status run_config_load(const char *path, run_config *config)
         return status;
     if (!cJSON_IsObject(config->root))
         return kd_fail(KD_ERR_INVALID, "%s: a run configuration must be a JSON object", path);
-    static const char *const sections[] = {"model", "train", "data"};
+    /* "distill" and "init" belong to student runs (see kd/student.h); a
+     * teacher run's resolved config.json records the model it fine-tuned as
+     * a string "init". */
+    static const char *const sections[] = {"model", "train", "data", "distill", "init"};
+    enum { SECTION_COUNT = sizeof sections / sizeof *sections };
     for (const cJSON *item = config->root->child; item; item = item->next) {
-        /* A run's resolved config.json records the model it fine-tuned. */
-        if (strcmp(item->string, "init") == 0 && cJSON_IsString(item))
-            continue;
         size_t i = 0;
-        while (i < 3 && strcmp(sections[i], item->string) != 0)
+        while (i < SECTION_COUNT && strcmp(sections[i], item->string) != 0)
             i++;
-        if (i == 3)
+        if (i == SECTION_COUNT)
             return kd_fail(KD_ERR_INVALID, "%s: unknown section \"%s\"", path, item->string);
-        if (!cJSON_IsObject(item))
+        if (!cJSON_IsObject(item) && !(strcmp(item->string, "init") == 0 && cJSON_IsString(item)))
             return kd_fail(KD_ERR_INVALID, "%s: \"%s\" must be an object", path, item->string);
     }
+    config->distill = cJSON_GetObjectItemCaseSensitive(config->root, "distill");
+    config->init = cJSON_GetObjectItemCaseSensitive(config->root, "init");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(config->root, "model");
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(config->root, "train");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(config->root, "data");

@@ -10,6 +10,9 @@ typedef struct {
     int step;
     double epoch;           /* fractional: steps / steps per epoch */
     double train_loss;      /* mean since the previous evaluation */
+    int has_parts;          /* a distillation run also logs its two terms: */
+    double train_cross_entropy;
+    double train_divergence;
     eval_result val;
     float learning_rate;
     float grad_norm;

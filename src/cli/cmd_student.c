@@ -1,0 +1,60 @@
+/* kd student train: distil the teacher into a smaller GPT-2. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "kd/student.h"
+
+int cmd_student_train(int argc, char **argv)
+{
+    const char *config = NULL, *cache = NULL, *teacher = NULL, *out = NULL, *divergence = NULL;
+    cli_string_list data = {0};
+    float alpha = -1.0f, temperature = 0.0f;
+    int epochs = 0, max_steps = 0, stop_after = 0, resume = 0, seed = -1, threads = 0;
+    const cli_option options[] = {
+        {"--config", OPT_STRING, &config, "student run configuration (model, train, data, "
+                                          "distill, init)"},
+        {"--cache", OPT_STRING, &cache, "the teacher's logit cache (kd teacher cache)"},
+        {"--teacher", OPT_STRING, &teacher, "run this teacher model directory live instead of "
+                                            "reading the cache"},
+        {"--data", OPT_STRING_LIST, &data, "instruction data file (repeatable; replaces the config's)"},
+        {"--out", OPT_STRING, &out, "run directory (default runs/<config name>/student)"},
+        {"--alpha", OPT_FLOAT, &alpha, "weight of the hard-label loss, in [0, 1]"},
+        {"--temperature", OPT_FLOAT, &temperature, "distillation temperature T > 0"},
+        {"--divergence", OPT_STRING, &divergence, "forward_kl, reverse_kl or jsd"},
+        {"--epochs", OPT_INT, &epochs, "number of epochs"},
+        {"--max-steps", OPT_INT, &max_steps, "run length in optimizer steps (fixes the LR schedule)"},
+        {"--stop-after", OPT_INT, &stop_after, "end after this step as if interrupted"},
+        {"--seed", OPT_INT, &seed, "seed for initialisation and data order"},
+        {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--resume", OPT_FLAG, &resume, "continue from <out>/last"},
+    };
+    const cli_command_spec spec = {
+        .name = "student train",
+        .summary = "Train a shallower or narrower student on alpha * CE(hard labels) +\n"
+                   "(1 - alpha) * T^2 * D(teacher || student), with the teacher's probabilities\n"
+                   "read from the cache (or computed live with --teacher). Writes <out>/model,\n"
+                   "<out>/last, metrics.jsonl, config.json and samples.md like teacher train.",
+        .usage = "kd student train --config FILE --cache DIR [--out DIR] [--alpha A] [--temperature T]\n"
+                 "                 [--divergence D] [--teacher DIR] [--data FILE]...\n"
+                 "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
+        .options = options,
+        .option_count = sizeof options / sizeof *options,
+    };
+    int help = 0, status = cli_parse(&spec, argc, argv, &help);
+    if (status != CLI_EXIT_OK || help)
+        return status;
+    if (!config)
+        return cli_usage_error(&spec, "--config is required");
+    if (!cache && !teacher)
+        return cli_usage_error(&spec, "--cache DIR is required (or --teacher DIR for a live teacher)");
+    if (epochs < 0 || max_steps < 0 || stop_after < 0 || threads < 0)
+        return cli_usage_error(&spec, "counts must not be negative");
+    student_train_options train = {
+        .config_path = config, .cache_dir = cache, .teacher_dir = teacher,
+        .data_files = data.items, .data_count = data.count, .out_dir = out, .alpha = alpha,
+        .temperature = temperature, .divergence = divergence,
+        .overrides = {.epochs = epochs, .max_steps = max_steps, .seed = seed, .threads = threads},
+        .stop_after = stop_after, .resume = resume,
+    };
+    return student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");
+}

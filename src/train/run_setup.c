@@ -1,0 +1,72 @@
+/* What every training command does before train_run, whatever it trains:
+ * command-line overrides, the memory check, the dataset and the default
+ * run directory. */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kd/io.h"
+#include "kd/train.h"
+
+enum { PATH_CAPACITY = 4096 };
+
+void run_config_apply_overrides(run_config *config, const train_overrides *overrides)
+{
+    train_settings *train = &config->train;
+    if (overrides->epochs > 0) {
+        train->epochs = overrides->epochs;
+        train->max_steps = 0;
+    }
+    if (overrides->max_steps > 0)
+        train->max_steps = overrides->max_steps;
+    if (overrides->seed >= 0)
+        train->seed = (uint64_t)overrides->seed;
+    if (overrides->threads > 0)
+        train->threads = overrides->threads;
+    run_config_sync_data(config);
+}
+
+kd_status train_check_memory(const run_config *config, double extra_bytes)
+{
+    const train_settings *t = &config->train;
+    double needed = (double)gpt2_num_params(&config->model) * sizeof(float) +
+                    (double)gpt2_prepare_bytes(&config->model, t->batch_size, t->seq_len, 1) +
+                    extra_bytes;
+    double available = (double)kd_physical_memory_bytes();
+    if (available > 0 && needed > 0.9 * available)
+        return kd_fail(KD_ERR_NOMEM, "training needs about %.1f GB (weights, gradients, AdamW "
+                       "state and activations at batch %d x %d%s) but this machine has %.1f GB; "
+                       "see 'kd estimate'", needed / 1e9, t->batch_size, t->seq_len,
+                       extra_bytes > 0 ? ", and the teacher" : "", available / 1e9);
+    return KD_OK;
+}
+
+kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
+                            const char *out_dir, dataset **data)
+{
+    if (config->data.path_count == 0)
+        return kd_fail(KD_ERR_INVALID, "no data: give data.files in the config or --data FILE");
+    char cache_dir[PATH_CAPACITY];
+    dataset_options options = config->data;
+    options.cache_dir = cache_dir;
+    dataset_report report;
+    kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, "dataset-cache");
+    if (status == KD_OK)
+        status = make_directories(out_dir);
+    if (status == KD_OK)
+        status = dataset_build(&options, tokenizer, data, &report);
+    if (status == KD_OK)
+        dataset_report_print(&report, stderr);
+    return status;
+}
+
+void run_default_out_dir(const char *config_path, const char *role, char *out, size_t size)
+{
+    char copy[PATH_CAPACITY];
+    snprintf(copy, sizeof copy, "%s", config_path);
+    char *name = basename(copy);
+    char *dot = strrchr(name, '.');
+    if (dot)
+        *dot = '\0';
+    snprintf(out, size, "runs/%s/%s", name, role);
+}
