@@ -64,6 +64,10 @@ typedef struct {
     double epoch_loss_sum;    /* the current epoch's training loss so far */
     double epoch_loss_count;
     double epoch_elapsed_s;
+    double window_steps;      /* steps since the last evaluation, and their */
+    double window_loss_sum;   /* training loss, hard-label CE and divergence */
+    double window_ce_sum;
+    double window_divergence_sum;
 } train_state;
 
 /* Checkpoints: `dir` becomes a model directory plus the optimizer moments

@@ -67,6 +67,10 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
     cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
     cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
+    cJSON_AddNumberToObject(json, "window_steps", state->window_steps);
+    cJSON_AddNumberToObject(json, "window_loss_sum", state->window_loss_sum);
+    cJSON_AddNumberToObject(json, "window_ce_sum", state->window_ce_sum);
+    cJSON_AddNumberToObject(json, "window_divergence_sum", state->window_divergence_sum);
     return json;
 }
 
@@ -85,10 +89,13 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
     kd_status status = KD_OK;
     const char *keys[] = {"step", "total_steps", "data_epoch", "data_batch", "best_step",
                           "evals_without_improvement", "elapsed_s", "epoch_loss_sum",
-                          "epoch_loss_count", "epoch_elapsed_s"};
+                          "epoch_loss_count", "epoch_elapsed_s", "window_steps",
+                          "window_loss_sum", "window_ce_sum", "window_divergence_sum"};
     double *targets[] = {&step, &total, &epoch, &batch, &best_step, &evals, &state->elapsed_s,
                          &state->epoch_loss_sum, &state->epoch_loss_count,
-                         &state->epoch_elapsed_s};
+                         &state->epoch_elapsed_s, &state->window_steps,
+                         &state->window_loss_sum, &state->window_ce_sum,
+                         &state->window_divergence_sum};
     for (size_t i = 0; i < sizeof keys / sizeof *keys && status == KD_OK; i++)
         status = read_number(json, keys[i], targets[i]);
     if (status != KD_OK)

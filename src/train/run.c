@@ -29,12 +29,8 @@ typedef struct {
     char last_dir[PATH_CAPACITY];
     char samples_path[PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
-    double window_loss_sum;    /* training loss since the last evaluation */
-    double window_loss_count;
-    double window_tokens;
+    double window_tokens;      /* tokens fed since the last evaluation */
     double window_start_s;
-    double window_ce_sum;      /* a distillation objective's parts, likewise */
-    double window_divergence_sum;
     train_step_report last_step;
     float last_lr;
 } run_context;
@@ -189,10 +185,10 @@ static kd_status train_one_step(run_context *run, int step)
     if (status != KD_OK)
         return status;
     run->last_lr = config.learning_rate;
-    run->window_loss_sum += report->step.loss;
-    run->window_ce_sum += report->cross_entropy;
-    run->window_divergence_sum += report->divergence;
-    run->window_loss_count += 1;
+    run->state.window_steps += 1;
+    run->state.window_loss_sum += report->step.loss;
+    run->state.window_ce_sum += report->cross_entropy;
+    run->state.window_divergence_sum += report->divergence;
     run->state.epoch_loss_sum += report->step.loss;
     run->state.epoch_loss_count += 1;
     run->state.epoch_elapsed_s += kd_now_seconds() - start;
@@ -212,22 +208,24 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
     if (status != KD_OK)
         return status;
     double now = kd_now_seconds();
-    double steps = run->window_loss_count > 0 ? run->window_loss_count : 1;
+    train_state *state = &run->state;
+    double steps = state->window_steps > 0 ? state->window_steps : 1;
     metrics_row row = {
-        .step = run->state.step,
-        .epoch = (double)run->state.step / run->steps_per_epoch,
-        .train_loss = run->window_loss_sum / steps,
+        .step = state->step,
+        .epoch = (double)state->step / run->steps_per_epoch,
+        .train_loss = state->window_loss_sum / steps,
         .has_parts = run->last_step.has_parts,
-        .train_cross_entropy = run->window_ce_sum / steps,
-        .train_divergence = run->window_divergence_sum / steps,
+        .train_cross_entropy = state->window_ce_sum / steps,
+        .train_divergence = state->window_divergence_sum / steps,
         .val = *val,
         .learning_rate = run->last_lr,
         .grad_norm = run->last_step.step.grad_norm,
         .tokens_per_s = run->window_tokens / (now - run->window_start_s),
         .elapsed_s = elapsed(run),
     };
-    run->window_loss_sum = run->window_loss_count = run->window_tokens = 0.0;
-    run->window_ce_sum = run->window_divergence_sum = 0.0;
+    state->window_steps = state->window_loss_sum = 0.0;
+    state->window_ce_sum = state->window_divergence_sum = 0.0;
+    run->window_tokens = 0.0;
     run->window_start_s = now;
     return metrics_append(run->metrics_path, &row);
 }
