@@ -27,6 +27,8 @@ EOF
 echo '{"model": {"n_layer": 2, "n_head": 3, "n_embd": 16}}' >"$work/bad-shape.json"
 echo '{"model": {"n_layer": 2,' >"$work/truncated.json"
 echo '{"n_layer": 2}' >"$work/no-model.json"
+echo '{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 32, "vocab_size": 98}}' \
+    >"$work/other-vocab.json"
 
 expect_exit 0 "--help" "$kd" bench --help
 expect_exit 2 "no --config" "$kd" bench --mode train
@@ -39,18 +41,19 @@ expect_exit 1 "truncated JSON" "$kd" bench --config "$work/truncated.json" --mod
 expect_exit 1 "no model object" "$kd" bench --config "$work/no-model.json" --mode train
 expect_exit 1 "n_embd not divisible" "$kd" bench --config "$work/bad-shape.json" --mode train
 expect_exit 1 "--seq past n_positions" "$kd" bench --config "$work/tiny.json" --mode train --seq 33
-expect_exit 1 "kd mode not built" "$kd" bench --config "$work/tiny.json" --mode kd \
-    --teacher-config "$work/tiny.json"
-expect_exit 1 "generate mode not built" "$kd" bench --config "$work/tiny.json" --mode generate
-if ! grep -q "not available" "$work/err"; then
-    echo "FAIL generate: message does not say the mode is not available" >&2
-    failures=$((failures + 1))
-fi
+expect_exit 2 "kd without a teacher" "$kd" bench --config "$work/tiny.json" --mode kd
+expect_exit 2 "kd with nothing cached" "$kd" bench --config "$work/tiny.json" --mode kd \
+    --teacher-config "$work/tiny.json" --topk 0
+expect_exit 1 "kd teacher of another vocabulary" "$kd" bench --config "$work/tiny.json" \
+    --mode kd --teacher-config "$work/other-vocab.json"
+expect_exit 1 "generate past n_positions" "$kd" bench --config "$work/tiny.json" \
+    --mode generate --seq 16 --new-tokens 17
 
-# A tiny run in each available mode prints one JSON object with the contract's keys.
-for mode in train fwd; do
+# A tiny run in each mode prints one JSON object with the contract's keys.
+for mode in train fwd kd generate; do
     expect_exit 0 "tiny $mode" "$kd" bench --config "$work/tiny.json" --mode $mode \
-        --batch 2 --seq 8 --steps 3 --warmup 1 --threads 1 --json
+        --teacher-config "$work/tiny.json" --batch 2 --seq 8 --new-tokens 8 --steps 3 \
+        --warmup 1 --threads 1 --json
     if ! /usr/bin/python3 - "$work/out" "$mode" <<'EOF'; then
 import json, sys
 with open(sys.argv[1]) as f:
@@ -63,6 +66,10 @@ assert result["mode"] == sys.argv[2]
 assert (result["n_layer"], result["n_embd"], result["n_head"], result["vocab_size"]) == (2, 16, 2, 97)
 assert (result["batch"], result["seq"], result["threads"]) == (2, 8, 1)
 assert result["tokens_per_s"] > 0 and result["step_ms"] > 0 and result["peak_rss_mb"] > 0
+if result["mode"] == "kd":
+    assert result["live_step_ms"] > 0 and result["ce_step_ms"] > 0 and result["topk"] == 32
+if result["mode"] == "generate":
+    assert result["prefill_tokens_per_s"] > 0 and result["new_tokens"] == 8
 EOF
         echo "FAIL tiny $mode: bad JSON:" >&2
         cat "$work/out" >&2

@@ -26,6 +26,8 @@ typedef struct {
     const char *usage;     /* the synopsis line(s) printed by --help */
     const cli_option *options;
     int option_count;
+    const char **operand;  /* receives the one argument that is not an option (e.g. a
+                              directory), or NULL when the command takes none */
 } cli_command_spec;
 
 /* Parses argv (after the subcommand words) into the options' targets.
@@ -46,6 +48,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_teacher_train(int argc, char **argv);
 int cmd_teacher_cache(int argc, char **argv);
 int cmd_student_train(int argc, char **argv);
+
 int cmd_eval(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_cache_verify(int argc, char **argv);

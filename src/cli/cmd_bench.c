@@ -5,6 +5,9 @@
  *        clipping norm, AdamW) per timed step.
  * fwd:   inference forward plus the logits of every position through the
  *        chunked head (gpt2_head_evaluate), never the full (B, T, V) tensor.
+ * kd:    a distillation step from cached teacher rows, the same step with a
+ *        live teacher and a CE step (bench_kd.c).
+ * generate: batch-1 decoding with the KV cache (bench_generate.c).
  *
  * Model FLOPs count the matrix products only, with the full T x T attention
  * (PaLM's convention, so figures compare with other reports): per token,
@@ -15,35 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "kd/core.h"
+#include "kd/distill.h"
 #include "kd/io.h"
 #include "kd/nn.h"
 
-typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
-
-typedef struct {
-    const char *config_path;
-    const char *teacher_config_path;
-    const char *mode_name;
-    bench_mode mode;
-    int batch;
-    int seq;
-    int steps;
-    int warmup;
-    int threads;
-    int json;
-} bench_options;
-
-typedef struct {
-    double median_s;
-    double min_s;
-    double max_s;
-    double first_loss;
-    double last_loss;
-} bench_timing;
-
-enum { BENCH_MAX_STEPS = 10000, BENCH_SEED = 1234 };
+enum { BENCH_MAX_STEPS = 10000 };
 
 static const char *const mode_names[] = {"train", "fwd", "kd", "generate"};
 
@@ -79,7 +61,7 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void summarise_times(double *times, int count, bench_timing *timing)
+void bench_summarise(double *times, int count, bench_timing *timing)
 {
     qsort(times, (size_t)count, sizeof *times, compare_doubles);
     timing->min_s = times[0];
@@ -142,7 +124,7 @@ static kd_status run_steps(gpt2_model *model, const bench_options *options, benc
             times[step - options->warmup] = elapsed;
     }
     if (status == KD_OK)
-        summarise_times(times, options->steps, timing);
+        bench_summarise(times, options->steps, timing);
     free(tokens);
     free(inputs);
     free(targets);
@@ -154,13 +136,35 @@ static double flops_per_token(const gpt2_config *config, const bench_options *op
 {
     double L = config->n_layer, C = config->n_embd, V = config->vocab_size, T = options->seq;
     double forward = 2.0 * (12.0 * L * C * C + V * C) + 4.0 * L * T * C;
-    return options->mode == BENCH_TRAIN ? 3.0 * forward : forward;
+    return options->mode == BENCH_TRAIN || options->mode == BENCH_KD ? 3.0 * forward : forward;
+}
+
+/* Tokens one timed step handles: a batch, or one generated token. */
+static double tokens_per_step(const bench_options *options)
+{
+    return options->mode == BENCH_GENERATE ? 1.0 : (double)options->batch * options->seq;
+}
+
+static void add_mode_figures(cJSON *json, const bench_options *options,
+                             const bench_timing *timing)
+{
+    if (options->mode == BENCH_KD) {
+        cJSON_AddNumberToObject(json, "topk", options->topk);
+        cJSON_AddNumberToObject(json, "samples", options->samples);
+        cJSON_AddNumberToObject(json, "live_step_ms", timing->live_median_s * 1e3);
+        cJSON_AddNumberToObject(json, "ce_step_ms", timing->ce_median_s * 1e3);
+        cJSON_AddNumberToObject(json, "cache_speedup", timing->live_median_s / timing->median_s);
+    }
+    if (options->mode == BENCH_GENERATE) {
+        cJSON_AddNumberToObject(json, "new_tokens", options->new_tokens);
+        cJSON_AddNumberToObject(json, "prefill_tokens_per_s", timing->prefill_tokens_per_s);
+    }
 }
 
 static void print_json(const bench_options *options, const gpt2_config *config,
                        const bench_timing *timing)
 {
-    double tokens = (double)options->batch * options->seq;
+    double tokens = tokens_per_step(options);
     double flops = flops_per_token(config, options);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "mode", options->mode_name);
@@ -184,6 +188,7 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "peak_rss_mb", kd_peak_rss_mb());
     cJSON_AddNumberToObject(json, "first_loss", timing->first_loss);
     cJSON_AddNumberToObject(json, "last_loss", timing->last_loss);
+    add_mode_figures(json, options, timing);
     char *text = cJSON_PrintUnformatted(json);
     if (text)
         printf("%s\n", text);
@@ -194,7 +199,7 @@ static void print_json(const bench_options *options, const gpt2_config *config,
 static void print_table(const bench_options *options, const gpt2_config *config,
                         const bench_timing *timing)
 {
-    double tokens = (double)options->batch * options->seq;
+    double tokens = tokens_per_step(options);
     double flops = flops_per_token(config, options) * tokens / timing->median_s;
     printf("mode        %s\n", options->mode_name);
     printf("model       %d layers, %d embd, %d heads, vocab %d (%.1fM parameters)\n",
@@ -207,11 +212,19 @@ static void print_table(const bench_options *options, const gpt2_config *config,
     printf("tokens/s    %.0f\n", tokens / timing->median_s);
     printf("model       %.1f GFLOP/s\n", flops * 1e-9);
     printf("peak RSS    %.0f MB\n", kd_peak_rss_mb());
-    printf("loss        %.4f -> %.4f\n", timing->first_loss, timing->last_loss);
+    if (options->mode == BENCH_GENERATE)
+        printf("prefill     %.0f tokens/s (%d-token prompt), then %d tokens decoded\n",
+               timing->prefill_tokens_per_s, options->seq, options->new_tokens);
+    else
+        printf("loss        %.4f -> %.4f\n", timing->first_loss, timing->last_loss);
+    if (options->mode == BENCH_KD)
+        printf("live        %.1f ms with the teacher run live (%.2fx the cached step); "
+               "CE step %.1f ms\n", timing->live_median_s * 1e3,
+               timing->live_median_s / timing->median_s, timing->ce_median_s * 1e3);
 }
 
-static kd_status run_bench(const bench_options *options, const gpt2_config *config,
-                           bench_timing *timing)
+static kd_status run_engine(const bench_options *options, const gpt2_config *config,
+                            bench_timing *timing)
 {
     gpt2_model model;
     kd_status status = gpt2_create(&model, config);
@@ -225,6 +238,24 @@ static kd_status run_bench(const bench_options *options, const gpt2_config *conf
     return status;
 }
 
+static kd_status run_bench(const bench_options *options, const gpt2_config *config,
+                           bench_timing *timing)
+{
+    if (options->mode == BENCH_GENERATE)
+        return bench_generate(options, config, timing);
+    if (options->mode != BENCH_KD)
+        return run_engine(options, config, timing);
+    gpt2_config teacher;
+    kd_status status = gpt2_config_read_model_section(options->teacher_config_path, &teacher);
+    if (status == KD_OK && teacher.vocab_size != config->vocab_size)
+        status = kd_fail(KD_ERR_INVALID, "the teacher's vocabulary (%d) differs from the "
+                         "student's (%d)", teacher.vocab_size, config->vocab_size);
+    if (status == KD_OK && options->seq > teacher.n_positions)
+        status = kd_fail(KD_ERR_INVALID, "--seq %d exceeds the teacher's n_positions %d",
+                         options->seq, teacher.n_positions);
+    return status == KD_OK ? bench_kd(options, config, &teacher, timing) : status;
+}
+
 static int check_options(const cli_command_spec *spec, bench_options *options)
 {
     if (!options->config_path)
@@ -233,6 +264,14 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
         return cli_usage_error(spec, "--mode is required");
     if (!parse_mode(options->mode_name, &options->mode))
         return cli_usage_error(spec, "--mode must be train, kd, fwd or generate");
+    if (options->mode == BENCH_KD && !options->teacher_config_path)
+        return cli_usage_error(spec, "--mode kd needs --teacher-config");
+    if (options->topk < 0 || options->topk > DISTILL_MAX_TOP_K || options->samples < 0 ||
+        options->samples > 255 || options->new_tokens < 1 || options->new_tokens > 1 << 20)
+        return cli_usage_error(spec, "--topk must be in 0..1024, --samples in 0..255, "
+                               "--new-tokens positive");
+    if (options->mode == BENCH_KD && options->topk + options->samples == 0)
+        return cli_usage_error(spec, "--mode kd needs --topk or --samples above 0");
     if (options->batch < 1 || options->seq < 1 || options->threads < 0)
         return cli_usage_error(spec, "--batch and --seq must be positive, --threads >= 0");
     if (options->batch > 1 << 20 || options->seq > 1 << 20)
@@ -245,7 +284,8 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options options = {.batch = 4, .seq = 256, .steps = 10, .warmup = 2};
+    bench_options options = {.batch = 4, .seq = 256, .steps = 10, .warmup = 2, .topk = 32,
+                             .new_tokens = 64};
     const cli_option option_list[] = {
         {"--config", OPT_STRING, &options.config_path, "kd configuration with a \"model\" object"},
         {"--mode", OPT_STRING, &options.mode_name, "train, fwd, kd or generate"},
@@ -256,6 +296,10 @@ int cmd_bench(int argc, char **argv)
         {"--threads", OPT_INT, &options.threads, "OpenMP and OpenBLAS threads (default: all)"},
         {"--teacher-config", OPT_STRING, &options.teacher_config_path,
          "teacher configuration (mode kd)"},
+        {"--topk", OPT_INT, &options.topk, "kd: cached top-K per token (default 32)"},
+        {"--samples", OPT_INT, &options.samples, "kd: cached tail samples per token (default 0)"},
+        {"--new-tokens", OPT_INT, &options.new_tokens,
+         "generate: tokens decoded after the --seq-token prompt (default 64)"},
         {"--json", OPT_FLAG, &options.json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -264,7 +308,8 @@ int cmd_bench(int argc, char **argv)
                    "FLOP/s (matrix products, full T x T attention: 6N + 12LTC per training\n"
                    "token, 2N + 4LTC forward, N = 12LC^2 + VC) and peak resident memory.",
         .usage = "kd bench --config FILE --mode train|kd|fwd|generate [--batch B] [--seq T]\n"
-                 "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]",
+                 "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
+                 "         [--topk K] [--samples N] [--new-tokens N]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };
@@ -280,9 +325,6 @@ int cmd_bench(int argc, char **argv)
 
     gpt2_config config;
     kd_status status = gpt2_config_read_model_section(options.config_path, &config);
-    if (status == KD_OK && (options.mode == BENCH_KD || options.mode == BENCH_GENERATE))
-        status = kd_fail(KD_ERR_UNSUPPORTED, "mode %s is not available yet in this build",
-                         options.mode_name);
     if (status == KD_OK)
         status = check_sizes(&options, &config);
     bench_timing timing = {0};

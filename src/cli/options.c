@@ -98,6 +98,10 @@ int cli_parse(const cli_command_spec *spec, int argc, char **argv, int *help_sho
         size_t name_length = equals ? (size_t)(equals - arg) : strlen(arg);
         const cli_option *option = strncmp(arg, "--", 2) == 0 ? find_option(spec, arg, name_length)
                                                               : NULL;
+        if (!option && spec->operand && !*spec->operand && arg[0] != '-') {
+            *spec->operand = arg;
+            continue;
+        }
         if (!option) {
             snprintf(message, sizeof message, "unknown argument '%s'", arg);
             return cli_usage_error(spec, message);

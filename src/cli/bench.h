@@ -1,0 +1,46 @@
+/* kd bench's pieces (internal): options, timings and the mode runners. */
+#ifndef KD_CLI_BENCH_H
+#define KD_CLI_BENCH_H
+
+#include "kd/nn.h"
+
+typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
+
+typedef struct {
+    const char *config_path;
+    const char *teacher_config_path;
+    const char *mode_name;
+    bench_mode mode;
+    int batch;
+    int seq;          /* generate: the prompt's length */
+    int steps;
+    int warmup;
+    int threads;
+    int topk;         /* kd: the cached rows' K and samples */
+    int samples;
+    int new_tokens;   /* generate: tokens decoded after the prompt */
+    int json;
+} bench_options;
+
+typedef struct {
+    double median_s;       /* the mode's step: train/fwd/kd (cached) step, generate: one token */
+    double min_s;
+    double max_s;
+    double first_loss;
+    double last_loss;
+    double live_median_s;  /* kd: the same step with the live teacher */
+    double ce_median_s;    /* kd: a plain CE step of the student */
+    double prefill_tokens_per_s; /* generate */
+} bench_timing;
+
+enum { BENCH_SEED = 1234 };
+
+/* Sorts `times` and keeps their median, minimum and maximum. */
+void bench_summarise(double *times, int count, bench_timing *timing);
+
+kd_status bench_kd(const bench_options *options, const gpt2_config *student,
+                   const gpt2_config *teacher, bench_timing *timing);
+kd_status bench_generate(const bench_options *options, const gpt2_config *config,
+                         bench_timing *timing);
+
+#endif
