@@ -108,18 +108,21 @@ static kd_status load_split_config(report *summary, run_config *config)
                    "comes from a run's config.json (give a run directory or its model/)");
 }
 
-static kd_status load_tokenizer(const report *summary, kd_tokenizer **tokenizer)
+/* Students must read and write the teacher's tokens: the same vocab.json
+ * and merges.txt, compared by their hash. Checked before anything is timed. */
+static kd_status check_tokenizers(const report *summary)
 {
-    kd_status status = tokenizer_load(summary->models[0].model_dir, tokenizer);
-    uint64_t expected = status == KD_OK ? tokenizer_hash(*tokenizer) : 0;
+    kd_tokenizer *teacher = NULL;
+    kd_status status = tokenizer_load(summary->models[0].model_dir, &teacher);
     for (int i = 1; i < summary->model_count && status == KD_OK; i++) {
-        kd_tokenizer *other = NULL;
-        status = tokenizer_load(summary->models[i].model_dir, &other);
-        if (status == KD_OK && tokenizer_hash(other) != expected)
+        kd_tokenizer *student = NULL;
+        status = tokenizer_load(summary->models[i].model_dir, &student);
+        if (status == KD_OK && tokenizer_hash(student) != tokenizer_hash(teacher))
             status = kd_fail(KD_ERR_INVALID, "%s has another vocabulary than the teacher "
                              "(vocab.json / merges.txt differ)", summary->models[i].model_dir);
-        tokenizer_free(other);
+        tokenizer_free(student);
     }
+    tokenizer_free(teacher);
     return status;
 }
 
@@ -155,7 +158,7 @@ static kd_status measure_quality(report *summary, const run_config *config)
         .answer_tokens = summary->options.answer_tokens, .smallest_context = context,
         .prompts = config->prompts, .prompt_count = config->prompt_count,
     };
-    kd_status status = load_tokenizer(summary, &tokenizer);
+    kd_status status = tokenizer_load(summary->models[0].model_dir, &tokenizer);
     options.tokenizer = tokenizer;
     if (status == KD_OK && (status = validation_set_build(&options, &set)) == KD_OK) {
         summary->eval_seq_len = seq_len;
@@ -207,6 +210,8 @@ kd_status report_write(const report_options *options)
     summary.blas_core = kd_blas_core_name();
     run_config config = {0};
     status = locate_models(&summary);
+    if (status == KD_OK)
+        status = check_tokenizers(&summary);
     if (status == KD_OK) {
         fit_speed_settings(&summary);
         status = measure_speeds(&summary);
