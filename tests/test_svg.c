@@ -90,8 +90,8 @@ static void test_line_and_points(void **state)
     for (const char *c = points; c < close; c++)
         commas += *c == ',';
     assert_int_equal(commas, 4);
-    /* One marker in the plot, one in the legend. */
-    assert_int_equal(count_of(text, "<circle"), 2);
+    /* Markers: the line's 4 finite points, the scatter point, its legend entry. */
+    assert_int_equal(count_of(text, "<circle"), 6);
     /* Rounded ticks over 0..3M on x and 2..250 on y, SI-suffixed. */
     assert_non_null(strstr(text, ">0</text>"));
     assert_non_null(strstr(text, ">3.0M</text>"));

@@ -90,8 +90,9 @@ kd_status measure_speed(const char *model_dir, const speed_settings *settings,
         fill_prompt(prompt, settings->prompt_tokens, model.config.vocab_size);
         status = time_generation(&model, &cache, prompt, settings, speed);
     }
-    if (status == KD_OK && speed->memory_measured &&
-        process_memory_mb(&resident_after, &speed->peak_rss_mb) == KD_OK)
+    if (speed->memory_measured)
+        speed->memory_measured = process_memory_mb(&resident_after, &speed->peak_rss_mb) == KD_OK;
+    if (speed->memory_measured)
         speed->model_rss_mb = speed->peak_rss_mb - resident_before;
     free(prompt);
     gpt2_kv_cache_free(&cache);

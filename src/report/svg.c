@@ -132,13 +132,14 @@ static void write_series(text_buffer *svg, const svg_series *series, const axis_
                          const axis_scale *y)
 {
     const char *color = palette[(unsigned)series->color % PALETTE_SIZE];
-    if (series->style == SVG_POINTS) {
-        for (int i = 0; i < series->count; i++)
-            if (isfinite(series->x[i]) && isfinite(series->y[i]))
-                text_printf(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n",
-                            to_pixel_x(x, series->x[i]), to_pixel_y(y, series->y[i]), color);
+    /* Lines get small markers too: a run evaluated once is a single point. */
+    const char *radius = series->style == SVG_POINTS ? "5" : "2.5";
+    for (int i = 0; i < series->count; i++)
+        if (isfinite(series->x[i]) && isfinite(series->y[i]))
+            text_printf(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>\n",
+                        to_pixel_x(x, series->x[i]), to_pixel_y(y, series->y[i]), radius, color);
+    if (series->style == SVG_POINTS)
         return;
-    }
     text_printf(svg, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color,
                 series->style == SVG_DASHED_LINE ? " stroke-dasharray=\"6 4\"" : "");
     for (int i = 0; i < series->count; i++)
