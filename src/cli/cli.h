@@ -53,5 +53,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_cache_verify(int argc, char **argv);
 int cmd_cache_inspect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -1,0 +1,80 @@
+/* kd report: what distillation traded. For a teacher and its students, all
+ * measured on this machine: size (parameters, bytes), speed (prefill and
+ * generation tokens/s with a KV cache at batch 1), peak memory of inference,
+ * quality on the teacher's validation split (loss, perplexity, top-1
+ * agreement with the teacher, ROUGE-L of greedy answers against the
+ * reference responses) and what training cost (steps, wall time, the
+ * distillation settings). Written as report.json, report.md and SVG charts.
+ *
+ * Also the two pieces the report is built from that are useful alone:
+ * ROUGE-L as Google's rouge_score package computes it, and a small SVG
+ * line/scatter chart writer. */
+#ifndef KD_REPORT_H
+#define KD_REPORT_H
+
+#include "kd/core.h"
+
+typedef struct {
+    const char *teacher_dir;          /* a run directory or a model directory */
+    const char *const *student_dirs;  /* the same, one per student */
+    int student_count;
+    const char *out_dir;              /* created when missing */
+    int prompt_tokens;      /* speed: prompt length fed to prefill (default 128) */
+    int new_tokens;         /* speed: tokens generated after it (default 64) */
+    int repeats;            /* speed: timed runs after one warm-up; the median counts (default 5) */
+    int rouge_examples;     /* validation records answered for ROUGE-L (default 32) */
+    int answer_tokens;      /* most new tokens of a greedy answer (default 64) */
+    int eval_batches;       /* validation batches of 8 for loss and agreement; 0: all (default) */
+    int threads;            /* OpenMP/OpenBLAS threads; 0: leave as they are */
+} report_options;
+
+void report_options_default(report_options *options);
+
+/* Measures every model and writes out_dir/report.json, report.md,
+ * loss_curves.svg, size_vs_loss.svg and size_vs_speed.svg (each replaced
+ * atomically). Models must share the teacher's vocabulary. The validation
+ * split is the one the teacher's run trained with (its config.json; the
+ * first student run's when the teacher is a bare model directory). */
+kd_status report_write(const report_options *options);
+
+/* ---- ROUGE-L ------------------------------------------------------------
+ * The F-measure of the longest common subsequence of words, as rouge_score
+ * (RougeScorer(["rougeL"]), no stemming) computes it: text is lower-cased,
+ * every run of characters other than a-z and 0-9 separates words (so
+ * punctuation and non-ASCII letters do too), precision = LCS / candidate
+ * words, recall = LCS / reference words, F = 2PR / (P + R). Either text
+ * without words scores 0. */
+typedef struct {
+    double precision;
+    double recall;
+    double f_measure;
+} rouge_score;
+
+kd_status rouge_l(const char *candidate, const char *reference, rouge_score *score);
+
+/* ---- SVG charts ---------------------------------------------------------
+ * A chart of x/y series: axes with rounded tick values and labels, axis
+ * titles, a title and a legend. Non-finite points are left out. */
+typedef enum { SVG_LINE, SVG_DASHED_LINE, SVG_POINTS } svg_series_style;
+
+typedef struct {
+    const char *label;      /* legend text */
+    const double *x;
+    const double *y;
+    int count;
+    svg_series_style style;
+    int color;              /* index into the palette; series of one model share it */
+} svg_series;
+
+typedef struct {
+    const char *title;
+    const char *x_label;
+    const char *y_label;
+    const svg_series *series;
+    int series_count;
+} svg_chart;
+
+/* Writes `chart` as a standalone SVG file, atomically. */
+kd_status svg_chart_write(const char *path, const svg_chart *chart);
+
+#endif

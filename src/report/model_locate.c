@@ -1,0 +1,106 @@
+/* What a --teacher or --student DIR names: a training run directory
+ * (model/, config.json, metrics.jsonl) or a model directory, whose parent is
+ * its run when that parent holds the run's config.json and metrics.jsonl. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kd/io.h"
+#include "report_internal.h"
+
+static int file_exists(const char *dir, const char *name)
+{
+    char path[REPORT_PATH_CAPACITY];
+    struct stat info;
+    return kd_path_join(path, sizeof path, dir, name) == KD_OK && stat(path, &info) == 0 &&
+           S_ISREG(info.st_mode);
+}
+
+static kd_status find_directories(const char *dir, report_model *model)
+{
+    struct stat info;
+    if (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode))
+        return kd_fail(KD_ERR_IO, "%s: no such directory", dir);
+    char run[REPORT_PATH_CAPACITY];
+    if (file_exists(dir, "model/config.json") && file_exists(dir, "config.json")) {
+        if (!realpath(dir, model->run_dir))
+            return kd_fail(KD_ERR_IO, "%s: cannot resolve the path", dir);
+        return kd_path_join(model->model_dir, sizeof model->model_dir, dir, "model");
+    }
+    if (!file_exists(dir, "config.json") || !file_exists(dir, "model.safetensors"))
+        return kd_fail(KD_ERR_INVALID, "%s is neither a run directory (model/, config.json) nor "
+                       "a model directory (config.json, model.safetensors)", dir);
+    snprintf(model->model_dir, sizeof model->model_dir, "%s", dir);
+    if (kd_path_join(run, sizeof run, dir, "..") == KD_OK && file_exists(run, "config.json") &&
+        file_exists(run, "metrics.jsonl") && !realpath(run, model->run_dir))
+        return kd_fail(KD_ERR_IO, "%s: cannot resolve the path", run);
+    return KD_OK;
+}
+
+/* The run directory's name ("tiny-kd" for runs/demo/students/tiny-kd), or
+ * the model directory's. */
+static void set_name(report_model *model)
+{
+    char resolved[REPORT_PATH_CAPACITY];
+    const char *source = model->run_dir[0] ? model->run_dir : model->model_dir;
+    if (!realpath(source, resolved))
+        snprintf(resolved, sizeof resolved, "%s", source);
+    snprintf(model->name, sizeof model->name, "%s", basename(resolved));
+}
+
+/* "baseline": a student run that learnt from hard labels only (no
+ * distillation, or alpha = 1 so the teacher's term has no weight). */
+static const char *student_role(const cJSON *config)
+{
+    if (!config)
+        return "student";
+    const cJSON *distill = cJSON_GetObjectItemCaseSensitive(config, "distill");
+    if (!cJSON_IsObject(distill))
+        return "baseline";
+    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(distill, "alpha");
+    return cJSON_IsNumber(alpha) && alpha->valuedouble >= 1.0 ? "baseline" : "student";
+}
+
+static kd_status read_run(report_model *model)
+{
+    char path[REPORT_PATH_CAPACITY];
+    kd_status status = kd_path_join(path, sizeof path, model->run_dir, "config.json");
+    if (status == KD_OK)
+        status = json_read_file(path, &model->run_config);
+    if (status == KD_OK && !cJSON_IsObject(model->run_config))
+        return kd_fail(KD_ERR_FORMAT, "%s: a run configuration must be a JSON object", path);
+    if (status == KD_OK && file_exists(model->run_dir, "metrics.jsonl") &&
+        (status = kd_path_join(path, sizeof path, model->run_dir, "metrics.jsonl")) == KD_OK)
+        status = metrics_history_read(path, &model->history);
+    return status;
+}
+
+kd_status report_model_locate(const char *dir, int is_teacher, report_model *model)
+{
+    char path[REPORT_PATH_CAPACITY];
+    kd_status status = find_directories(dir, model);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, model->model_dir,
+                                                  "config.json")) == KD_OK)
+        status = gpt2_config_read(path, &model->config);
+    if (status == KD_OK && model->run_dir[0])
+        status = read_run(model);
+    if (status != KD_OK)
+        return status;
+    set_name(model);
+    model->role = is_teacher ? "teacher" : student_role(model->run_config);
+    model_size_compute(&model->config, model->model_dir, &model->size);
+    return KD_OK;
+}
+
+void report_model_free(report_model *model)
+{
+    cJSON_Delete(model->run_config);
+    metrics_history_free(&model->history);
+    for (int i = 0; model->answers && model->answers[i]; i++)
+        free(model->answers[i]);
+    free(model->answers);
+    *model = (report_model){0};
+}

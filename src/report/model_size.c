@@ -1,0 +1,23 @@
+/* Size figures from the model's shape: parameters with and without the
+ * embeddings, and the bytes its weights take at F32 and F16 (the tied
+ * lm_head is not stored), beside the file as it is on disk. */
+#include <sys/stat.h>
+
+#include "report_internal.h"
+
+void model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size)
+{
+    double params = (double)gpt2_num_params(config);
+    double embeddings = (double)config->vocab_size * config->n_embd +
+                        (double)config->n_positions * config->n_embd;
+    size->params = params;
+    size->non_embedding_params = params - embeddings;
+    size->bytes_fp32 = 4.0 * params;
+    size->bytes_fp16 = 2.0 * params;
+    char path[REPORT_PATH_CAPACITY];
+    struct stat info;
+    size->file_bytes = kd_path_join(path, sizeof path, model_dir, "model.safetensors") == KD_OK &&
+                               stat(path, &info) == 0
+                           ? (double)info.st_size
+                           : 0.0;
+}

@@ -1,0 +1,230 @@
+/* kd report's driver: locate every model, time them first (while this
+ * process is still small, so the memory figures are close to those of a
+ * process that only generates), then score them on the teacher's
+ * validation split, and write the JSON, the Markdown and the charts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kd/io.h"
+#include "kd/tokenizer.h"
+#include "report_internal.h"
+
+void report_options_default(report_options *options)
+{
+    *options = (report_options){
+        .prompt_tokens = 128, .new_tokens = 64, .repeats = 5, .rouge_examples = 32,
+        .answer_tokens = 64, .eval_batches = 0, .threads = 0,
+    };
+}
+
+static kd_status check_options(const report_options *o)
+{
+    if (!o->teacher_dir || !o->out_dir || o->student_count < 0 ||
+        (o->student_count > 0 && !o->student_dirs))
+        return kd_fail(KD_ERR_INVALID, "report: a teacher, the students and an output directory "
+                       "are required");
+    if (o->prompt_tokens < 1 || o->new_tokens < 1 || o->repeats < 1 || o->answer_tokens < 1)
+        return kd_fail(KD_ERR_INVALID, "report: prompt tokens, new tokens, repeats and answer "
+                       "tokens must be positive");
+    if (o->rouge_examples < 0 || o->eval_batches < 0 || o->threads < 0)
+        return kd_fail(KD_ERR_INVALID, "report: ROUGE examples, eval batches and threads must "
+                       "not be negative");
+    return KD_OK;
+}
+
+static kd_status locate_models(report *summary)
+{
+    const report_options *o = &summary->options;
+    summary->model_count = 1 + o->student_count;
+    summary->models = calloc((size_t)summary->model_count, sizeof *summary->models);
+    if (!summary->models)
+        return kd_fail(KD_ERR_NOMEM, "no memory for %d models", summary->model_count);
+    for (int i = 0; i < summary->model_count; i++) {
+        const char *dir = i == 0 ? o->teacher_dir : o->student_dirs[i - 1];
+        report_model *model = &summary->models[i];
+        kd_status status = report_model_locate(dir, i == 0, model);
+        if (status != KD_OK)
+            return kd_fail_context(status, "%s", i == 0 ? "--teacher" : "--student");
+        if (model->config.vocab_size != summary->models[0].config.vocab_size)
+            return kd_fail(KD_ERR_INVALID, "%s has a vocabulary of %d tokens but the teacher %d",
+                           dir, model->config.vocab_size, summary->models[0].config.vocab_size);
+    }
+    return KD_OK;
+}
+
+static int smallest_context(const report *summary)
+{
+    int smallest = summary->models[0].config.n_positions;
+    for (int i = 1; i < summary->model_count; i++)
+        if (summary->models[i].config.n_positions < smallest)
+            smallest = summary->models[i].config.n_positions;
+    return smallest;
+}
+
+/* Every model is timed at the same lengths, shortened to fit the smallest
+ * context when needed. */
+static void fit_speed_settings(report *summary)
+{
+    int context = smallest_context(summary);
+    speed_settings *speed = &summary->speed;
+    speed->prompt_tokens = summary->options.prompt_tokens;
+    speed->new_tokens = summary->options.new_tokens;
+    speed->repeats = summary->options.repeats;
+    if (speed->prompt_tokens + speed->new_tokens > context) {
+        if (speed->new_tokens > context / 4)
+            speed->new_tokens = context / 4 > 0 ? context / 4 : 1;
+        speed->prompt_tokens = context - speed->new_tokens;
+    }
+}
+
+static kd_status measure_speeds(report *summary)
+{
+    for (int i = 0; i < summary->model_count; i++) {
+        report_model *model = &summary->models[i];
+        fprintf(stderr, "kd report: timing %s (%s)\n", model->name, model->model_dir);
+        kd_status status = measure_speed(model->model_dir, &summary->speed, &model->speed);
+        if (status != KD_OK)
+            return status;
+    }
+    return KD_OK;
+}
+
+/* The validation split: the teacher's run, else the first student's. */
+static kd_status load_split_config(report *summary, run_config *config)
+{
+    for (int i = 0; i < summary->model_count; i++) {
+        if (!summary->models[i].run_dir[0])
+            continue;
+        kd_status status = kd_path_join(summary->split_config, sizeof summary->split_config,
+                                        summary->models[i].run_dir, "config.json");
+        if (status == KD_OK)
+            status = run_config_load(summary->split_config, config);
+        if (status == KD_OK)
+            status = run_config_resolve_files(config);
+        return status;
+    }
+    return kd_fail(KD_ERR_INVALID, "no run directory among the models: the validation split "
+                   "comes from a run's config.json (give a run directory or its model/)");
+}
+
+/* Students must read and write the teacher's tokens: the same vocab.json
+ * and merges.txt, compared by their hash. Checked before anything is timed. */
+static kd_status check_tokenizers(const report *summary)
+{
+    kd_tokenizer *teacher = NULL;
+    kd_status status = tokenizer_load(summary->models[0].model_dir, &teacher);
+    for (int i = 1; i < summary->model_count && status == KD_OK; i++) {
+        kd_tokenizer *student = NULL;
+        status = tokenizer_load(summary->models[i].model_dir, &student);
+        if (status == KD_OK && tokenizer_hash(student) != tokenizer_hash(teacher))
+            status = kd_fail(KD_ERR_INVALID, "%s has another vocabulary than the teacher "
+                             "(vocab.json / merges.txt differ)", summary->models[i].model_dir);
+        tokenizer_free(student);
+    }
+    tokenizer_free(teacher);
+    return status;
+}
+
+static kd_status score_model(report_model *model, int is_teacher, const kd_tokenizer *tokenizer,
+                             validation_set *set)
+{
+    gpt2_model network = {0};
+    model->answers = calloc((size_t)set->sample_count + 1, sizeof *model->answers);
+    if (!model->answers)
+        return kd_fail(KD_ERR_NOMEM, "no memory for answers");
+    fprintf(stderr, "kd report: scoring %s on %zu validation examples\n", model->name,
+            set->validation_examples);
+    kd_status status = model_dir_load(model->model_dir, &network);
+    if (status == KD_OK)
+        status = validation_prepare(&network, set);
+    if (status == KD_OK)
+        status = measure_validation(&network, set, is_teacher, &model->quality);
+    if (status == KD_OK)
+        status = measure_answers(&network, tokenizer, set, &model->quality, model->answers);
+    gpt2_free(&network);
+    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", model->name);
+}
+
+static kd_status measure_quality(report *summary, const run_config *config)
+{
+    kd_tokenizer *tokenizer = NULL;
+    validation_set set = {0};
+    int context = smallest_context(summary);
+    size_t seq_len = config->data.seq_len < (size_t)context ? config->data.seq_len : (size_t)context;
+    validation_options options = {
+        .config = config, .seq_len = seq_len, .max_batches = summary->options.eval_batches,
+        .rouge_examples = summary->options.rouge_examples,
+        .answer_tokens = summary->options.answer_tokens, .smallest_context = context,
+        .prompts = config->prompts, .prompt_count = config->prompt_count,
+    };
+    kd_status status = tokenizer_load(summary->models[0].model_dir, &tokenizer);
+    options.tokenizer = tokenizer;
+    if (status == KD_OK && (status = validation_set_build(&options, &set)) == KD_OK) {
+        summary->eval_seq_len = seq_len;
+        summary->eval_batch_size = set.batch_size;
+        summary->validation_examples = set.validation_examples;
+        summary->rouge_count = set.rouge_count;
+        summary->prompts = config->prompts;
+        summary->prompt_count = set.sample_count;
+    }
+    for (int i = 0; i < summary->model_count && status == KD_OK; i++)
+        status = score_model(&summary->models[i], i == 0, tokenizer, &set);
+    if (status == KD_OK)
+        summary->validation_tokens = summary->models[0].quality.val_tokens;
+    validation_set_free(&set);
+    tokenizer_free(tokenizer);
+    return status;
+}
+
+static kd_status write_outputs(const report *summary)
+{
+    const char *out = summary->options.out_dir;
+    char path[REPORT_PATH_CAPACITY];
+    kd_status status = make_directories(out);
+    cJSON *json = status == KD_OK ? report_to_json(summary) : NULL;
+    char *text = json ? cJSON_Print(json) : NULL;
+    if (status == KD_OK && !text)
+        status = kd_fail(KD_ERR_NOMEM, "no memory for report.json");
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.json")) == KD_OK)
+        status = atomic_write_file(path, text, strlen(text));
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.md")) == KD_OK)
+        status = report_markdown_write(summary, path);
+    if (status == KD_OK)
+        status = report_charts_write(summary, out);
+    free(text);
+    cJSON_Delete(json);
+    return status;
+}
+
+kd_status report_write(const report_options *options)
+{
+    kd_status status = check_options(options);
+    if (status != KD_OK)
+        return status;
+    if (options->threads > 0)
+        kd_set_threads(options->threads);
+    report summary = {.options = *options};
+    machine_cpu_model(summary.cpu_model, sizeof summary.cpu_model);
+    summary.threads = kd_threads();
+    summary.blas_core = kd_blas_core_name();
+    run_config config = {0};
+    status = locate_models(&summary);
+    if (status == KD_OK)
+        status = check_tokenizers(&summary);
+    if (status == KD_OK) {
+        fit_speed_settings(&summary);
+        status = measure_speeds(&summary);
+    }
+    if (status == KD_OK)
+        status = load_split_config(&summary, &config);
+    if (status == KD_OK)
+        status = measure_quality(&summary, &config);
+    if (status == KD_OK)
+        status = write_outputs(&summary);
+    for (int i = 0; summary.models && i < summary.model_count; i++)
+        report_model_free(&summary.models[i]);
+    free(summary.models);
+    run_config_free(&config);
+    return status;
+}

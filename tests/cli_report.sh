@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# kd report end to end on tiny models: a teacher trained by kd teacher train,
+# a distilled student and a hard-label baseline whose run directories are
+# written by hand in the layout kd student train leaves (config.json with
+# "distill" and "init", metrics.jsonl), one given as its model/ directory.
+# Checks report.json's fields, report.md's sections, the charts, usage
+# errors (2) and bad input (1, one line on stderr).
+# usage: cli_report.sh KD ASSETS_DIR   (KD_MAKE_MODEL_DIR from ctest)
+set -u
+kd=$1
+assets=$2
+make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
+if [ ! -f "$assets/gpt2/vocab.json" ]; then
+    echo "SKIP: no GPT-2 tokenizer files in $assets/gpt2"
+    exit 77
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+expect() {
+    local want=$1
+    shift
+    "$kd" "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(head -c 300 "$work/err")"
+}
+
+# expect_refusal PATTERN ARGS...: exit 1 with one line on stderr matching PATTERN.
+expect_refusal() {
+    local pattern=$1
+    shift
+    expect 1 "$@"
+    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "kd $*: expected one line on stderr: $(cat "$work/err")"
+    grep -q -- "$pattern" "$work/err" || fail "kd $*: message lacks '$pattern': $(cat "$work/err")"
+}
+
+for i in $(seq 1 40); do
+    printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
+done >"$work/data.jsonl"
+cat >"$work/teacher.json" <<JSON
+{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257},
+ "train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
+           "warmup_steps": 1, "learning_rate": 0.003},
+ "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2",
+          "prompts": ["Why owls?", "What do owls eat?"]}}
+JSON
+"$kd" teacher train --config "$work/teacher.json" --out "$work/runs/teacher" >/dev/null 2>&1 ||
+    { echo "FAIL: kd teacher train"; exit 1; }
+
+# A student run as kd student train writes it: config.json with "distill"
+# and "init", metrics.jsonl with the extra loss columns.
+student_run() { # DIR CONFIG_EXTRA
+    mkdir -p "$1"
+    cat >"$work/student-model.json" <<'JSON'
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257}}
+JSON
+    "$make_model" "$work/student-model.json" "$1/model" "$assets/gpt2" 5 ||
+        { echo "FAIL: make_model_dir"; exit 1; }
+    cat >"$1/config.json" <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257},
+ "train": {"max_steps": 8, "batch_size": 4, "seq_len": 32, "learning_rate": 0.002},
+ "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2"}$2}
+JSON
+    cat >"$1/metrics.jsonl" <<'JSON'
+{"step":4,"epoch":0,"train_loss":9.5,"val_loss":9.0,"val_ppl":8103.1,"val_accuracy":0.1,"lr":0.002,"grad_norm":1.5,"tokens_per_s":900,"elapsed_s":1.25,"train_ce":9.1,"train_divergence":0.4}
+{"step":8,"epoch":1,"train_loss":8.5,"val_loss":8.25,"val_ppl":3827.6,"val_accuracy":0.2,"lr":0.0002,"grad_norm":1.1,"tokens_per_s":950,"elapsed_s":2.5,"train_ce":8.2,"train_divergence":0.3}
+JSON
+}
+student_run "$work/runs/students/tiny-kd" ',
+ "distill": {"alpha": 0.5, "temperature": 2.0, "divergence": "forward_kl", "jsd_beta": 0.5,
+             "source": "cache", "cache": "runs/x/cache", "teacher": "runs/x/teacher/model",
+             "topk": 32, "samples": 0},
+ "init": {"from": "random"}'
+student_run "$work/runs/students/hard" ''
+
+expect 2 report
+expect 0 report --help
+expect 2 report --teacher "$work/runs/teacher" --out "$work/report"
+expect 2 report --teacher "$work/runs/teacher" --student "$work/runs/teacher" --out "$work/r" \
+    --repeats 0
+
+out="$work/report"
+expect 0 report --teacher "$work/runs/teacher" --student "$work/runs/students/tiny-kd" \
+    --student "$work/runs/students/hard/model" --out "$out" --repeats 2 --rouge-examples 4
+for f in report.json report.md loss_curves.svg size_vs_loss.svg size_vs_speed.svg; do
+    [ -s "$out/$f" ] || fail "report lacks $f"
+done
+python3 - "$out/report.json" "$work" <<'PY' || fail "report.json: $(head -c 600 "$out/report.json")"
+import json, math, sys
+report, work = json.load(open(sys.argv[1])), sys.argv[2]
+teacher, student, baseline = report["models"]
+assert [m["name"] for m in report["models"]] == ["teacher", "tiny-kd", "hard"]
+assert [m["role"] for m in report["models"]] == ["teacher", "student", "baseline"]
+assert baseline["path"] == work + "/runs/students/hard/model", baseline["path"]
+assert report["machine"]["cpu"] and report["machine"]["threads"] >= 1
+assert report["settings"]["validation_examples"] > 0
+assert report["settings"]["rouge_examples"] == 4
+for m in report["models"]:
+    for key in ("params", "non_embedding_params", "bytes_fp32", "bytes_fp16", "val_loss",
+                "val_ppl", "top1_agreement", "rouge_l", "prefill_tokens_per_s",
+                "gen_tokens_per_s", "peak_rss_mb"):
+        assert isinstance(m[key], (int, float)) and m[key] >= 0, (m["name"], key, m[key])
+    assert m["bytes_fp32"] == 4 * m["params"] and m["bytes_fp16"] == 2 * m["params"]
+    assert 0 <= m["rouge_l"] <= 1 and 0 <= m["top1_agreement"] <= 1
+    assert abs(m["val_ppl"] - math.exp(m["val_loss"])) < 1e-6 * m["val_ppl"]
+    assert len(m["answers"]) == 2
+# 1 layer x 16 wide: wte 50257*16 + wpe 64*16 + one block and ln_f.
+assert student["params"] == 50257 * 16 + 64 * 16 + (16 * 4 + 16 * 48 + 48 + 16 * 16 + 16 + 16 * 64 + 64 + 64 * 16 + 16) + 32
+assert student["non_embedding_params"] == student["params"] - 50257 * 16 - 64 * 16
+assert teacher["top1_agreement"] == 1 and teacher["params_ratio"] == 1
+assert abs(student["params_ratio"] - student["params"] / teacher["params"]) < 1e-12
+assert abs(student["gen_speedup"] * teacher["gen_tokens_per_s"] - student["gen_tokens_per_s"]) < 1e-6 * student["gen_tokens_per_s"]
+assert student["alpha"] == 0.5 and student["temperature"] == 2 and student["topk"] == 32
+assert student["divergence"] == "forward_kl" and student["logits_from_cache"] is True
+assert student["init"] == {"from": "random"}
+assert student["steps"] == 8 and student["train_wall_s"] == 2.5
+assert baseline["alpha"] is None and baseline["steps"] == 8
+assert teacher["steps"] == 6 and teacher["train_wall_s"] > 0
+PY
+for section in "## Size" "## Speed" "## Memory" "## Quality" "## Training" "## Generations" \
+               "### Why owls?" "| tiny-kd |" "forward_kl"; do
+    grep -qF -- "$section" "$out/report.md" || fail "report.md lacks '$section'"
+done
+grep -q "tiny-kd validation" "$out/loss_curves.svg" || fail "loss curves lack the student's curve"
+grep -q "</svg>" "$out/size_vs_speed.svg" || fail "size_vs_speed.svg is not finished"
+
+# Bad input: exit 1 with a one-line message naming the cause.
+expect_refusal "no such directory" report --teacher "$work/nowhere" \
+    --student "$work/runs/students/hard" --out "$work/bad"
+mkdir -p "$work/empty"
+expect_refusal "neither a run directory" report --teacher "$work/runs/teacher" \
+    --student "$work/empty" --out "$work/bad"
+cat >"$work/other-vocab.json" <<'JSON'
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 300}}
+JSON
+"$make_model" "$work/other-vocab.json" "$work/small-vocab" "$assets/gpt2" 1 >/dev/null
+expect_refusal "vocabulary of 300 tokens" report --teacher "$work/runs/teacher" \
+    --student "$work/small-vocab" --out "$work/bad"
+# Same size, other merges: a different tokenizer all the same.
+cp -r "$work/runs/students/hard/model" "$work/other-merges"
+sed -i '$d' "$work/other-merges/merges.txt"
+expect_refusal "another vocabulary" report --teacher "$work/runs/teacher" \
+    --student "$work/other-merges" --out "$work/bad"
+[ ! -e "$work/bad/report.json" ] || fail "a refused report left report.json behind"
+
+[ "$failures" -eq 0 ] && echo "cli_report: all checks passed"
+exit $((failures > 0))
