@@ -193,9 +193,14 @@ static kd_status read_number(const json_where *at, const cJSON *object, const ch
                              double min, double max, double *out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= min && item->valuedouble <= max)) {
+    /* cJSON reads 1e999 as infinity, which it would write back as null. */
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
+        !(item->valuedouble >= min && item->valuedouble <= max)) {
         char what[96];
-        snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
+        if (isfinite(max))
+            snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
+        else
+            snprintf(what, sizeof what, "a finite number >= %g", min);
         return missing(at, key, what);
     }
     *out = item->valuedouble;
