@@ -1,11 +1,13 @@
 /* A cache is used only for what made it: a manifest from another run is
  * refused, a cache made from another teacher, tokenizer, data, template or
- * split is refused naming what differs, and a malformed manifest is refused
- * naming the key. */
+ * split is refused naming what differs, a malformed manifest is refused
+ * naming the key, and a cache made with any valid seed and fraction matches
+ * its own run when read back. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/cache/cache_format.h"
 #include "cache_fixture.h"
 #include "test_support.h"
 
@@ -132,12 +134,36 @@ static void test_a_malformed_manifest_is_refused_naming_the_key(void **state)
     test_remove_temp_dir(dir);
 }
 
+static void test_seeds_and_fractions_read_back_exactly(void **state)
+{
+    (void)state;
+    char *dir = make_cache(0x1111, 1);
+    cache_manifest manifest, again;
+    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    /* 15 digits, as cJSON prints by default, would lose the last one. */
+    manifest.identity.split_seed = 9007199254740991ull;
+    manifest.encoding.sample_seed = 9007199254740989ull;
+    manifest.identity.validation_fraction = 0.1 + 0.2;
+    manifest.stats.write_tokens_per_s = 77.953994515405711;
+    assert_int_equal(cache_manifest_write(dir, &manifest), KD_OK);
+    assert_int_equal(cache_manifest_read(dir, &again), KD_OK);
+    assert_true(again.identity.split_seed == manifest.identity.split_seed);
+    assert_true(again.encoding.sample_seed == manifest.encoding.sample_seed);
+    assert_true(again.identity.validation_fraction == manifest.identity.validation_fraction);
+    assert_true(again.stats.write_tokens_per_s == manifest.stats.write_tokens_per_s);
+    assert_int_equal(cache_check_compatible(&again, &manifest.identity, dir), KD_OK);
+    cache_manifest_free(&again);
+    cache_manifest_free(&manifest);
+    test_remove_temp_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_manifest_from_another_run_is_refused),
         cmocka_unit_test(test_a_different_identity_is_refused_naming_the_field),
         cmocka_unit_test(test_a_malformed_manifest_is_refused_naming_the_key),
+        cmocka_unit_test(test_seeds_and_fractions_read_back_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,13 @@ kd_status file_read_at(int fd, const char *path, void *buffer, size_t size, uint
  * as "path:line:column: malformed JSON". The caller cJSON_Deletes *root. */
 kd_status json_read_file(const char *path, cJSON **root);
 
+/* Adds `value` to `object` as the shortest decimal that reads back as
+ * exactly the same double (null when it is not finite, as JSON has no
+ * infinity). cJSON_AddNumberToObject keeps only 15 digits whenever they read
+ * back within a relative 2^-52, so 2^53 - 1 would come back as
+ * 9007199254740990 and a seed or fraction would not match its own run. */
+void json_add_exact_number(cJSON *object, const char *key, double value);
+
 /* ---- half precision -------------------------------------------------- */
 
 float float16_to_float(uint16_t bits);

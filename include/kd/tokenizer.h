@@ -37,6 +37,12 @@ void tokenizer_free(kd_tokenizer *tokenizer);
  * keeps just the ids it had. */
 kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
                            kd_token_buffer *out);
+/* Appends the ids written in `text` (`length` bytes, no terminator needed):
+ * decimal numbers in 0..2^31-1 separated by white space, as `kd tokenize`
+ * prints them. Anything else (a sign, a letter, a NUL byte, a number too
+ * big) is KD_ERR_INVALID quoting the word; `ids` then keeps just the ids it
+ * had. Whether the ids fit a vocabulary is tokenizer_decode's check. */
+kd_status token_ids_parse(const char *text, size_t length, kd_token_buffer *ids);
 /* Decodes ids to UTF-8 bytes in a malloc'd, NUL-terminated buffer. An id
  * outside the vocabulary is KD_ERR_INVALID naming it. */
 kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,

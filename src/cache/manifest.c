@@ -92,11 +92,11 @@ static cJSON *identity_to_json(const cache_identity *identity)
     add_hex(object, "tokenizer", identity->tokenizer);
     add_hex(object, "data", identity->data);
     add_hex(object, "template", identity->template_hash);
-    cJSON_AddNumberToObject(object, "seq_len", identity->seq_len);
+    json_add_exact_number(object, "seq_len", identity->seq_len);
     cJSON *split = cJSON_AddObjectToObject(object, "split");
     cJSON_AddStringToObject(split, "part", identity->part);
-    cJSON_AddNumberToObject(split, "seed", (double)identity->split_seed);
-    cJSON_AddNumberToObject(split, "validation_fraction", identity->validation_fraction);
+    json_add_exact_number(split, "seed", (double)identity->split_seed);
+    json_add_exact_number(split, "validation_fraction", identity->validation_fraction);
     return object;
 }
 
@@ -104,16 +104,16 @@ static cJSON *encoding_to_json(const cache_manifest *manifest)
 {
     const cache_encoding *encoding = &manifest->encoding;
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddNumberToObject(object, "topk", encoding->topk);
-    cJSON_AddNumberToObject(object, "samples", encoding->samples);
-    cJSON_AddNumberToObject(object, "sample_seed", (double)encoding->sample_seed);
-    cJSON_AddNumberToObject(object, "zstd_level", encoding->zstd_level);
-    cJSON_AddNumberToObject(object, "shard_examples", encoding->shard_examples);
-    cJSON_AddNumberToObject(object, "vocab_size", manifest->vocab_size);
+    json_add_exact_number(object, "topk", encoding->topk);
+    json_add_exact_number(object, "samples", encoding->samples);
+    json_add_exact_number(object, "sample_seed", (double)encoding->sample_seed);
+    json_add_exact_number(object, "zstd_level", encoding->zstd_level);
+    json_add_exact_number(object, "shard_examples", encoding->shard_examples);
+    json_add_exact_number(object, "vocab_size", manifest->vocab_size);
     cJSON_AddStringToObject(object, "id_type", manifest->vocab_size <= 65536 ? "u16" : "u32");
     cJSON_AddStringToObject(object, "value_type", MANIFEST_VALUE_TYPE);
-    cJSON_AddNumberToObject(object, "value_step", CACHE_CODE_STEP);
-    cJSON_AddNumberToObject(object, "value_max_error", CACHE_LOGPROB_MAX_ERROR);
+    json_add_exact_number(object, "value_step", CACHE_CODE_STEP);
+    json_add_exact_number(object, "value_max_error", CACHE_LOGPROB_MAX_ERROR);
     return object;
 }
 
@@ -124,10 +124,10 @@ static cJSON *shards_to_json(const cache_manifest *manifest)
         const cache_shard_info *shard = &manifest->shards[s];
         cJSON *object = cJSON_CreateObject();
         cJSON_AddStringToObject(object, "file", shard->file);
-        cJSON_AddNumberToObject(object, "examples", shard->examples);
-        cJSON_AddNumberToObject(object, "positions", (double)shard->positions);
-        cJSON_AddNumberToObject(object, "bytes", (double)shard->bytes);
-        cJSON_AddNumberToObject(object, "raw_bytes", (double)shard->raw_bytes);
+        json_add_exact_number(object, "examples", shard->examples);
+        json_add_exact_number(object, "positions", (double)shard->positions);
+        json_add_exact_number(object, "bytes", (double)shard->bytes);
+        json_add_exact_number(object, "raw_bytes", (double)shard->raw_bytes);
         add_hex(object, "xxh3", shard->checksum);
         cJSON_AddItemToArray(array, object);
     }
@@ -137,15 +137,15 @@ static cJSON *shards_to_json(const cache_manifest *manifest)
 static cJSON *stats_to_json(const cache_stats *stats)
 {
     cJSON *object = cJSON_CreateObject();
-    cJSON_AddNumberToObject(object, "bytes_per_token", stats->bytes_per_token);
-    cJSON_AddNumberToObject(object, "raw_bytes_per_token", stats->raw_bytes_per_token);
-    cJSON_AddNumberToObject(object, "compression_ratio", stats->compression_ratio);
-    cJSON_AddNumberToObject(object, "topk_mass_mean", stats->topk_mass_mean);
-    cJSON_AddNumberToObject(object, "topk_mass_p5", stats->topk_mass_p5);
-    cJSON_AddNumberToObject(object, "write_tokens_per_s", stats->write_tokens_per_s);
-    cJSON_AddNumberToObject(object, "write_mb_per_s", stats->write_mb_per_s);
-    cJSON_AddNumberToObject(object, "read_tokens_per_s", stats->read_tokens_per_s);
-    cJSON_AddNumberToObject(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
+    json_add_exact_number(object, "bytes_per_token", stats->bytes_per_token);
+    json_add_exact_number(object, "raw_bytes_per_token", stats->raw_bytes_per_token);
+    json_add_exact_number(object, "compression_ratio", stats->compression_ratio);
+    json_add_exact_number(object, "topk_mass_mean", stats->topk_mass_mean);
+    json_add_exact_number(object, "topk_mass_p5", stats->topk_mass_p5);
+    json_add_exact_number(object, "write_tokens_per_s", stats->write_tokens_per_s);
+    json_add_exact_number(object, "write_mb_per_s", stats->write_mb_per_s);
+    json_add_exact_number(object, "read_tokens_per_s", stats->read_tokens_per_s);
+    json_add_exact_number(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
     return object;
 }
 
@@ -153,15 +153,15 @@ kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", MANIFEST_FORMAT);
-    cJSON_AddNumberToObject(root, "version", CACHE_FORMAT_VERSION);
+    json_add_exact_number(root, "version", CACHE_FORMAT_VERSION);
     add_hex(root, "run_key", manifest->run_key);
     cJSON_AddStringToObject(root, "teacher_dir", manifest->teacher_dir);
     cJSON_AddItemToObject(root, "identity", identity_to_json(&manifest->identity));
     cJSON_AddItemToObject(root, "encoding", encoding_to_json(manifest));
     cJSON *counts = cJSON_AddObjectToObject(root, "counts");
-    cJSON_AddNumberToObject(counts, "examples", (double)manifest->examples);
-    cJSON_AddNumberToObject(counts, "positions", (double)manifest->positions);
-    cJSON_AddNumberToObject(counts, "shards", manifest->shard_count);
+    json_add_exact_number(counts, "examples", (double)manifest->examples);
+    json_add_exact_number(counts, "positions", (double)manifest->positions);
+    json_add_exact_number(counts, "shards", manifest->shard_count);
     cJSON_AddItemToObject(root, "shards", shards_to_json(manifest));
     cJSON_AddItemToObject(root, "stats", stats_to_json(&manifest->stats));
     char *text = cJSON_Print(root);
@@ -194,9 +194,14 @@ static kd_status read_number(const json_where *at, const cJSON *object, const ch
                              double min, double max, double *out)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= min && item->valuedouble <= max)) {
+    /* cJSON reads 1e999 as infinity, which it would write back as null. */
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
+        !(item->valuedouble >= min && item->valuedouble <= max)) {
         char what[96];
-        snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
+        if (isfinite(max))
+            snprintf(what, sizeof what, "a number in [%g, %g]", min, max);
+        else
+            snprintf(what, sizeof what, "a finite number >= %g", min);
         return missing(at, key, what);
     }
     *out = item->valuedouble;

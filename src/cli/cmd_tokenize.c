@@ -5,7 +5,6 @@
  * else, so that
  *     kd tokenize --decode --text "$(kd tokenize --text X)"
  * prints X, and a file survives --file -> ids -> --decode byte for byte. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,31 +28,6 @@ static const char TOKENIZE_SUMMARY[] =
     "added). Special-token strings such as <|endoftext|> are encoded as text.";
 static const char TOKENIZE_USAGE[] = "kd tokenize --vocab DIR (--text TEXT | --file FILE) [--decode]";
 
-/* Parses whitespace-separated decimal ids; the range check is decode's. */
-static kd_status parse_ids(const char *input, kd_token_buffer *ids)
-{
-    const char *cursor = input;
-    for (size_t word = 1;; word++) {
-        while (isspace((unsigned char)*cursor))
-            cursor++;
-        if (!*cursor)
-            return KD_OK;
-        const char *end = cursor;
-        while (*end && !isspace((unsigned char)*end))
-            end++;
-        char *parsed_end = NULL;
-        errno = 0;
-        long id = isdigit((unsigned char)*cursor) ? strtol(cursor, &parsed_end, 10) : -1;
-        if (id < 0 || parsed_end != end || errno || id > 2147483647L)
-            return kd_fail(KD_ERR_INVALID, "'%.*s' (word %zu) is not a token id",
-                           (int)(end - cursor > 40 ? 40 : end - cursor), cursor, word);
-        kd_status status = token_buffer_push(ids, (int)id);
-        if (status != KD_OK)
-            return status;
-        cursor = end;
-    }
-}
-
 static void print_ids(const kd_token_buffer *ids)
 {
     for (size_t i = 0; i < ids->count; i++)
@@ -69,7 +43,7 @@ static kd_status run(const tokenize_options *options, const kd_tokenizer *tokeni
     if (options->decode) {
         char *text = NULL;
         size_t text_length = 0;
-        status = parse_ids(input, &ids);
+        status = token_ids_parse(input, length, &ids);
         if (status == KD_OK)
             status = tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &text_length);
         if (status == KD_OK)
@@ -111,16 +85,13 @@ int cmd_tokenize(int argc, char **argv)
     size_t length = options.text ? strlen(options.text) : 0;
     if (options.file && kd_read_file(options.file, INPUT_MAX_BYTES, &file_text, &length) != KD_OK)
         return cli_fail("tokenize");
-    /* A NUL inside ids input would hide what follows it. */
-    if (options.decode && file_text && memchr(file_text, '\0', length)) {
-        free(file_text);
-        kd_fail(KD_ERR_FORMAT, "%s: a NUL byte among the token ids", options.file);
-        return cli_fail("tokenize");
-    }
     kd_tokenizer *tokenizer = NULL;
     kd_status result = tokenizer_load(options.vocab, &tokenizer);
-    if (result == KD_OK)
+    if (result == KD_OK) {
         result = run(&options, tokenizer, options.text ? options.text : file_text, length);
+        if (result != KD_OK && options.file)
+            kd_fail_context(result, "%s", options.file);
+    }
     tokenizer_free(tokenizer);
     free(file_text);
     return result == KD_OK ? CLI_EXIT_OK : cli_fail("tokenize");

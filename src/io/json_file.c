@@ -1,7 +1,9 @@
 /* Reading a whole JSON file with cJSON, reporting syntax errors by line and
- * column so that a hand-edited config points the user at the mistake. */
+ * column so that a hand-edited config points the user at the mistake; and
+ * writing numbers that read back exactly. */
 #include "kd/io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,4 +40,19 @@ kd_status json_read_file(const char *path, cJSON **root)
     }
     free(text);
     return status;
+}
+
+void json_add_exact_number(cJSON *object, const char *key, double value)
+{
+    if (!isfinite(value)) {
+        cJSON_AddNullToObject(object, key);
+        return;
+    }
+    char text[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, value);
+        if (strtod(text, NULL) == value)
+            break;
+    }
+    cJSON_AddRawToObject(object, key, text);
 }
