@@ -27,14 +27,11 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Until `kd pipeline` exists: a short teacher run on the real dolly records,
-# then its evaluation and an answer from the trained model.
-DEMO_OUT ?= runs/demo/teacher
+# The whole job on the real dolly records: teacher, logit cache, two students
+# each with its hard-label baseline, and the report (configs/demo.json).
+DEMO_CONFIG ?= configs/demo.json
 demo: build
-	$(BUILD)/kd teacher train --config configs/teacher-tiny.json --max-steps 120 --out $(DEMO_OUT)
-	$(BUILD)/kd eval --model $(DEMO_OUT)/model
-	$(BUILD)/kd generate --model $(DEMO_OUT)/model --temperature 0.8 --seed 1 --max-new-tokens 48 \
-	    --prompt "Why can camels survive for long without water?"
+	$(BUILD)/kd pipeline $(DEMO_CONFIG)
 
 clean:
 	rm -rf $(BUILD)

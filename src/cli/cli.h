@@ -48,6 +48,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_teacher_train(int argc, char **argv);
 int cmd_teacher_cache(int argc, char **argv);
 int cmd_student_train(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
 
 int cmd_eval(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);

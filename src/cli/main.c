@@ -22,6 +22,7 @@ static const command_entry commands[] = {
     {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
     {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},
     {"report", "size, speed, memory and quality of a teacher and its students", cmd_report},
+    {"pipeline", "teacher, cache, students and baselines, report: every stage from one config", cmd_pipeline},
     {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
     {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
     {"version", "print kd's version and the BLAS kernels in use", cmd_version},

@@ -1,0 +1,44 @@
+/* kd pipeline: teacher training -> logit cache -> students (each KD student
+ * and, unless turned off, a hard-label baseline of the same shape) -> report,
+ * from one JSON file, under one directory:
+ *
+ *   {"name": "demo",                       runs/<name>/ unless "out" is given
+ *    "threads": 2,                         for every stage (optional)
+ *    "teacher": {"config": "teacher-tiny.json", "init": "distilgpt2",
+ *                "max_steps": 500, "epochs": 0, "seed": 1234},
+ *    "cache":   {"topk": 32, "samples": 0, "zstd_level": 3},
+ *    "students": [{"name": "tiny", "config": "student-tiny.json", "max_steps": 300,
+ *                  "alpha": 0.5, "temperature": 1.0, "divergence": "forward_kl",
+ *                  "baseline": true}, ...],
+ *    "report":  {"rouge_examples": 32, "repeats": 3}}
+ *
+ * Config paths are relative to the pipeline file's directory; "init" is a
+ * Hugging Face model directory, looked up in the assets directory as data
+ * files are. The layout:
+ *   runs/<name>/teacher                    the teacher's run directory
+ *   runs/<name>/cache                      its logit cache
+ *   runs/<name>/students/<s>-kd            each KD student's run directory
+ *   runs/<name>/students/<s>-baseline      and its hard-label baseline (alpha 1)
+ *   runs/<name>/report                     report.json, report.md, charts
+ *
+ * Each stage directory holds pipeline-stage.json: a key hashing everything
+ * the stage depends on (its settings, the bytes of its config and data
+ * files, the keys of the stages before it) and whether it completed. A
+ * stage whose key matches and is complete is skipped; one whose key matches
+ * but was interrupted resumes from its checkpoint; any other runs afresh. So
+ * adding a student re-uses the teacher and the cache, and changing the
+ * teacher redoes everything after it. */
+#ifndef KD_PIPELINE_H
+#define KD_PIPELINE_H
+
+#include "kd/core.h"
+
+typedef struct {
+    const char *config_path;
+    const char *out_dir;   /* NULL: the config's "out", else runs/<name> */
+    int threads;           /* > 0 overrides the config's */
+} pipeline_options;
+
+kd_status pipeline_run(const pipeline_options *options);
+
+#endif

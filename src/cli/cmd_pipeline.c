@@ -1,0 +1,34 @@
+/* kd pipeline: teacher -> cache -> students and baselines -> report. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "kd/pipeline.h"
+
+int cmd_pipeline(int argc, char **argv)
+{
+    const char *config = NULL, *out = NULL;
+    int threads = 0;
+    const cli_option options[] = {
+        {"--out", OPT_STRING, &out, "output directory (default: the config's \"out\", else "
+                                    "runs/<name>)"},
+        {"--threads", OPT_INT, &threads, "threads for every stage"},
+    };
+    const cli_command_spec spec = {
+        .name = "pipeline",
+        .summary = "Run every stage from one config: teacher training, the logit cache, each\n"
+                   "student with its hard-label baseline, and the report. Stages whose outputs\n"
+                   "are complete for the same inputs are skipped; an interrupted stage resumes.",
+        .usage = "kd pipeline [CONFIG] [--out DIR] [--threads N]   (CONFIG: configs/demo.json)",
+        .options = options,
+        .option_count = sizeof options / sizeof *options,
+        .operand = &config,
+    };
+    int help = 0, status = cli_parse(&spec, argc, argv, &help);
+    if (status != CLI_EXIT_OK || help)
+        return status;
+    if (threads < 0)
+        return cli_usage_error(&spec, "--threads must not be negative");
+    pipeline_options run = {.config_path = config ? config : "configs/demo.json", .out_dir = out,
+                            .threads = threads};
+    return pipeline_run(&run) == KD_OK ? CLI_EXIT_OK : cli_fail("pipeline");
+}

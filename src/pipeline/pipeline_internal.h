@@ -1,0 +1,65 @@
+/* The pipeline's pieces (internal): its configuration and the stage
+ * records that let a rerun skip or resume finished work. */
+#ifndef KD_PIPELINE_INTERNAL_H
+#define KD_PIPELINE_INTERNAL_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "kd/cache.h"
+#include "kd/pipeline.h"
+
+enum { PIPELINE_MAX_STUDENTS = 16 };
+
+typedef struct {
+    const char *name;
+    char *config_path;       /* resolved */
+    float alpha;             /* < 0: the config's */
+    float temperature;       /* <= 0: the config's */
+    const char *divergence;  /* NULL: the config's */
+    int max_steps;
+    int epochs;
+    int baseline;            /* also train the same student on hard labels alone */
+} pipeline_student;
+
+typedef struct {
+    cJSON *root;             /* owns the strings above and below */
+    const char *name;
+    const char *out;         /* NULL: runs/<name> */
+    int threads;
+    char *teacher_config;    /* resolved */
+    char *teacher_init;      /* resolved HF model directory, or NULL */
+    int teacher_max_steps;
+    int teacher_epochs;
+    long long teacher_seed;  /* -1: the config's */
+    cache_encoding cache;
+    pipeline_student students[PIPELINE_MAX_STUDENTS];
+    int student_count;
+    int rouge_examples;      /* 0: the report's defaults */
+    int repeats;
+    int eval_batches;
+} pipeline_config;
+
+kd_status pipeline_config_load(const char *path, pipeline_config *config);
+void pipeline_config_free(pipeline_config *config);
+
+/* A stage's key: an XXH3 hash of everything the stage depends on. */
+typedef struct {
+    uint64_t value;
+} stage_key;
+
+void stage_key_begin(stage_key *key, const char *stage);
+void stage_key_add_text(stage_key *key, const char *text);   /* NULL adds a marker */
+void stage_key_add_number(stage_key *key, double value);
+/* The file's contents (its XXH3), so an edited config or data file counts. */
+kd_status stage_key_add_file(stage_key *key, const char *path);
+
+typedef enum { STAGE_FRESH, STAGE_INTERRUPTED, STAGE_DONE } stage_status;
+
+/* What dir/pipeline-stage.json says about a stage with this key. */
+stage_status stage_check(const char *dir, stage_key key);
+/* Records the key (written atomically), complete or not yet. */
+kd_status stage_mark(const char *dir, stage_key key, int complete);
+
+#endif

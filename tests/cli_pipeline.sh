@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# kd pipeline end to end on tiny models and 48 real dolly records: every
+# stage's output, a rerun that skips everything, an added student that
+# re-uses the teacher and the cache, an interrupted stage that resumes, a
+# changed teacher that redoes what follows, and bad pipeline files.
+# usage: cli_pipeline.sh KD ASSETS_DIR
+set -u
+kd=$1
+assets=$2
+if [ ! -f "$assets/gpt2/vocab.json" ] || [ ! -f "$assets/dolly/dolly-open_qa.jsonl" ]; then
+    echo "SKIP: no GPT-2 tokenizer or dolly records in $assets"
+    exit 77
+fi
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect() {
+    local want=$1
+    shift
+    "$kd" "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(tail -c 400 "$work/err")"
+}
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+head -n 48 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
+# model_config NAME SHAPE EXTRA: a run config over the same data, split and length.
+model_config() {
+    cat >"$work/$1.json" <<JSON
+{"model": $2,
+ "train": {"max_steps": 3, "batch_size": 4, "seq_len": 48, "eval_interval": 3, "eval_batches": 1,
+           "learning_rate": 0.003, "warmup_steps": 1, "seed": 5, "threads": 2,
+           "validation_fraction": 0.25},
+ "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}
+ $3}
+JSON
+}
+model_config teacher '{"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}' ''
+model_config small '{"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257}' \
+    ', "distill": {"alpha": 0.5, "temperature": 1.0}'
+model_config shallow '{"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}' \
+    ', "init": {"from": "teacher"}, "distill": {"alpha": 0.5}'
+# pipeline NAME STUDENTS: a pipeline file in $work.
+pipeline() {
+    cat >"$work/$1.json" <<JSON
+{"name": "$1", "out": "$work/runs/$1", "threads": 2,
+ "teacher": {"config": "teacher.json"},
+ "cache": {"topk": 8},
+ "students": [$2],
+ "report": {"rouge_examples": 2, "repeats": 1, "eval_batches": 1}}
+JSON
+}
+pipeline one '{"name": "small", "config": "small.json"}'
+out="$work/runs/one"
+
+expect 0 pipeline --help
+expect 2 pipeline "$work/one.json" --bogus
+expect 0 pipeline "$work/one.json"
+for f in teacher/model/model.safetensors teacher/metrics.jsonl cache/manifest.json \
+    students/small-kd/model/model.safetensors students/small-baseline/model/model.safetensors \
+    report/report.json report/report.md report/loss_curves.svg; do
+    [ -f "$out/$f" ] || fail "pipeline output lacks $f"
+done
+grep -q "report.md" "$work/out" || fail "the pipeline names its report"
+[ "$(json "$out/report/report.json" "[m['role'] for m in d['models']]")" = \
+    "['teacher', 'student', 'baseline']" ] || fail "report roles: $(cat "$out/report/report.json" | head -c 300)"
+[ "$(json "$out/students/small-baseline/config.json" "d['distill']['alpha']")" = 1 ] ||
+    fail "the baseline trains on hard labels alone"
+
+# Nothing changed: every stage is skipped.
+expect 0 pipeline "$work/one.json"
+[ "$(grep -c "is up to date" "$work/err")" -eq 5 ] || fail "rerun redid work: $(cat "$work/err")"
+
+# A second student: teacher and cache re-used, the first student too.
+pipeline two '{"name": "small", "config": "small.json"}, {"name": "shallow", "config": "shallow.json", "baseline": false}'
+sed -i "s|\"out\": \"$work/runs/two\"|\"out\": \"$out\"|" "$work/two.json"
+expect 0 pipeline "$work/two.json"
+grep -q "teacher is up to date" "$work/err" || fail "teacher redone for a new student"
+grep -q "cache is up to date" "$work/err" || fail "cache redone for a new student"
+grep -q "running student shallow" "$work/err" || fail "new student not trained"
+[ -d "$out/students/shallow-baseline" ] && fail "baseline: false still trained a baseline"
+[ "$(json "$out/report/report.json" "len(d['models'])")" = 4 ] || fail "report has 4 models"
+
+# An interrupted student stage resumes from its checkpoint.
+sed -i 's/"complete": true/"complete": false/' "$out/students/small-kd/pipeline-stage.json"
+expect 0 pipeline "$work/two.json"
+grep -q "resuming student small" "$work/err" || fail "interrupted stage not resumed: $(cat "$work/err")"
+
+# A changed teacher config redoes the teacher and everything after it.
+sed -i 's/"learning_rate": 0.003/"learning_rate": 0.002/' "$work/teacher.json"
+expect 0 pipeline "$work/two.json"
+[ "$(grep -c "is up to date" "$work/err")" -eq 0 ] || fail "stale stages kept: $(cat "$work/err")"
+
+# Bad pipeline files name what is wrong.
+echo '{"name": "x", "students": []}' >"$work/bad.json"
+expect 1 pipeline "$work/bad.json"
+grep -q "teacher" "$work/err" || fail "missing teacher section named"
+pipeline dup '{"name": "a", "config": "small.json"}, {"name": "a", "config": "small.json"}'
+expect 1 pipeline "$work/dup.json"
+grep -q 'two students are named "a"' "$work/err" || fail "duplicate names refused"
+pipeline missing '{"name": "a", "config": "nowhere.json"}'
+expect 1 pipeline "$work/missing.json"
+grep -q "nowhere.json" "$work/err" || fail "missing config named"
+expect 1 pipeline "$work/absent.json"
+
+[ "$failures" -eq 0 ] && echo "ok"
+exit $((failures > 0))
