@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kd/io.h"
 #include "kd/train.h"
 
 typedef enum { FIELD_INT, FIELD_FLOAT, FIELD_DOUBLE, FIELD_SEED, FIELD_SCHEDULE } field_type;
@@ -136,6 +137,8 @@ cJSON *train_settings_to_json(const train_settings *settings)
         const setting_field *f = &fields[i];
         if (f->type == FIELD_SCHEDULE)
             cJSON_AddStringToObject(object, f->key, schedule_names[settings->schedule]);
+        else if (f->type == FIELD_SEED) /* up to 2^53: every digit must survive */
+            json_add_exact_number(object, f->key, field_value(settings, f));
         else
             cJSON_AddNumberToObject(object, f->key, field_value(settings, f));
     }
