@@ -104,6 +104,8 @@ static void assert_edit_refused(const char *dir, const char *section, const char
     else
         cJSON_DeleteItemFromObject(object, key);
     char *edited = cJSON_Print(root);
+    /* Sealed again, as if kd had written it: the parser must catch it. */
+    assert_int_equal(cache_manifest_seal(edited, strlen(edited)), KD_OK);
     test_write_file(path, edited, strlen(edited));
     cache_manifest manifest;
     assert_int_not_equal(cache_manifest_read(dir, &manifest), KD_OK);
@@ -113,6 +115,29 @@ static void assert_edit_refused(const char *dir, const char *section, const char
     cJSON_Delete(root);
     free(text);
     free(path);
+}
+
+/* Any changed byte, even in a figure nothing else checks, breaks the seal. */
+static void test_an_edited_manifest_fails_its_checksum(void **state)
+{
+    (void)state;
+    char *dir = make_cache(0x1111, 1);
+    char *path = test_path(dir, "manifest.json");
+    size_t size = 0;
+    char *text = test_read_file(path, &size);
+    cache_manifest manifest;
+    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    cache_manifest_free(&manifest);
+    char *figure = strstr(text, "\"compression_ratio\":");
+    assert_non_null(figure);
+    char *digit = strpbrk(figure, "123456789");
+    *digit = *digit == '9' ? '1' : (char)(*digit + 1);
+    test_write_file(path, text, size);
+    assert_int_equal(cache_manifest_read(dir, &manifest), KD_ERR_FORMAT);
+    assert_non_null(strstr(kd_last_error(), "checksum"));
+    free(text);
+    free(path);
+    test_remove_temp_dir(dir);
 }
 
 static void test_a_malformed_manifest_is_refused_naming_the_key(void **state)
@@ -162,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_manifest_from_another_run_is_refused),
         cmocka_unit_test(test_a_different_identity_is_refused_naming_the_field),
+        cmocka_unit_test(test_an_edited_manifest_fails_its_checksum),
         cmocka_unit_test(test_a_malformed_manifest_is_refused_naming_the_key),
         cmocka_unit_test(test_seeds_and_fractions_read_back_exactly),
     };

@@ -197,6 +197,11 @@ void shard_layout_free(shard_layout *layout);
 /* ---- the manifest (manifest.c) ---------------------------------------------- */
 
 kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest);
+/* manifest.json carries "checksum": the XXH3-64 of its own text with those
+ * 16 hex digits read as zeros, so a changed byte anywhere in it is caught.
+ * Writes the checksum into `text` (which has the field); KD_ERR_FORMAT when
+ * the field is missing. */
+kd_status cache_manifest_seal(char *text, size_t length);
 /* A deep copy (the shard list included). */
 kd_status cache_manifest_copy(cache_manifest *to, const cache_manifest *from);
 /* The run key of a plan: identity, encoding, vocabulary and example list. */

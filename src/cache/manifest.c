@@ -76,6 +76,68 @@ uint64_t cache_plan_run_key(const cache_plan *plan)
     return XXH3_64bits_digest(&state);
 }
 
+/* ---- the seal ------------------------------------------------------------------ */
+
+#define SEAL_KEY "\"checksum\":"
+enum { SEAL_DIGITS = 16 };
+
+/* The 16 digits of the checksum field, or NULL. A JSON string cannot hold
+ * the key's text unescaped, so the first match is the field. */
+static char *seal_digits(char *text, size_t length)
+{
+    size_t key_length = strlen(SEAL_KEY);
+    char *key = NULL;
+    for (size_t i = 0; !key && i + key_length <= length; i++)
+        if (memcmp(text + i, SEAL_KEY, key_length) == 0)
+            key = text + i;
+    if (!key)
+        return NULL;
+    char *at = key + strlen(SEAL_KEY), *end = text + length;
+    while (at < end && (*at == ' ' || *at == '\t'))
+        at++;
+    if (end - at < SEAL_DIGITS + 2 || at[0] != '"' || at[SEAL_DIGITS + 1] != '"')
+        return NULL;
+    return at + 1;
+}
+
+static uint64_t seal_hash(char *text, size_t length, char *digits)
+{
+    memset(digits, '0', SEAL_DIGITS);
+    return XXH3_64bits(text, length);
+}
+
+kd_status cache_manifest_seal(char *text, size_t length)
+{
+    char *digits = seal_digits(text, length), hex[SEAL_DIGITS + 1];
+    if (!digits)
+        return kd_fail(KD_ERR_FORMAT, "manifest text without a checksum field");
+    snprintf(hex, sizeof hex, "%016" PRIx64, seal_hash(text, length, digits));
+    memcpy(digits, hex, SEAL_DIGITS);
+    return KD_OK;
+}
+
+static kd_status check_seal(const char *path)
+{
+    char *text = NULL, stored[SEAL_DIGITS + 1] = {0}, computed[SEAL_DIGITS + 1];
+    size_t length = 0;
+    kd_status status = kd_read_file(path, (size_t)1 << 28, &text, &length);
+    if (status != KD_OK)
+        return status;
+    char *digits = seal_digits(text, length);
+    if (digits) {
+        memcpy(stored, digits, SEAL_DIGITS);
+        snprintf(computed, sizeof computed, "%016" PRIx64, seal_hash(text, length, digits));
+    }
+    free(text);
+    if (!digits)
+        return kd_fail(KD_ERR_FORMAT, "%s: no \"checksum\" field (not written by this kd, "
+                       "or damaged)", path);
+    if (strcmp(stored, computed) != 0)
+        return kd_fail(KD_ERR_FORMAT, "%s: checksum %s does not match its contents (%s): the "
+                       "manifest was changed after kd wrote it", path, stored, computed);
+    return KD_OK;
+}
+
 /* ---- writing ----------------------------------------------------------------- */
 
 static void add_hex(cJSON *object, const char *key, uint64_t value)
@@ -152,6 +214,7 @@ static cJSON *stats_to_json(const cache_stats *stats)
 kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest)
 {
     cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "checksum", "0000000000000000");
     cJSON_AddStringToObject(root, "format", MANIFEST_FORMAT);
     json_add_exact_number(root, "version", CACHE_FORMAT_VERSION);
     add_hex(root, "run_key", manifest->run_key);
@@ -171,7 +234,9 @@ kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest)
     if (status == KD_OK) {
         size_t length = strlen(text);
         text[length] = '\n'; /* cJSON_Print leaves no newline; its NUL becomes one */
-        status = atomic_write_file(path, text, length + 1);
+        status = cache_manifest_seal(text, length + 1);
+        if (status == KD_OK)
+            status = atomic_write_file(path, text, length + 1);
     }
     free(path);
     cJSON_free(text);
@@ -473,7 +538,9 @@ kd_status cache_manifest_read(const char *dir, cache_manifest *manifest)
     if (!path)
         return KD_ERR_NOMEM;
     cJSON *root = NULL;
-    kd_status status = json_read_file(path, &root);
+    kd_status status = check_seal(path);
+    if (status == KD_OK)
+        status = json_read_file(path, &root);
     if (status == KD_OK)
         status = read_root(path, root, manifest);
     cJSON_Delete(root);
