@@ -40,6 +40,18 @@ int cli_fail(const char *command);
 /* Prints "kd <command>: <message>" and the usage hint; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_command_spec *spec, const char *message);
 
+/* The flags of the training commands (teacher train, student train). */
+enum { CLI_TRAINING_OPTION_COUNT = 6 };
+typedef struct {
+    int epochs, max_steps, stop_after, resume, seed, threads;
+} cli_training_flags;
+
+/* Sets the flags to "the config's" and writes their CLI_TRAINING_OPTION_COUNT
+ * option rows (--epochs ... --resume) into `options`. */
+void cli_training_options(cli_training_flags *flags, cli_option *options);
+/* CLI_EXIT_OK, or a usage error when a count is negative. */
+int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags);
+
 /* Subcommands: each lives in its own cmd_*.c file. */
 int cmd_version(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -9,8 +9,8 @@ int cmd_student_train(int argc, char **argv)
     const char *config = NULL, *cache = NULL, *teacher = NULL, *out = NULL, *divergence = NULL;
     cli_string_list data = {0};
     float alpha = -1.0f, temperature = 0.0f;
-    int epochs = 0, max_steps = 0, stop_after = 0, resume = 0, seed = -1, threads = 0;
-    const cli_option options[] = {
+    cli_training_flags flags;
+    cli_option options[8 + CLI_TRAINING_OPTION_COUNT] = {
         {"--config", OPT_STRING, &config, "student run configuration (model, train, data, "
                                           "distill, init)"},
         {"--cache", OPT_STRING, &cache, "the teacher's logit cache (kd teacher cache)"},
@@ -21,13 +21,8 @@ int cmd_student_train(int argc, char **argv)
         {"--alpha", OPT_FLOAT, &alpha, "weight of the hard-label loss, in [0, 1]"},
         {"--temperature", OPT_FLOAT, &temperature, "distillation temperature T > 0"},
         {"--divergence", OPT_STRING, &divergence, "forward_kl, reverse_kl or jsd"},
-        {"--epochs", OPT_INT, &epochs, "number of epochs"},
-        {"--max-steps", OPT_INT, &max_steps, "run length in optimizer steps (fixes the LR schedule)"},
-        {"--stop-after", OPT_INT, &stop_after, "end after this step as if interrupted"},
-        {"--seed", OPT_INT, &seed, "seed for initialisation and data order"},
-        {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
-        {"--resume", OPT_FLAG, &resume, "continue from <out>/last"},
     };
+    cli_training_options(&flags, options + 8);
     const cli_command_spec spec = {
         .name = "student train",
         .summary = "Train a shallower or narrower student on alpha * CE(hard labels) +\n"
@@ -47,14 +42,15 @@ int cmd_student_train(int argc, char **argv)
         return cli_usage_error(&spec, "--config is required");
     if (!cache && !teacher)
         return cli_usage_error(&spec, "--cache DIR is required (or --teacher DIR for a live teacher)");
-    if (epochs < 0 || max_steps < 0 || stop_after < 0 || threads < 0)
-        return cli_usage_error(&spec, "counts must not be negative");
+    if ((status = cli_training_check(&spec, &flags)) != CLI_EXIT_OK)
+        return status;
     student_train_options train = {
         .config_path = config, .cache_dir = cache, .teacher_dir = teacher,
         .data_files = data.items, .data_count = data.count, .out_dir = out, .alpha = alpha,
         .temperature = temperature, .divergence = divergence,
-        .overrides = {.epochs = epochs, .max_steps = max_steps, .seed = seed, .threads = threads},
-        .stop_after = stop_after, .resume = resume,
+        .overrides = {.epochs = flags.epochs, .max_steps = flags.max_steps, .seed = flags.seed,
+                      .threads = flags.threads},
+        .stop_after = flags.stop_after, .resume = flags.resume,
     };
     return student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");
 }

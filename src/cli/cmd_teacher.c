@@ -9,19 +9,14 @@ int cmd_teacher_train(int argc, char **argv)
 {
     const char *config = NULL, *init = NULL, *out = NULL;
     cli_string_list data = {0};
-    int epochs = 0, max_steps = 0, stop_after = 0, resume = 0, seed = -1, threads = 0;
-    const cli_option options[] = {
+    cli_training_flags flags;
+    cli_option options[4 + CLI_TRAINING_OPTION_COUNT] = {
         {"--config", OPT_STRING, &config, "run configuration (model, train, data sections)"},
         {"--init", OPT_STRING, &init, "Hugging Face model directory to fine-tune"},
         {"--data", OPT_STRING_LIST, &data, "instruction data file (repeatable; replaces the config's)"},
         {"--out", OPT_STRING, &out, "run directory (default runs/<config name>/teacher)"},
-        {"--epochs", OPT_INT, &epochs, "number of epochs"},
-        {"--max-steps", OPT_INT, &max_steps, "run length in optimizer steps (fixes the LR schedule)"},
-        {"--stop-after", OPT_INT, &stop_after, "end after this step as if interrupted"},
-        {"--seed", OPT_INT, &seed, "seed for initialisation and data order"},
-        {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
-        {"--resume", OPT_FLAG, &resume, "continue from <out>/last"},
     };
+    cli_training_options(&flags, options + 4);
     const cli_command_spec spec = {
         .name = "teacher train",
         .summary = "Train the teacher on instruction data: fine-tune --init (e.g. distilgpt2) or\n"
@@ -37,13 +32,14 @@ int cmd_teacher_train(int argc, char **argv)
         return status;
     if (!config)
         return cli_usage_error(&spec, "--config is required");
-    if (epochs < 0 || max_steps < 0 || stop_after < 0 || threads < 0)
-        return cli_usage_error(&spec, "counts must not be negative");
+    if ((status = cli_training_check(&spec, &flags)) != CLI_EXIT_OK)
+        return status;
     teacher_train_options train = {
         .config_path = config, .init_dir = init, .data_files = data.items,
         .data_count = data.count, .out_dir = out,
-        .overrides = {.epochs = epochs, .max_steps = max_steps, .seed = seed, .threads = threads},
-        .stop_after = stop_after, .resume = resume,
+        .overrides = {.epochs = flags.epochs, .max_steps = flags.max_steps, .seed = flags.seed,
+                      .threads = flags.threads},
+        .stop_after = flags.stop_after, .resume = flags.resume,
     };
     return teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");
 }

@@ -1,0 +1,25 @@
+/* The flags teacher train and student train share, written once. */
+#include "cli.h"
+
+void cli_training_options(cli_training_flags *flags, cli_option *options)
+{
+    *flags = (cli_training_flags){.seed = -1};
+    const cli_option rows[CLI_TRAINING_OPTION_COUNT] = {
+        {"--epochs", OPT_INT, &flags->epochs, "number of epochs"},
+        {"--max-steps", OPT_INT, &flags->max_steps,
+         "run length in optimizer steps (fixes the LR schedule)"},
+        {"--stop-after", OPT_INT, &flags->stop_after, "end after this step as if interrupted"},
+        {"--seed", OPT_INT, &flags->seed, "seed for initialisation and data order"},
+        {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
+        {"--resume", OPT_FLAG, &flags->resume, "continue from <out>/last"},
+    };
+    for (int i = 0; i < CLI_TRAINING_OPTION_COUNT; i++)
+        options[i] = rows[i];
+}
+
+int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags)
+{
+    if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0)
+        return cli_usage_error(spec, "counts must not be negative");
+    return CLI_EXIT_OK;
+}
