@@ -5,24 +5,8 @@
 # changed teacher that redoes what follows, and bad pipeline files.
 # usage: cli_pipeline.sh KD ASSETS_DIR
 set -u
-kd=$1
-assets=$2
-if [ ! -f "$assets/gpt2/vocab.json" ] || [ ! -f "$assets/dolly/dolly-open_qa.jsonl" ]; then
-    echo "SKIP: no GPT-2 tokenizer or dolly records in $assets"
-    exit 77
-fi
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {
-    local want=$1
-    shift
-    "$kd" "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(tail -c 400 "$work/err")"
-}
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+. "$(dirname "$0")/support/cli_common.sh" "$@"
+cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl
 
 head -n 48 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
 # model_config NAME SHAPE EXTRA: a run config over the same data, split and length.
@@ -104,5 +88,4 @@ expect 1 pipeline "$work/missing.json"
 grep -q "nowhere.json" "$work/err" || fail "missing config named"
 expect 1 pipeline "$work/absent.json"
 
-[ "$failures" -eq 0 ] && echo "ok"
-exit $((failures > 0))
+cli_finish

@@ -7,25 +7,9 @@
 # errors (2) and bad input (1, one line on stderr).
 # usage: cli_report.sh KD ASSETS_DIR   (KD_MAKE_MODEL_DIR from ctest)
 set -u
-kd=$1
-assets=$2
+. "$(dirname "$0")/support/cli_common.sh" "$@"
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
-if [ ! -f "$assets/gpt2/vocab.json" ]; then
-    echo "SKIP: no GPT-2 tokenizer files in $assets/gpt2"
-    exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-expect() {
-    local want=$1
-    shift
-    "$kd" "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(head -c 300 "$work/err")"
-}
+cli_need_assets gpt2/vocab.json
 
 # expect_refusal PATTERN ARGS...: exit 1 with one line on stderr matching PATTERN.
 expect_refusal() {
@@ -145,5 +129,4 @@ expect_refusal "another vocabulary" report --teacher "$work/runs/teacher" \
     --student "$work/other-merges" --out "$work/bad"
 [ ! -e "$work/bad/report.json" ] || fail "a refused report left report.json behind"
 
-[ "$failures" -eq 0 ] && echo "cli_report: all checks passed"
-exit $((failures > 0))
+cli_finish

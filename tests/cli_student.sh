@@ -6,27 +6,8 @@
 # sequence length, another vocabulary, a student config given to the teacher.
 # usage: cli_student.sh KD ASSETS_DIR
 set -u
-kd=$1
-assets=$2
-if [ ! -f "$assets/gpt2/vocab.json" ] || [ ! -f "$assets/dolly/dolly-open_qa.jsonl" ]; then
-    echo "SKIP: no GPT-2 tokenizer or dolly records in $assets"
-    exit 77
-fi
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect CODE ARGS...: runs kd, keeps stdout/stderr in $work/out, $work/err.
-expect() {
-    local want=$1
-    shift
-    "$kd" "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(head -c 400 "$work/err")"
-}
-# json FILE EXPRESSION: evaluates a Python expression over the parsed file `d`.
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+. "$(dirname "$0")/support/cli_common.sh" "$@"
+cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl
 
 head -n 48 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
 head -n 30 "$assets/dolly/dolly-mixed.jsonl" >"$work/other.jsonl"
@@ -135,5 +116,4 @@ printf "\\$(printf '%03o' $(((byte + 1) % 256)))" | dd of="$shard" bs=1 seek=200
 expect 1 student train --config "$work/student.json" --cache "$work/cache" --out "$work/x"
 grep -q "shard-00000.kdlc" "$work/err" || fail "damaged shard named: $(cat "$work/err")"
 
-[ "$failures" -eq 0 ] && echo "ok"
-exit $((failures > 0))
+cli_finish

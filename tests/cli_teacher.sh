@@ -5,27 +5,9 @@
 # check that refuses a run that cannot fit.
 # usage: cli_teacher.sh KD ASSETS_DIR   (KD_MAKE_MODEL_DIR from ctest)
 set -u
-kd=$1
-assets=$2
+. "$(dirname "$0")/support/cli_common.sh" "$@"
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
-if [ ! -f "$assets/gpt2/vocab.json" ]; then
-    echo "SKIP: no GPT-2 tokenizer files in $assets/gpt2"
-    exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect CODE ARGS...: runs kd, keeps stdout/stderr in $work/out, $work/err.
-expect() {
-    local want=$1
-    shift
-    "$kd" "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(head -c 300 "$work/err")"
-}
-
+cli_need_assets gpt2/vocab.json
 for i in $(seq 1 24); do
     printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
 done >"$work/data.jsonl"
@@ -80,5 +62,4 @@ JSON
 expect 1 teacher train --config "$work/huge.json" --out "$work/huge"
 grep -q "GB" "$work/err" || fail "memory refusal should state the estimate: $(cat "$work/err")"
 
-[ "$failures" -eq 0 ] && echo "cli_teacher: all checks passed"
-exit $((failures > 0))
+cli_finish

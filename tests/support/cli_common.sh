@@ -1,0 +1,36 @@
+# What the CLI test scripts share; each sources it first:
+#   . "$(dirname "$0")/support/cli_common.sh" "$@"
+# Sets kd and assets from the script's arguments (KD ASSETS_DIR), makes a
+# scratch directory $work (kept when KEEP is set, to look at afterwards) and
+# counts failures; cli_finish prints "ok" and exits with the verdict.
+kd=$1
+assets=$2
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# cli_need_assets FILE...: skips the test (77) unless each FILE is in $assets.
+cli_need_assets() {
+    for file in "$@"; do
+        [ -f "$assets/$file" ] || { echo "SKIP: no $file in $assets"; exit 77; }
+    done
+}
+
+# expect CODE ARGS...: runs kd, keeping stdout and stderr in $work/out and $work/err.
+expect() {
+    local want=$1
+    shift
+    "$kd" "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(tail -c 400 "$work/err")"
+}
+
+# json FILE EXPRESSION: a Python expression over the parsed file `d`.
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+cli_finish() {
+    [ "$failures" -eq 0 ] && echo "ok"
+    exit $((failures > 0))
+}
