@@ -157,7 +157,10 @@ kd_status train_estimate(const gpt2_config *config, int batch, int seq, int meas
 
 /* Writes (or, with `append`, adds to) samples.md: a "## heading" section
  * with the greedy answer of `model` (prepared for training or inference)
- * to each prompt, rendered through the instruction template. */
+ * to each prompt, rendered through the instruction template. A section
+ * with the same heading already in the file is replaced with what follows
+ * it, so rerunning after a crash does not repeat it. The file is replaced
+ * atomically. */
 kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
                         const kd_tokenizer *tokenizer, const prompt_template *template,
                         const char *const *prompts, int prompt_count, int append);
