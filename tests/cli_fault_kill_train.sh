@@ -12,40 +12,32 @@ assets=$2
 source "$(dirname "$0")/fault_common.sh"
 
 write_train_fixture 48 4
-train() { "$kd" teacher train --config "$work/run.json" "$@"; }
-train --out "$work/straight" >/dev/null 2>"$work/straight.err" ||
+"$kd" teacher train --config "$work/run.json" --out "$work/straight" >/dev/null 2>"$work/straight.err" ||
     { cat "$work/straight.err"; exit 1; }
 
 out=$work/killed
-# time:SECONDS kills after a delay; a glob kills as soon as a new file matches
-# it: the temporary file of a checkpoint's weights, optimizer state or
-# state.json, or of the best model's weights.
+# Where the kills land: after a delay, or as soon as a new temporary file
+# appears: of a checkpoint's weights, optimizer state or state.json, of the
+# best model's weights, or of samples.md after training.
 triggers=(time:0.05 time:0.6 "$out/last.new/.model.safetensors.tmp-*" time:1.1
           "$out/last.new/.optimizer.safetensors.tmp-*" "$out/model/.model.safetensors.tmp-*"
           "$out/last.new/.state.json.tmp-*" time:0.3 time:0.8 "$out/.samples.md.tmp-*")
-# run_until TRIGGER [--resume]: starts kd in the background (kd itself, not a
-# function, whose subshell the kill would hit), kills it at TRIGGER, and
-# sets code to its exit status.
-run_until() {
-    local trigger=$1
-    shift
-    "$kd" teacher train --config "$work/run.json" --out "$out" "$@" >/dev/null 2>"$work/round.err" &
-    local pid=$!
-    case $trigger in
-    time:*) sleep "${trigger#time:}" ;;
-    *) wait_for_new_file "$pid" "$trigger" ;;
-    esac
-    kill_now "$pid"
-    code=$?
+resume=()
+# train_until TRIGGER: one round, resuming the run so far; a run killed
+# before its first checkpoint has nothing to resume and starts again.
+train_until() {
+    run_and_kill "$1" "$work/round.err" "$kd" teacher train --config "$work/run.json" \
+        --out "$out" "${resume[@]}"
+    if [ "$code" -eq 1 ] && grep -q "nothing to resume" "$work/round.err"; then
+        run_and_kill "$1" "$work/round.err" "$kd" teacher train --config "$work/run.json" \
+            --out "$out"
+    fi
+    resume=(--resume)
 }
 
 landed=0
-resume=()
 for trigger in "${triggers[@]}"; do
-    run_until "$trigger" "${resume[@]}"
-    if [ "$code" -eq 1 ] && grep -q "nothing to resume" "$work/round.err"; then
-        run_until "$trigger"   # killed before the first checkpoint: start again
-    fi
+    train_until "$trigger"
     echo "kill at ${trigger#"$out/"}: exit $code"
     case $code in
     137) landed=$((landed + 1)) ;;
@@ -56,12 +48,10 @@ for trigger in "${triggers[@]}"; do
        [ ! -d "$out/last.new" ]; then
         fail "the kill did not land while the checkpoint was written"
     fi
-    resume=(--resume)
 done
 echo "cli_fault_kill_train: $landed of ${#triggers[@]} kills landed"
-
-train --out "$out" --resume >/dev/null 2>"$work/final.err" ||
-    train --out "$out" >/dev/null 2>"$work/final.err" || fail "the last resume: $(cat "$work/final.err")"
+train_until end
+[ "$code" -eq 0 ] || fail "the last resume exited $code: $(cat "$work/round.err")"
 same_run "$work/straight" "$out"
 leftovers=$(find "$out" -name '*.tmp-*' -o -name '*.new' -o -name '*.old')
 [ -z "$leftovers" ] || fail "temporary files left behind: $leftovers"

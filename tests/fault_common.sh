@@ -79,9 +79,23 @@ wait_for_new_file() {
     return 0
 }
 
-# kill_now PID: SIGKILL, and reaps it; returns the exit status (137 when the
-# kill landed, 0 when the run had already finished).
-kill_now() {
-    kill -9 "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
+# run_and_kill TRIGGER LOG COMMAND...: starts COMMAND (a program, not a
+# shell function, whose subshell the kill would hit instead) in the
+# background with stderr to LOG, kills it with SIGKILL at TRIGGER and sets
+# code to its exit status: 137 when the kill landed, else how it ended
+# first. TRIGGER is time:SECONDS, a glob (kill as soon as a new file
+# matches it), or "end": no kill, wait for the command to finish.
+run_and_kill() {
+    local trigger=$1 log=$2
+    shift 2
+    "$@" >/dev/null 2>"$log" &
+    local pid=$!
+    case $trigger in
+    end) ;;
+    time:*) sleep "${trigger#time:}" ;;
+    *) wait_for_new_file "$pid" "$trigger" ;;
+    esac
+    [ "$trigger" = end ] || kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    code=$?
 }
