@@ -9,7 +9,7 @@ set -u
 kd=$1
 assets=$2
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
-source "$(dirname "$0")/fault_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 
 write_train_fixture 1 1
 "$make_model" "$work/run.json" "$work/teacher" "$assets/gpt2" 3 || { echo "FAIL: make_model_dir"; exit 1; }

@@ -9,7 +9,7 @@
 set -u
 kd=$1
 assets=$2
-source "$(dirname "$0")/fault_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 
 write_train_fixture 48 4
 "$kd" teacher train --config "$work/run.json" --out "$work/straight" >/dev/null 2>"$work/straight.err" ||
@@ -55,6 +55,6 @@ train_until end
 same_run "$work/straight" "$out"
 leftovers=$(find "$out" -name '*.tmp-*' -o -name '*.new' -o -name '*.old')
 [ -z "$leftovers" ] || fail "temporary files left behind: $leftovers"
-"$kd" eval --model "$out/model" --data "$work/data.jsonl" >/dev/null 2>&1 ||
+"$kd" eval --model "$out/model" --data "$work/eval.jsonl" >/dev/null 2>&1 ||
     fail "kd eval cannot read the resumed run's best model"
 finish cli_fault_kill_train

@@ -7,7 +7,13 @@ if [ ! -f "$assets/gpt2/vocab.json" ]; then
     exit 77
 fi
 work=$(mktemp -d)
-trap '[ -n "${KD_KEEP:-}" ] || rm -rf "$work"' EXIT
+mounts=()   # file systems a script mounted under $work, unmounted on exit
+cleanup() {
+    local m
+    for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
@@ -17,7 +23,7 @@ finish() {
     exit $((failures > 0))
 }
 
-# write_train_fixture STEPS EVAL_INTERVAL: $work/data.jsonl and $work/run.json,
+# write_train_fixture STEPS EVAL_INTERVAL: $work/data.jsonl, $work/eval.jsonl and $work/run.json,
 # a 2-layer model small enough that a step takes milliseconds, with a
 # checkpoint every EVAL_INTERVAL steps and one prompt answered in samples.md.
 write_train_fixture() {
@@ -25,6 +31,7 @@ write_train_fixture() {
     for i in $(seq 1 64); do
         printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d, and sleep by day.", "category": "open_qa"}\n' "$i" "$i"
     done >"$work/data.jsonl"
+    head -n 4 "$work/data.jsonl" >"$work/eval.jsonl"   # enough to show a model loads
     cat >"$work/run.json" <<JSON
 {"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257},
  "train": {"max_steps": $1, "batch_size": 2, "seq_len": 32, "eval_interval": $2, "eval_batches": 1,

@@ -142,8 +142,13 @@ kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_
         (status = remove_checkpoint_dir(fresh)) != KD_OK)
         return status;
     status = write_checkpoint_files(fresh, model, state, tokenizer_dir);
-    if (status != KD_OK)
-        return kd_fail_context(status, "checkpoint %s", dir);
+    if (status != KD_OK) {
+        /* Give back the space a full disk needs; the message stays the write's. */
+        char message[1024];
+        snprintf(message, sizeof message, "%s", kd_last_error());
+        remove_checkpoint_dir(fresh);
+        return kd_fail(status, "checkpoint %s: %s", dir, message);
+    }
     /* A crash between these steps leaves "<dir>" or "<dir>.old" complete. */
     if ((status = remove_checkpoint_dir(old)) != KD_OK)
         return status;
