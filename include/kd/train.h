@@ -21,6 +21,14 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+/* What a step whose loss or gradient is NaN or Inf does to the run. */
+typedef enum {
+    NONFINITE_STOP = 0,      /* end the run (exit 1); the last checkpoint stays */
+    NONFINITE_SKIP = 1,      /* count the step without its update, as llm.c
+                                skips loss spikes; stop after nonfinite_max_skips
+                                such steps in a row */
+} nonfinite_policy;
+
 typedef struct {
     int epochs;              /* used when max_steps is 0 */
     int max_steps;           /* fixes the run's length and so its LR schedule */
@@ -35,6 +43,8 @@ typedef struct {
     int decay_all;           /* also decay biases, LayerNorm and embeddings */
     float beta1, beta2, eps;
     float grad_clip;
+    nonfinite_policy nonfinite;
+    int nonfinite_max_skips; /* consecutive skipped steps that end the run anyway */
     int eval_interval;       /* steps between evaluations (0: once per epoch) */
     int eval_batches;        /* 0: the whole validation split */
     int patience;            /* stop after this many evaluations without
@@ -64,6 +74,8 @@ typedef struct {
     double epoch_loss_sum;    /* the current epoch's training loss so far */
     double epoch_loss_count;
     double epoch_elapsed_s;
+    int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
+    int consecutive_skips;    /* of them, those just before this step */
 } train_state;
 
 /* Checkpoints: `dir` becomes a model directory plus the optimizer moments

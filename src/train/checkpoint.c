@@ -67,6 +67,8 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
     cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
     cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
+    cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
+    cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
     return json;
 }
 
@@ -76,6 +78,21 @@ static kd_status read_number(const cJSON *json, const char *key, double *out)
     if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) || item->valuedouble < 0)
         return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" is missing or not a number", key);
     *out = item->valuedouble;
+    return KD_OK;
+}
+
+/* A count that checkpoints written before it existed lack: 0 then. */
+static kd_status read_optional_count(const cJSON *json, const char *key, int limit, int *out)
+{
+    double value = 0.0;
+    if (cJSON_GetObjectItemCaseSensitive(json, key)) {
+        kd_status status = read_number(json, key, &value);
+        if (status != KD_OK)
+            return status;
+        if (value > limit || value != (int)value)
+            return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
+    }
+    *out = (int)value;
     return KD_OK;
 }
 
@@ -95,6 +112,10 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
         return status;
     if (step > 1e9 || total > 1e9 || step > total)
         return kd_fail(KD_ERR_FORMAT, "state.json: step %g of %g is impossible", step, total);
+    if ((status = read_optional_count(json, "skipped_steps", (int)step, &state->skipped_steps)) != KD_OK ||
+        (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
+                                      &state->consecutive_skips)) != KD_OK)
+        return status;
     state->step = (int)step;
     state->total_steps = (int)total;
     state->data.epoch = (uint64_t)epoch;
