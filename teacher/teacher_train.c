@@ -75,20 +75,6 @@ static kd_status resolve_tokenizer_dir(const teacher_train_options *options, run
     return config->tokenizer_dir ? KD_OK : kd_fail_context(KD_ERR_IO, "tokenizer");
 }
 
-static kd_status check_memory(const run_config *config)
-{
-    const train_settings *t = &config->train;
-    double needed = (double)gpt2_num_params(&config->model) * sizeof(float) +
-                    (double)gpt2_prepare_bytes(&config->model, t->batch_size, t->seq_len, 1);
-    double available = (double)kd_physical_memory_bytes();
-    if (available > 0 && needed > 0.9 * available)
-        return kd_fail(KD_ERR_NOMEM, "training needs about %.1f GB (weights, gradients, AdamW "
-                       "state and activations at batch %d x %d) but this machine has %.1f GB; "
-                       "see 'kd estimate'", needed / 1e9, t->batch_size, t->seq_len,
-                       available / 1e9);
-    return KD_OK;
-}
-
 static kd_status create_model(const teacher_train_options *options, const run_config *config,
                               gpt2_model *model)
 {
@@ -153,7 +139,8 @@ kd_status teacher_train(const teacher_train_options *options)
         status = resolve_model_config(options, &config);
     }
     if (status == KD_OK && (status = resolve_tokenizer_dir(options, &config)) == KD_OK &&
-        (status = check_memory(&config)) == KD_OK)
+        (status = memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1, 0,
+                                "training")) == KD_OK)
         status = tokenizer_load(config.tokenizer_dir, &tokenizer);
     if (status == KD_OK && tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the model only %d",

@@ -162,6 +162,12 @@ typedef struct {
 } train_cost;
 
 double train_flops_per_token(const gpt2_config *config, int seq);
+/* KD_ERR_NOMEM, stating the estimate, when the weights plus what
+ * gpt2_prepare(batch, seq, training) allocates plus `extra_bytes` (the
+ * caller's own buffers) exceed 90% of physical memory. Call it before
+ * allocating any of them; `what` names the work ("training"). */
+kd_status memory_check(const gpt2_config *config, int batch, int seq, int training,
+                       double extra_bytes, const char *what);
 /* Fills `cost` for training at (batch, seq); with `measure`, times two
  * steps of the model on this machine to predict its speed. */
 kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
