@@ -92,6 +92,19 @@ for f in model.safetensors optimizer.safetensors; do
     cmp -s "$work/before/last/$f" "$work/after/last/$f" || fail "the skipped step $bad changed $f"
 done
 
+# A checkpoint whose AdamW state is not finite, or has a negative second
+# moment, is refused by --resume, naming the tensor.
+for damage in adam_m:nan adam_v:-1; do
+    tensor=${damage%:*}
+    cp -r "$work/before" "$work/damaged"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/poison_row.py" "$work/damaged/last/optimizer.safetensors" \
+        "$tensor" 5 "${damage#*:}"
+    train --config "$work/skip.json" --data "$work/some-long.jsonl" --out "$work/damaged" --resume
+    [ $? -eq 1 ] && grep -q "optimizer.safetensors: tensor $tensor: element 5 is" "$work/err" ||
+        fail "resuming with $damage in the optimizer state: $(tail -n 1 "$work/err")"
+    rm -rf "$work/damaged"
+done
+
 # skip, but every step is bad: the run stops after the limit.
 train --config "$work/skip.json" --data "$work/all-long.jsonl" --out "$work/all"
 code=$?

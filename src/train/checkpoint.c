@@ -112,6 +112,11 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
         return status;
     if (step > 1e9 || total > 1e9 || step > total)
         return kd_fail(KD_ERR_FORMAT, "state.json: step %g of %g is impossible", step, total);
+    /* Bounded before the casts below, which are undefined past the type's range. */
+    if (epoch > 1e9 || batch > 1e12 || best_step > step || evals > step)
+        return kd_fail(KD_ERR_FORMAT, "state.json: data position %g/%g, best step %g or %g "
+                       "evaluations without improvement is impossible at step %g", epoch, batch,
+                       best_step, evals, step);
     if ((status = read_optional_count(json, "skipped_steps", (int)step, &state->skipped_steps)) != KD_OK ||
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
                                       &state->consecutive_skips)) != KD_OK)
@@ -217,6 +222,12 @@ static kd_status load_moments(const char *path, gpt2_model *model)
                              path, names[i]);
         else
             status = safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
+        /* Resuming from a NaN, or a negative second moment (whose root AdamW
+         * takes), would only fail later and further from the cause. */
+        for (size_t j = 0; j < model->num_params && status == KD_OK; j++)
+            if (!isfinite(targets[i][j]) || (i == 1 && targets[i][j] < 0.0f))
+                status = kd_fail(KD_ERR_NUMERIC, "%s: tensor %s: element %zu is %g", path,
+                                 names[i], j, (double)targets[i][j]);
     }
     safetensors_close(&file);
     return status;
