@@ -12,6 +12,10 @@ make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
 source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 
 write_train_fixture 1 1
+# 256 records: a cache of about 50 shards of 4 examples, long enough to kill.
+for copy in 0 1 2 3; do sed "s/Question \([0-9]*\)/Question \1.$copy/" "$work/data.jsonl"; done \
+    >"$work/cache-data.jsonl"
+sed -i "s|$work/data.jsonl|$work/cache-data.jsonl|" "$work/run.json"
 "$make_model" "$work/run.json" "$work/teacher" "$assets/gpt2" 3 || { echo "FAIL: make_model_dir"; exit 1; }
 cache=("$kd" teacher cache --model "$work/teacher" --config "$work/run.json" --topk 8
        --shard-examples 4 --out)
