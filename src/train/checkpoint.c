@@ -117,7 +117,8 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
         return kd_fail(KD_ERR_FORMAT, "state.json: data position %g/%g, best step %g or %g "
                        "evaluations without improvement is impossible at step %g", epoch, batch,
                        best_step, evals, step);
-    if ((status = read_optional_count(json, "skipped_steps", (int)step, &state->skipped_steps)) != KD_OK ||
+    if ((status = read_optional_count(json, "skipped_steps", (int)step,
+                                      &state->skipped_steps)) != KD_OK ||
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
                                       &state->consecutive_skips)) != KD_OK)
         return status;

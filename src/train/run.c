@@ -169,10 +169,11 @@ static kd_status skip_or_stop(run_context *run, int step)
     train_state *state = &run->state;
     char cause[512];
     snprintf(cause, sizeof cause, "%s", kd_last_error());
+    const char *kept = checkpoint_exists(run->last_dir) ? " keeps the last good checkpoint"
+                                                         : ": no checkpoint yet";
     if (s->nonfinite == NONFINITE_STOP)
-        return kd_fail(KD_ERR_NUMERIC, "%s; stopping (%s keeps the last good checkpoint; "
-                       "train.nonfinite = \"skip\" drops such steps instead)", cause,
-                       checkpoint_exists(run->last_dir) ? run->last_dir : "no checkpoint yet, nothing");
+        return kd_fail(KD_ERR_NUMERIC, "%s; stopping (%s%s; train.nonfinite = \"skip\" drops "
+                       "such steps instead)", cause, run->last_dir, kept);
     if (state->consecutive_skips + 1 > s->nonfinite_max_skips)
         return kd_fail(KD_ERR_NUMERIC, "%s; stopping after %d such steps in a row "
                        "(train.nonfinite_max_skips)", cause, state->consecutive_skips + 1);

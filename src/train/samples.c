@@ -76,7 +76,8 @@ kd_status samples_write(const char *path, const char *heading, gpt2_model *model
     FILE *file = open_memstream(&text, &text_size);
     if (!file)
         status = kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
-    if (snprintf(heading_line, sizeof heading_line, "\n## %s\n", heading) >= (int)sizeof heading_line)
+    int heading_length = snprintf(heading_line, sizeof heading_line, "\n## %s\n", heading);
+    if (heading_length >= (int)sizeof heading_line)
         status = kd_fail(KD_ERR_INVALID, "%s: heading too long: %s", path, heading);
     if (status == KD_OK && append)
         status = samples_kept_text(path, heading_line, &kept);

@@ -27,7 +27,8 @@ _Static_assert(sizeof(nonfinite_policy) == sizeof(int), "nonfinite_policy is sto
 static const char *const schedule_names[] = {"cosine", "linear", "constant"};
 static const char *const nonfinite_names[] = {"stop", "skip"};
 
-#define FIELD(key, type, member, min, max) {key, type, offsetof(train_settings, member), min, max, NULL}
+#define FIELD(key, type, member, min, max)                                                  \
+    {key, type, offsetof(train_settings, member), min, max, NULL}
 #define CHOICE(key, member, names)                                                          \
     {key, FIELD_CHOICE, offsetof(train_settings, member), 0,                                  \
      sizeof names / sizeof *names - 1, names}
