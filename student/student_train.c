@@ -328,7 +328,9 @@ kd_status student_train(const student_train_options *options)
     if (status == KD_OK)
         status = open_teacher_side(&run);
     if (status == KD_OK)
-        status = train_check_memory(&run.config, live_teacher_bytes(&run));
+        status = memory_check(&run.config.model, run.config.train.batch_size,
+                              run.config.train.seq_len, 1, live_teacher_bytes(&run),
+                              options->teacher_dir ? "training with a live teacher" : "training");
     if (status == KD_OK)
         status = run_dataset_build(&run.config, run.tokenizer, run.out_dir, &run.data);
     if (status == KD_OK)

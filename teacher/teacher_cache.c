@@ -181,6 +181,23 @@ static kd_status write_cache(cache_run *run, cache_manifest *manifest)
     return status == KD_OK ? cache_writer_finish(run->writer, manifest) : status;
 }
 
+/* Before the teacher is loaded: its weights, the activations of a (batch,
+ * seq_len) forward pass, the batch and one chunk of logits must fit. */
+static kd_status check_memory(const char *model_dir, const run_config *config, int batch_size)
+{
+    char path[PATH_CAPACITY];
+    gpt2_config teacher;
+    kd_status status = kd_path_join(path, sizeof path, model_dir, "config.json");
+    if (status == KD_OK)
+        status = gpt2_config_read(path, &teacher);
+    if (status != KD_OK)
+        return status;
+    double seq_len = (double)config->data.seq_len;
+    double buffers = (double)batch_size * seq_len * sizeof(int) +
+                     (double)LOGIT_CHUNK_ROWS * teacher.vocab_size * sizeof(float);
+    return memory_check(&teacher, batch_size, (int)seq_len, 0, buffers, "the teacher cache");
+}
+
 kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *manifest)
 {
     run_config config;
@@ -196,6 +213,12 @@ kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *ma
         kd_set_threads(options->threads > 0 ? options->threads : config.train.threads);
         status = load_tokenizer(options->model_dir, &config, &tokenizer);
     }
+    run.batch_size = options->batch_size > 0 ? options->batch_size : config.train.batch_size;
+    if (status == KD_OK && (run.batch_size < 1 || run.batch_size > MAX_BATCH))
+        status = kd_fail(KD_ERR_INVALID, "batch size %d is outside [1, %d]", run.batch_size,
+                         MAX_BATCH);
+    if (status == KD_OK)
+        status = check_memory(options->model_dir, &config, run.batch_size);
     if (status == KD_OK)
         status = model_dir_load(options->model_dir, &model);
     if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
@@ -208,10 +231,6 @@ kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *ma
         status = dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
         status = make_plan(options, &config, tokenizer, &model, data, &plan, &examples);
-    run.batch_size = options->batch_size > 0 ? options->batch_size : config.train.batch_size;
-    if (status == KD_OK && (run.batch_size < 1 || run.batch_size > MAX_BATCH))
-        status = kd_fail(KD_ERR_INVALID, "batch size %d is outside [1, %d]", run.batch_size,
-                         MAX_BATCH);
     if (status == KD_OK)
         status = gpt2_prepare(&model, run.batch_size, (int)config.data.seq_len, 0);
     if (status == KD_OK) {

@@ -95,7 +95,8 @@ kd_status teacher_train(const teacher_train_options *options)
         status = resolve_model_config(options, &config);
     }
     if (status == KD_OK && (status = resolve_tokenizer_dir(options, &config)) == KD_OK &&
-        (status = train_check_memory(&config, 0.0)) == KD_OK)
+        (status = memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
+                               0.0, "training")) == KD_OK)
         status = tokenizer_load(config.tokenizer_dir, &tokenizer);
     if (status == KD_OK && tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the model only %d",

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int count_entries(const char *dir)
 {
@@ -90,6 +91,31 @@ static void test_failed_write_keeps_old_file(void **state)
     assert_file_is(path, "old");
     assert_int_equal(count_entries(dir), 1);
     free(big);
+    free(path);
+    test_remove_temp_dir(dir);
+}
+
+/* A writer killed mid-write leaves ".<name>.tmp-XXXXXX"; the next write of
+ * the same file removes it, and nothing that merely looks alike. */
+static void test_write_removes_abandoned_temporaries(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir();
+    const char *names[] = {".file.txt.tmp-Ab3dEf", ".file.txt.tmp-short", ".other.txt.tmp-Ab3dEf"};
+    char *paths[3];
+    for (int i = 0; i < 3; i++) {
+        paths[i] = test_path(dir, names[i]);
+        test_write_file(paths[i], "left", 4);
+    }
+    char *path = test_path(dir, "file.txt");
+    assert_int_equal(atomic_write_file(path, "new", 3), KD_OK);
+    assert_file_is(path, "new");
+    assert_int_equal(access(paths[0], F_OK), -1);
+    assert_int_equal(access(paths[1], F_OK), 0);
+    assert_int_equal(access(paths[2], F_OK), 0);
+    assert_int_equal(count_entries(dir), 3);
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
     free(path);
     test_remove_temp_dir(dir);
 }
@@ -178,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_write_creates_and_replaces),
         cmocka_unit_test(test_abort_keeps_old_file),
         cmocka_unit_test(test_failed_write_keeps_old_file),
+        cmocka_unit_test(test_write_removes_abandoned_temporaries),
         cmocka_unit_test(test_missing_directory_fails_cleanly),
         cmocka_unit_test(test_copy_file),
         cmocka_unit_test(test_make_directories),

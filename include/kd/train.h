@@ -21,6 +21,14 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+/* What a step whose loss or gradient is NaN or Inf does to the run. */
+typedef enum {
+    NONFINITE_STOP = 0,      /* end the run (exit 1); the last checkpoint stays */
+    NONFINITE_SKIP = 1,      /* count the step without its update, as llm.c
+                                skips loss spikes; stop after nonfinite_max_skips
+                                such steps in a row */
+} nonfinite_policy;
+
 typedef struct {
     int epochs;              /* used when max_steps is 0 */
     int max_steps;           /* fixes the run's length and so its LR schedule */
@@ -35,6 +43,8 @@ typedef struct {
     int decay_all;           /* also decay biases, LayerNorm and embeddings */
     float beta1, beta2, eps;
     float grad_clip;
+    nonfinite_policy nonfinite;
+    int nonfinite_max_skips; /* consecutive skipped steps that end the run anyway */
     int eval_interval;       /* steps between evaluations (0: once per epoch) */
     int eval_batches;        /* 0: the whole validation split */
     int patience;            /* stop after this many evaluations without
@@ -68,6 +78,8 @@ typedef struct {
     double window_loss_sum;   /* training loss, hard-label CE and divergence */
     double window_ce_sum;
     double window_divergence_sum;
+    int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
+    int consecutive_skips;    /* of them, those just before this step */
 } train_state;
 
 /* Checkpoints: `dir` becomes a model directory plus the optimizer moments
@@ -175,6 +187,12 @@ typedef struct {
 } train_cost;
 
 double train_flops_per_token(const gpt2_config *config, int seq);
+/* KD_ERR_NOMEM, stating the estimate, when the weights plus what
+ * gpt2_prepare(batch, seq, training) allocates plus `extra_bytes` (the
+ * caller's own buffers) exceed 90% of physical memory. Call it before
+ * allocating any of them; `what` names the work ("training"). */
+kd_status memory_check(const gpt2_config *config, int batch, int seq, int training,
+                       double extra_bytes, const char *what);
 /* Fills `cost` for training at (batch, seq); with `measure`, times two
  * steps of the model on this machine to predict its speed. */
 kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
@@ -182,7 +200,10 @@ kd_status train_estimate(const gpt2_config *config, int batch, int seq, int meas
 
 /* Writes (or, with `append`, adds to) samples.md: a "## heading" section
  * with the greedy answer of `model` (prepared for training or inference)
- * to each prompt, rendered through the instruction template. */
+ * to each prompt, rendered through the instruction template. A section
+ * with the same heading already in the file is replaced with what follows
+ * it, so rerunning after a crash does not repeat it. The file is replaced
+ * atomically. */
 kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
                         const kd_tokenizer *tokenizer, const prompt_template *template,
                         const char *const *prompts, int prompt_count, int append);
@@ -240,10 +261,6 @@ typedef struct {
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */
 void run_config_apply_overrides(run_config *config, const train_overrides *overrides);
-/* Refuses, before anything is allocated, a run whose weights, gradients,
- * AdamW state and activations at the config's (batch, seq), plus
- * `extra_bytes` (e.g. a live teacher), would not fit in this machine. */
-kd_status train_check_memory(const run_config *config, double extra_bytes);
 /* The config's dataset and split, cached in out_dir/dataset-cache; prints
  * what became of the records. */
 kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,

@@ -1,10 +1,14 @@
 /* Atomic file replacement: write a temporary file in the target's directory,
  * fsync it, rename it over the target, fsync the directory. A crash at any
- * point leaves either the complete old file or the complete new one. */
+ * point leaves either the complete old file or the complete new one, and
+ * perhaps a temporary file, which the next write of the same target
+ * removes. */
 #include "kd/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,30 @@ static char *directory_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* Removes the temporaries ".<base>.tmp-XXXXXX" that a killed writer of the
+ * same target left in `dir`, all but `own`. kd has one writer per output
+ * file, so they are abandoned; removing them is best effort. */
+static void remove_abandoned_temporaries(const char *dir, const char *base, const char *own)
+{
+    char prefix[PATH_MAX], path[PATH_MAX];
+    int prefix_length = snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+    DIR *handle = opendir(dir);
+    if (!handle || prefix_length >= (int)sizeof prefix) {
+        if (handle)
+            closedir(handle);
+        return;
+    }
+    for (struct dirent *entry; (entry = readdir(handle));) {
+        const char *name = entry->d_name;
+        if (strncmp(name, prefix, (size_t)prefix_length) != 0 ||
+            strlen(name) != (size_t)prefix_length + 6 || strcmp(name, own) == 0)
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(handle);
+}
+
 kd_status atomic_file_open(atomic_file *file, const char *path)
 {
     memset(file, 0, sizeof *file);
@@ -37,16 +65,18 @@ kd_status atomic_file_open(atomic_file *file, const char *path)
         return kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(file->temp_path, length, "%s/.%s.tmp-XXXXXX", dir, base);
-    free(dir);
     file->fd = mkstemp(file->temp_path);
     if (file->fd < 0) {
         kd_status status = kd_fail(KD_ERR_IO, "%s: cannot create a temporary file: %s", path,
                                    strerror(errno));
+        free(dir);
         free(file->temp_path);
         file->temp_path = NULL; /* nothing was created, so nothing to remove */
         atomic_file_abort(file);
         return status;
     }
+    remove_abandoned_temporaries(dir, base, strrchr(file->temp_path, '/') + 1);
+    free(dir);
     /* mkstemp makes the file private (0600); models are ordinary files. */
     fchmod(file->fd, 0644);
     return KD_OK;

@@ -71,6 +71,8 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "window_loss_sum", state->window_loss_sum);
     cJSON_AddNumberToObject(json, "window_ce_sum", state->window_ce_sum);
     cJSON_AddNumberToObject(json, "window_divergence_sum", state->window_divergence_sum);
+    cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
+    cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
     return json;
 }
 
@@ -83,6 +85,21 @@ static kd_status read_number(const cJSON *json, const char *key, double *out)
     return KD_OK;
 }
 
+/* A count that checkpoints written before it existed lack: 0 then. */
+static kd_status read_optional_count(const cJSON *json, const char *key, int limit, int *out)
+{
+    double value = 0.0;
+    if (cJSON_GetObjectItemCaseSensitive(json, key)) {
+        kd_status status = read_number(json, key, &value);
+        if (status != KD_OK)
+            return status;
+        if (value > limit || value != (int)value)
+            return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
+    }
+    *out = (int)value;
+    return KD_OK;
+}
+
 static kd_status state_from_json(const cJSON *json, train_state *state)
 {
     double step, total, epoch, batch, best_step, evals;
@@ -90,18 +107,33 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
     const char *keys[] = {"step", "total_steps", "data_epoch", "data_batch", "best_step",
                           "evals_without_improvement", "elapsed_s", "epoch_loss_sum",
                           "epoch_loss_count", "epoch_elapsed_s", "window_steps",
-                          "window_loss_sum", "window_ce_sum", "window_divergence_sum"};
+                          "window_loss_sum", "window_ce_sum"};
     double *targets[] = {&step, &total, &epoch, &batch, &best_step, &evals, &state->elapsed_s,
                          &state->epoch_loss_sum, &state->epoch_loss_count,
                          &state->epoch_elapsed_s, &state->window_steps,
-                         &state->window_loss_sum, &state->window_ce_sum,
-                         &state->window_divergence_sum};
+                         &state->window_loss_sum, &state->window_ce_sum};
     for (size_t i = 0; i < sizeof keys / sizeof *keys && status == KD_OK; i++)
         status = read_number(json, keys[i], targets[i]);
+    /* The sampled divergence estimate may dip below zero. */
+    const cJSON *divergence = cJSON_GetObjectItemCaseSensitive(json, "window_divergence_sum");
+    if (status == KD_OK && !(cJSON_IsNumber(divergence) && isfinite(divergence->valuedouble)))
+        status = kd_fail(KD_ERR_FORMAT, "state.json: \"window_divergence_sum\" is missing or "
+                         "not a number");
     if (status != KD_OK)
         return status;
+    state->window_divergence_sum = divergence->valuedouble;
     if (step > 1e9 || total > 1e9 || step > total)
         return kd_fail(KD_ERR_FORMAT, "state.json: step %g of %g is impossible", step, total);
+    /* Bounded before the casts below, which are undefined past the type's range. */
+    if (epoch > 1e9 || batch > 1e12 || best_step > step || evals > step)
+        return kd_fail(KD_ERR_FORMAT, "state.json: data position %g/%g, best step %g or %g "
+                       "evaluations without improvement is impossible at step %g", epoch, batch,
+                       best_step, evals, step);
+    if ((status = read_optional_count(json, "skipped_steps", (int)step,
+                                      &state->skipped_steps)) != KD_OK ||
+        (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
+                                      &state->consecutive_skips)) != KD_OK)
+        return status;
     state->step = (int)step;
     state->total_steps = (int)total;
     state->data.epoch = (uint64_t)epoch;
@@ -149,8 +181,13 @@ kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_
         (status = remove_checkpoint_dir(fresh)) != KD_OK)
         return status;
     status = write_checkpoint_files(fresh, model, state, tokenizer_dir);
-    if (status != KD_OK)
-        return kd_fail_context(status, "checkpoint %s", dir);
+    if (status != KD_OK) {
+        /* Give back the space a full disk needs; the message stays the write's. */
+        char message[1024];
+        snprintf(message, sizeof message, "%s", kd_last_error());
+        remove_checkpoint_dir(fresh);
+        return kd_fail(status, "checkpoint %s: %s", dir, message);
+    }
     /* A crash between these steps leaves "<dir>" or "<dir>.old" complete. */
     if ((status = remove_checkpoint_dir(old)) != KD_OK)
         return status;
@@ -198,6 +235,12 @@ static kd_status load_moments(const char *path, gpt2_model *model)
                              path, names[i]);
         else
             status = safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
+        /* Resuming from a NaN, or a negative second moment (whose root AdamW
+         * takes), would only fail later and further from the cause. */
+        for (size_t j = 0; j < model->num_params && status == KD_OK; j++)
+            if (!isfinite(targets[i][j]) || (i == 1 && targets[i][j] < 0.0f))
+                status = kd_fail(KD_ERR_NUMERIC, "%s: tensor %s: element %zu is %g", path,
+                                 names[i], j, (double)targets[i][j]);
     }
     safetensors_close(&file);
     return status;

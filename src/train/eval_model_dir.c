@@ -64,18 +64,29 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
 kd_status eval_model_dir(const eval_options *options, eval_result *result)
 {
     gpt2_model model = {0};
+    gpt2_config model_config;
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
     run_config config = {0};
     dataset_part part = DATASET_ALL;
-    kd_status status = model_dir_load(options->model_dir, &model);
+    char path[PATH_CAPACITY];
+    kd_status status = kd_path_join(path, sizeof path, options->model_dir, "config.json");
+    if (status == KD_OK)
+        status = gpt2_config_read(path, &model_config);
+    if (status == KD_OK)
+        status = eval_data_options(options, &model_config, &config, &part);
+    if (status == KD_OK && config.data.seq_len > (size_t)model_config.n_positions)
+        status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the model's n_positions %d",
+                         config.data.seq_len, model_config.n_positions);
+    /* The batcher's tokens, targets and weights come on top of the model's. */
+    double batch_bytes = 3.0 * options->batch_size * (double)config.data.seq_len * sizeof(int);
+    if (status == KD_OK)
+        status = memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
+                              batch_bytes, "evaluation");
+    if (status == KD_OK)
+        status = model_dir_load(options->model_dir, &model);
     if (status == KD_OK)
         status = tokenizer_load(options->model_dir, &tokenizer);
-    if (status == KD_OK)
-        status = eval_data_options(options, &model.config, &config, &part);
-    if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
-        status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the model's n_positions %d",
-                         config.data.seq_len, model.config.n_positions);
     if (status == KD_OK)
         status = dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)

@@ -62,6 +62,7 @@ kd_status metrics_append(const char *path, const metrics_row *row)
     cJSON_AddNumberToObject(json, "grad_norm", row->grad_norm);
     cJSON_AddNumberToObject(json, "tokens_per_s", row->tokens_per_s);
     cJSON_AddNumberToObject(json, "elapsed_s", row->elapsed_s);
+    cJSON_AddNumberToObject(json, "skipped_steps", row->skipped_steps);
     char *text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
     FILE *file = fopen(path, "a");

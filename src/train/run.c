@@ -164,6 +164,32 @@ static int fill_step_batches(run_context *run)
     return used;
 }
 
+/* A step whose loss or gradient is NaN or Inf; gpt2_train_step left the
+ * parameters and AdamW moments untouched. train.nonfinite = "skip" counts
+ * the step as done without its update, unless too many came in a row;
+ * otherwise the run stops, and last/ and model/ keep what the last good
+ * evaluation saved. */
+static kd_status skip_or_stop(run_context *run, int step)
+{
+    const train_settings *s = run->settings;
+    train_state *state = &run->state;
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s", kd_last_error());
+    const char *kept = checkpoint_exists(run->last_dir) ? " keeps the last good checkpoint"
+                                                         : ": no checkpoint yet";
+    if (s->nonfinite == NONFINITE_STOP)
+        return kd_fail(KD_ERR_NUMERIC, "%s; stopping (%s%s; train.nonfinite = \"skip\" drops "
+                       "such steps instead)", cause, run->last_dir, kept);
+    if (state->consecutive_skips + 1 > s->nonfinite_max_skips)
+        return kd_fail(KD_ERR_NUMERIC, "%s; stopping after %d such steps in a row "
+                       "(train.nonfinite_max_skips)", cause, state->consecutive_skips + 1);
+    state->consecutive_skips++;
+    state->skipped_steps++;
+    state->step = step;
+    fprintf(stderr, "%s; step skipped (%d so far)\n", cause, state->skipped_steps);
+    return KD_OK;
+}
+
 static kd_status train_one_step(run_context *run, int step)
 {
     const train_settings *s = run->settings;
@@ -182,8 +208,11 @@ static kd_status train_one_step(run_context *run, int step)
         objective ? objective->step(objective->context, run->model, run->micro, run->examples,
                                     used, &config, step, report)
                   : gpt2_train_step(run->model, run->micro, used, &config, step, &report->step);
+    if (status == KD_ERR_NUMERIC)
+        return skip_or_stop(run, step);
     if (status != KD_OK)
         return status;
+    run->state.consecutive_skips = 0;
     run->last_lr = config.learning_rate;
     run->state.window_steps += 1;
     run->state.window_loss_sum += report->step.loss;
@@ -222,6 +251,7 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
         .grad_norm = run->last_step.step.grad_norm,
         .tokens_per_s = run->window_tokens / (now - run->window_start_s),
         .elapsed_s = elapsed(run),
+        .skipped_steps = run->state.skipped_steps,
     };
     state->window_steps = state->window_loss_sum = 0.0;
     state->window_ce_sum = state->window_divergence_sum = 0.0;

@@ -1,6 +1,5 @@
 /* What every training command does before train_run, whatever it trains:
- * command-line overrides, the memory check, the dataset and the default
- * run directory. */
+ * command-line overrides, the dataset and the default run directory. */
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,21 +23,6 @@ void run_config_apply_overrides(run_config *config, const train_overrides *overr
     if (overrides->threads > 0)
         train->threads = overrides->threads;
     run_config_sync_data(config);
-}
-
-kd_status train_check_memory(const run_config *config, double extra_bytes)
-{
-    const train_settings *t = &config->train;
-    double needed = (double)gpt2_num_params(&config->model) * sizeof(float) +
-                    (double)gpt2_prepare_bytes(&config->model, t->batch_size, t->seq_len, 1) +
-                    extra_bytes;
-    double available = (double)kd_physical_memory_bytes();
-    if (available > 0 && needed > 0.9 * available)
-        return kd_fail(KD_ERR_NOMEM, "training needs about %.1f GB (weights, gradients, AdamW "
-                       "state and activations at batch %d x %d%s) but this machine has %.1f GB; "
-                       "see 'kd estimate'", needed / 1e9, t->batch_size, t->seq_len,
-                       extra_bytes > 0 ? ", and the teacher" : "", available / 1e9);
-    return KD_OK;
 }
 
 kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,

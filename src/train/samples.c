@@ -3,10 +3,14 @@
  * what the run changed. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "kd/io.h"
 #include "kd/train.h"
 
 enum { SAMPLE_NEW_TOKENS = 64 };
+#define SAMPLES_MAX_BYTES ((size_t)64 << 20)
 
 /* Greedy continuation of one instruction, decoded to text. */
 static kd_status sample_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
@@ -35,6 +39,25 @@ static kd_status sample_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_to
     return status;
 }
 
+/* The existing file up to the section headed `heading_line` (which a rerun
+ * after a crash writes again, so it is replaced, not repeated), or all of
+ * it; "" when there is no file. */
+static kd_status samples_kept_text(const char *path, const char *heading_line, char **kept)
+{
+    size_t size = 0;
+    if (access(path, F_OK) != 0) {
+        *kept = strdup("");
+        return *kept ? KD_OK : kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
+    }
+    kd_status status = kd_read_file(path, SAMPLES_MAX_BYTES, kept, &size);
+    if (status != KD_OK)
+        return status;
+    char *repeated = strstr(*kept, heading_line);
+    if (repeated)
+        *repeated = '\0';
+    return KD_OK;
+}
+
 kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
                         const kd_tokenizer *tokenizer, const prompt_template *template,
                         const char *const *prompts, int prompt_count, int append)
@@ -45,28 +68,41 @@ kd_status samples_write(const char *path, const char *heading, gpt2_model *model
     int max_len = model->config.n_positions < model->max_seq + SAMPLE_NEW_TOKENS
                       ? model->config.n_positions
                       : model->max_seq + SAMPLE_NEW_TOKENS;
+    char heading_line[512], *kept = NULL, *text = NULL;
+    size_t text_size = 0;
     kd_status status = gpt2_kv_cache_create(&cache, &model->config, max_len);
     if (status != KD_OK)
         return status;
-    FILE *file = fopen(path, append ? "a" : "w");
-    if (!file) {
-        gpt2_kv_cache_free(&cache);
-        return kd_fail(KD_ERR_IO, "cannot write %s", path);
-    }
-    if (!append)
+    FILE *file = open_memstream(&text, &text_size);
+    if (!file)
+        status = kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
+    int heading_length = snprintf(heading_line, sizeof heading_line, "\n## %s\n", heading);
+    if (heading_length >= (int)sizeof heading_line)
+        status = kd_fail(KD_ERR_INVALID, "%s: heading too long: %s", path, heading);
+    if (status == KD_OK && append)
+        status = samples_kept_text(path, heading_line, &kept);
+    if (status == KD_OK && append)
+        fputs(kept, file);
+    else if (status == KD_OK)
         fprintf(file, "# Samples\n\nGreedy decoding, at most %d new tokens, instruction "
                       "template.\n", SAMPLE_NEW_TOKENS);
-    fprintf(file, "\n## %s\n", heading);
+    if (status == KD_OK)
+        fputs(heading_line, file);
     for (int i = 0; i < prompt_count && status == KD_OK; i++) {
-        char *text = NULL;
+        char *answer = NULL;
         status = sample_one(model, &cache, tokenizer, template, prompts[i], &prompt, generated,
-                            &text);
+                            &answer);
         if (status == KD_OK)
-            fprintf(file, "\n### %s\n\n%s\n", prompts[i], text);
-        free(text);
+            fprintf(file, "\n### %s\n\n%s\n", prompts[i], answer);
+        free(answer);
     }
-    if (fclose(file) != 0 && status == KD_OK)
-        status = kd_fail(KD_ERR_IO, "cannot write %s", path);
+    if (file && fclose(file) != 0 && status == KD_OK)
+        status = kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
+    /* Replaced as a whole: a crash never leaves half a section. */
+    if (status == KD_OK)
+        status = atomic_write_file(path, text, text_size);
+    free(text);
+    free(kept);
     token_buffer_free(&prompt);
     gpt2_kv_cache_free(&cache);
     return status;

@@ -3,12 +3,14 @@
  * new setting is added in one place. */
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kd/io.h"
 #include "kd/train.h"
 
-typedef enum { FIELD_INT, FIELD_FLOAT, FIELD_DOUBLE, FIELD_SEED, FIELD_SCHEDULE } field_type;
+/* FIELD_CHOICE: an enum member, named in JSON by one of `names`. */
+typedef enum { FIELD_INT, FIELD_FLOAT, FIELD_DOUBLE, FIELD_SEED, FIELD_CHOICE } field_type;
 
 typedef struct {
     const char *key;
@@ -16,9 +18,21 @@ typedef struct {
     size_t offset;
     double min;  /* inclusive bounds checked by validate */
     double max;
+    const char *const *names;  /* FIELD_CHOICE: max + 1 names */
 } setting_field;
 
-#define FIELD(key, type, member, min, max) {key, type, offsetof(train_settings, member), min, max}
+/* Enum members are read and written as int. */
+_Static_assert(sizeof(lr_schedule) == sizeof(int), "lr_schedule is stored as an int");
+_Static_assert(sizeof(nonfinite_policy) == sizeof(int), "nonfinite_policy is stored as an int");
+
+static const char *const schedule_names[] = {"cosine", "linear", "constant"};
+static const char *const nonfinite_names[] = {"stop", "skip"};
+
+#define FIELD(key, type, member, min, max)                                                  \
+    {key, type, offsetof(train_settings, member), min, max, NULL}
+#define CHOICE(key, member, names)                                                          \
+    {key, FIELD_CHOICE, offsetof(train_settings, member), 0,                                  \
+     sizeof names / sizeof *names - 1, names}
 
 static const setting_field fields[] = {
     FIELD("epochs", FIELD_INT, epochs, 0, 1e6),
@@ -29,13 +43,15 @@ static const setting_field fields[] = {
     FIELD("learning_rate", FIELD_FLOAT, learning_rate, 0, 10),
     FIELD("min_lr_ratio", FIELD_FLOAT, min_lr_ratio, 0, 1),
     FIELD("warmup_steps", FIELD_INT, warmup_steps, 0, 1e9),
-    FIELD("schedule", FIELD_SCHEDULE, schedule, 0, 2),
+    CHOICE("schedule", schedule, schedule_names),
     FIELD("weight_decay", FIELD_FLOAT, weight_decay, 0, 10),
     FIELD("decay_all", FIELD_INT, decay_all, 0, 1),
     FIELD("beta1", FIELD_FLOAT, beta1, 0, 0.999999),
     FIELD("beta2", FIELD_FLOAT, beta2, 0, 0.999999),
     FIELD("eps", FIELD_FLOAT, eps, 1e-30, 1),
     FIELD("grad_clip", FIELD_FLOAT, grad_clip, 0, 1e9),
+    CHOICE("nonfinite", nonfinite, nonfinite_names),
+    FIELD("nonfinite_max_skips", FIELD_INT, nonfinite_max_skips, 1, 1e6),
     FIELD("eval_interval", FIELD_INT, eval_interval, 0, 1e9),
     FIELD("eval_batches", FIELD_INT, eval_batches, 0, 1e9),
     FIELD("patience", FIELD_INT, patience, 0, 1e9),
@@ -45,8 +61,6 @@ static const setting_field fields[] = {
     FIELD("split_seed", FIELD_SEED, split_seed, 0, 0),
 };
 enum { FIELD_COUNT = sizeof fields / sizeof *fields };
-
-static const char *const schedule_names[] = {"cosine", "linear", "constant"};
 
 void train_settings_default(train_settings *s)
 {
@@ -58,6 +72,7 @@ void train_settings_default(train_settings *s)
         .learning_rate = 6e-4f, .min_lr_ratio = 0.1f, .warmup_steps = 20,
         .schedule = LR_COSINE, .weight_decay = 0.1f, .decay_all = 0,
         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = 1.0f,
+        .nonfinite = NONFINITE_STOP, .nonfinite_max_skips = 5,
         .eval_interval = 0, .eval_batches = 0, .patience = 0, .seed = 1234,
         .threads = 2, .validation_fraction = 0.2, .split_seed = 42,
     };
@@ -70,28 +85,35 @@ static double field_value(const train_settings *s, const setting_field *f)
     case FIELD_INT: return *(const int *)base;
     case FIELD_FLOAT: return *(const float *)base;
     case FIELD_DOUBLE: return *(const double *)base;
-    case FIELD_SCHEDULE: return *(const lr_schedule *)base;
+    case FIELD_CHOICE: return *(const int *)base;
     case FIELD_SEED: return (double)*(const uint64_t *)base;
     }
     return 0.0;
 }
 
-static kd_status read_schedule(const cJSON *item, lr_schedule *out)
+static kd_status read_choice(const cJSON *item, const setting_field *f, int *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (cJSON_IsString(item) && strcmp(item->valuestring, schedule_names[i]) == 0) {
-            *out = (lr_schedule)i;
+    int count = (int)f->max + 1;
+    for (int i = 0; i < count; i++) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, f->names[i]) == 0) {
+            *out = i;
             return KD_OK;
         }
     }
-    return kd_fail(KD_ERR_INVALID, "train.schedule must be \"cosine\", \"linear\" or \"constant\"");
+    char allowed[256] = "";
+    for (int i = 0; i < count; i++) {
+        size_t used = strlen(allowed);
+        snprintf(allowed + used, sizeof allowed - used, "%s\"%s\"", i == 0 ? "" : ", ",
+                 f->names[i]);
+    }
+    return kd_fail(KD_ERR_INVALID, "train.%s must be one of %s", f->key, allowed);
 }
 
 static kd_status read_field(const cJSON *item, const setting_field *f, train_settings *s)
 {
     char *base = (char *)s + f->offset;
-    if (f->type == FIELD_SCHEDULE)
-        return read_schedule(item, (lr_schedule *)base);
+    if (f->type == FIELD_CHOICE)
+        return read_choice(item, f, (int *)base);
     if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
         return kd_fail(KD_ERR_INVALID, "train.%s must be a number", f->key);
     double value = item->valuedouble;
@@ -135,8 +157,8 @@ cJSON *train_settings_to_json(const train_settings *settings)
     cJSON *object = cJSON_CreateObject();
     for (int i = 0; object && i < FIELD_COUNT; i++) {
         const setting_field *f = &fields[i];
-        if (f->type == FIELD_SCHEDULE)
-            cJSON_AddStringToObject(object, f->key, schedule_names[settings->schedule]);
+        if (f->type == FIELD_CHOICE)
+            cJSON_AddStringToObject(object, f->key, f->names[(int)field_value(settings, f)]);
         else if (f->type == FIELD_SEED) /* up to 2^53: every digit must survive */
             json_add_exact_number(object, f->key, field_value(settings, f));
         else

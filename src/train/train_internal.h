@@ -18,6 +18,7 @@ typedef struct {
     float grad_norm;
     double tokens_per_s;    /* training tokens fed per second since the last row */
     double elapsed_s;
+    int skipped_steps;      /* so far in the run: steps dropped as not finite */
 } metrics_row;
 
 /* Keeps the rows with step <= `step` (rewritten atomically). */
