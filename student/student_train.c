@@ -68,6 +68,8 @@ static kd_status load_settings(student_run *run)
         status = student_init_from_json(config->init, &run->init);
     if (status != KD_OK)
         return kd_fail_context(status, "%s", o->config_path);
+    if (o->random_init)
+        student_init_default(&run->init);
     if (o->alpha >= 0)
         run->distill.alpha = o->alpha;
     if (o->temperature > 0)

@@ -49,8 +49,8 @@ done
 grep -q "report.md" "$work/out" || fail "the pipeline names its report"
 [ "$(json "$out/report/report.json" "[m['role'] for m in d['models']]")" = \
     "['teacher', 'student', 'baseline']" ] || fail "report roles: $(cat "$out/report/report.json" | head -c 300)"
-[ "$(json "$out/students/small-baseline/config.json" "d['distill']['alpha']")" = 1 ] ||
-    fail "the baseline trains on hard labels alone"
+[ "$(json "$out/students/small-baseline/config.json" "d['distill']['alpha'], d['init']['from']")" \
+    = "1 random" ] || fail "the baseline trains on hard labels alone from random weights"
 
 # Nothing changed: every stage is skipped.
 expect 0 pipeline "$work/one.json"

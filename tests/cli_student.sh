@@ -77,6 +77,9 @@ expect 0 student train --config "$work/student.json" --teacher "$work/teacher/mo
 expect 0 student train --config "$work/student.json" --cache "$work/cache" --alpha 1 \
     --out "$work/baseline"
 [ "$(json "$work/baseline/config.json" "d['distill']['alpha']")" = 1 ] || fail "alpha 1 recorded"
+expect 0 student train --config "$work/student.json" --cache "$work/cache" --random-init \
+    --max-steps 1 --out "$work/scratch"
+[ "$(json "$work/scratch/config.json" "d['init']['from']")" = random ] || fail "--random-init"
 expect 2 student train --config "$work/student.json" --cache "$work/cache" --alpha
 expect 1 student train --config "$work/student.json" --cache "$work/cache" --alpha 1.5
 expect 1 student train --config "$work/student.json" --cache "$work/cache" --divergence hellinger

@@ -18,7 +18,9 @@
  *   runs/<name>/teacher                    the teacher's run directory
  *   runs/<name>/cache                      its logit cache
  *   runs/<name>/students/<s>-kd            each KD student's run directory
- *   runs/<name>/students/<s>-baseline      and its hard-label baseline (alpha 1)
+ *   runs/<name>/students/<s>-baseline      and its baseline: the same shape trained on
+ *                                          hard labels alone from random weights (alpha 1,
+ *                                          no teacher init), what one gets without a teacher
  *   runs/<name>/report                     report.json, report.md, charts
  *
  * Each stage directory holds pipeline-stage.json: a key hashing everything

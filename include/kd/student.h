@@ -128,6 +128,8 @@ typedef struct {
     float alpha;                     /* override when >= 0 */
     float temperature;               /* override when > 0 */
     const char *divergence;          /* override when not NULL */
+    int random_init;                 /* random weights whatever the config's init says: a
+                                        baseline that owes the teacher nothing */
     train_overrides overrides;
     int stop_after;
     int resume;

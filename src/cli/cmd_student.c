@@ -9,8 +9,9 @@ int cmd_student_train(int argc, char **argv)
     const char *config = NULL, *cache = NULL, *teacher = NULL, *out = NULL, *divergence = NULL;
     cli_string_list data = {0};
     float alpha = -1.0f, temperature = 0.0f;
+    int random_init = 0;
     cli_training_flags flags;
-    cli_option options[8 + CLI_TRAINING_OPTION_COUNT] = {
+    cli_option options[9 + CLI_TRAINING_OPTION_COUNT] = {
         {"--config", OPT_STRING, &config, "student run configuration (model, train, data, "
                                           "distill, init)"},
         {"--cache", OPT_STRING, &cache, "the teacher's logit cache (kd teacher cache)"},
@@ -21,8 +22,10 @@ int cmd_student_train(int argc, char **argv)
         {"--alpha", OPT_FLOAT, &alpha, "weight of the hard-label loss, in [0, 1]"},
         {"--temperature", OPT_FLOAT, &temperature, "distillation temperature T > 0"},
         {"--divergence", OPT_STRING, &divergence, "forward_kl, reverse_kl or jsd"},
+        {"--random-init", OPT_FLAG, &random_init, "start from random weights whatever the "
+                                                  "config's init says"},
     };
-    cli_training_options(&flags, options + 8);
+    cli_training_options(&flags, options + 9);
     const cli_command_spec spec = {
         .name = "student train",
         .summary = "Train a shallower or narrower student on alpha * CE(hard labels) +\n"
@@ -30,7 +33,7 @@ int cmd_student_train(int argc, char **argv)
                    "read from the cache (or computed live with --teacher). Writes <out>/model,\n"
                    "<out>/last, metrics.jsonl, config.json and samples.md like teacher train.",
         .usage = "kd student train --config FILE --cache DIR [--out DIR] [--alpha A] [--temperature T]\n"
-                 "                 [--divergence D] [--teacher DIR] [--data FILE]...\n"
+                 "                 [--divergence D] [--teacher DIR] [--random-init] [--data FILE]...\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
@@ -47,7 +50,7 @@ int cmd_student_train(int argc, char **argv)
     student_train_options train = {
         .config_path = config, .cache_dir = cache, .teacher_dir = teacher,
         .data_files = data.items, .data_count = data.count, .out_dir = out, .alpha = alpha,
-        .temperature = temperature, .divergence = divergence,
+        .temperature = temperature, .divergence = divergence, .random_init = random_init,
         .overrides = {.epochs = flags.epochs, .max_steps = flags.max_steps, .seed = flags.seed,
                       .threads = flags.threads},
         .stop_after = flags.stop_after, .resume = flags.resume,

@@ -124,7 +124,7 @@ static kd_status train_student(pipeline *p, int resume, void *arg)
     student_train_options options = {
         .config_path = s->config_path, .cache_dir = p->cache_dir, .out_dir = run->dir,
         .alpha = run->baseline ? 1.0f : s->alpha, .temperature = s->temperature,
-        .divergence = s->divergence, .resume = resume,
+        .divergence = s->divergence, .random_init = run->baseline, .resume = resume,
         .overrides = {.epochs = s->epochs, .max_steps = s->max_steps, .seed = -1,
                       .threads = p->threads},
     };
@@ -142,7 +142,7 @@ static kd_status plan_students(pipeline *p)
             if (snprintf(run->dir, sizeof run->dir, "%s/students/%s-%s", p->out, s->name,
                          baseline ? "baseline" : "kd") >= (int)sizeof run->dir)
                 return kd_fail(KD_ERR_INVALID, "student %s: output path too long", s->name);
-            stage_key_begin(&run->key, baseline ? "baseline" : "student");
+            stage_key_begin(&run->key, baseline ? "baseline, random init" : "student");
             stage_key_add_number(&run->key, (double)p->cache_key.value);
             kd_status status = stage_key_add_file(&run->key, s->config_path);
             if (status != KD_OK)
