@@ -185,6 +185,19 @@ static kd_status plan_width(student_run *run, student_width_plan *plan)
                            : status;
 }
 
+/* Which teacher layer each student layer starts from, kept in init so that
+ * config.json records the plan actually used. */
+static kd_status plan_layers(student_run *run, int teacher_layers)
+{
+    kd_status status = student_layer_plan(&run->init, teacher_layers, run->config.model.n_layer,
+                                          run->layers);
+    if (status == KD_OK) {
+        run->init.layer_count = run->config.model.n_layer;
+        memcpy(run->init.layers, run->layers, sizeof run->layers);
+    }
+    return status;
+}
+
 static kd_status init_from_teacher(student_run *run)
 {
     const char *dir = init_teacher_dir(run);
@@ -201,22 +214,38 @@ static kd_status init_from_teacher(student_run *run)
                              "was made from", dir, run->options->cache_dir);
     }
     if (status == KD_OK)
-        status = student_layer_plan(&run->init, run->teacher.config.n_layer,
-                                    run->config.model.n_layer, run->layers);
+        status = plan_layers(run, run->teacher.config.n_layer);
     student_width_plan plan = {0};
     if (status == KD_OK)
         status = plan_width(run, &plan);
     if (status == KD_OK)
         status = student_copy_from_teacher(&run->student, &run->teacher, run->layers, &plan);
     student_width_plan_free(&plan);
-    run->init.layer_count = run->config.model.n_layer;
-    memcpy(run->init.layers, run->layers, sizeof run->layers);
     return status;
+}
+
+/* Resuming, the checkpoint holds the weights; config.json still records
+ * which teacher layers the run started from, which needs only the teacher's
+ * config. */
+static kd_status record_layer_plan(student_run *run)
+{
+    const char *dir = init_teacher_dir(run);
+    char path[PATH_CAPACITY];
+    gpt2_config teacher;
+    kd_status status = dir ? kd_path_join(path, sizeof path, dir, "config.json")
+                           : kd_fail(KD_ERR_INVALID, "cannot tell which teacher the run started "
+                                     "from: set init.teacher or give --teacher");
+    if (status == KD_OK)
+        status = gpt2_config_read(path, &teacher);
+    run->init_teacher_dir = dir;
+    return status == KD_OK ? plan_layers(run, teacher.n_layer) : status;
 }
 
 static kd_status create_student(student_run *run)
 {
     kd_status status = gpt2_create(&run->student, &run->config.model);
+    if (status == KD_OK && run->options->resume && run->init.from == STUDENT_INIT_TEACHER)
+        return record_layer_plan(run);
     if (status != KD_OK || run->options->resume)
         return status; /* resuming: the checkpoint holds the weights */
     if (run->init.from != STUDENT_INIT_TEACHER) {

@@ -90,6 +90,12 @@ narrow='{"n_layer": 1, "n_head": 1, "n_embd": 16, "n_positions": 64, "vocab_size
 run_config narrow "$narrow" ', "init": {"from": "teacher", "calibration_examples": 8}'
 expect 0 student train --config "$work/narrow.json" --cache "$work/cache" --out "$work/narrow"
 grep -q "ranking the teacher's channels" "$work/err" || fail "width reduction announced"
+expect 0 student train --config "$work/narrow.json" --cache "$work/cache" --out "$work/narrow2" \
+    --stop-after 1
+expect 0 student train --config "$work/narrow.json" --cache "$work/cache" --out "$work/narrow2" \
+    --resume
+[ "$(json "$work/narrow2/config.json" "d['init']['layers']")" = "[0]" ] ||
+    fail "a resumed run records the layer plan: $(json "$work/narrow2/config.json" "d['init']")"
 bad_heads='{"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257}'
 run_config bad_heads "$bad_heads" ', "init": {"from": "teacher"}'
 expect 1 student train --config "$work/bad_heads.json" --cache "$work/cache" --out "$work/x"
