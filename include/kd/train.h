@@ -198,6 +198,14 @@ kd_status memory_check(const gpt2_config *config, int batch, int seq, int traini
 kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
                          train_cost *cost);
 
+/* The greedy answer (temperature 0, stopping at <|endoftext|>) of `model`
+ * to the prompt tokens, at most max_new_tokens, decoded into *text (the
+ * caller frees it); generated holds room for max_new_tokens ids. What
+ * samples.md and kd report both show. */
+kd_status greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                        const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                        char **text);
+
 /* Writes (or, with `append`, adds to) samples.md: a "## heading" section
  * with the greedy answer of `model` (prepared for training or inference)
  * to each prompt, rendered through the instruction template. A section

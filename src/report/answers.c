@@ -6,26 +6,6 @@
 
 #include "report_internal.h"
 
-static kd_status answer_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
-                            const kd_token_buffer *prompt, int answer_tokens, int *generated,
-                            char **text)
-{
-    gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
-    sampling.temperature = 0.0f;
-    sampling.max_new_tokens = answer_tokens;
-    sampling.stop_token = tokenizer_token_id(tokenizer, "<|endoftext|>");
-    kd_rng rng;
-    kd_rng_seed(&rng, 1);
-    gpt2_generate_stats stats;
-    size_t length = 0;
-    kd_status status = gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count,
-                                            &sampling, &rng, generated, NULL, NULL, &stats);
-    if (status == KD_OK)
-        status = tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
-    return status;
-}
-
 static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
                              const kd_tokenizer *tokenizer, const validation_set *set,
                              int *generated, model_quality *quality)
@@ -35,8 +15,8 @@ static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
     for (int i = 0; i < set->rouge_count && status == KD_OK; i++) {
         char *answer = NULL;
         rouge_score score;
-        status = answer_one(model, cache, tokenizer, &set->rouge_prompts[i], set->answer_tokens,
-                            generated, &answer);
+        status = greedy_answer(model, cache, tokenizer, &set->rouge_prompts[i],
+                               set->answer_tokens, generated, &answer);
         if (status == KD_OK && (status = rouge_l(answer, set->rouge_references[i], &score)) ==
                                    KD_OK)
             sum += score.f_measure;
@@ -62,8 +42,8 @@ kd_status measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
     }
     status = score_rouge(model, &cache, tokenizer, set, generated, quality);
     for (int i = 0; i < set->sample_count && status == KD_OK; i++)
-        status = answer_one(model, &cache, tokenizer, &set->sample_prompts[i], set->answer_tokens,
-                            generated, &answers[i]);
+        status = greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
+                               set->answer_tokens, generated, &answers[i]);
     gpt2_kv_cache_free(&cache);
     free(generated);
     return status;

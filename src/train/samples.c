@@ -12,31 +12,39 @@
 enum { SAMPLE_NEW_TOKENS = 64 };
 #define SAMPLES_MAX_BYTES ((size_t)64 << 20)
 
+kd_status greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                        const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                        char **text)
+{
+    gpt2_sampling sampling;
+    gpt2_sampling_default(&sampling);
+    sampling.temperature = 0.0f;
+    sampling.max_new_tokens = max_new_tokens;
+    sampling.stop_token = tokenizer_token_id(tokenizer, "<|endoftext|>");
+    kd_rng rng;
+    kd_rng_seed(&rng, 1);
+    gpt2_generate_stats stats;
+    size_t length = 0;
+    kd_status status = gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count,
+                                            &sampling, &rng, generated, NULL, NULL, &stats);
+    if (status == KD_OK)
+        status = tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
+    return status;
+}
+
 /* Greedy continuation of one instruction, decoded to text. */
 static kd_status sample_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
                             const prompt_template *template, const char *instruction,
                             kd_token_buffer *prompt, int *generated, char **text)
 {
-    gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
-    sampling.temperature = 0.0f;
-    sampling.max_new_tokens = SAMPLE_NEW_TOKENS;
-    sampling.stop_token = tokenizer_token_id(tokenizer, "<|endoftext|>");
-    kd_rng rng;
-    kd_rng_seed(&rng, 1);
-    gpt2_generate_stats stats;
     token_buffer_clear(prompt);
     kd_status status = template_encode_prompt(tokenizer, template, instruction, "", prompt);
     if (status == KD_OK && (int)prompt->count > model->max_seq)
         status = kd_fail(KD_ERR_INVALID, "sample prompt of %zu tokens is longer than %d",
                          prompt->count, model->max_seq);
-    if (status == KD_OK)
-        status = gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count, &sampling,
-                                      &rng, generated, NULL, NULL, &stats);
-    size_t length = 0;
-    if (status == KD_OK)
-        status = tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
-    return status;
+    return status == KD_OK ? greedy_answer(model, cache, tokenizer, prompt, SAMPLE_NEW_TOKENS,
+                                           generated, text)
+                           : status;
 }
 
 /* The existing file up to the section headed `heading_line` (which a rerun
