@@ -2,6 +2,7 @@
  * (the cache, or a live teacher), check that they were made from this
  * student's data, tokenizer and vocabulary, build and initialise the
  * student, and hand over to train_run with the distillation objective. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,9 @@ static kd_status load_settings(student_run *run)
         return kd_fail_context(status, "%s", o->config_path);
     if (o->random_init)
         student_init_default(&run->init);
-    if (o->alpha >= 0)
+    if (!isnan(o->alpha))
         run->distill.alpha = o->alpha;
-    if (o->temperature > 0)
+    if (!isnan(o->temperature))
         run->distill.temperature = o->temperature;
     if (o->divergence && divergence_from_name(o->divergence, &run->distill.divergence) != KD_OK)
         return kd_fail(KD_ERR_INVALID, "unknown divergence \"%s\" (forward_kl, reverse_kl, jsd)",

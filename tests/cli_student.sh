@@ -82,6 +82,8 @@ expect 0 student train --config "$work/student.json" --cache "$work/cache" --ran
 [ "$(json "$work/scratch/config.json" "d['init']['from']")" = random ] || fail "--random-init"
 expect 2 student train --config "$work/student.json" --cache "$work/cache" --alpha
 expect 1 student train --config "$work/student.json" --cache "$work/cache" --alpha 1.5
+expect 1 student train --config "$work/student.json" --cache "$work/cache" --temperature -1
+grep -q "temperature -1" "$work/err" || fail "a negative temperature is refused, not ignored"
 expect 1 student train --config "$work/student.json" --cache "$work/cache" --divergence hellinger
 grep -q "hellinger" "$work/err" || fail "unknown divergence named"
 

@@ -125,8 +125,8 @@ typedef struct {
     const char *const *data_files;   /* replace the config's files when count > 0 */
     int data_count;
     const char *out_dir;             /* NULL: runs/<config name>/student */
-    float alpha;                     /* override when >= 0 */
-    float temperature;               /* override when > 0 */
+    float alpha;                     /* overrides unless NaN; checked like the config's */
+    float temperature;               /* overrides unless NaN */
     const char *divergence;          /* override when not NULL */
     int random_init;                 /* random weights whatever the config's init says: a
                                         baseline that owes the teacher nothing */

@@ -1,4 +1,5 @@
 /* kd student train: distil the teacher into a smaller GPT-2. */
+#include <math.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -8,7 +9,7 @@ int cmd_student_train(int argc, char **argv)
 {
     const char *config = NULL, *cache = NULL, *teacher = NULL, *out = NULL, *divergence = NULL;
     cli_string_list data = {0};
-    float alpha = -1.0f, temperature = 0.0f;
+    float alpha = NAN, temperature = NAN; /* not given: the config's */
     int random_init = 0;
     cli_training_flags flags;
     cli_option options[9 + CLI_TRAINING_OPTION_COUNT] = {

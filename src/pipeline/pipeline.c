@@ -1,6 +1,7 @@
 /* kd pipeline: every stage in order, each skipped when its record says it
  * is done with the same inputs, resumed when it was interrupted. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,8 @@ static kd_status train_student(pipeline *p, int resume, void *arg)
     const pipeline_student *s = run->student;
     student_train_options options = {
         .config_path = s->config_path, .cache_dir = p->cache_dir, .out_dir = run->dir,
-        .alpha = run->baseline ? 1.0f : s->alpha, .temperature = s->temperature,
+        .alpha = run->baseline ? 1.0f : s->alpha >= 0 ? s->alpha : NAN,
+        .temperature = s->temperature > 0 ? s->temperature : NAN,
         .divergence = s->divergence, .random_init = run->baseline, .resume = resume,
         .overrides = {.epochs = s->epochs, .max_steps = s->max_steps, .seed = -1,
                       .threads = p->threads},
