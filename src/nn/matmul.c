@@ -22,9 +22,9 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int N, int IC, int OC)
 {
-    /* dinp (N,IC) += dout (N,OC) . weight^T */
+    /* dinp (N,IC) = dout (N,OC) . weight^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, weight, OC,
-                1.0f, dinp, IC);
+                0.0f, dinp, IC);
     /* dweight (IC,OC) += inp^T . dout */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f,
                 dweight, OC);

@@ -1,6 +1,9 @@
 /* The layers of GPT-2 as forward/backward pairs (internal to nn). Shapes use
  * N = B*T rows, C channels, H heads, D = C/H. Every backward *accumulates*
- * into its input and parameter gradients (+=), so callers zero what they own. */
+ * into its parameter gradients (+=), which are zeroed once per step. Input
+ * gradients are overwritten, which spares a pass that zeroes them first,
+ * except layernorm_backward's: it adds into the residual stream's gradient,
+ * where the branches meet. */
 #ifndef KD_NN_OPS_H
 #define KD_NN_OPS_H
 
@@ -39,7 +42,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
  * out (C). scores: (H, length) scratch for the probabilities. */
 void attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
                               const float *values, int length, int C, int H);
-/* scratch: (threads, T, T). dqkv is overwritten, not accumulated. */
+/* scratch: (threads, T, T). */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
                         const float *qkv, int B, int T, int C, int H);
 

@@ -27,7 +27,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
         float sech2 = 1.0f - tanh_inner * tanh_inner;
         float local = 0.5f * (1.0f + tanh_inner) +
                       0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += local * dout[i];
+        dinp[i] = local * dout[i];
     }
 }
 
