@@ -222,9 +222,6 @@ void gpt2_backward(gpt2_model *model)
     for (int l = cfg->n_layer - 1; l >= 0; l--) {
         layer_acts a = layer_at(model, l);
         /* MLP: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))) */
-        memset(d->dfch_gelu, 0, 4 * NC * sizeof(float));
-        memset(d->dfch, 0, 4 * NC * sizeof(float));
-        memset(d->dln, 0, NC * sizeof(float));
         matmul_backward(d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
                         LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
                         LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
@@ -235,8 +232,6 @@ void gpt2_backward(gpt2_model *model)
                            d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
                            a.ln2_rstd, N, C);
         /* Attention: residual2 = residual_in + c_proj(attn(c_attn(ln_1(residual_in)))) */
-        memset(d->datty, 0, NC * sizeof(float));
-        memset(d->dln, 0, NC * sizeof(float));
         matmul_backward(d->datty, LAYER_PARAM(g->attprojw, l, CC),
                         LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
                         LAYER_PARAM(p->attprojw, l, CC), N, C, C);
