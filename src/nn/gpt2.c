@@ -57,7 +57,7 @@ static int head_chunk_rows(int B, int T)
 static size_t head_scratch_floats(const gpt2_config *config, int B, int T)
 {
     size_t R = (size_t)head_chunk_rows(B, T);
-    return R * (size_t)config->vocab_size + 2 * R * (size_t)config->n_embd;
+    return R * (size_t)config->vocab_size + (1 + HEAD_VOCAB_PARTS) * R * (size_t)config->n_embd;
 }
 
 size_t gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)

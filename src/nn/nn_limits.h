@@ -7,6 +7,12 @@
  * stay far below the full (B, T, V) tensor. */
 enum { HEAD_MAX_ROWS = 256 };
 
+/* The head's hidden-state gradient is summed over this many fixed ranges of
+ * the vocabulary, one single-threaded sgemm each (see head.c). Fixed, not
+ * the thread count, so the sum is the same bits on any machine; 8 keeps up
+ * to 8 threads busy for (rows, C, V) products that take ~50 ms at 2. */
+enum { HEAD_VOCAB_PARTS = 8 };
+
 /* Loops over fewer floats than this run on one thread: forking a team
  * costs more than it saves, and on a busy machine every barrier may wait a
  * whole scheduler slice for a descheduled thread. Decoding one token is
