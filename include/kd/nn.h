@@ -177,8 +177,12 @@ void gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
 void gpt2_backward(gpt2_model *model);
 void gpt2_zero_grad(gpt2_model *model);
 
-/* Global L2 norm of all gradients; scales them to max_norm when above it. */
-float gpt2_clip_grad_norm(gpt2_model *model, float max_norm);
+/* Global L2 norm of all gradients. */
+float gpt2_grad_norm(const gpt2_model *model);
+/* The factor global-norm clipping multiplies the gradients by (PyTorch's
+ * clip_grad_norm_): max_norm / (norm + 1e-6) when norm exceeds max_norm > 0,
+ * else 1. */
+float grad_clip_factor(float norm, float max_norm);
 
 typedef struct {
     float learning_rate;
@@ -189,8 +193,11 @@ typedef struct {
     int decay_all;   /* 0: decay only matrices (not biases, LayerNorm, embeddings) */
 } adamw_config;
 
-/* One AdamW step (decoupled weight decay, bias correction); `step` counts from 1. */
-void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step);
+/* One AdamW step (decoupled weight decay, bias correction) on the gradients
+ * times grad_factor (the clipping factor, applied on the fly rather than by
+ * a pass of its own); `step` counts from 1. */
+void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
+                       float grad_factor);
 
 typedef enum { LR_COSINE = 0, LR_LINEAR = 1, LR_CONSTANT = 2 } lr_schedule;
 /* Linear warm-up over warmup_steps, then decay to min_ratio * peak at total_steps. */

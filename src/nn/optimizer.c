@@ -10,18 +10,23 @@ static const int is_matrix[GPT2_NUM_PARAM_TENSORS] = {
     0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0,
 };
 
-/* PyTorch's AdamW exactly: p *= 1 - lr*wd, then
+/* What one step of one tensor needs besides the config. */
+typedef struct {
+    float decay, bias_correction1, bias_correction2, grad_factor;
+} adamw_step;
+
+/* PyTorch's AdamW exactly, on g = grad * grad_factor: p *= 1 - lr*wd, then
  * p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). */
 static void adamw_tensor(float *param, const float *grad, float *m, float *v, size_t n,
-                         const adamw_config *adamw, float decay, float bias_correction1,
-                         float bias_correction2)
+                         const adamw_config *adamw, const adamw_step *step_terms)
 {
     float lr = adamw->learning_rate, beta1 = adamw->beta1, beta2 = adamw->beta2;
-    float step_size = lr / bias_correction1, sqrt_bc2 = sqrtf(bias_correction2);
-    float shrink = 1.0f - lr * decay;
+    float step_size = lr / step_terms->bias_correction1;
+    float sqrt_bc2 = sqrtf(step_terms->bias_correction2);
+    float shrink = 1.0f - lr * step_terms->decay, grad_factor = step_terms->grad_factor;
 #pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
-        float g = grad[i];
+        float g = grad[i] * grad_factor;
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
         v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
         float denominator = sqrtf(v[i]) / sqrt_bc2 + adamw->eps;
@@ -29,18 +34,18 @@ static void adamw_tensor(float *param, const float *grad, float *m, float *v, si
     }
 }
 
-void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step)
+void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
+                       float grad_factor)
 {
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
     gpt2_param_sizes(&model->config, sizes);
-    float bias_correction1 = 1.0f - powf(adamw->beta1, (float)step);
-    float bias_correction2 = 1.0f - powf(adamw->beta2, (float)step);
+    adamw_step terms = {0.0f, 1.0f - powf(adamw->beta1, (float)step),
+                        1.0f - powf(adamw->beta2, (float)step), grad_factor};
     size_t offset = 0;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-        float decay = (adamw->decay_all || is_matrix[i]) ? adamw->weight_decay : 0.0f;
+        terms.decay = (adamw->decay_all || is_matrix[i]) ? adamw->weight_decay : 0.0f;
         adamw_tensor(model->params_memory + offset, model->grads_memory + offset,
-                     model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, decay,
-                     bias_correction1, bias_correction2);
+                     model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
         offset += sizes[i];
     }
 }
@@ -67,17 +72,14 @@ static double sum_of_squares(const float *x, size_t n)
     return total;
 }
 
-float gpt2_clip_grad_norm(gpt2_model *model, float max_norm)
+float gpt2_grad_norm(const gpt2_model *model)
 {
-    size_t n = model->num_params;
-    float norm = (float)sqrt(sum_of_squares(model->grads_memory, n));
-    if (max_norm > 0.0f && norm > max_norm) {
-        float scale = max_norm / (norm + 1e-6f);
-#pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++)
-            model->grads_memory[i] *= scale;
-    }
-    return norm;
+    return (float)sqrt(sum_of_squares(model->grads_memory, model->num_params));
+}
+
+float grad_clip_factor(float norm, float max_norm)
+{
+    return max_norm > 0.0f && norm > max_norm ? max_norm / (norm + 1e-6f) : 1.0f;
 }
 
 float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,

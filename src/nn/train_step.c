@@ -28,13 +28,14 @@ kd_status train_step_run(gpt2_model *model, double counted, int micro_count,
         loss_sum += run_micro(model, i, grad_scale, context);
     result->loss = loss_sum / counted;
     result->counted = counted;
-    result->grad_norm = gpt2_clip_grad_norm(model, config->grad_clip);
+    result->grad_norm = gpt2_grad_norm(model);
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))
         return kd_fail(KD_ERR_NUMERIC, "step %d: loss %g, gradient norm %g: not finite", step,
                        result->loss, (double)result->grad_norm);
     adamw_config adamw = config->adamw;
     adamw.learning_rate = config->learning_rate;
-    gpt2_adamw_update(model, &adamw, step);
+    gpt2_adamw_update(model, &adamw, step,
+                      grad_clip_factor(result->grad_norm, config->grad_clip));
     return KD_OK;
 }
 
