@@ -112,8 +112,12 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
 
     if (grad_scale != 0.0f)
         memset(model->acts.dlnf, 0, (size_t)N * C * sizeof(float));
-    for (int begin = 0; begin < count; begin += R) {
-        int rows = count - begin < R ? count - begin : R;
+    /* Equal chunks rather than full ones and a sliver: 600 rows run as two
+     * of 300, not 512 and 88. */
+    int chunks = (count + R - 1) / R;
+    int chunk_rows = chunks ? (count + chunks - 1) / chunks : 0;
+    for (int begin = 0; begin < count; begin += chunk_rows) {
+        int rows = count - begin < chunk_rows ? count - begin : chunk_rows;
         const int *index = model->head_rows + begin;
         float *logits = head_chunk_logits(model, index, rows);
         if (loss->chunk_begin)

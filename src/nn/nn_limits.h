@@ -2,10 +2,12 @@
 #ifndef KD_NN_LIMITS_H
 #define KD_NN_LIMITS_H
 
-/* Rows of logits the fused head computes at once: large enough for sgemm to
- * run near peak, small enough that (rows, V) floats (51 MB at V = 50257)
- * stay far below the full (B, T, V) tensor. */
-enum { HEAD_MAX_ROWS = 256 };
+/* Rows of logits the fused head computes at once. Each chunk's three sgemms
+ * repack all of wte and rewrite all of its gradient, so more rows per chunk
+ * cost less per row: 512 trains the 4-layer/256 shape ~5% faster than 256
+ * (bench/README.md), while (512, V) floats (103 MB at V = 50257) stay an
+ * eighth of the (B, T, V) tensor at distilgpt2's 8 x 512. */
+enum { HEAD_MAX_ROWS = 512 };
 
 /* The head's hidden-state gradient is summed over this many fixed ranges of
  * the vocabulary, one single-threaded sgemm each (see head.c). Fixed, not
