@@ -134,8 +134,8 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
             total += row_losses[r];
         if (grad_scale == 0.0f)
             continue;
-        /* dwte (V, C) += dlogits^T . hidden */
         head_hidden_gradient(dhidden, logits, model->params.wte, rows, C, V);
+        /* dwte (V, C) += dlogits^T . hidden */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V, hidden,
                     C, 1.0f, model->grads.wte, C);
         for (int r = 0; r < rows; r++)
