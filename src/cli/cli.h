@@ -3,6 +3,8 @@
 #ifndef KD_CLI_H
 #define KD_CLI_H
 
+#include "kd/train.h"
+
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 enum { CLI_MAX_LIST = 64 };
 
@@ -51,6 +53,8 @@ typedef struct {
 void cli_training_options(cli_training_flags *flags, cli_option *options);
 /* CLI_EXIT_OK, or a usage error when a count is negative. */
 int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags);
+/* The flags that replace the config's train settings. */
+train_overrides cli_training_overrides(const cli_training_flags *flags);
 
 /* Subcommands: each lives in its own cmd_*.c file. */
 int cmd_version(int argc, char **argv);

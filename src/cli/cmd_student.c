@@ -52,8 +52,7 @@ int cmd_student_train(int argc, char **argv)
         .config_path = config, .cache_dir = cache, .teacher_dir = teacher,
         .data_files = data.items, .data_count = data.count, .out_dir = out, .alpha = alpha,
         .temperature = temperature, .divergence = divergence, .random_init = random_init,
-        .overrides = {.epochs = flags.epochs, .max_steps = flags.max_steps, .seed = flags.seed,
-                      .threads = flags.threads},
+        .overrides = cli_training_overrides(&flags),
         .stop_after = flags.stop_after, .resume = flags.resume,
     };
     return student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");

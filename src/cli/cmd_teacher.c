@@ -37,8 +37,7 @@ int cmd_teacher_train(int argc, char **argv)
     teacher_train_options train = {
         .config_path = config, .init_dir = init, .data_files = data.items,
         .data_count = data.count, .out_dir = out,
-        .overrides = {.epochs = flags.epochs, .max_steps = flags.max_steps, .seed = flags.seed,
-                      .threads = flags.threads},
+        .overrides = cli_training_overrides(&flags),
         .stop_after = flags.stop_after, .resume = flags.resume,
     };
     return teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");

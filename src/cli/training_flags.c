@@ -23,3 +23,9 @@ int cli_training_check(const cli_command_spec *spec, const cli_training_flags *f
         return cli_usage_error(spec, "counts must not be negative");
     return CLI_EXIT_OK;
 }
+
+train_overrides cli_training_overrides(const cli_training_flags *flags)
+{
+    return (train_overrides){.epochs = flags->epochs, .max_steps = flags->max_steps,
+                             .seed = flags->seed, .threads = flags->threads};
+}
