@@ -9,17 +9,8 @@ set -u
 cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl
 
 head -n 48 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
-# model_config NAME SHAPE EXTRA: a run config over the same data, split and length.
-model_config() {
-    cat >"$work/$1.json" <<JSON
-{"model": $2,
- "train": {"max_steps": 3, "batch_size": 4, "seq_len": 48, "eval_interval": 3, "eval_batches": 1,
-           "learning_rate": 0.003, "warmup_steps": 1, "seed": 5, "threads": 2,
-           "validation_fraction": 0.25},
- "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}
- $3}
-JSON
-}
+# model_config NAME SHAPE EXTRA: 3 steps, one evaluation at the end.
+model_config() { cli_dolly_config "$1" "$2" 3 3 "$3"; }
 model_config teacher '{"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}' ''
 model_config small '{"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257}' \
     ', "distill": {"alpha": 0.5, "temperature": 1.0}'

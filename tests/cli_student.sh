@@ -11,17 +11,8 @@ cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl
 
 head -n 48 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
 head -n 30 "$assets/dolly/dolly-mixed.jsonl" >"$work/other.jsonl"
-# run_config NAME MODEL EXTRA: a config over the same data, split and length.
-run_config() {
-    cat >"$work/$1.json" <<JSON
-{"model": $2,
- "train": {"max_steps": 4, "batch_size": 4, "seq_len": 48, "eval_interval": 2, "eval_batches": 1,
-           "learning_rate": 0.003, "warmup_steps": 1, "seed": 5, "threads": 2,
-           "validation_fraction": 0.25},
- "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}
- $3}
-JSON
-}
+# run_config NAME MODEL EXTRA: 4 steps, evaluated every 2.
+run_config() { cli_dolly_config "$1" "$2" 4 2 "$3"; }
 teacher_shape='{"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}'
 run_config teacher "$teacher_shape" ''
 expect 0 teacher train --config "$work/teacher.json" --out "$work/teacher"

@@ -18,6 +18,20 @@ cli_need_assets() {
     done
 }
 
+# cli_dolly_config NAME MODEL MAX_STEPS EVAL_INTERVAL EXTRA: writes $work/NAME.json,
+# a small run over $work/data.jsonl that every such config shares (batch, length,
+# split, seed), so teachers and students of one script see the same data.
+cli_dolly_config() {
+    cat >"$work/$1.json" <<JSON
+{"model": $2,
+ "train": {"max_steps": $3, "batch_size": 4, "seq_len": 48, "eval_interval": $4, "eval_batches": 1,
+           "learning_rate": 0.003, "warmup_steps": 1, "seed": 5, "threads": 2,
+           "validation_fraction": 0.25},
+ "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}
+ $5}
+JSON
+}
+
 # expect CODE ARGS...: runs kd, keeping stdout and stderr in $work/out and $work/err.
 expect() {
     local want=$1
