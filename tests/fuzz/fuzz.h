@@ -42,6 +42,11 @@ const char *fuzz_write_temp(const char *name, const void *data, size_t size);
 size_t fuzz_split(const uint8_t *data, size_t size, uint8_t separator, const uint8_t **parts,
                   size_t *sizes, size_t capacity);
 
+/* Encodes `length` bytes of `text`; when the tokenizer accepts them (valid
+ * UTF-8), the ids must decode to the same bytes, and a refusal must carry
+ * its message. */
+void fuzz_check_round_trip(const kd_tokenizer *tokenizer, const char *text, size_t length);
+
 /* A byte-level BPE with a few merges (tiny_tokenizer/, loaded once). */
 const kd_tokenizer *fuzz_tiny_tokenizer(void);
 

@@ -5,26 +5,8 @@
 #include "fuzz.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "kd/tokenizer.h"
-
-static void check_round_trip(const kd_tokenizer *tokenizer, const char *text, size_t length)
-{
-    kd_token_buffer ids = {0};
-    kd_status status = tokenizer_encode(tokenizer, text, length, &ids);
-    if (status == KD_OK) {
-        char *again = NULL;
-        size_t again_length = 0;
-        FUZZ_CHECK(tokenizer_decode(tokenizer, ids.ids, ids.count, &again, &again_length) ==
-                   KD_OK);
-        FUZZ_CHECK(again_length == length && memcmp(again, text, length) == 0);
-        free(again);
-    } else {
-        fuzz_check_refusal(status); /* decoded bytes need not be UTF-8 */
-    }
-    token_buffer_free(&ids);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (status == KD_OK)
         status = tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &length);
     if (status == KD_OK)
-        check_round_trip(tokenizer, text, length);
+        fuzz_check_round_trip(tokenizer, text, length);
     else
         fuzz_check_refusal(status);
     free(text);

@@ -1,5 +1,5 @@
-/* Temporary files, input splitting and the tiny tokenizer of the fuzz
- * targets (fuzz.h). */
+/* Temporary files, input splitting, the tokenizer round trip and the tiny
+ * tokenizer of the fuzz targets (fuzz.h). */
 #include "fuzz.h"
 
 #include <dirent.h>
@@ -87,6 +87,23 @@ size_t fuzz_split(const uint8_t *data, size_t size, uint8_t separator, const uin
     parts[count] = data;
     sizes[count++] = size;
     return count;
+}
+
+void fuzz_check_round_trip(const kd_tokenizer *tokenizer, const char *text, size_t length)
+{
+    kd_token_buffer ids = {0};
+    kd_status status = tokenizer_encode(tokenizer, text, length, &ids);
+    if (status == KD_OK) {
+        char *decoded = NULL;
+        size_t decoded_length = 0;
+        FUZZ_CHECK(tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &decoded_length) ==
+                   KD_OK);
+        FUZZ_CHECK(decoded_length == length && memcmp(decoded, text, length) == 0);
+        free(decoded);
+    } else {
+        fuzz_check_refusal(status);
+    }
+    token_buffer_free(&ids);
 }
 
 const kd_tokenizer *fuzz_tiny_tokenizer(void)
