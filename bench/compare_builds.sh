@@ -34,16 +34,22 @@ for build in "${builds[@]}"; do
     [ -x "$build" ] || { echo "compare_builds.sh: $build is not an executable" >&2; exit 1; }
 done
 
+[ -f "$config" ] || { echo "compare_builds.sh: no config $config" >&2; exit 1; }
+
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
 for round in $(seq "$rounds"); do
     for build in "${builds[@]}"; do
-        printf '%s ' "$build"
+        printf '%s ' "$build" >>"$raw"
         "$build" bench --config "$config" --mode train --batch "$batch" --seq "$seq" \
-            --steps "$steps" --warmup 1 --threads "$threads" --json
+            --steps "$steps" --warmup 1 --threads "$threads" --json >>"$raw" ||
+            { echo "compare_builds.sh: $build bench failed" >&2; exit 1; }
     done
-done | python3 -c '
+done
+/usr/bin/python3 - "$raw" <<'PY'
 import json, statistics, sys
 runs = {}
-for line in sys.stdin:
+for line in open(sys.argv[1]):
     build, result = line.split(" ", 1)
     runs.setdefault(build, []).append(json.loads(result))
 print("| build | median tokens/s | fastest step ms | tokens/s per round |")
@@ -52,4 +58,4 @@ for build, results in runs.items():
     rates = [round(r["tokens_per_s"]) for r in results]
     print("| %s | %.0f | %.0f | %s |" % (build, statistics.median(rates),
           min(r["step_ms_min"] for r in results), " ".join(map(str, rates))))
-'
+PY
