@@ -178,6 +178,10 @@ static void test_rejects_bad_values(void **state)
                     KD_ERR_UNSUPPORTED, "tie_word_embeddings = false");
     expect_rejected("{\"n_layer\": 2, " SIZES ", \"n_inner\": 16}", KD_ERR_UNSUPPORTED,
                     "n_inner must be null or 4 * n_embd = 32");
+    /* 4 * n_embd past INT_MAX, checked before the memory check refuses the size. */
+    expect_rejected("{\"n_layer\": 1, \"n_head\": 2, \"n_embd\": 800000000, \"n_ctx\": 16, "
+                    "\"vocab_size\": 300, \"n_inner\": 31}",
+                    KD_ERR_UNSUPPORTED, "4 * n_embd = 3200000000");
     expect_rejected("{\"n_layer\": 2, " SIZES ", \"scale_attn_by_inverse_layer_idx\": true}",
                     KD_ERR_UNSUPPORTED, "scale_attn_by_inverse_layer_idx");
     expect_rejected("[1]", KD_ERR_FORMAT, "not a JSON object");

@@ -84,8 +84,11 @@ static kd_status check_inner(const cJSON *object, int n_embd)
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, "n_inner");
     if (!item || cJSON_IsNull(item))
         return KD_OK;
-    if (!cJSON_IsNumber(item) || item->valuedouble != 4.0 * n_embd)
-        return kd_fail(KD_ERR_UNSUPPORTED, "n_inner must be null or 4 * n_embd = %d", 4 * n_embd);
+    /* In double: n_embd is not yet bounded by the memory check, so 4 * n_embd
+     * may not fit in an int. */
+    double expected = 4.0 * n_embd;
+    if (!cJSON_IsNumber(item) || item->valuedouble != expected)
+        return kd_fail(KD_ERR_UNSUPPORTED, "n_inner must be null or 4 * n_embd = %.0f", expected);
     return KD_OK;
 }
 
