@@ -62,18 +62,33 @@ m = json.load(open(sys.argv[1]))["model"]
 print("--layers %d --embd %d --heads %d --vocab %d" % (m["n_layer"], m["n_embd"], m["n_head"], m["vocab_size"]))' "$1"
 }
 
+run_kd() { # shape config mode
+    printf '%s kd ' "$1" >>"$raw"
+    "$kd" bench --config "$2" --mode "$3" --batch "$batch" --seq "$seq" \
+        --steps "$steps" --warmup "$warmup" --threads "$threads" --json >>"$raw"
+}
+
+run_torch() { # shape config mode
+    printf '%s torch ' "$1" >>"$raw"
+    # shellcheck disable=SC2046
+    "$python" "$peer" --mode "$3" $(torch_shape "$2") --batch "$batch" \
+        --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" >>"$raw"
+}
+
+# Odd rounds run kd first, even rounds torch first, so neither engine always
+# gets the cooler (or the warmer) machine.
 for round in $(seq "$rounds"); do
     for shape in $shapes; do
         config=$(config_of "$shape")
         for mode in $modes; do
             echo "round $round: $shape $mode" >&2
-            printf '%s kd ' "$shape" >>"$raw"
-            "$kd" bench --config "$config" --mode "$mode" --batch "$batch" --seq "$seq" \
-                --steps "$steps" --warmup "$warmup" --threads "$threads" --json >>"$raw"
-            printf '%s torch ' "$shape" >>"$raw"
-            # shellcheck disable=SC2046
-            "$python" "$peer" --mode "$mode" $(torch_shape "$config") --batch "$batch" \
-                --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" >>"$raw"
+            if [ $((round % 2)) -eq 1 ]; then
+                run_kd "$shape" "$config" "$mode"
+                run_torch "$shape" "$config" "$mode"
+            else
+                run_torch "$shape" "$config" "$mode"
+                run_kd "$shape" "$config" "$mode"
+            fi
         done
     done
 done
@@ -91,18 +106,25 @@ for line in open(sys.argv[1]):
 def best_step_ms(result):
     return result["step_ms_min"] if "step_ms_min" in result else result["min_step_s"] * 1e3
 
-print("| shape | mode | kd tokens/s | torch tokens/s | kd / torch | kd / torch, best steps"
-      " | kd peak RSS MB | torch peak RSS MB |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| shape | mode | kd tokens/s | torch tokens/s | kd / torch | kd / torch, paired"
+      " | kd / torch, best steps | kd peak RSS MB | torch peak RSS MB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+round_ratios = []
 for shape, mode in dict.fromkeys((s, m) for s, m, _ in runs):
     kd, torch = runs[(shape, mode, "kd")], runs[(shape, mode, "torch")]
     kd_tps = statistics.median(r["tokens_per_s"] for r in kd)
     torch_tps = statistics.median(r["tokens_per_s"] for r in torch)
+    # Round i's kd and torch runs ran next to each other: their ratio
+    # cancels the machine's slower drifts, which the medians above do not.
+    paired = [k["tokens_per_s"] / t["tokens_per_s"] for k, t in zip(kd, torch)]
+    round_ratios.append("%s %s: %s" % (shape, mode, " ".join("%.2f" % r for r in paired)))
     best_ratio = min(best_step_ms(r) for r in torch) / min(best_step_ms(r) for r in kd)
-    print("| %s | %s | %.0f | %.0f | %.2f | %.2f | %.0f | %.0f |" % (
-        shape, mode, kd_tps, torch_tps, kd_tps / torch_tps, best_ratio,
-        max(r["peak_rss_mb"] for r in kd), max(r["peak_rss_mb"] for r in torch)))
-print("\ntokens/s: median over %d round(s) of each run's median step; best steps: ratio of"
-      " the fastest single steps.\nOpenBLAS core: kd %s, torch %s." % (
-      len(next(iter(runs.values()))), cores.get("kd"), cores.get("torch")))
+    print("| %s | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f |" % (
+        shape, mode, kd_tps, torch_tps, kd_tps / torch_tps, statistics.median(paired),
+        best_ratio, max(r["peak_rss_mb"] for r in kd), max(r["peak_rss_mb"] for r in torch)))
+print("\ntokens/s: median over %d round(s) of each run's median step; paired: median of the"
+      " rounds' own kd / torch ratios; best steps: ratio of the fastest single steps."
+      "\nOpenBLAS core: kd %s, torch %s.\nkd / torch by round: %s" % (
+      len(next(iter(runs.values()))), cores.get("kd"), cores.get("torch"),
+      "; ".join(round_ratios)))
 EOF
