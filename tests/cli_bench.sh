@@ -48,11 +48,15 @@ expect_exit 1 "kd teacher of another vocabulary" "$kd" bench --config "$work/tin
     --mode kd --teacher-config "$work/other-vocab.json"
 expect_exit 1 "generate past n_positions" "$kd" bench --config "$work/tiny.json" \
     --mode generate --seq 16 --new-tokens 17
+expect_exit 2 "generate at batch 2" "$kd" bench --config "$work/tiny.json" \
+    --mode generate --batch 2
 
 # A tiny run in each mode prints one JSON object with the contract's keys.
 for mode in train fwd kd generate; do
+    batch=2
+    [ $mode = generate ] && batch=1
     expect_exit 0 "tiny $mode" "$kd" bench --config "$work/tiny.json" --mode $mode \
-        --teacher-config "$work/tiny.json" --batch 2 --seq 8 --new-tokens 8 --steps 3 \
+        --teacher-config "$work/tiny.json" --batch $batch --seq 8 --new-tokens 8 --steps 3 \
         --warmup 1 --threads 1 --json
     if ! /usr/bin/python3 - "$work/out" "$mode" <<'EOF'; then
 import json, sys
@@ -64,7 +68,8 @@ missing = want - result.keys()
 assert not missing, "missing keys: %s" % sorted(missing)
 assert result["mode"] == sys.argv[2]
 assert (result["n_layer"], result["n_embd"], result["n_head"], result["vocab_size"]) == (2, 16, 2, 97)
-assert (result["batch"], result["seq"], result["threads"]) == (2, 8, 1)
+assert (result["batch"], result["seq"], result["threads"]) == (
+    1 if result["mode"] == "generate" else 2, 8, 1)
 assert result["tokens_per_s"] > 0 and result["step_ms"] > 0 and result["peak_rss_mb"] > 0
 if result["mode"] == "kd":
     assert result["live_step_ms"] > 0 and result["ce_step_ms"] > 0 and result["topk"] == 32

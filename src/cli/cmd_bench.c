@@ -272,6 +272,12 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
                                "--new-tokens positive");
     if (options->mode == BENCH_KD && options->topk + options->samples == 0)
         return cli_usage_error(spec, "--mode kd needs --topk or --samples above 0");
+    /* Generation is timed at batch 1, as kd generate runs; an unset --batch
+     * (0) means that there and 4 elsewhere. */
+    if (options->mode == BENCH_GENERATE && options->batch > 1)
+        return cli_usage_error(spec, "--mode generate decodes at batch 1: drop --batch");
+    if (options->batch == 0)
+        options->batch = options->mode == BENCH_GENERATE ? 1 : 4;
     if (options->batch < 1 || options->seq < 1 || options->threads < 0)
         return cli_usage_error(spec, "--batch and --seq must be positive, --threads >= 0");
     if (options->batch > 1 << 20 || options->seq > 1 << 20)
@@ -284,12 +290,12 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options options = {.batch = 4, .seq = 256, .steps = 10, .warmup = 2, .topk = 32,
+    bench_options options = {.batch = 0, .seq = 256, .steps = 10, .warmup = 2, .topk = 32,
                              .new_tokens = 64};
     const cli_option option_list[] = {
         {"--config", OPT_STRING, &options.config_path, "kd configuration with a \"model\" object"},
         {"--mode", OPT_STRING, &options.mode_name, "train, fwd, kd or generate"},
-        {"--batch", OPT_INT, &options.batch, "sequences per step (default 4)"},
+        {"--batch", OPT_INT, &options.batch, "sequences per step (default 4; generate: 1)"},
         {"--seq", OPT_INT, &options.seq, "tokens per sequence (default 256)"},
         {"--steps", OPT_INT, &options.steps, "timed steps; the median is reported (default 10)"},
         {"--warmup", OPT_INT, &options.warmup, "untimed steps first (default 2)"},
