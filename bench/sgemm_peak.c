@@ -71,12 +71,25 @@ static int argument(int argc, char **argv, int index, int fallback, int max)
 {
     if (argc <= index)
         return fallback;
-    int value = atoi(argv[index]);
-    if (value < 1 || value > max) {
-        fprintf(stderr, "bench_sgemm_peak: argument %d must be in 1..%d\n", index, max);
+    char *end;
+    long value = strtol(argv[index], &end, 10);
+    if (end == argv[index] || *end || value < 1 || value > max) {
+        fprintf(stderr, "bench_sgemm_peak: argument %d (\"%s\") must be an integer in 1..%d\n",
+                index, argv[index], max);
         exit(2);
     }
-    return value;
+    return (int)value;
+}
+
+/* Refuses operands that would not fit, before touching any of them. */
+static void check_memory(size_t floats)
+{
+    size_t machine = kd_physical_memory_bytes();
+    if (machine && (double)floats * sizeof(float) > 0.9 * (double)machine) {
+        fprintf(stderr, "bench_sgemm_peak: these sizes need %.1f GB; this machine has %.1f GB\n",
+                (double)floats * sizeof(float) / 1e9, (double)machine / 1e9);
+        exit(1);
+    }
 }
 
 int main(int argc, char **argv)
@@ -93,8 +106,10 @@ int main(int argc, char **argv)
                                                               : (size_t)SQUARE * SQUARE;
     /* hidden and small serve as (rows, C) and as (N, 4C) operands. */
     size_t activations = ((size_t)rows + 4 * (size_t)N) * C;
+    size_t logits_floats = (size_t)rows * VOCAB > big ? (size_t)rows * VOCAB : big;
+    check_memory(2 * big + 2 * activations + logits_floats);
     float *wte = filled(big), *dwte = filled(big), *hidden = filled(activations);
-    float *logits = filled((size_t)rows * VOCAB > big ? (size_t)rows * VOCAB : big);
+    float *logits = filled(logits_floats);
     float *small = filled(activations);
     product products[] = {
         {"head logits", CblasNoTrans, CblasTrans, rows, VOCAB, C, hidden, wte, C, C, 0.0f,

@@ -50,6 +50,7 @@ expect_exit 1 "generate past n_positions" "$kd" bench --config "$work/tiny.json"
     --mode generate --seq 16 --new-tokens 17
 expect_exit 2 "generate at batch 2" "$kd" bench --config "$work/tiny.json" \
     --mode generate --batch 2
+expect_exit 2 "batch 0" "$kd" bench --config "$work/tiny.json" --mode train --batch 0
 
 # A tiny run in each mode prints one JSON object with the contract's keys.
 for mode in train fwd kd generate; do

@@ -14,6 +14,7 @@
  * 2 N + 4 L T C forward and three times that for training, where
  * N = 12 L C^2 + V C is the number of weights in matrix products. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,9 @@ static kd_status run_bench(const bench_options *options, const gpt2_config *conf
     return status == KD_OK ? bench_kd(options, config, &teacher, timing) : status;
 }
 
+/* The option parser never yields INT_MIN, so it marks a --batch not given. */
+enum { BATCH_NOT_GIVEN = INT_MIN };
+
 static int check_options(const cli_command_spec *spec, bench_options *options)
 {
     if (!options->config_path)
@@ -272,12 +276,12 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
                                "--new-tokens positive");
     if (options->mode == BENCH_KD && options->topk + options->samples == 0)
         return cli_usage_error(spec, "--mode kd needs --topk or --samples above 0");
-    /* Generation is timed at batch 1, as kd generate runs; an unset --batch
-     * (0) means that there and 4 elsewhere. */
+    /* Generation is timed at batch 1, as kd generate runs; a --batch not
+     * given means that there and 4 elsewhere. */
+    if (options->batch == BATCH_NOT_GIVEN)
+        options->batch = options->mode == BENCH_GENERATE ? 1 : 4;
     if (options->mode == BENCH_GENERATE && options->batch > 1)
         return cli_usage_error(spec, "--mode generate decodes at batch 1: drop --batch");
-    if (options->batch == 0)
-        options->batch = options->mode == BENCH_GENERATE ? 1 : 4;
     if (options->batch < 1 || options->seq < 1 || options->threads < 0)
         return cli_usage_error(spec, "--batch and --seq must be positive, --threads >= 0");
     if (options->batch > 1 << 20 || options->seq > 1 << 20)
@@ -290,8 +294,8 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options options = {.batch = 0, .seq = 256, .steps = 10, .warmup = 2, .topk = 32,
-                             .new_tokens = 64};
+    bench_options options = {.batch = BATCH_NOT_GIVEN, .seq = 256, .steps = 10, .warmup = 2,
+                             .topk = 32, .new_tokens = 64};
     const cli_option option_list[] = {
         {"--config", OPT_STRING, &options.config_path, "kd configuration with a \"model\" object"},
         {"--mode", OPT_STRING, &options.mode_name, "train, fwd, kd or generate"},
