@@ -7,22 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *temp_dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    temp_dir = test_make_temp_dir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_remove_temp_dir(temp_dir);
-    return 0;
-}
-
 /* A config.json of the form distilgpt2 has on the Hub: the legacy n_ctx
  * beside n_positions, and keys kd ignores (label counts, task parameters). */
 static const char distilgpt2_config[] =
@@ -69,7 +53,7 @@ static void expect_rejected(const char *text, kd_status expected, const char *fr
 static void test_reads_distilgpt2_config(void **state)
 {
     (void)state;
-    char *path = test_path(temp_dir, "config.json");
+    char *path = test_path(test_group_dir, "config.json");
     test_write_file(path, distilgpt2_config, strlen(distilgpt2_config));
     gpt2_config config;
     assert_int_equal(gpt2_config_read(path, &config), KD_OK);
@@ -87,7 +71,7 @@ static void test_round_trip_and_required_keys(void **state)
     (void)state;
     gpt2_config config = {.n_layer = 3, .n_head = 4, .n_embd = 64, .n_positions = 128,
                           .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
-    char *path = test_path(temp_dir, "written.json");
+    char *path = test_path(test_group_dir, "written.json");
     assert_int_equal(gpt2_config_write(path, &config), KD_OK);
     gpt2_config back;
     assert_int_equal(gpt2_config_read(path, &back), KD_OK);
@@ -191,7 +175,7 @@ static void test_rejects_bad_values(void **state)
 static void test_read_errors_name_the_file(void **state)
 {
     (void)state;
-    char *path = test_path(temp_dir, "config.json");
+    char *path = test_path(test_group_dir, "config.json");
     const char *bad = "{\"n_layer\": 2, \"n_head\": 3, \"n_embd\": 8, \"n_positions\": 16, "
                       "\"vocab_size\": 10}";
     test_write_file(path, bad, strlen(bad));
@@ -214,5 +198,5 @@ int main(void)
         cmocka_unit_test(test_rejects_bad_values),
         cmocka_unit_test(test_read_errors_name_the_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_group_dir_setup, test_group_dir_teardown);
 }

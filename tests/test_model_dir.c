@@ -15,13 +15,11 @@ static const gpt2_config small_config = {.n_layer = 2, .n_head = 2, .n_embd = 8,
                                          .n_positions = 16, .vocab_size = 50,
                                          .layer_norm_epsilon = 1e-5f};
 
-static char *temp_dir;
 static gpt2_model model;
 
 static int setup(void **state)
 {
-    (void)state;
-    temp_dir = test_make_temp_dir();
+    test_group_dir_setup(state);
     assert_int_equal(gpt2_create(&model, &small_config), KD_OK);
     gpt2_init_random(&model, 1234);
     return 0;
@@ -29,10 +27,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    (void)state;
     gpt2_free(&model);
-    test_remove_temp_dir(temp_dir);
-    return 0;
+    return test_group_dir_teardown(state);
 }
 
 /* The model's tensors under `prefix`, with room for extra entries after them. */
@@ -90,7 +86,7 @@ static void remove_tensor(tensor_list *list, const char *name)
 /* A model directory holding our config and the listed tensors. */
 static char *write_model_dir(const char *name, const tensor_list *list, safetensors_dtype dtype)
 {
-    char *dir = test_path(temp_dir, name);
+    char *dir = test_path(test_group_dir, name);
     assert_int_equal(make_directories(dir), KD_OK);
     char *config_path = test_path(dir, "config.json");
     char *weights_path = test_path(dir, "model.safetensors");
@@ -137,7 +133,7 @@ static void assert_same_file(const char *a, const char *b)
 static void test_save_load_round_trip(void **state)
 {
     (void)state;
-    char *dir = test_path(temp_dir, "saved/model");
+    char *dir = test_path(test_group_dir, "saved/model");
     const char *tokenizer = KD_ASSETS_DIR "/gpt2";
     assert_int_equal(model_dir_save(dir, &model, tokenizer), KD_OK);
     assert_loads_identical(dir);
@@ -301,7 +297,7 @@ static void test_untied_head_and_non_finite_weights(void **state)
 static void test_bad_config_and_missing_files(void **state)
 {
     (void)state;
-    char *dir = test_path(temp_dir, "bad-config");
+    char *dir = test_path(test_group_dir, "bad-config");
     assert_int_equal(model_dir_save(dir, &model, NULL), KD_OK);
     char *config_path = test_path(dir, "config.json");
     const char *bad = "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, "
@@ -315,7 +311,7 @@ static void test_bad_config_and_missing_files(void **state)
     test_write_file(config_path, wider, strlen(wider));
     expect_load_failure(dir, KD_ERR_FORMAT, "tensor transformer.wte.weight has shape [50, 8], "
                                             "expected [50, 16]");
-    char *missing = test_path(temp_dir, "no-such-model");
+    char *missing = test_path(test_group_dir, "no-such-model");
     expect_load_failure(missing, KD_ERR_IO, "no-such-model/config.json: cannot open");
     free(missing);
     free(config_path);

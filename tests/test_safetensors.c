@@ -9,26 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *temp_dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    temp_dir = test_make_temp_dir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_remove_temp_dir(temp_dir);
-    return 0;
-}
-
 /* Writes u64 length | header | data_size bytes (0, 1, 2, ...) to `name`. */
 static char *write_raw(const char *name, const char *header, size_t data_size)
 {
-    char *path = test_path(temp_dir, name);
+    char *path = test_path(test_group_dir, name);
     size_t length = strlen(header);
     size_t total = 8 + length + data_size;
     unsigned char *bytes = malloc(total);
@@ -69,7 +53,7 @@ static void test_round_trip_f32(void **state)
         {"masked_bias", &scalar, 0, {0}},
         {"empty", vector, 2, {0, 5}},
     };
-    char *path = test_path(temp_dir, "round.safetensors");
+    char *path = test_path(test_group_dir, "round.safetensors");
     assert_int_equal(safetensors_write(path, sources, 4, SAFETENSORS_F32), KD_OK);
 
     safetensors_file file;
@@ -106,7 +90,7 @@ static void test_header_layout(void **state)
     float data[10] = {0};
     safetensors_source sources[] = {
         {"b", data, 1, {3}}, {"a", data, 1, {5}}, {"c", data, 1, {2}}};
-    char *path = test_path(temp_dir, "layout.safetensors");
+    char *path = test_path(test_group_dir, "layout.safetensors");
     assert_int_equal(safetensors_write(path, sources, 3, SAFETENSORS_F32), KD_OK);
     size_t size;
     unsigned char *bytes = test_read_file(path, &size);
@@ -144,7 +128,7 @@ static void test_f16_write_rounds_each_value(void **state)
     (void)state;
     float values[5] = {0.1f, -3.14159f, 70000.0f, 1e-6f, 2.0f};
     safetensors_source source = {"x", values, 1, {5}};
-    char *path = test_path(temp_dir, "half.safetensors");
+    char *path = test_path(test_group_dir, "half.safetensors");
     assert_int_equal(safetensors_write(path, &source, 1, SAFETENSORS_F16), KD_OK);
     safetensors_file file;
     assert_int_equal(safetensors_open(&file, path), KD_OK);
@@ -187,7 +171,7 @@ static void test_reads_bf16_and_refuses_integers(void **state)
 static void test_short_and_absurd_lengths(void **state)
 {
     (void)state;
-    char *path = test_path(temp_dir, "bad.safetensors");
+    char *path = test_path(test_group_dir, "bad.safetensors");
     safetensors_file file;
     test_write_file(path, "\x10\0\0", 3);
     assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
@@ -208,7 +192,7 @@ static void test_short_and_absurd_lengths(void **state)
     assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "header length 0 is absurd"));
 
-    char *missing = test_path(temp_dir, "missing.safetensors");
+    char *missing = test_path(test_group_dir, "missing.safetensors");
     assert_int_equal(safetensors_open(&file, missing), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "missing.safetensors: cannot open"));
     free(missing);
@@ -220,7 +204,7 @@ static void test_truncated_file(void **state)
     (void)state;
     float values[64] = {0};
     safetensors_source source = {"h.0.mlp.c_fc.weight", values, 2, {8, 8}};
-    char *path = test_path(temp_dir, "bad.safetensors");
+    char *path = test_path(test_group_dir, "bad.safetensors");
     assert_int_equal(safetensors_write(path, &source, 1, SAFETENSORS_F32), KD_OK);
     size_t size;
     char *bytes = test_read_file(path, &size);
@@ -319,5 +303,5 @@ int main(void)
         cmocka_unit_test(test_bad_offsets_and_sizes),
         cmocka_unit_test(test_overlaps_gaps_and_duplicates),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_group_dir_setup, test_group_dir_teardown);
 }

@@ -30,6 +30,23 @@ void test_remove_temp_dir(char *path)
     free(path);
 }
 
+char *test_group_dir;
+
+int test_group_dir_setup(void **state)
+{
+    (void)state;
+    test_group_dir = test_make_temp_dir();
+    return 0;
+}
+
+int test_group_dir_teardown(void **state)
+{
+    (void)state;
+    test_remove_temp_dir(test_group_dir);
+    test_group_dir = NULL;
+    return 0;
+}
+
 char *test_path(const char *dir, const char *name)
 {
     size_t length = strlen(dir) + strlen(name) + 2;

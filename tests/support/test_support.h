@@ -13,6 +13,11 @@
 char *test_make_temp_dir(void);
 /* rm -r of a directory made by test_make_temp_dir, then free(path). */
 void test_remove_temp_dir(char *path);
+/* A scratch directory shared by a group of tests: give these two to
+ * cmocka_run_group_tests, and the tests find the directory in test_group_dir. */
+extern char *test_group_dir;
+int test_group_dir_setup(void **state);
+int test_group_dir_teardown(void **state);
 /* Joins dir and name into a static-free buffer the caller frees. */
 char *test_path(const char *dir, const char *name);
 void test_write_file(const char *path, const void *data, size_t size);
