@@ -58,16 +58,6 @@ static void write_cache(const char *dir, gpt2_model *model, const cache_fixture 
     cache_writer_free(writer);
 }
 
-static const float *sort_row;
-
-static int by_logit_then_id(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    if (sort_row[x] != sort_row[y])
-        return sort_row[x] > sort_row[y] ? -1 : 1;
-    return (x > y) - (x < y);
-}
-
 static void check_close(float cached, double truth)
 {
     if (truth < GRID_FLOOR)
@@ -80,27 +70,17 @@ static void check_close(float cached, double truth)
 static void check_row(const cache_record *record, int row, const float *logits, int V)
 {
     int K = record->topk;
-    int *order = malloc((size_t)V * sizeof(int));
-    assert_non_null(order);
-    double max = -INFINITY, sum = 0.0, entropy = 0.0, top = 0.0;
-    for (int v = 0; v < V; v++) {
-        order[v] = v;
-        max = logits[v] > max ? logits[v] : max;
-    }
-    for (int v = 0; v < V; v++)
-        sum += exp(logits[v] - max);
-    double lse = max + log(sum);
-    for (int v = 0; v < V; v++)
-        entropy -= exp(logits[v] - lse) * (logits[v] - lse);
-    sort_row = logits;
-    qsort(order, (size_t)V, sizeof(int), by_logit_then_id);
+    reference_row reference;
+    reference_row_compute(&reference, logits, V);
+    const int *order = reference.order;
+    double lse = reference.log_sum_exp, top = 0.0;
     for (int k = 0; k < K; k++) {
         assert_int_equal(record->topk_ids[(size_t)row * K + k], order[k]);
         check_close(record->topk_logprobs[(size_t)row * K + k], logits[order[k]] - lse);
         top += exp(logits[order[k]] - lse);
     }
     check_close(logf(record->tail_mass[row]), log(1.0 - top));
-    assert_true(fabs(record->entropy[row] - entropy) <= TOLERANCE);
+    assert_true(fabs(record->entropy[row] - reference.entropy) <= TOLERANCE);
     /* Samples: outside the top-K, weights summing to the tail mass. */
     double weights = 0.0;
     for (int j = record->sample_offsets[row]; j < record->sample_offsets[row + 1]; j++) {
@@ -109,7 +89,7 @@ static void check_row(const cache_record *record, int row, const float *logits, 
         weights += record->sample_weights[j];
     }
     assert_true(fabs(weights - record->tail_mass[row]) < 1e-6);
-    free(order);
+    reference_row_free(&reference);
 }
 
 static void check_example(const cache_record *record, const cache_fixture *fixture, size_t e,

@@ -121,3 +121,40 @@ size_t cache_fixture_file_size(const char *path)
     assert_int_equal(stat(path, &st), 0);
     return (size_t)st.st_size;
 }
+
+/* qsort has no context argument; the row being sorted is held here. */
+static const float *sorted_logits;
+
+static int by_logit_then_id(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    if (sorted_logits[x] != sorted_logits[y])
+        return sorted_logits[x] > sorted_logits[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+void reference_row_compute(reference_row *reference, const float *logits, int V)
+{
+    reference->order = malloc((size_t)V * sizeof(int));
+    assert_non_null(reference->order);
+    double max = -INFINITY, sum = 0.0, entropy = 0.0;
+    for (int v = 0; v < V; v++) {
+        reference->order[v] = v;
+        max = logits[v] > max ? logits[v] : max;
+    }
+    for (int v = 0; v < V; v++)
+        sum += exp(logits[v] - max);
+    double lse = max + log(sum);
+    for (int v = 0; v < V; v++)
+        entropy -= exp(logits[v] - lse) * (logits[v] - lse);
+    sorted_logits = logits;
+    qsort(reference->order, (size_t)V, sizeof(int), by_logit_then_id);
+    reference->log_sum_exp = lse;
+    reference->entropy = entropy;
+}
+
+void reference_row_free(reference_row *reference)
+{
+    free(reference->order);
+    reference->order = NULL;
+}

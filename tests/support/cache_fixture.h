@@ -39,6 +39,17 @@ void cache_fixture_logits(float *out, int vocab_size, uint32_t example, int posi
 void cache_fixture_write(const char *dir, const cache_plan *plan, const cache_fixture *fixture,
                          size_t limit);
 
+/* The brute-force truth about one row of logits, in double over the whole
+ * vocabulary: every id sorted by logit (ties to the lower id), the
+ * log-sum-exp and the entropy of the softmax. */
+typedef struct {
+    int *order;
+    double log_sum_exp;
+    double entropy;
+} reference_row;
+void reference_row_compute(reference_row *reference, const float *logits, int V);
+void reference_row_free(reference_row *reference);
+
 /* Bytes of a file (asserts it exists). */
 size_t cache_fixture_file_size(const char *path);
 
