@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kd/tokenizer.h"
 
@@ -86,13 +85,7 @@ enum { LONG_WORD = 100000 };
 static void test_long_words_with_gpt2(void **state)
 {
     (void)state;
-    char *dir = test_path(KD_ASSETS_DIR, "gpt2");
-    if (access(dir, R_OK) != 0) {
-        free(dir);
-        skip();
-    }
-    kd_tokenizer *tokenizer = NULL;
-    assert_int_equal(tokenizer_load(dir, &tokenizer), KD_OK);
+    kd_tokenizer *tokenizer = test_gpt2_tokenizer_or_skip();
     char *word = malloc(LONG_WORD);
     assert_non_null(word);
     /* One letter repeated: GPT-2 has tokens of up to 16 a's... */
@@ -110,7 +103,6 @@ static void test_long_words_with_gpt2(void **state)
     expect_round_trip(tokenizer, word, LONG_WORD, LONG_WORD);
     free(word);
     tokenizer_free(tokenizer);
-    free(dir);
 }
 
 int main(void)

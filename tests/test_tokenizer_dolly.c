@@ -6,7 +6,6 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kd/tokenizer.h"
 
@@ -62,13 +61,7 @@ static cJSON *expected_record(jsonl_file *files, int *file_count, const cJSON *e
 static void test_dolly_matches_reference_and_round_trips(void **state)
 {
     (void)state;
-    char *dir = test_path(KD_ASSETS_DIR, "gpt2");
-    if (access(dir, R_OK) != 0) {
-        free(dir);
-        skip();
-    }
-    kd_tokenizer *tokenizer = NULL;
-    assert_int_equal(tokenizer_load(dir, &tokenizer), KD_OK);
+    kd_tokenizer *tokenizer = test_gpt2_tokenizer_or_skip();
     size_t size = 0;
     char *expectations = test_read_file(KD_FIXTURES_DIR "/tokenizer/dolly.jsonl", &size);
     jsonl_file files[4];
@@ -108,7 +101,6 @@ static void test_dolly_matches_reference_and_round_trips(void **state)
     token_buffer_free(&ids);
     free(expectations);
     tokenizer_free(tokenizer);
-    free(dir);
 }
 
 int main(void)

@@ -134,3 +134,17 @@ void test_write_tokenizer(const char *dir, const char *const *tokens, int token_
     assert_int_equal(fclose(file), 0);
     free(merges_path);
 }
+
+kd_tokenizer *test_gpt2_tokenizer_or_skip(void)
+{
+    char *dir = test_path(KD_ASSETS_DIR, "gpt2");
+    if (access(dir, R_OK) != 0) {
+        free(dir);
+        skip();
+    }
+    kd_tokenizer *tokenizer = NULL;
+    if (tokenizer_load(dir, &tokenizer) != KD_OK)
+        fail_msg("%s", kd_last_error());
+    free(dir);
+    return tokenizer;
+}

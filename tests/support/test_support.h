@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "kd/tokenizer.h"
+
 /* A fresh directory under $TMPDIR (or /tmp); the caller frees the string. */
 char *test_make_temp_dir(void);
 /* rm -r of a directory made by test_make_temp_dir, then free(path). */
@@ -30,5 +32,9 @@ void *test_read_file(const char *path, size_t *size);
  * text of merges.txt after its "#version: 0.2" line. */
 void test_write_tokenizer(const char *dir, const char *const *tokens, int token_count,
                           const char *merges);
+
+/* The real GPT-2 tokenizer of KD_ASSETS_DIR/gpt2, or the calling test is
+ * skipped when that directory is absent. */
+kd_tokenizer *test_gpt2_tokenizer_or_skip(void);
 
 #endif
