@@ -8,6 +8,9 @@ ASSETS=$2
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+for file in gpt2/vocab.json gpt2/merges.txt dolly/dolly-open_qa.jsonl dolly/dolly-mixed.jsonl; do
+    [ -f "$ASSETS/$file" ] || { echo "SKIP: no $file in $ASSETS"; exit 77; }
+done
 
 head -n 40 "$ASSETS/dolly/dolly-open_qa.jsonl" > "$WORK/data.jsonl"
 head -n 30 "$ASSETS/dolly/dolly-mixed.jsonl" > "$WORK/other.jsonl"

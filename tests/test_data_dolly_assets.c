@@ -56,6 +56,9 @@ static void check_examples(const dataset *data, const kd_tokenizer *tokenizer)
 static void test_dolly_assets(void **state)
 {
     (void)state;
+    test_need_asset("gpt2/vocab.json");
+    test_need_asset("dolly/dolly-open_qa.jsonl");
+    test_need_asset("dolly/dolly-mixed.jsonl");
     char *vocab_dir = asset("gpt2");
     char *open_qa = asset("dolly/dolly-open_qa.jsonl");
     char *mixed = asset("dolly/dolly-mixed.jsonl");

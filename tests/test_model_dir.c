@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const gpt2_config small_config = {.n_layer = 2, .n_head = 2, .n_embd = 8,
                                          .n_positions = 16, .vocab_size = 50,
@@ -134,7 +135,10 @@ static void test_save_load_round_trip(void **state)
 {
     (void)state;
     char *dir = test_path(test_group_dir, "saved/model");
-    const char *tokenizer = KD_ASSETS_DIR "/gpt2";
+    char *tokenizer = test_path(test_group_dir, "tokenizer");
+    static const char *const tokens[] = {"<|endoftext|>"};
+    assert_int_equal(mkdir(tokenizer, 0755), 0);
+    test_write_tokenizer(tokenizer, tokens, 1, "");
     assert_int_equal(model_dir_save(dir, &model, tokenizer), KD_OK);
     assert_loads_identical(dir);
 
@@ -161,6 +165,7 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(model_dir_save(dir, &model, NULL), KD_OK);
     assert_loads_identical(dir);
     free(weights);
+    free(tokenizer);
     free(dir);
 }
 

@@ -37,6 +37,7 @@ static double last_train_loss(const char *run_dir)
 static void test_tiny_model_overfits(void **state)
 {
     (void)state;
+    test_need_asset("gpt2/vocab.json");
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 16, 64, 120, NULL);
     char *out = test_path(dir, "run");

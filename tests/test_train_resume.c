@@ -37,6 +37,7 @@ static void assert_same_file(const char *dir_a, const char *dir_b, const char *n
 static void test_resume_is_bit_identical(void **state)
 {
     (void)state;
+    test_need_asset("gpt2/vocab.json");
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 24, 32, 12, NULL);
     char *straight = test_path(dir, "straight"), *resumed = test_path(dir, "resumed");
@@ -55,6 +56,7 @@ static void test_resume_is_bit_identical(void **state)
 static void test_resume_without_checkpoint_fails(void **state)
 {
     (void)state;
+    test_need_asset("gpt2/vocab.json");
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 24, 32, 4, NULL);
     char *out = test_path(dir, "never-started");

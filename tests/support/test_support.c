@@ -135,13 +135,19 @@ void test_write_tokenizer(const char *dir, const char *const *tokens, int token_
     free(merges_path);
 }
 
+void test_need_asset(const char *name)
+{
+    char *path = test_path(KD_ASSETS_DIR, name);
+    int readable = access(path, R_OK) == 0;
+    free(path);
+    if (!readable)
+        skip();
+}
+
 kd_tokenizer *test_gpt2_tokenizer_or_skip(void)
 {
+    test_need_asset("gpt2");
     char *dir = test_path(KD_ASSETS_DIR, "gpt2");
-    if (access(dir, R_OK) != 0) {
-        free(dir);
-        skip();
-    }
     kd_tokenizer *tokenizer = NULL;
     if (tokenizer_load(dir, &tokenizer) != KD_OK)
         fail_msg("%s", kd_last_error());
