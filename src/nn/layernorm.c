@@ -1,4 +1,6 @@
-/* LayerNorm over the channel dimension, as torch.nn.LayerNorm. */
+/* LayerNorm over the channel dimension, as torch.nn.LayerNorm. The row sums
+ * are vectorised reductions: their lane order is fixed when kd is compiled,
+ * so results do not depend on the thread count. */
 #include <math.h>
 
 #include "nn_limits.h"
@@ -12,10 +14,12 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
         float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
         for (int c = 0; c < C; c++)
             sum += x[c];
         float m = sum / (float)C;
         float variance = 0.0f;
+#pragma omp simd reduction(+ : variance)
         for (int c = 0; c < C; c++) {
             float centred = x[c] - m;
             variance += centred * centred;
@@ -41,6 +45,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
         float *dx = dinp + (size_t)n * C;
         float m = mean[n], s = rstd[n];
         float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+#pragma omp simd reduction(+ : dnorm_mean, dnorm_norm_mean)
         for (int c = 0; c < C; c++) {
             float dnorm = weight[c] * dy[c];
             dnorm_mean += dnorm;

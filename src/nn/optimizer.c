@@ -51,7 +51,9 @@ void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
 }
 
 /* Sum of squares in fixed blocks, added in block order, so the norm is the
- * same bits whatever the thread count. */
+ * same bits whatever the thread count. Inside a block the sum is vectorised:
+ * the lane order is fixed at compile time, and a single chain of dependent
+ * double adds took 7 ms of a 16M-parameter step. */
 static double sum_of_squares(const float *x, size_t n)
 {
     enum { BLOCK = 1 << 16, MAX_BLOCKS = 4096 };
@@ -62,6 +64,7 @@ static double sum_of_squares(const float *x, size_t n)
     for (size_t b = 0; b < blocks; b++) {
         size_t begin = b * block_size, end = begin + block_size < n ? begin + block_size : n;
         double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
         for (size_t i = begin; i < end; i++)
             sum += (double)x[i] * x[i];
         partial[b] = sum;
