@@ -75,11 +75,37 @@ run_torch() { # shape config mode
         --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" >>"$raw"
 }
 
+# What OpenBLAS's sgemm alone reaches at the shape's products this round
+# (bench_sgemm_peak, median of 3), as one JSON line, so that each training
+# round can be read against the "sgemm-rate step": the step time of an
+# engine whose every matrix product ran at that rate and whose other work
+# cost nothing.
+sgemm_peak=$(dirname "$kd")/bench_sgemm_peak
+run_sgemm() { # shape config
+    [ -x "$sgemm_peak" ] || return 0
+    local embd tokens chunks rows
+    embd=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["n_embd"])' "$2")
+    tokens=$((batch * seq))
+    # kd's head runs equal chunks of at most 512 rows (HEAD_MAX_ROWS).
+    chunks=$(((tokens + 511) / 512))
+    rows=$(((tokens + chunks - 1) / chunks))
+    printf '%s sgemm ' "$1" >>"$raw"
+    "$sgemm_peak" "$embd" "$rows" "$tokens" "$threads" 3 | "$python" -c 'import json, re, sys
+products = {}
+for line in sys.stdin:
+    m = re.match(r"(\S.*?)\s+(\d+) x\s+(\d+) x\s+(\d+)\s+([\d.]+) ms", line)
+    if m:
+        products[m.group(1)] = {"gflop": 2e-9 * int(m.group(2)) * int(m.group(3)) * int(m.group(4)),
+                                "ms": float(m.group(5))}
+print(json.dumps({"mode": "sgemm", "chunks": int(sys.argv[1]), "products": products}))' "$chunks" >>"$raw"
+}
+
 # Odd rounds run kd first, even rounds torch first, so neither engine always
 # gets the cooler (or the warmer) machine.
 for round in $(seq "$rounds"); do
     for shape in $shapes; do
         config=$(config_of "$shape")
+        case " $modes " in *" train "*) run_sgemm "$shape" "$config" ;; esac
         for mode in $modes; do
             echo "round $round: $shape $mode" >&2
             if [ $((round % 2)) -eq 1 ]; then
@@ -110,7 +136,8 @@ print("| shape | mode | kd tokens/s | torch tokens/s | kd / torch | kd / torch, 
       " | kd / torch, best steps | kd peak RSS MB | torch peak RSS MB |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 round_ratios = []
-for shape, mode in dict.fromkeys((s, m) for s, m, _ in runs):
+pairs = dict.fromkeys((s, m) for s, m, engine in runs if engine != "sgemm")
+for shape, mode in pairs:
     kd, torch = runs[(shape, mode, "kd")], runs[(shape, mode, "torch")]
     kd_tps = statistics.median(r["tokens_per_s"] for r in kd)
     torch_tps = statistics.median(r["tokens_per_s"] for r in torch)
@@ -127,4 +154,43 @@ print("\ntokens/s: median over %d round(s) of each run's median step; paired: me
       "\nOpenBLAS core: kd %s, torch %s.\nkd / torch by round: %s" % (
       len(next(iter(runs.values()))), cores.get("kd"), cores.get("torch"),
       "; ".join(round_ratios)))
+
+def product_rate(products, names):
+    """GFLOP/s of the named products taken together (total FLOP / total time)."""
+    return (sum(products[n]["gflop"] for n in names) /
+            sum(products[n]["ms"] for n in names) * 1e3)
+
+def sgemm_rate_step_ms(sgemm, kd):
+    """A training step whose head products ran at the rate measured for them,
+    every other product at c_fc's, and whose non-matrix work cost nothing."""
+    products = sgemm["products"]
+    tokens = kd["batch"] * kd["seq"]
+    head_gflop = 3 * 2e-9 * kd["n_embd"] * kd["vocab_size"] * tokens
+    body_gflop = kd["model_flops_per_token"] * tokens * 1e-9 - head_gflop
+    head_rate = product_rate(products, ["head logits", "head dhidden", "head dwte"])
+    body_rate = product_rate(products, ["mlp c_fc"])
+    return 1e3 * (head_gflop / head_rate + body_gflop / body_rate), head_rate, body_rate
+
+rated = [s for s, m in pairs if m == "train" and runs[(s, "sgemm", "sgemm")]]
+if rated:
+    print("\n| shape | sgemm GFLOP/s, head / c_fc | sgemm-rate step ms | kd step ms"
+          " | torch step ms | kd speed / sgemm-rate speed | torch step / sgemm-rate step |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+for shape in rated:
+    kd, torch = runs[(shape, "train", "kd")], runs[(shape, "train", "torch")]
+    rounds = [(sgemm_rate_step_ms(s, k), k["step_ms"], t["median_step_s"] * 1e3)
+              for s, k, t in zip(runs[(shape, "sgemm", "sgemm")], kd, torch)]
+    median = statistics.median
+    print("| %s | %.0f / %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |" % (
+        shape, median(b[1] for b, _, _ in rounds), median(b[2] for b, _, _ in rounds),
+        median(b[0] for b, _, _ in rounds), median(k for _, k, _ in rounds),
+        median(t for _, _, t in rounds), median(b[0] / k for b, k, _ in rounds),
+        median(t / b[0] for b, _, t in rounds)))
+if rated:
+    print("\nsgemm-rate step: every matrix product of a training step at the rate"
+          " bench_sgemm_peak measured for its shape in the same round, all other work"
+          " free. kd reaching 1.00 means its step costs no more than its matrix products;"
+          " torch step / sgemm-rate step is about the largest kd / torch any engine"
+          " doing these products on this BLAS could show in that round. Medians over"
+          " rounds.")
 EOF
