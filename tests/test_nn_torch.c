@@ -5,12 +5,11 @@
  * kd computes the same in float32 and must agree within the tolerances
  * below. The fixture's metadata carries the model and optimizer settings. */
 #include "test_support.h"
+#include "reference_fixture.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "kd/io.h"
 #include "kd/nn.h"
@@ -41,7 +40,7 @@ static const double micro_batch_tolerance = 5e-6;
 enum { MAX_MICRO = 8 };
 
 typedef struct {
-    safetensors_file file;
+    reference_fixture fixture;
     gpt2_config config;
     int batch, seq;
     int *tokens, *targets;   /* (batch, seq) */
@@ -52,44 +51,11 @@ typedef struct {
     int steps;
 } reference;
 
-static double metadata_number(const reference *ref, const char *key)
-{
-    const char *text = safetensors_metadata(&ref->file, key);
-    if (!text)
-        fail_msg("%s: metadata %s missing", FIXTURE, key);
-    char *end;
-    double value = strtod(text, &end);
-    if (end == text || *end != '\0' || !isfinite(value))
-        fail_msg("%s: metadata %s = \"%s\" is not a number", FIXTURE, key, text);
-    return value;
-}
-
-static const safetensors_tensor *find_tensor(const reference *ref, const char *name,
-                                             safetensors_dtype dtype, uint64_t count)
-{
-    const safetensors_tensor *tensor = safetensors_find(&ref->file, name);
-    if (!tensor)
-        fail_msg("%s: tensor %s missing", FIXTURE, name);
-    if (tensor->dtype != dtype || safetensors_tensor_elements(tensor) != count)
-        fail_msg("%s: tensor %s is %s with %llu elements, expected %s with %llu", FIXTURE, name,
-                 safetensors_dtype_name(tensor->dtype),
-                 (unsigned long long)safetensors_tensor_elements(tensor),
-                 safetensors_dtype_name(dtype), (unsigned long long)count);
-    return tensor;
-}
-
-static void read_floats_into(const reference *ref, const char *name, float *out, size_t count)
-{
-    const safetensors_tensor *tensor = find_tensor(ref, name, SAFETENSORS_F32, count);
-    if (safetensors_read_f32(&ref->file, tensor, 0, count, out) != KD_OK)
-        fail_msg("%s", kd_last_error());
-}
-
 static float *read_floats(const reference *ref, const char *name, size_t count)
 {
     float *out = malloc(count * sizeof *out);
     assert_non_null(out);
-    read_floats_into(ref, name, out, count);
+    reference_floats_into(&ref->fixture, name, out, count);
     return out;
 }
 
@@ -106,12 +72,12 @@ static void read_like_into(const reference *ref, const char *prefix, const gpt2_
 {
     char name[96];
     snprintf(name, sizeof name, "%s.%s", prefix, like->name);
-    const safetensors_tensor *tensor = safetensors_find(&ref->file, name);
+    const safetensors_tensor *tensor = safetensors_find(&ref->fixture.file, name);
     if (tensor && (tensor->ndim != like->ndim || tensor->shape[0] != like->shape[0] ||
                    (like->ndim == 2 && tensor->shape[1] != like->shape[1])))
-        fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", FIXTURE, name,
+        fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", ref->fixture.path, name,
                  (long long)like->shape[0], (long long)like->shape[1]);
-    read_floats_into(ref, name, out, tensor_elements(like));
+    reference_floats_into(&ref->fixture, name, out, tensor_elements(like));
 }
 
 static float *read_like(const reference *ref, const char *prefix, const gpt2_tensor *like)
@@ -122,65 +88,44 @@ static float *read_like(const reference *ref, const char *prefix, const gpt2_ten
     return out;
 }
 
-/* The io module converts only floating-point tensors, so the I32 token
- * tensors are read here straight from the data section. Each id must be a
- * valid row of wte before the engine indexes with it. */
-static int *read_token_ids(const reference *ref, const char *name, size_t count)
-{
-    const safetensors_tensor *tensor = find_tensor(ref, name, SAFETENSORS_I32, count);
-    int32_t *raw = malloc(count * sizeof *raw);
-    int *ids = malloc(count * sizeof *ids);
-    assert_true(raw && ids);
-    ssize_t got = pread(ref->file.fd, raw, count * sizeof *raw,
-                        (off_t)(ref->file.data_offset + tensor->data_begin));
-    assert_int_equal(got, (ssize_t)(count * sizeof *raw));
-    for (size_t i = 0; i < count; i++) {
-        if (raw[i] < 0 || raw[i] >= ref->config.vocab_size)
-            fail_msg("%s: %s[%zu] = %d is not a token id below %d", FIXTURE, name, i,
-                     (int)raw[i], ref->config.vocab_size);
-        ids[i] = raw[i];
-    }
-    free(raw);
-    return ids;
-}
-
 static void read_config(reference *ref)
 {
+    const reference_fixture *f = &ref->fixture;
     gpt2_config *c = &ref->config;
-    c->n_layer = (int)metadata_number(ref, "n_layer");
-    c->n_head = (int)metadata_number(ref, "n_head");
-    c->n_embd = (int)metadata_number(ref, "n_embd");
-    c->n_positions = (int)metadata_number(ref, "n_positions");
-    c->vocab_size = (int)metadata_number(ref, "vocab_size");
-    c->layer_norm_epsilon = (float)metadata_number(ref, "layer_norm_epsilon");
+    c->n_layer = (int)reference_number(f, "n_layer");
+    c->n_head = (int)reference_number(f, "n_head");
+    c->n_embd = (int)reference_number(f, "n_embd");
+    c->n_positions = (int)reference_number(f, "n_positions");
+    c->vocab_size = (int)reference_number(f, "vocab_size");
+    c->layer_norm_epsilon = (float)reference_number(f, "layer_norm_epsilon");
     assert_int_equal(gpt2_config_validate(c), KD_OK);
 
     gpt2_step_config *s = &ref->step;
-    s->adamw.learning_rate = (float)metadata_number(ref, "lr");
-    s->adamw.beta1 = (float)metadata_number(ref, "beta1");
-    s->adamw.beta2 = (float)metadata_number(ref, "beta2");
-    s->adamw.eps = (float)metadata_number(ref, "eps");
-    s->adamw.weight_decay = (float)metadata_number(ref, "weight_decay");
+    s->adamw.learning_rate = (float)reference_number(f, "lr");
+    s->adamw.beta1 = (float)reference_number(f, "beta1");
+    s->adamw.beta2 = (float)reference_number(f, "beta2");
+    s->adamw.eps = (float)reference_number(f, "eps");
+    s->adamw.weight_decay = (float)reference_number(f, "weight_decay");
     s->adamw.decay_all = 0;  /* torch's param groups decay only the matrices */
     s->learning_rate = s->adamw.learning_rate;
-    s->grad_clip = (float)metadata_number(ref, "grad_clip");
-    ref->steps = (int)metadata_number(ref, "steps");
+    s->grad_clip = (float)reference_number(f, "grad_clip");
+    ref->steps = (int)reference_number(f, "steps");
     assert_true(ref->steps >= 1 && ref->steps <= 100);
 }
 
 /* "2,1": rows per micro-batch, which must add up to the batch. */
 static void read_micro_rows(reference *ref)
 {
-    const char *text = safetensors_metadata(&ref->file, "micro_rows");
+    const char *text = safetensors_metadata(&ref->fixture.file, "micro_rows");
     if (!text)
-        fail_msg("%s: metadata micro_rows missing", FIXTURE);
+        fail_msg("%s: metadata micro_rows missing", ref->fixture.path);
     int total = 0;
     for (const char *p = text;; p++) {
         char *end;
         long rows = strtol(p, &end, 10);
         if (end == p || rows <= 0 || rows > ref->batch || ref->micro_count == MAX_MICRO ||
             (*end != ',' && *end != '\0'))
-            fail_msg("%s: metadata micro_rows \"%s\" is malformed", FIXTURE, text);
+            fail_msg("%s: metadata micro_rows \"%s\" is malformed", ref->fixture.path, text);
         ref->micro_rows[ref->micro_count++] = (int)rows;
         total += (int)rows;
         p = end;
@@ -188,7 +133,7 @@ static void read_micro_rows(reference *ref)
             break;
     }
     if (total != ref->batch)
-        fail_msg("%s: micro_rows \"%s\" do not add up to the batch of %d", FIXTURE, text,
+        fail_msg("%s: micro_rows \"%s\" do not add up to the batch of %d", ref->fixture.path, text,
                  ref->batch);
 }
 
@@ -196,18 +141,18 @@ static int load_reference(void **state)
 {
     reference *ref = calloc(1, sizeof *ref);
     assert_non_null(ref);
-    if (safetensors_open(&ref->file, FIXTURE) != KD_OK)
-        fail_msg("%s", kd_last_error());
+    reference_open(&ref->fixture, FIXTURE);
     read_config(ref);
-    const safetensors_tensor *tokens = safetensors_find(&ref->file, "input.tokens");
+    const safetensors_tensor *tokens = safetensors_find(&ref->fixture.file, "input.tokens");
     assert_non_null(tokens);
     assert_int_equal(tokens->ndim, 2);
     ref->batch = (int)tokens->shape[0];
     ref->seq = (int)tokens->shape[1];
     assert_true(ref->batch >= 1 && ref->seq >= 1 && ref->seq <= ref->config.n_positions);
     size_t n = (size_t)ref->batch * ref->seq;
-    ref->tokens = read_token_ids(ref, "input.tokens", n);
-    ref->targets = read_token_ids(ref, "input.targets", n);
+    int V = ref->config.vocab_size;
+    ref->tokens = reference_token_ids(&ref->fixture, "input.tokens", n, V);
+    ref->targets = reference_token_ids(&ref->fixture, "input.targets", n, V);
     ref->weights = read_floats(ref, "input.weights", n);
     read_micro_rows(ref);
     *state = ref;
@@ -220,7 +165,7 @@ static int free_reference(void **state)
     free(ref->tokens);
     free(ref->targets);
     free(ref->weights);
-    safetensors_close(&ref->file);
+    safetensors_close(&ref->fixture.file);
     free(ref);
     return 0;
 }
@@ -235,31 +180,6 @@ static void load_model(const reference *ref, gpt2_model *model)
         read_like_into(ref, "param", &tensor, tensor.data);
     }
     assert_int_equal(gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
-}
-
-static double max_abs(const float *x, size_t n)
-{
-    double max = 0.0;
-    for (size_t i = 0; i < n; i++)
-        max = fmax(max, fabs((double)x[i]));
-    return max;
-}
-
-static double max_abs_difference(const float *a, const float *b, size_t n)
-{
-    double max = 0.0;
-    for (size_t i = 0; i < n; i++)
-        max = fmax(max, fabs((double)a[i] - (double)b[i]));
-    return max;
-}
-
-/* Prints every measured error, so the log shows the margin, and fails with
- * the name of what disagreed. */
-static void expect_within(const char *what, double error, double tolerance)
-{
-    print_message("%-32s error %.2e (tolerance %.0e)\n", what, error, tolerance);
-    if (!(error <= tolerance))
-        fail_msg("%s: error %.3e exceeds %.0e", what, error, tolerance);
 }
 
 static double weight_sum(const reference *ref)
@@ -297,8 +217,7 @@ static void test_loss_matches_torch(void **state)
     gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
     double loss = gpt2_head_cross_entropy(&model, ref->targets, ref->weights, 0.0f) /
                   weight_sum(ref);
-    float want;
-    read_floats_into(ref, "output.loss", &want, 1);
+    double want = reference_scalar(&ref->fixture, "output.loss");
     expect_within("loss", fabs(loss - want) / fabs(want), loss_tolerance);
     gpt2_free(&model);
 }
