@@ -9,30 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { VOCAB_FILE_MAX_BYTES = 256 << 20, VOCAB_MAX_TOKENS = 1 << 24 };
+#include "kd/io.h"
 
-static kd_status parse_json(const char *path, cJSON **root)
-{
-    char *text = NULL;
-    size_t size = 0;
-    kd_status status = kd_read_file(path, VOCAB_FILE_MAX_BYTES, &text, &size);
-    if (status != KD_OK)
-        return status;
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(text, size, &end, 0);
-    if (!*root) {
-        int line = 1, column = 1;
-        for (const char *c = text; end && c < end; c++, column++) {
-            if (*c == '\n') {
-                line++;
-                column = 0;
-            }
-        }
-        status = kd_fail(KD_ERR_FORMAT, "%s:%d:%d: malformed JSON", path, line, column);
-    }
-    free(text);
-    return status;
-}
+enum { VOCAB_MAX_TOKENS = 1 << 24 };
 
 /* Checks each entry's id and files it under that id in `by_id`. */
 static kd_status collect_ids(const cJSON *root, const char *path, int count, const cJSON **by_id)
@@ -90,7 +69,7 @@ static kd_status store_tokens(kd_tokenizer *tokenizer, const char *path, const c
 kd_status vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash)
 {
     cJSON *root = NULL;
-    kd_status status = parse_json(path, &root);
+    kd_status status = json_read_file(path, &root);
     if (status != KD_OK)
         return status;
     const cJSON **by_id = NULL;
