@@ -56,9 +56,9 @@ kd_status atomic_file_open(atomic_file *file, const char *path)
     file->fd = -1;
     char *dir = directory_of(path);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    size_t length = strlen(dir) + strlen(base) + 16;
+    size_t length = dir ? strlen(dir) + strlen(base) + 16 : 0;
     file->path = strdup(path);
-    file->temp_path = malloc(length);
+    file->temp_path = length ? malloc(length) : NULL;
     if (!dir || !file->path || !file->temp_path) {
         free(dir);
         atomic_file_abort(file);
