@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/gpt2", assets);
     kd_tokenizer *tokenizer = NULL;
     double start = kd_now_seconds();
-    if (tokenizer_load(dir, &tokenizer) != KD_OK) {
+    if (kd_tokenizer_load(dir, &tokenizer) != KD_OK) {
         fprintf(stderr, "bench_tokenizer: %s\n", kd_last_error());
         return 1;
     }
@@ -70,8 +70,8 @@ int main(int argc, char **argv)
         tokens = 0;
         start = kd_now_seconds();
         for (int i = 0; i < set.count; i++) {
-            token_buffer_clear(&ids);
-            if (tokenizer_encode(tokenizer, set.texts[i], strlen(set.texts[i]), &ids) != KD_OK) {
+            kd_token_buffer_clear(&ids);
+            if (kd_tokenizer_encode(tokenizer, set.texts[i], strlen(set.texts[i]), &ids) != KD_OK) {
                 fprintf(stderr, "bench_tokenizer: %s\n", kd_last_error());
                 return 1;
             }
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
            (double)set.bytes / best / 1e6, (double)tokens / best);
     for (int i = 0; i < set.count; i++)
         free(set.texts[i]);
-    token_buffer_free(&ids);
-    tokenizer_free(tokenizer);
+    kd_token_buffer_free(&ids);
+    kd_tokenizer_free(tokenizer);
     return 0;
 }

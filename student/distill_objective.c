@@ -39,10 +39,10 @@ static kd_status allocate(distill_objective *o)
                : KD_ERR_NOMEM;
 }
 
-kd_status distill_objective_create(cache_reader *reader, gpt2_model *teacher,
-                                   const dataset *data, const distill_config *config,
-                                   int batch_size, int seq_len, int grad_accum,
-                                   distill_objective **out)
+kd_status kd_distill_objective_create(cache_reader *reader, gpt2_model *teacher,
+                                      const dataset *data, const distill_config *config,
+                                      int batch_size, int seq_len, int grad_accum,
+                                      distill_objective **out)
 {
     *out = NULL;
     if (!reader == !teacher)
@@ -54,19 +54,19 @@ kd_status distill_objective_create(cache_reader *reader, gpt2_model *teacher,
                              .config = *config, .batch_size = batch_size, .seq_len = seq_len,
                              .grad_accum = grad_accum};
     if (reader) {
-        o->topk = cache_reader_manifest(reader)->encoding.topk;
-        o->samples = cache_reader_manifest(reader)->encoding.samples;
+        o->topk = kd_cache_reader_manifest(reader)->encoding.topk;
+        o->samples = kd_cache_reader_manifest(reader)->encoding.samples;
     }
     kd_status status = allocate(o);
     if (status != KD_OK) {
-        distill_objective_free(o);
+        kd_distill_objective_free(o);
         return status;
     }
     *out = o;
     return KD_OK;
 }
 
-void distill_objective_free(distill_objective *o)
+void kd_distill_objective_free(distill_objective *o)
 {
     if (!o)
         return;
@@ -109,12 +109,12 @@ static void take_row(distill_objective *o, const cache_record *record, int j, si
 static kd_status take_example(distill_objective *o, const gpt2_batch *b, int r, size_t example,
                               size_t *filled)
 {
-    kd_example ex = dataset_example(o->data, example);
+    kd_example ex = kd_dataset_example(o->data, example);
     cache_record record;
-    kd_status status = cache_reader_read(o->reader, (uint32_t)example, &record);
+    kd_status status = kd_cache_reader_read(o->reader, (uint32_t)example, &record);
     if (status != KD_OK)
         return status;
-    if (record.example_hash != cache_example_hash(ex.ids, ex.target_mask, ex.length))
+    if (record.example_hash != kd_cache_example_hash(ex.ids, ex.target_mask, ex.length))
         return kd_fail(KD_ERR_INVALID, "the cached record of example %zu was made from other "
                        "tokens than this run trains on; rebuild the cache", example);
     const float *weights = b->weights + (size_t)r * (size_t)b->seq;
@@ -167,8 +167,8 @@ static kd_status objective_step(void *context, gpt2_model *model, const gpt2_bat
     if (status != KD_OK)
         return kd_fail_context(status, "step %d", step);
     distill_step_result result;
-    status = gpt2_distill_train_step(model, o->teacher, o->micro, micro_count, &o->config,
-                                     config, step, &result);
+    status = kd_gpt2_distill_train_step(model, o->teacher, o->micro, micro_count, &o->config,
+                                        config, step, &result);
     if (status != KD_OK)
         return status;
     report->step = result.step;
@@ -178,7 +178,7 @@ static kd_status objective_step(void *context, gpt2_model *model, const gpt2_bat
     return KD_OK;
 }
 
-train_objective distill_objective_as_train(distill_objective *objective)
+train_objective kd_distill_objective_as_train(distill_objective *objective)
 {
     return (train_objective){.step = objective_step, .context = objective};
 }

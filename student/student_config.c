@@ -30,7 +30,7 @@ static kd_status read_number(const cJSON *object, const char *section, const cha
     return KD_OK;
 }
 
-kd_status distill_config_from_json(const cJSON *object, distill_config *config)
+kd_status kd_distill_config_from_json(const cJSON *object, distill_config *config)
 {
     static const char *const known[] = {"alpha", "temperature", "divergence", "jsd_beta"};
     kd_status status = check_keys(object, "distill", known, sizeof known / sizeof *known);
@@ -43,25 +43,25 @@ kd_status distill_config_from_json(const cJSON *object, distill_config *config)
     const cJSON *divergence = cJSON_GetObjectItemCaseSensitive(object, "divergence");
     if (status == KD_OK && divergence &&
         (!cJSON_IsString(divergence) ||
-         divergence_from_name(divergence->valuestring, &config->divergence) != KD_OK))
+         kd_divergence_from_name(divergence->valuestring, &config->divergence) != KD_OK))
         status = kd_fail(KD_ERR_INVALID, "distill.divergence must be \"forward_kl\", "
                          "\"reverse_kl\" or \"jsd\"");
     if (status == KD_OK)
-        status = distill_config_validate(config);
+        status = kd_distill_config_validate(config);
     return status;
 }
 
-cJSON *distill_config_to_json(const distill_config *config)
+cJSON *kd_distill_config_to_json(const distill_config *config)
 {
     cJSON *object = cJSON_CreateObject();
     cJSON_AddNumberToObject(object, "alpha", config->alpha);
     cJSON_AddNumberToObject(object, "temperature", config->temperature);
-    cJSON_AddStringToObject(object, "divergence", divergence_name(config->divergence));
+    cJSON_AddStringToObject(object, "divergence", kd_divergence_name(config->divergence));
     cJSON_AddNumberToObject(object, "jsd_beta", config->jsd_beta);
     return object;
 }
 
-void student_init_default(student_init *init)
+void kd_student_init_default(student_init *init)
 {
     memset(init, 0, sizeof *init);
     init->from = STUDENT_INIT_RANDOM;
@@ -84,7 +84,7 @@ static kd_status read_layers(const cJSON *array, student_init *init)
     return KD_OK;
 }
 
-kd_status student_init_from_json(const cJSON *object, student_init *init)
+kd_status kd_student_init_from_json(const cJSON *object, student_init *init)
 {
     static const char *const known[] = {"from", "layers", "teacher", "calibration_examples"};
     kd_status status = check_keys(object, "init", known, sizeof known / sizeof *known);
@@ -114,7 +114,7 @@ kd_status student_init_from_json(const cJSON *object, student_init *init)
     return KD_OK;
 }
 
-cJSON *student_init_to_json(const student_init *init, const char *teacher_dir)
+cJSON *kd_student_init_to_json(const student_init *init, const char *teacher_dir)
 {
     cJSON *object = cJSON_CreateObject();
     cJSON_AddStringToObject(object, "from",
@@ -130,8 +130,8 @@ cJSON *student_init_to_json(const student_init *init, const char *teacher_dir)
     return object;
 }
 
-kd_status student_layer_plan(const student_init *init, int teacher_layers, int student_layers,
-                             int *layers)
+kd_status kd_student_layer_plan(const student_init *init, int teacher_layers, int student_layers,
+                                int *layers)
 {
     if (student_layers > teacher_layers)
         return kd_fail(KD_ERR_INVALID, "the student has %d layers, more than the teacher's %d",

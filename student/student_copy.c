@@ -77,8 +77,8 @@ static void copy_layer(gpt2_params *s, const gpt2_params *t, const gpt2_config *
     gather(s->fcprojb + i * Cs, t->fcprojb + l * Ct, ct, NULL, 1, ch, cs);
 }
 
-kd_status student_copy_from_teacher(gpt2_model *student, const gpt2_model *teacher,
-                                    const int *layers, const student_width_plan *plan)
+kd_status kd_student_copy_from_teacher(gpt2_model *student, const gpt2_model *teacher,
+                                       const int *layers, const student_width_plan *plan)
 {
     const gpt2_config *sc = &student->config, *tc = &teacher->config;
     kd_status status = check_compatible(sc, tc, layers);

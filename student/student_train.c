@@ -1,7 +1,7 @@
 /* kd student train: resolve the configuration, open the teacher's logits
  * (the cache, or a live teacher), check that they were made from this
  * student's data, tokenizer and vocabulary, build and initialise the
- * student, and hand over to train_run with the distillation objective. */
+ * student, and hand over to kd_train_run with the distillation objective. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +34,13 @@ typedef struct {
 
 static void run_release(student_run *run)
 {
-    distill_objective_free(run->objective);
-    gpt2_free(&run->student);
-    dataset_free(run->data);
-    gpt2_free(&run->teacher);
-    cache_close(run->reader);
-    tokenizer_free(run->tokenizer);
-    run_config_free(&run->config);
+    kd_distill_objective_free(run->objective);
+    kd_gpt2_free(&run->student);
+    kd_dataset_free(run->data);
+    kd_gpt2_free(&run->teacher);
+    kd_cache_close(run->reader);
+    kd_tokenizer_free(run->tokenizer);
+    kd_run_config_free(&run->config);
 }
 
 /* The config file with the command line's changes on top. */
@@ -48,37 +48,37 @@ static kd_status load_settings(student_run *run)
 {
     const student_train_options *o = run->options;
     run_config *config = &run->config;
-    kd_status status = run_config_load(o->config_path, config);
+    kd_status status = kd_run_config_load(o->config_path, config);
     if (status == KD_OK)
-        status = o->data_count > 0 ? run_config_set_files(config, o->data_files, o->data_count)
-                                   : run_config_resolve_files(config);
+        status = o->data_count > 0 ? kd_run_config_set_files(config, o->data_files, o->data_count)
+                                   : kd_run_config_resolve_files(config);
     if (status == KD_OK && !config->has_model)
         status = kd_fail(KD_ERR_INVALID, "%s has no \"model\" section: the student's shape",
                          o->config_path);
     if (status != KD_OK)
         return status;
-    run_config_apply_overrides(config, &o->overrides);
+    kd_run_config_apply_overrides(config, &o->overrides);
     kd_set_threads(config->train.threads);
-    run->distill = distill_config_default();
-    student_init_default(&run->init);
+    run->distill = kd_distill_config_default();
+    kd_student_init_default(&run->init);
     if (config->distill)
-        status = distill_config_from_json(config->distill, &run->distill);
+        status = kd_distill_config_from_json(config->distill, &run->distill);
     if (status == KD_OK && config->init && !cJSON_IsObject(config->init))
         status = kd_fail(KD_ERR_INVALID, "\"init\" must be an object");
     if (status == KD_OK && config->init)
-        status = student_init_from_json(config->init, &run->init);
+        status = kd_student_init_from_json(config->init, &run->init);
     if (status != KD_OK)
         return kd_fail_context(status, "%s", o->config_path);
     if (o->random_init)
-        student_init_default(&run->init);
+        kd_student_init_default(&run->init);
     if (!isnan(o->alpha))
         run->distill.alpha = o->alpha;
     if (!isnan(o->temperature))
         run->distill.temperature = o->temperature;
-    if (o->divergence && divergence_from_name(o->divergence, &run->distill.divergence) != KD_OK)
+    if (o->divergence && kd_divergence_from_name(o->divergence, &run->distill.divergence) != KD_OK)
         return kd_fail(KD_ERR_INVALID, "unknown divergence \"%s\" (forward_kl, reverse_kl, jsd)",
                        o->divergence);
-    return distill_config_validate(&run->distill);
+    return kd_distill_config_validate(&run->distill);
 }
 
 /* The config's tokenizer, else the teacher's, else GPT-2's from the assets. */
@@ -94,10 +94,10 @@ static kd_status load_tokenizer(student_run *run, const char *teacher_dir)
         config->tokenizer_dir = kd_resolve_asset("gpt2");
     if (!config->tokenizer_dir)
         return kd_fail_context(KD_ERR_IO, "tokenizer");
-    kd_status status = tokenizer_load(config->tokenizer_dir, &run->tokenizer);
-    if (status == KD_OK && tokenizer_vocab_size(run->tokenizer) > config->model.vocab_size)
+    kd_status status = kd_tokenizer_load(config->tokenizer_dir, &run->tokenizer);
+    if (status == KD_OK && kd_tokenizer_vocab_size(run->tokenizer) > config->model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the student only %d",
-                         tokenizer_vocab_size(run->tokenizer), config->model.vocab_size);
+                         kd_tokenizer_vocab_size(run->tokenizer), config->model.vocab_size);
     return status;
 }
 
@@ -114,17 +114,17 @@ static kd_status hash_teacher(const char *dir, uint64_t *hash)
 static kd_status open_cache(student_run *run, const char *teacher_dir)
 {
     const char *dir = run->options->cache_dir;
-    kd_status status = cache_open(dir, &run->reader);
+    kd_status status = kd_cache_open(dir, &run->reader);
     if (status != KD_OK)
         return status;
-    const cache_manifest *manifest = cache_reader_manifest(run->reader);
+    const cache_manifest *manifest = kd_cache_reader_manifest(run->reader);
     cache_identity expected;
-    status = cache_identity_from_data(&run->config.data, tokenizer_hash(run->tokenizer), &expected);
+    status = kd_cache_identity_from_data(&run->config.data, kd_tokenizer_hash(run->tokenizer), &expected);
     expected.teacher = manifest->identity.teacher;
     if (status == KD_OK && teacher_dir)
         status = hash_teacher(teacher_dir, &expected.teacher);
     if (status == KD_OK)
-        status = cache_check_compatible(manifest, &expected, dir);
+        status = kd_cache_check_compatible(manifest, &expected, dir);
     if (status == KD_OK && manifest->vocab_size != run->config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "%s: the cache's vocabulary has %d tokens, the "
                          "student's %d", dir, manifest->vocab_size,
@@ -140,13 +140,13 @@ static const char *init_teacher_dir(const student_run *run)
         return run->init.teacher_dir;
     if (run->options->teacher_dir)
         return run->options->teacher_dir;
-    const cache_manifest *manifest = run->reader ? cache_reader_manifest(run->reader) : NULL;
+    const cache_manifest *manifest = run->reader ? kd_cache_reader_manifest(run->reader) : NULL;
     return manifest && manifest->teacher_dir[0] ? manifest->teacher_dir : NULL;
 }
 
 static kd_status load_teacher(student_run *run, const char *dir)
 {
-    kd_status status = model_dir_load(dir, &run->teacher);
+    kd_status status = kd_model_dir_load(dir, &run->teacher);
     run->teacher_loaded = status == KD_OK;
     if (status == KD_OK && run->teacher.config.vocab_size != run->config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the teacher %s has a vocabulary of %d tokens, the "
@@ -162,8 +162,8 @@ static kd_status prepare_teacher(student_run *run)
     if (run->teacher.acts_memory)
         return KD_OK;
     const train_settings *t = &run->config.train;
-    return gpt2_prepare(&run->teacher, run->options->teacher_dir ? t->batch_size : 1, t->seq_len,
-                        0);
+    return kd_gpt2_prepare(&run->teacher, run->options->teacher_dir ? t->batch_size : 1, t->seq_len,
+                           0);
 }
 
 /* Width: every channel when the student is as wide as the teacher, else
@@ -172,17 +172,17 @@ static kd_status plan_width(student_run *run, student_width_plan *plan)
 {
     const gpt2_config *s = &run->config.model, *t = &run->teacher.config;
     if (s->n_embd == t->n_embd && s->n_head == t->n_head)
-        return student_width_plan_identity(t, s, plan);
+        return kd_student_width_plan_identity(t, s, plan);
     size_t count = 0;
-    const size_t *examples = dataset_part_indices(run->data, DATASET_TRAIN, &count);
+    const size_t *examples = kd_dataset_part_indices(run->data, DATASET_TRAIN, &count);
     if (count > (size_t)run->init.calibration_examples)
         count = (size_t)run->init.calibration_examples;
     kd_status status = prepare_teacher(run);
     if (status == KD_OK)
         fprintf(stderr, "student: ranking the teacher's channels, heads and neurons over %zu "
                 "examples\n", count);
-    return status == KD_OK ? student_width_plan_measure(&run->teacher, s, run->layers, run->data,
-                                                        examples, count, plan)
+    return status == KD_OK ? kd_student_width_plan_measure(&run->teacher, s, run->layers, run->data,
+                                                           examples, count, plan)
                            : status;
 }
 
@@ -190,8 +190,8 @@ static kd_status plan_width(student_run *run, student_width_plan *plan)
  * config.json records the plan actually used. */
 static kd_status plan_layers(student_run *run, int teacher_layers)
 {
-    kd_status status = student_layer_plan(&run->init, teacher_layers, run->config.model.n_layer,
-                                          run->layers);
+    kd_status status = kd_student_layer_plan(&run->init, teacher_layers, run->config.model.n_layer,
+                                             run->layers);
     if (status == KD_OK) {
         run->init.layer_count = run->config.model.n_layer;
         memcpy(run->init.layers, run->layers, sizeof run->layers);
@@ -210,7 +210,7 @@ static kd_status init_from_teacher(student_run *run)
     if (status == KD_OK && run->reader && dir != run->options->teacher_dir) {
         uint64_t hash = 0;
         status = hash_teacher(dir, &hash);
-        if (status == KD_OK && hash != cache_reader_manifest(run->reader)->identity.teacher)
+        if (status == KD_OK && hash != kd_cache_reader_manifest(run->reader)->identity.teacher)
             status = kd_fail(KD_ERR_INVALID, "init.teacher %s is not the teacher the cache %s "
                              "was made from", dir, run->options->cache_dir);
     }
@@ -220,8 +220,8 @@ static kd_status init_from_teacher(student_run *run)
     if (status == KD_OK)
         status = plan_width(run, &plan);
     if (status == KD_OK)
-        status = student_copy_from_teacher(&run->student, &run->teacher, run->layers, &plan);
-    student_width_plan_free(&plan);
+        status = kd_student_copy_from_teacher(&run->student, &run->teacher, run->layers, &plan);
+    kd_student_width_plan_free(&plan);
     return status;
 }
 
@@ -237,25 +237,25 @@ static kd_status record_layer_plan(student_run *run)
                            : kd_fail(KD_ERR_INVALID, "cannot tell which teacher the run started "
                                      "from: set init.teacher or give --teacher");
     if (status == KD_OK)
-        status = gpt2_config_read(path, &teacher);
+        status = kd_gpt2_config_read(path, &teacher);
     run->init_teacher_dir = dir;
     return status == KD_OK ? plan_layers(run, teacher.n_layer) : status;
 }
 
 static kd_status create_student(student_run *run)
 {
-    kd_status status = gpt2_create(&run->student, &run->config.model);
+    kd_status status = kd_gpt2_create(&run->student, &run->config.model);
     if (status == KD_OK && run->options->resume && run->init.from == STUDENT_INIT_TEACHER)
         return record_layer_plan(run);
     if (status != KD_OK || run->options->resume)
         return status; /* resuming: the checkpoint holds the weights */
     if (run->init.from != STUDENT_INIT_TEACHER) {
-        gpt2_init_random(&run->student, run->config.train.seed);
+        kd_gpt2_init_random(&run->student, run->config.train.seed);
         return KD_OK;
     }
     status = init_from_teacher(run);
     if (!run->options->teacher_dir) { /* only needed to start from */
-        gpt2_free(&run->teacher);
+        kd_gpt2_free(&run->teacher);
         run->teacher_loaded = 0;
     }
     return status;
@@ -272,9 +272,9 @@ static kd_status prepare_objective(student_run *run)
             return status;
         teacher = &run->teacher;
     }
-    return distill_objective_create(teacher ? NULL : run->reader, teacher, run->data,
-                                    &run->distill, t->batch_size, t->seq_len, t->grad_accum,
-                                    &run->objective);
+    return kd_distill_objective_create(teacher ? NULL : run->reader, teacher, run->data,
+                                       &run->distill, t->batch_size, t->seq_len, t->grad_accum,
+                                       &run->objective);
 }
 
 static double live_teacher_bytes(const student_run *run)
@@ -282,19 +282,19 @@ static double live_teacher_bytes(const student_run *run)
     if (!run->options->teacher_dir)
         return 0.0;
     const train_settings *t = &run->config.train;
-    return (double)gpt2_num_params(&run->teacher.config) * sizeof(float) +
-           (double)gpt2_prepare_bytes(&run->teacher.config, t->batch_size, t->seq_len, 0);
+    return (double)kd_gpt2_num_params(&run->teacher.config) * sizeof(float) +
+           (double)kd_gpt2_prepare_bytes(&run->teacher.config, t->batch_size, t->seq_len, 0);
 }
 
 static cJSON *resolved_config(const student_run *run)
 {
     const student_train_options *o = run->options;
-    cJSON *root = run_config_to_json(&run->config);
-    cJSON *distill = distill_config_to_json(&run->distill);
+    cJSON *root = kd_run_config_to_json(&run->config);
+    cJSON *distill = kd_distill_config_to_json(&run->distill);
     cJSON_AddStringToObject(distill, "source", o->teacher_dir ? "live" : "cache");
     if (o->cache_dir)
         cJSON_AddStringToObject(distill, "cache", o->cache_dir);
-    const cache_manifest *manifest = run->reader ? cache_reader_manifest(run->reader) : NULL;
+    const cache_manifest *manifest = run->reader ? kd_cache_reader_manifest(run->reader) : NULL;
     const char *teacher = o->teacher_dir ? o->teacher_dir
                           : manifest && manifest->teacher_dir[0] ? manifest->teacher_dir
                                                                  : NULL;
@@ -305,14 +305,14 @@ static cJSON *resolved_config(const student_run *run)
         cJSON_AddNumberToObject(distill, "samples", manifest->encoding.samples);
     }
     cJSON_AddItemToObject(root, "distill", distill);
-    cJSON_AddItemToObject(root, "init", student_init_to_json(&run->init, run->init_teacher_dir));
+    cJSON_AddItemToObject(root, "init", kd_student_init_to_json(&run->init, run->init_teacher_dir));
     return root;
 }
 
 static kd_status train(student_run *run)
 {
     cJSON *resolved = resolved_config(run);
-    train_objective objective = distill_objective_as_train(run->objective);
+    train_objective objective = kd_distill_objective_as_train(run->objective);
     train_run_options options = {
         .out_dir = run->out_dir, .tokenizer_dir = run->config.tokenizer_dir,
         .objective = &objective, .model_name = "student", .resume = run->options->resume,
@@ -321,7 +321,7 @@ static kd_status train(student_run *run)
         .prompts = run->config.prompts, .prompt_count = run->config.prompt_count,
     };
     train_summary summary;
-    kd_status status = train_run(&run->student, run->data, &run->config.train, &options, &summary);
+    kd_status status = kd_train_run(&run->student, run->data, &run->config.train, &options, &summary);
     cJSON_Delete(resolved);
     if (status == KD_OK)
         printf("student: %d/%d steps in %.1f s; best validation loss %.4f at step %d -> %s/model\n",
@@ -346,7 +346,7 @@ static kd_status open_teacher_side(student_run *run)
     return status;
 }
 
-kd_status student_train(const student_train_options *options)
+kd_status kd_student_train(const student_train_options *options)
 {
     student_run run = {.options = options};
     if (!options->cache_dir && !options->teacher_dir)
@@ -355,16 +355,16 @@ kd_status student_train(const student_train_options *options)
     if (options->out_dir)
         snprintf(run.out_dir, sizeof run.out_dir, "%s", options->out_dir);
     else
-        run_default_out_dir(options->config_path, "student", run.out_dir, sizeof run.out_dir);
+        kd_run_default_out_dir(options->config_path, "student", run.out_dir, sizeof run.out_dir);
     kd_status status = load_settings(&run);
     if (status == KD_OK)
         status = open_teacher_side(&run);
     if (status == KD_OK)
-        status = memory_check(&run.config.model, run.config.train.batch_size,
-                              run.config.train.seq_len, 1, live_teacher_bytes(&run),
-                              options->teacher_dir ? "training with a live teacher" : "training");
+        status = kd_memory_check(&run.config.model, run.config.train.batch_size,
+                                 run.config.train.seq_len, 1, live_teacher_bytes(&run),
+                                 options->teacher_dir ? "training with a live teacher" : "training");
     if (status == KD_OK)
-        status = run_dataset_build(&run.config, run.tokenizer, run.out_dir, &run.data);
+        status = kd_run_dataset_build(&run.config, run.tokenizer, run.out_dir, &run.data);
     if (status == KD_OK)
         status = create_student(&run);
     if (status == KD_OK)

@@ -21,7 +21,7 @@ static kd_status plan_allocate(const gpt2_config *student, student_width_plan *p
     return KD_OK;
 }
 
-void student_width_plan_free(student_width_plan *plan)
+void kd_student_width_plan_free(student_width_plan *plan)
 {
     free(plan->memory);
     memset(plan, 0, sizeof *plan);
@@ -42,8 +42,8 @@ static kd_status check_shapes(const gpt2_config *teacher, const gpt2_config *stu
     return KD_OK;
 }
 
-kd_status student_width_plan_identity(const gpt2_config *teacher, const gpt2_config *student,
-                                      student_width_plan *plan)
+kd_status kd_student_width_plan_identity(const gpt2_config *teacher, const gpt2_config *student,
+                                         student_width_plan *plan)
 {
     if (teacher->n_embd != student->n_embd || teacher->n_head != student->n_head)
         return kd_fail(KD_ERR_INVALID, "the student is narrower than the teacher: its channels "
@@ -139,12 +139,12 @@ static kd_status measure(gpt2_model *teacher, const dataset *data, const size_t 
                          size_t example_count, importance *score)
 {
     for (size_t e = 0; e < example_count; e++) {
-        kd_example example = dataset_example(data, examples[e]);
+        kd_example example = kd_dataset_example(data, examples[e]);
         int n = (int)example.length - 1;
         if (n > teacher->max_seq)
             return kd_fail(KD_ERR_INVALID, "calibration example %zu has %d tokens; the teacher "
                            "is prepared for %d", examples[e], n, teacher->max_seq);
-        gpt2_forward(teacher, example.ids, 1, n);
+        kd_gpt2_forward(teacher, example.ids, 1, n);
         accumulate_example(teacher, n, score);
     }
     return score->positions > 0 ? KD_OK
@@ -167,10 +167,10 @@ static kd_status select_kept(const gpt2_config *teacher, const gpt2_config *stud
     return status;
 }
 
-kd_status student_width_plan_measure(gpt2_model *teacher, const gpt2_config *student,
-                                     const int *layers, const dataset *data,
-                                     const size_t *examples, size_t example_count,
-                                     student_width_plan *plan)
+kd_status kd_student_width_plan_measure(gpt2_model *teacher, const gpt2_config *student,
+                                        const int *layers, const dataset *data,
+                                        const size_t *examples, size_t example_count,
+                                        student_width_plan *plan)
 {
     const gpt2_config *t = &teacher->config;
     memset(plan, 0, sizeof *plan);
@@ -190,7 +190,7 @@ kd_status student_width_plan_measure(gpt2_model *teacher, const gpt2_config *stu
     if (status == KD_OK)
         status = select_kept(t, student, layers, &score, plan);
     if (status != KD_OK)
-        student_width_plan_free(plan);
+        kd_student_width_plan_free(plan);
     free(score.channel);
     return status;
 }

@@ -30,11 +30,11 @@ static kd_status load_config(const teacher_cache_options *options, run_config *c
                            options->model_dir);
         config_path = path;
     }
-    kd_status status = run_config_load(config_path, config);
+    kd_status status = kd_run_config_load(config_path, config);
     if (status == KD_OK)
         status = options->data_count > 0
-                     ? run_config_set_files(config, options->data_files, options->data_count)
-                     : run_config_resolve_files(config);
+                     ? kd_run_config_set_files(config, options->data_files, options->data_count)
+                     : kd_run_config_resolve_files(config);
     return status;
 }
 
@@ -46,13 +46,13 @@ static kd_status load_tokenizer(const char *model_dir, const run_config *config,
     char path[PATH_CAPACITY];
     if (kd_path_join(path, sizeof path, model_dir, "vocab.json") == KD_OK &&
         access(path, R_OK) == 0)
-        return tokenizer_load(model_dir, tokenizer);
+        return kd_tokenizer_load(model_dir, tokenizer);
     if (config->tokenizer_dir)
-        return tokenizer_load(config->tokenizer_dir, tokenizer);
+        return kd_tokenizer_load(config->tokenizer_dir, tokenizer);
     char *assets = kd_resolve_asset("gpt2");
     if (!assets)
         return kd_fail_context(KD_ERR_IO, "tokenizer");
-    kd_status status = tokenizer_load(assets, tokenizer);
+    kd_status status = kd_tokenizer_load(assets, tokenizer);
     free(assets);
     return status;
 }
@@ -63,8 +63,8 @@ static kd_status make_plan(const teacher_cache_options *options, const run_confi
 {
     char path[PATH_CAPACITY];
     memset(plan, 0, sizeof *plan);
-    kd_status status = cache_identity_from_data(&config->data, tokenizer_hash(tokenizer),
-                                                &plan->identity);
+    kd_status status = kd_cache_identity_from_data(&config->data, kd_tokenizer_hash(tokenizer),
+                                                   &plan->identity);
     if (status == KD_OK)
         status = kd_path_join(path, sizeof path, options->model_dir, "model.safetensors");
     if (status == KD_OK)
@@ -72,7 +72,7 @@ static kd_status make_plan(const teacher_cache_options *options, const run_confi
     if (status != KD_OK)
         return status;
     size_t count = 0;
-    const size_t *indices = dataset_part_indices(data, DATASET_TRAIN, &count);
+    const size_t *indices = kd_dataset_part_indices(data, DATASET_TRAIN, &count);
     if (count == 0)
         return kd_fail(KD_ERR_INVALID, "the train split is empty");
     *examples = kd_alloc(count, sizeof(uint32_t), "cache example list");
@@ -95,7 +95,7 @@ static kd_status cache_batch_row(cache_writer *writer, gpt2_model *model, const 
                                  size_t index, int row, int columns, float *logits,
                                  double *teacher_seconds)
 {
-    kd_status status = cache_writer_begin(writer, index, ex->ids, ex->target_mask, ex->length);
+    kd_status status = kd_cache_writer_begin(writer, index, ex->ids, ex->target_mask, ex->length);
     int last = (int)ex->length - 1; /* positions 0 .. last-1 predict something */
     for (int t = 0; status == KD_OK && t < last;) {
         if (!ex->target_mask[t]) {
@@ -106,11 +106,11 @@ static kd_status cache_batch_row(cache_writer *writer, gpt2_model *model, const 
         while (t < last && ex->target_mask[t] && t - first < LOGIT_CHUNK_ROWS)
             t++;
         double started = kd_now_seconds();
-        gpt2_head_logits(model, row * columns + first, t - first, logits);
+        kd_gpt2_head_logits(model, row * columns + first, t - first, logits);
         *teacher_seconds += kd_now_seconds() - started;
-        status = cache_writer_add_rows(writer, logits, t - first);
+        status = kd_cache_writer_add_rows(writer, logits, t - first);
     }
-    return status == KD_OK ? cache_writer_end(writer) : status;
+    return status == KD_OK ? kd_cache_writer_end(writer) : status;
 }
 
 typedef struct {
@@ -132,26 +132,26 @@ static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
     int rows = 0, columns = 1;
     while (rows < run->batch_size && *next < run->plan->example_count) {
         size_t index = (*next)++;
-        if (!cache_writer_pending(run->writer, index))
+        if (!kd_cache_writer_pending(run->writer, index))
             continue;
-        kd_example ex = dataset_example(run->data, run->plan->examples[index]);
+        kd_example ex = kd_dataset_example(run->data, run->plan->examples[index]);
         columns = (int)ex.length - 1 > columns ? (int)ex.length - 1 : columns;
         chosen[rows++] = index;
     }
     if (rows == 0)
         return KD_OK;
     for (int r = 0; r < rows; r++) {
-        kd_example ex = dataset_example(run->data, run->plan->examples[chosen[r]]);
+        kd_example ex = kd_dataset_example(run->data, run->plan->examples[chosen[r]]);
         int *row = run->tokens + (size_t)r * columns;
         for (int t = 0; t < columns; t++)
             row[t] = t + 1 < (int)ex.length ? ex.ids[t] : 0; /* padding: never counted */
     }
     double started = kd_now_seconds();
-    gpt2_forward(run->model, run->tokens, rows, columns);
+    kd_gpt2_forward(run->model, run->tokens, rows, columns);
     *teacher_seconds += kd_now_seconds() - started;
     kd_status status = KD_OK;
     for (int r = 0; r < rows && status == KD_OK; r++) {
-        kd_example ex = dataset_example(run->data, run->plan->examples[chosen[r]]);
+        kd_example ex = kd_dataset_example(run->data, run->plan->examples[chosen[r]]);
         status = cache_batch_row(run->writer, run->model, &ex, chosen[r], r, columns,
                                  run->logits, teacher_seconds);
     }
@@ -163,22 +163,22 @@ static kd_status write_cache(cache_run *run, cache_manifest *manifest)
 {
     size_t pending = 0;
     for (size_t i = 0; i < run->plan->example_count; i++)
-        pending += (size_t)cache_writer_pending(run->writer, i);
+        pending += (size_t)kd_cache_writer_pending(run->writer, i);
     if (pending < run->plan->example_count)
         fprintf(stderr, "cache: %zu of %zu examples already cached, resuming\n",
                 run->plan->example_count - pending, run->plan->example_count);
     kd_progress progress;
-    progress_start(&progress, "teacher cache", (long)pending);
+    kd_progress_start(&progress, "teacher cache", (long)pending);
     double teacher_seconds = 0.0;
     size_t next = 0, written = 0;
     kd_status status = KD_OK;
     while (status == KD_OK && next < run->plan->example_count) {
         status = cache_batch(run, &next, &written, &teacher_seconds);
-        progress_update(&progress, (long)written, "");
+        kd_progress_update(&progress, (long)written, "");
     }
-    progress_finish(&progress);
-    cache_writer_add_teacher_time(run->writer, teacher_seconds);
-    return status == KD_OK ? cache_writer_finish(run->writer, manifest) : status;
+    kd_progress_finish(&progress);
+    kd_cache_writer_add_teacher_time(run->writer, teacher_seconds);
+    return status == KD_OK ? kd_cache_writer_finish(run->writer, manifest) : status;
 }
 
 /* Before the teacher is loaded: its weights, the activations of a (batch,
@@ -189,16 +189,16 @@ static kd_status check_memory(const char *model_dir, const run_config *config, i
     gpt2_config teacher;
     kd_status status = kd_path_join(path, sizeof path, model_dir, "config.json");
     if (status == KD_OK)
-        status = gpt2_config_read(path, &teacher);
+        status = kd_gpt2_config_read(path, &teacher);
     if (status != KD_OK)
         return status;
     double seq_len = (double)config->data.seq_len;
     double buffers = (double)batch_size * seq_len * sizeof(int) +
                      (double)LOGIT_CHUNK_ROWS * teacher.vocab_size * sizeof(float);
-    return memory_check(&teacher, batch_size, (int)seq_len, 0, buffers, "the teacher cache");
+    return kd_memory_check(&teacher, batch_size, (int)seq_len, 0, buffers, "the teacher cache");
 }
 
-kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *manifest)
+kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest *manifest)
 {
     run_config config;
     memset(&config, 0, sizeof config);
@@ -220,19 +220,19 @@ kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *ma
     if (status == KD_OK)
         status = check_memory(options->model_dir, &config, run.batch_size);
     if (status == KD_OK)
-        status = model_dir_load(options->model_dir, &model);
+        status = kd_model_dir_load(options->model_dir, &model);
     if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
         status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the teacher's n_positions %d",
                          config.data.seq_len, model.config.n_positions);
-    if (status == KD_OK && tokenizer_vocab_size(tokenizer) > model.config.vocab_size)
+    if (status == KD_OK && kd_tokenizer_vocab_size(tokenizer) > model.config.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the teacher only %d",
-                         tokenizer_vocab_size(tokenizer), model.config.vocab_size);
+                         kd_tokenizer_vocab_size(tokenizer), model.config.vocab_size);
     if (status == KD_OK)
-        status = dataset_build(&config.data, tokenizer, &data, NULL);
+        status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
         status = make_plan(options, &config, tokenizer, &model, data, &plan, &examples);
     if (status == KD_OK)
-        status = gpt2_prepare(&model, run.batch_size, (int)config.data.seq_len, 0);
+        status = kd_gpt2_prepare(&model, run.batch_size, (int)config.data.seq_len, 0);
     if (status == KD_OK) {
         run.model = &model;
         run.data = data;
@@ -244,16 +244,16 @@ kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *ma
         status = run.tokens && run.logits ? KD_OK : KD_ERR_NOMEM;
     }
     if (status == KD_OK)
-        status = cache_writer_open(options->out_dir, &plan, &run.writer);
+        status = kd_cache_writer_open(options->out_dir, &plan, &run.writer);
     if (status == KD_OK)
         status = write_cache(&run, manifest);
-    cache_writer_free(run.writer);
+    kd_cache_writer_close(run.writer);
     free(run.tokens);
     free(run.logits);
     free(examples);
-    dataset_free(data);
-    tokenizer_free(tokenizer);
-    gpt2_free(&model);
-    run_config_free(&config);
+    kd_dataset_free(data);
+    kd_tokenizer_free(tokenizer);
+    kd_gpt2_free(&model);
+    kd_run_config_free(&config);
     return status;
 }

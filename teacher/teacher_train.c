@@ -1,5 +1,5 @@
 /* kd teacher train: resolve the configuration, build the dataset, create or
- * load the model, check it fits in memory, and hand over to train_run. */
+ * load the model, check it fits in memory, and hand over to kd_train_run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
     gpt2_config from_init;
     kd_status status = kd_path_join(path, sizeof path, options->init_dir, "config.json");
     if (status == KD_OK)
-        status = gpt2_config_read(path, &from_init);
+        status = kd_gpt2_config_read(path, &from_init);
     if (status != KD_OK)
         return status;
     if (config->has_model && (from_init.n_layer != config->model.n_layer ||
@@ -62,14 +62,14 @@ static kd_status create_model(const teacher_train_options *options, const run_co
                               gpt2_model *model)
 {
     if (options->init_dir)
-        return model_dir_load(options->init_dir, model);
-    kd_status status = gpt2_create(model, &config->model);
+        return kd_model_dir_load(options->init_dir, model);
+    kd_status status = kd_gpt2_create(model, &config->model);
     if (status == KD_OK)
-        gpt2_init_random(model, config->train.seed);
+        kd_gpt2_init_random(model, config->train.seed);
     return status;
 }
 
-kd_status teacher_train(const teacher_train_options *options)
+kd_status kd_teacher_train(const teacher_train_options *options)
 {
     run_config config;
     gpt2_model model = {0};
@@ -79,34 +79,34 @@ kd_status teacher_train(const teacher_train_options *options)
     if (options->out_dir)
         snprintf(out_dir, sizeof out_dir, "%s", options->out_dir);
     else
-        run_default_out_dir(options->config_path, "teacher", out_dir, sizeof out_dir);
+        kd_run_default_out_dir(options->config_path, "teacher", out_dir, sizeof out_dir);
 
-    kd_status status = run_config_load(options->config_path, &config);
+    kd_status status = kd_run_config_load(options->config_path, &config);
     if (status == KD_OK)
         status = options->data_count > 0
-                     ? run_config_set_files(&config, options->data_files, options->data_count)
-                     : run_config_resolve_files(&config);
+                     ? kd_run_config_set_files(&config, options->data_files, options->data_count)
+                     : kd_run_config_resolve_files(&config);
     if (status == KD_OK && config.distill)
         status = kd_fail(KD_ERR_INVALID, "%s has a \"distill\" section: it is a student's "
                          "config (kd student train)", options->config_path);
     if (status == KD_OK) {
-        run_config_apply_overrides(&config, &options->overrides);
+        kd_run_config_apply_overrides(&config, &options->overrides);
         kd_set_threads(config.train.threads);
         status = resolve_model_config(options, &config);
     }
     if (status == KD_OK && (status = resolve_tokenizer_dir(options, &config)) == KD_OK &&
-        (status = memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                               0.0, "training")) == KD_OK)
-        status = tokenizer_load(config.tokenizer_dir, &tokenizer);
-    if (status == KD_OK && tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
+        (status = kd_memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
+                                  0.0, "training")) == KD_OK)
+        status = kd_tokenizer_load(config.tokenizer_dir, &tokenizer);
+    if (status == KD_OK && kd_tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the model only %d",
-                         tokenizer_vocab_size(tokenizer), config.model.vocab_size);
+                         kd_tokenizer_vocab_size(tokenizer), config.model.vocab_size);
     if (status == KD_OK)
-        status = run_dataset_build(&config, tokenizer, out_dir, &data);
+        status = kd_run_dataset_build(&config, tokenizer, out_dir, &data);
     if (status == KD_OK)
         status = create_model(options, &config, &model);
     if (status == KD_OK) {
-        cJSON *resolved = run_config_to_json(&config);
+        cJSON *resolved = kd_run_config_to_json(&config);
         if (options->init_dir)
             cJSON_AddStringToObject(resolved, "init", options->init_dir);
         train_run_options run = {
@@ -117,16 +117,16 @@ kd_status teacher_train(const teacher_train_options *options)
             .prompt_count = config.prompt_count,
         };
         train_summary summary;
-        status = train_run(&model, data, &config.train, &run, &summary);
+        status = kd_train_run(&model, data, &config.train, &run, &summary);
         cJSON_Delete(resolved);
         if (status == KD_OK)
             printf("teacher: %d/%d steps in %.1f s; best validation loss %.4f at step %d -> "
                    "%s/model\n", summary.steps, summary.total_steps, summary.elapsed_s,
                    summary.best_val_loss, summary.best_step, out_dir);
     }
-    dataset_free(data);
-    tokenizer_free(tokenizer);
-    gpt2_free(&model);
-    run_config_free(&config);
+    kd_dataset_free(data);
+    kd_tokenizer_free(tokenizer);
+    kd_gpt2_free(&model);
+    kd_run_config_free(&config);
     return status;
 }

@@ -38,9 +38,9 @@ static void test_write_creates_and_replaces(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "file.txt");
-    assert_int_equal(atomic_write_file(path, "first", 5), KD_OK);
+    assert_int_equal(kd_atomic_write_file(path, "first", 5), KD_OK);
     assert_file_is(path, "first");
-    assert_int_equal(atomic_write_file(path, "second version", 14), KD_OK);
+    assert_int_equal(kd_atomic_write_file(path, "second version", 14), KD_OK);
     assert_file_is(path, "second version");
     assert_int_equal(count_entries(dir), 1);
     struct stat st;
@@ -55,12 +55,12 @@ static void test_abort_keeps_old_file(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "file.txt");
-    assert_int_equal(atomic_write_file(path, "old", 3), KD_OK);
+    assert_int_equal(kd_atomic_write_file(path, "old", 3), KD_OK);
     atomic_file file;
-    assert_int_equal(atomic_file_open(&file, path), KD_OK);
-    assert_int_equal(atomic_file_write(&file, "half-written", 12), KD_OK);
+    assert_int_equal(kd_atomic_file_open(&file, path), KD_OK);
+    assert_int_equal(kd_atomic_file_write(&file, "half-written", 12), KD_OK);
     assert_int_equal(count_entries(dir), 2); /* the temporary file exists meanwhile */
-    atomic_file_abort(&file);
+    kd_atomic_file_abort(&file);
     assert_file_is(path, "old");
     assert_int_equal(count_entries(dir), 1);
     free(path);
@@ -73,7 +73,7 @@ static void test_failed_write_keeps_old_file(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "model.bin");
-    assert_int_equal(atomic_write_file(path, "old", 3), KD_OK);
+    assert_int_equal(kd_atomic_write_file(path, "old", 3), KD_OK);
     struct rlimit saved, limited;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
     limited = saved;
@@ -83,7 +83,7 @@ static void test_failed_write_keeps_old_file(void **state)
     size_t size = 1 << 16;
     char *big = calloc(size, 1);
     assert_non_null(big);
-    kd_status status = atomic_write_file(path, big, size);
+    kd_status status = kd_atomic_write_file(path, big, size);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
     signal(SIGXFSZ, SIG_DFL);
     assert_int_equal(status, KD_ERR_IO);
@@ -108,7 +108,7 @@ static void test_write_removes_abandoned_temporaries(void **state)
         test_write_file(paths[i], "left", 4);
     }
     char *path = test_path(dir, "file.txt");
-    assert_int_equal(atomic_write_file(path, "new", 3), KD_OK);
+    assert_int_equal(kd_atomic_write_file(path, "new", 3), KD_OK);
     assert_file_is(path, "new");
     assert_int_equal(access(paths[0], F_OK), -1);
     assert_int_equal(access(paths[1], F_OK), 0);
@@ -125,7 +125,7 @@ static void test_missing_directory_fails_cleanly(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "no/such/dir/file.txt");
-    assert_int_equal(atomic_write_file(path, "x", 1), KD_ERR_IO);
+    assert_int_equal(kd_atomic_write_file(path, "x", 1), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "cannot create a temporary file"));
     assert_int_equal(count_entries(dir), 0);
     free(path);
@@ -145,10 +145,10 @@ static void test_copy_file(void **state)
         data[i] = (char)('a' + i % 23);
     data[size] = '\0';
     test_write_file(source, data, size);
-    assert_int_equal(atomic_copy_file(source, destination), KD_OK);
+    assert_int_equal(kd_atomic_copy_file(source, destination), KD_OK);
     assert_file_is(destination, data);
     char *missing = test_path(dir, "missing.txt");
-    assert_int_equal(atomic_copy_file(missing, destination), KD_ERR_IO);
+    assert_int_equal(kd_atomic_copy_file(missing, destination), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "missing.txt: cannot open"));
     assert_file_is(destination, data);
     free(data);
@@ -163,15 +163,15 @@ static void test_make_directories(void **state)
     (void)state;
     char *dir = test_make_temp_dir();
     char *nested = test_path(dir, "a/b/c");
-    assert_int_equal(make_directories(nested), KD_OK);
-    assert_int_equal(make_directories(nested), KD_OK); /* already there */
+    assert_int_equal(kd_make_directories(nested), KD_OK);
+    assert_int_equal(kd_make_directories(nested), KD_OK); /* already there */
     struct stat st;
     assert_int_equal(stat(nested, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     char *file = test_path(dir, "plain");
     test_write_file(file, "x", 1);
     char *under_file = test_path(file, "sub");
-    assert_int_equal(make_directories(under_file), KD_ERR_IO);
+    assert_int_equal(kd_make_directories(under_file), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "plain"));
     free(nested);
     free(file);
@@ -187,11 +187,11 @@ static void test_json_read_file_reports_position(void **state)
     const char *text = "{\n  \"a\": 1,\n  \"b\": ]\n}\n";
     test_write_file(path, text, strlen(text));
     cJSON *root;
-    assert_int_equal(json_read_file(path, &root), KD_ERR_FORMAT);
+    assert_int_equal(kd_json_read_file(path, &root), KD_ERR_FORMAT);
     assert_null(root);
     assert_non_null(strstr(kd_last_error(), "bad.json:3:"));
     test_write_file(path, "{\"a\": [1, 2]}", 13);
-    assert_int_equal(json_read_file(path, &root), KD_OK);
+    assert_int_equal(kd_json_read_file(path, &root), KD_OK);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "a")), 2);
     cJSON_Delete(root);
     free(path);

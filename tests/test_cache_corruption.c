@@ -17,17 +17,17 @@ static char *make_cache(void)
     cache_fixture_plan(&plan, &fixture, 4, 2, 3);
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
     cache_fixture_free(&fixture);
-    assert_int_equal(cache_verify(dir, NULL), KD_OK);
+    assert_int_equal(kd_cache_verify(dir, NULL), KD_OK);
     return dir;
 }
 
 /* Both the verifier and the reader refuse the cache, naming `shard`. */
 static void assert_refused(const char *dir, const char *shard)
 {
-    assert_int_not_equal(cache_verify(dir, NULL), KD_OK);
+    assert_int_not_equal(kd_cache_verify(dir, NULL), KD_OK);
     assert_non_null(strstr(kd_last_error(), shard));
     cache_reader *reader = NULL;
-    assert_int_not_equal(cache_open(dir, &reader), KD_OK);
+    assert_int_not_equal(kd_cache_open(dir, &reader), KD_OK);
     assert_null(reader);
     assert_non_null(strstr(kd_last_error(), shard));
 }
@@ -48,7 +48,7 @@ static void test_a_flipped_byte_anywhere_is_caught(void **state)
         assert_refused(dir, "shard-00001.kdlc");
     }
     test_write_file(path, original, size);
-    assert_int_equal(cache_verify(dir, NULL), KD_OK);
+    assert_int_equal(kd_cache_verify(dir, NULL), KD_OK);
     free(damaged);
     free(original);
     free(path);

@@ -41,10 +41,10 @@ static void test_a_manifest_from_another_run_is_refused(void **state)
     char *first = make_cache(0x1111, 1), *second = make_cache(0x1111, 2);
     copy_manifest(second, first);
     cache_reader *reader = NULL;
-    assert_int_not_equal(cache_open(first, &reader), KD_OK);
+    assert_int_not_equal(kd_cache_open(first, &reader), KD_OK);
     assert_non_null(strstr(kd_last_error(), "shard-0000"));
     assert_non_null(strstr(kd_last_error(), "another run"));
-    assert_int_not_equal(cache_verify(first, NULL), KD_OK);
+    assert_int_not_equal(kd_cache_verify(first, NULL), KD_OK);
     test_remove_temp_dir(first);
     test_remove_temp_dir(second);
 }
@@ -54,19 +54,19 @@ static void test_a_different_identity_is_refused_naming_the_field(void **state)
     (void)state;
     char *dir = make_cache(0xABCD, 1);
     cache_manifest manifest;
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_OK);
     cache_identity expected = manifest.identity;
-    assert_int_equal(cache_check_compatible(&manifest, &expected, dir), KD_OK);
+    assert_int_equal(kd_cache_check_compatible(&manifest, &expected, dir), KD_OK);
 
     expected.teacher = 0x1234;
-    assert_int_equal(cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
+    assert_int_equal(kd_cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "teacher weights"));
     assert_null(strstr(kd_last_error(), "tokenizer"));
 
     expected = manifest.identity;
     expected.data ^= 1;
     expected.template_hash ^= 1;
-    assert_int_equal(cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
+    assert_int_equal(kd_cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "data, template"));
 
     const char *fields[] = {"tokenizer", "sequence length", "split"};
@@ -78,10 +78,10 @@ static void test_a_different_identity_is_refused_naming_the_field(void **state)
             expected.seq_len = 1024;
         else
             expected.validation_fraction = 0.1;
-        assert_int_equal(cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
+        assert_int_equal(kd_cache_check_compatible(&manifest, &expected, dir), KD_ERR_INVALID);
         assert_non_null(strstr(kd_last_error(), fields[i]));
     }
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     test_remove_temp_dir(dir);
 }
 
@@ -105,10 +105,10 @@ static void assert_edit_refused(const char *dir, const char *section, const char
         cJSON_DeleteItemFromObject(object, key);
     char *edited = cJSON_Print(root);
     /* Sealed again, as if kd had written it: the parser must catch it. */
-    assert_int_equal(cache_manifest_seal(edited, strlen(edited)), KD_OK);
+    assert_int_equal(kd_cache_manifest_seal(edited, strlen(edited)), KD_OK);
     test_write_file(path, edited, strlen(edited));
     cache_manifest manifest;
-    assert_int_not_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    assert_int_not_equal(kd_cache_manifest_read(dir, &manifest), KD_OK);
     assert_non_null(strstr(kd_last_error(), named));
     test_write_file(path, text, size);
     free(edited);
@@ -126,14 +126,14 @@ static void test_an_edited_manifest_fails_its_checksum(void **state)
     size_t size = 0;
     char *text = test_read_file(path, &size);
     cache_manifest manifest;
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
-    cache_manifest_free(&manifest);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_OK);
+    kd_cache_manifest_free(&manifest);
     char *figure = strstr(text, "\"compression_ratio\":");
     assert_non_null(figure);
     char *digit = strpbrk(figure, "123456789");
     *digit = *digit == '9' ? '1' : (char)(*digit + 1);
     test_write_file(path, text, size);
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_ERR_FORMAT);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "checksum"));
     free(text);
     free(path);
@@ -154,8 +154,8 @@ static void test_a_malformed_manifest_is_refused_naming_the_key(void **state)
     assert_edit_refused(dir, "counts", "examples", cJSON_CreateNumber(4), "shards");
     assert_edit_refused(dir, "", "version", cJSON_CreateNumber(2), "version 2");
     cache_manifest manifest;
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK); /* restored each time */
-    cache_manifest_free(&manifest);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_OK); /* restored each time */
+    kd_cache_manifest_free(&manifest);
     test_remove_temp_dir(dir);
 }
 
@@ -164,21 +164,21 @@ static void test_seeds_and_fractions_read_back_exactly(void **state)
     (void)state;
     char *dir = make_cache(0x1111, 1);
     cache_manifest manifest, again;
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_OK);
     /* 15 digits, as cJSON prints by default, would lose the last one. */
     manifest.identity.split_seed = 9007199254740991ull;
     manifest.encoding.sample_seed = 9007199254740989ull;
     manifest.identity.validation_fraction = 0.1 + 0.2;
     manifest.stats.write_tokens_per_s = 77.953994515405711;
-    assert_int_equal(cache_manifest_write(dir, &manifest), KD_OK);
-    assert_int_equal(cache_manifest_read(dir, &again), KD_OK);
+    assert_int_equal(kd_cache_manifest_write(dir, &manifest), KD_OK);
+    assert_int_equal(kd_cache_manifest_read(dir, &again), KD_OK);
     assert_true(again.identity.split_seed == manifest.identity.split_seed);
     assert_true(again.encoding.sample_seed == manifest.encoding.sample_seed);
     assert_true(again.identity.validation_fraction == manifest.identity.validation_fraction);
     assert_true(again.stats.write_tokens_per_s == manifest.stats.write_tokens_per_s);
-    assert_int_equal(cache_check_compatible(&again, &manifest.identity, dir), KD_OK);
-    cache_manifest_free(&again);
-    cache_manifest_free(&manifest);
+    assert_int_equal(kd_cache_check_compatible(&again, &manifest.identity, dir), KD_OK);
+    kd_cache_manifest_free(&again);
+    kd_cache_manifest_free(&manifest);
     test_remove_temp_dir(dir);
 }
 

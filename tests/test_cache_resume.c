@@ -48,16 +48,16 @@ static void test_an_interrupted_write_is_completed(void **state)
     assert_false(exists(resumed, "manifest.json"));
     assert_true(exists(resumed, "shard-00001.kdlc"));
     assert_false(exists(resumed, "shard-00002.kdlc"));
-    assert_int_not_equal(cache_verify(resumed, NULL), KD_OK);
+    assert_int_not_equal(kd_cache_verify(resumed, NULL), KD_OK);
 
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(resumed, &plan, &writer), KD_OK);
+    assert_int_equal(kd_cache_writer_open(resumed, &plan, &writer), KD_OK);
     for (size_t e = 0; e < EXAMPLES; e++)
-        assert_int_equal(cache_writer_pending(writer, e), e >= 4);
-    cache_writer_free(writer);
+        assert_int_equal(kd_cache_writer_pending(writer, e), e >= 4);
+    kd_cache_writer_close(writer);
 
     cache_fixture_write(resumed, &plan, &fixture, SIZE_MAX);
-    assert_int_equal(cache_verify(resumed, NULL), KD_OK);
+    assert_int_equal(kd_cache_verify(resumed, NULL), KD_OK);
     for (int s = 0; s < SHARDS; s++) {
         char name[32];
         snprintf(name, sizeof name, "shard-%05d.kdlc", s);
@@ -78,15 +78,15 @@ static void test_a_complete_cache_is_left_as_it_is(void **state)
     char *dir = test_make_temp_dir();
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(dir, &plan, &writer), KD_OK);
-    assert_true(cache_writer_complete(writer));
+    assert_int_equal(kd_cache_writer_open(dir, &plan, &writer), KD_OK);
+    assert_true(kd_cache_writer_complete(writer));
     for (size_t e = 0; e < EXAMPLES; e++)
-        assert_false(cache_writer_pending(writer, e));
+        assert_false(kd_cache_writer_pending(writer, e));
     cache_manifest manifest;
-    assert_int_equal(cache_writer_finish(writer, &manifest), KD_OK);
+    assert_int_equal(kd_cache_writer_finish(writer, &manifest), KD_OK);
     assert_int_equal(manifest.examples, EXAMPLES);
-    cache_manifest_free(&manifest);
-    cache_writer_free(writer);
+    kd_cache_manifest_free(&manifest);
+    kd_cache_writer_close(writer);
     test_remove_temp_dir(dir);
     cache_fixture_free(&fixture);
 }
@@ -108,21 +108,21 @@ static void test_another_plan_redoes_the_cache(void **state)
 
     plan.encoding.topk = 3;
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(dir, &plan, &writer), KD_OK);
+    assert_int_equal(kd_cache_writer_open(dir, &plan, &writer), KD_OK);
     /* The old manifest is gone before any shard changes. */
     assert_false(exists(dir, "manifest.json"));
-    assert_false(cache_writer_complete(writer));
+    assert_false(kd_cache_writer_complete(writer));
     for (size_t e = 0; e < EXAMPLES; e++)
-        assert_true(cache_writer_pending(writer, e));
-    cache_writer_free(writer);
+        assert_true(kd_cache_writer_pending(writer, e));
+    kd_cache_writer_close(writer);
 
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
     cache_manifest manifest;
-    assert_int_equal(cache_verify(dir, &manifest), KD_OK);
+    assert_int_equal(kd_cache_verify(dir, &manifest), KD_OK);
     assert_int_equal(manifest.encoding.topk, 3);
     assert_false(exists(dir, ".shard-00000.kdlc.tmp-abcdef"));
     assert_false(exists(dir, "shard-00042.kdlc"));
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     free(temporary);
     free(extra);
     test_remove_temp_dir(dir);
@@ -144,13 +144,13 @@ static void test_a_damaged_shard_is_rewritten(void **state)
     bytes[size / 2] ^= 1;
     test_write_file(path, bytes, size);
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(dir, &plan, &writer), KD_OK);
-    assert_false(cache_writer_pending(writer, 0));
-    assert_true(cache_writer_pending(writer, 2));
-    assert_false(cache_writer_pending(writer, 4));
-    cache_writer_free(writer);
+    assert_int_equal(kd_cache_writer_open(dir, &plan, &writer), KD_OK);
+    assert_false(kd_cache_writer_pending(writer, 0));
+    assert_true(kd_cache_writer_pending(writer, 2));
+    assert_false(kd_cache_writer_pending(writer, 4));
+    kd_cache_writer_close(writer);
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
-    assert_int_equal(cache_verify(dir, NULL), KD_OK);
+    assert_int_equal(kd_cache_verify(dir, NULL), KD_OK);
     free(bytes);
     free(path);
     test_remove_temp_dir(dir);

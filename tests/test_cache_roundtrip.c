@@ -22,21 +22,21 @@ static void make_teacher(gpt2_model *model)
 {
     gpt2_config config = {.n_layer = 1, .n_head = 2, .n_embd = 32, .n_positions = 64,
                           .vocab_size = VOCAB, .layer_norm_epsilon = 1e-5f};
-    assert_int_equal(gpt2_create(model, &config), KD_OK);
-    gpt2_init_random(model, 3);
+    assert_int_equal(kd_gpt2_create(model, &config), KD_OK);
+    kd_gpt2_init_random(model, 3);
     for (size_t i = 0; i < (size_t)VOCAB * 32; i++)
         model->params.wte[i] *= 40.0f;
-    assert_int_equal(gpt2_prepare(model, 1, SEQ, 0), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(model, 1, SEQ, 0), KD_OK);
 }
 
 /* The teacher's logits at every counted position of example e, in order. */
 static int live_logits(gpt2_model *model, const cache_fixture *fixture, size_t e, float *out)
 {
     int seq = (int)fixture->lengths[e] - 1, rows = 0;
-    gpt2_forward(model, fixture->ids[e], 1, seq);
+    kd_gpt2_forward(model, fixture->ids[e], 1, seq);
     for (int t = 0; t < seq; t++)
         if (fixture->masks[e][t])
-            gpt2_head_logits(model, t, 1, out + (size_t)rows++ * VOCAB);
+            kd_gpt2_head_logits(model, t, 1, out + (size_t)rows++ * VOCAB);
     return rows;
 }
 
@@ -44,18 +44,18 @@ static void write_cache(const char *dir, gpt2_model *model, const cache_fixture 
                         const cache_plan *plan, float *logits)
 {
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(dir, plan, &writer), KD_OK);
+    assert_int_equal(kd_cache_writer_open(dir, plan, &writer), KD_OK);
     for (size_t e = 0; e < fixture->count; e++) {
         int rows = live_logits(model, fixture, e, logits);
-        assert_int_equal(cache_writer_begin(writer, e, fixture->ids[e], fixture->masks[e],
-                                            fixture->lengths[e]),
+        assert_int_equal(kd_cache_writer_begin(writer, e, fixture->ids[e], fixture->masks[e],
+                                               fixture->lengths[e]),
                          KD_OK);
         for (int r = 0; r < rows; r++)
-            assert_int_equal(cache_writer_add_rows(writer, logits + (size_t)r * VOCAB, 1), KD_OK);
-        assert_int_equal(cache_writer_end(writer), KD_OK);
+            assert_int_equal(kd_cache_writer_add_rows(writer, logits + (size_t)r * VOCAB, 1), KD_OK);
+        assert_int_equal(kd_cache_writer_end(writer), KD_OK);
     }
-    assert_int_equal(cache_writer_finish(writer, NULL), KD_OK);
-    cache_writer_free(writer);
+    assert_int_equal(kd_cache_writer_finish(writer, NULL), KD_OK);
+    kd_cache_writer_close(writer);
 }
 
 static void check_close(float cached, double truth)
@@ -97,7 +97,7 @@ static void check_example(const cache_record *record, const cache_fixture *fixtu
 {
     assert_int_equal(record->example, fixture->examples[e]);
     assert_true(record->example_hash ==
-                cache_example_hash(fixture->ids[e], fixture->masks[e], fixture->lengths[e]));
+                kd_cache_example_hash(fixture->ids[e], fixture->masks[e], fixture->lengths[e]));
     int rows = live_logits(model, fixture, e, logits);
     assert_int_equal(record->positions, rows);
     int row = 0;
@@ -124,21 +124,21 @@ static void test_values_match_the_live_teacher(void **state)
     write_cache(dir, &model, &fixture, &plan, logits);
 
     cache_reader *reader = NULL;
-    assert_int_equal(cache_open(dir, &reader), KD_OK);
-    assert_int_equal(cache_reader_count(reader), EXAMPLES);
+    assert_int_equal(kd_cache_open(dir, &reader), KD_OK);
+    assert_int_equal(kd_cache_reader_count(reader), EXAMPLES);
     /* Random access, back to front. */
     for (size_t i = EXAMPLES; i-- > 0;) {
-        assert_int_equal(cache_reader_example_at(reader, i), fixture.examples[i]);
+        assert_int_equal(kd_cache_reader_example_at(reader, i), fixture.examples[i]);
         cache_record record;
-        assert_int_equal(cache_reader_read(reader, fixture.examples[i], &record), KD_OK);
+        assert_int_equal(kd_cache_reader_read(reader, fixture.examples[i], &record), KD_OK);
         check_example(&record, &fixture, i, &model, logits);
     }
     cache_record record;
-    assert_int_equal(cache_reader_read(reader, 2, &record), KD_ERR_INVALID); /* not cached */
-    cache_close(reader);
+    assert_int_equal(kd_cache_reader_read(reader, 2, &record), KD_ERR_INVALID); /* not cached */
+    kd_cache_close(reader);
     free(logits);
     cache_fixture_free(&fixture);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
     test_remove_temp_dir(dir);
 }
 
@@ -154,19 +154,19 @@ static void test_large_vocabulary_round_trip(void **state)
     cache_fixture_plan(&plan, &fixture, 4, 3, 2);
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
     cache_reader *reader = NULL;
-    assert_int_equal(cache_open(dir, &reader), KD_OK);
+    assert_int_equal(kd_cache_open(dir, &reader), KD_OK);
     float *logits = malloc(BIG * sizeof(float));
     assert_non_null(logits);
     for (size_t e = 0; e < fixture.count; e++) {
         cache_record record;
-        assert_int_equal(cache_reader_read(reader, fixture.examples[e], &record), KD_OK);
+        assert_int_equal(kd_cache_reader_read(reader, fixture.examples[e], &record), KD_OK);
         for (int r = 0; r < record.positions; r++) {
             cache_fixture_logits(logits, BIG, fixture.examples[e], record.position[r]);
             check_row(&record, r, logits, BIG);
         }
     }
     free(logits);
-    cache_close(reader);
+    kd_cache_close(reader);
     cache_fixture_free(&fixture);
     test_remove_temp_dir(dir);
 }

@@ -21,7 +21,7 @@ static double test_function(int v)
 static void check_unbiased(const float *logits, int K)
 {
     row_scratch scratch;
-    assert_int_equal(row_scratch_create(&scratch, VOCAB, K, DRAWS), KD_OK);
+    assert_int_equal(kd_row_scratch_create(&scratch, VOCAB, K, DRAWS), KD_OK);
     int32_t ids[CACHE_MAX_TOPK], sample_ids[DRAWS];
     float logprobs[CACHE_MAX_TOPK];
     uint8_t counts[DRAWS];
@@ -30,7 +30,7 @@ static void check_unbiased(const float *logits, int K)
     /* The exact tail expectation, from the top-K the summary selects. */
     kd_rng rng;
     kd_rng_seed(&rng, 1);
-    assert_int_equal(row_summarise(logits, VOCAB, K, DRAWS, &rng, &scratch, &summary), KD_OK);
+    assert_int_equal(kd_row_summarise(logits, VOCAB, K, DRAWS, &rng, &scratch, &summary), KD_OK);
     double max = -INFINITY, sum = 0.0, exact = 0.0;
     for (int v = 0; v < VOCAB; v++)
         max = logits[v] > max ? logits[v] : max;
@@ -47,7 +47,7 @@ static void check_unbiased(const float *logits, int K)
     double mean = 0.0, square = 0.0;
     for (int trial = 0; trial < TRIALS; trial++) {
         kd_rng_seed(&rng, 1000 + (uint64_t)trial);
-        assert_int_equal(row_summarise(logits, VOCAB, K, DRAWS, &rng, &scratch, &summary), KD_OK);
+        assert_int_equal(kd_row_summarise(logits, VOCAB, K, DRAWS, &rng, &scratch, &summary), KD_OK);
         double estimate = 0.0;
         int drawn = 0;
         for (int j = 0; j < summary.sample_unique; j++) {
@@ -67,7 +67,7 @@ static void check_unbiased(const float *logits, int K)
      * an unbiased one fails about once in 1.7 million runs. */
     assert_true(fabs(mean - exact) < 5.0 * stderr_of_mean + 1e-9);
     free(in_topk);
-    row_scratch_free(&scratch);
+    kd_row_scratch_free(&scratch);
 }
 
 static void fill_logits(float *logits, float scale)
@@ -103,7 +103,7 @@ static void test_same_seed_same_draws(void **state)
     float logits[VOCAB];
     fill_logits(logits, 2.0f);
     row_scratch scratch;
-    assert_int_equal(row_scratch_create(&scratch, VOCAB, 4, DRAWS), KD_OK);
+    assert_int_equal(kd_row_scratch_create(&scratch, VOCAB, 4, DRAWS), KD_OK);
     int32_t ids[4], first[DRAWS], second[DRAWS];
     float logprobs[4];
     uint8_t counts[DRAWS];
@@ -113,12 +113,12 @@ static void test_same_seed_same_draws(void **state)
     b.sample_ids = second;
     kd_rng rng;
     kd_rng_seed(&rng, 5);
-    assert_int_equal(row_summarise(logits, VOCAB, 4, DRAWS, &rng, &scratch, &a), KD_OK);
+    assert_int_equal(kd_row_summarise(logits, VOCAB, 4, DRAWS, &rng, &scratch, &a), KD_OK);
     kd_rng_seed(&rng, 5);
-    assert_int_equal(row_summarise(logits, VOCAB, 4, DRAWS, &rng, &scratch, &b), KD_OK);
+    assert_int_equal(kd_row_summarise(logits, VOCAB, 4, DRAWS, &rng, &scratch, &b), KD_OK);
     assert_int_equal(a.sample_unique, b.sample_unique);
     assert_memory_equal(first, second, (size_t)a.sample_unique * sizeof(int32_t));
-    row_scratch_free(&scratch);
+    kd_row_scratch_free(&scratch);
 }
 
 int main(void)

@@ -66,7 +66,7 @@ static void test_stats_match_the_logits_and_the_files(void **state)
     cache_fixture_write(dir, &plan, &fixture, SIZE_MAX);
 
     cache_manifest manifest;
-    assert_int_equal(cache_manifest_read(dir, &manifest), KD_OK);
+    assert_int_equal(kd_cache_manifest_read(dir, &manifest), KD_OK);
     size_t count = 0;
     double *masses = exact_masses(&fixture, &count);
     double mean = 0.0;
@@ -110,7 +110,7 @@ static void test_stats_match_the_logits_and_the_files(void **state)
     size_t length = 0;
     FILE *out = open_memstream(&text, &length);
     assert_non_null(out);
-    cache_manifest_print(&manifest, out);
+    kd_cache_manifest_print(&manifest, out);
     fclose(out);
     assert_non_null(strstr(text, "bytes per token"));
     assert_non_null(strstr(text, "compression ratio"));
@@ -118,7 +118,7 @@ static void test_stats_match_the_logits_and_the_files(void **state)
     assert_non_null(strstr(text, "read throughput"));
     free(text);
     free(masses);
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     cache_fixture_free(&fixture);
     test_remove_temp_dir(dir);
 }

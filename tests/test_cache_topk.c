@@ -12,11 +12,11 @@
 static void check_row(const float *logits, int V, int K)
 {
     row_scratch scratch;
-    assert_int_equal(row_scratch_create(&scratch, V, K, 0), KD_OK);
+    assert_int_equal(kd_row_scratch_create(&scratch, V, K, 0), KD_OK);
     int32_t ids[CACHE_MAX_TOPK];
     float logprobs[CACHE_MAX_TOPK];
     row_summary summary = {.topk_ids = ids, .topk_logprobs = logprobs};
-    assert_int_equal(row_summarise(logits, V, K, 0, NULL, &scratch, &summary), KD_OK);
+    assert_int_equal(kd_row_summarise(logits, V, K, 0, NULL, &scratch, &summary), KD_OK);
 
     reference_row reference;
     reference_row_compute(&reference, logits, V);
@@ -32,7 +32,7 @@ static void check_row(const float *logits, int V, int K)
     assert_true(fabs(summary.topk_mass + summary.tail_mass - 1.0) < 1e-12);
     assert_true(fabs(summary.entropy - reference.entropy) < 1e-4);
     reference_row_free(&reference);
-    row_scratch_free(&scratch);
+    kd_row_scratch_free(&scratch);
 }
 
 static void test_topk_matches_a_full_sort(void **state)
@@ -65,15 +65,15 @@ static void test_non_finite_logits_are_refused(void **state)
     (void)state;
     float logits[16] = {0};
     row_scratch scratch;
-    assert_int_equal(row_scratch_create(&scratch, 16, 4, 0), KD_OK);
+    assert_int_equal(kd_row_scratch_create(&scratch, 16, 4, 0), KD_OK);
     int32_t ids[4];
     float logprobs[4];
     row_summary summary = {.topk_ids = ids, .topk_logprobs = logprobs};
     logits[9] = NAN;
-    assert_int_equal(row_summarise(logits, 16, 4, 0, NULL, &scratch, &summary), KD_ERR_NUMERIC);
+    assert_int_equal(kd_row_summarise(logits, 16, 4, 0, NULL, &scratch, &summary), KD_ERR_NUMERIC);
     logits[9] = INFINITY;
-    assert_int_equal(row_summarise(logits, 16, 4, 0, NULL, &scratch, &summary), KD_ERR_NUMERIC);
-    row_scratch_free(&scratch);
+    assert_int_equal(kd_row_summarise(logits, 16, 4, 0, NULL, &scratch, &summary), KD_ERR_NUMERIC);
+    kd_row_scratch_free(&scratch);
 }
 
 int main(void)

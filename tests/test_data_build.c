@@ -1,4 +1,4 @@
-/* dataset_build end to end over a byte-level tokenizer (one token per
+/* kd_dataset_build end to end over a byte-level tokenizer (one token per
  * byte, so every count below follows from the text): templating, fitting
  * and its counts, errors, and the cache's hit, miss, stale and damaged
  * cases. */
@@ -35,12 +35,12 @@ static int setup(void **state)
     build_fixture *fixture = calloc(1, sizeof *fixture);
     fixture->dir = test_make_temp_dir();
     test_write_tokenizer(fixture->dir, special_tokens, 1, "");
-    assert_int_equal(tokenizer_load(fixture->dir, &fixture->tokenizer), KD_OK);
+    assert_int_equal(kd_tokenizer_load(fixture->dir, &fixture->tokenizer), KD_OK);
     fixture->data_path = test_path(fixture->dir, "data.jsonl");
     fixture->cache_dir = test_path(fixture->dir, "cache");
     test_write_file(fixture->data_path, records, strlen(records));
     fixture->paths[0] = fixture->data_path;
-    dataset_options_default(&fixture->options);
+    kd_dataset_options_default(&fixture->options);
     fixture->options.paths = fixture->paths;
     fixture->options.path_count = 1;
     fixture->options.prompt.with_context = "I:{instruction} C:{context} R:{response}<|endoftext|>";
@@ -54,7 +54,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     build_fixture *fixture = *state;
-    tokenizer_free(fixture->tokenizer);
+    kd_tokenizer_free(fixture->tokenizer);
     free(fixture->data_path);
     free(fixture->cache_dir);
     test_remove_temp_dir(fixture->dir);
@@ -66,7 +66,7 @@ static void expect_text(const kd_tokenizer *tokenizer, const kd_example *example
 {
     char *decoded;
     size_t length;
-    assert_int_equal(tokenizer_decode(tokenizer, example->ids, example->length, &decoded, &length),
+    assert_int_equal(kd_tokenizer_decode(tokenizer, example->ids, example->length, &decoded, &length),
                      KD_OK);
     assert_string_equal(decoded, text);
     free(decoded);
@@ -77,7 +77,7 @@ static void test_build_fits_and_counts(void **state)
     build_fixture *fixture = *state;
     dataset *data;
     dataset_report report;
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, &report), KD_OK);
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, &report), KD_OK);
     assert_int_equal(report.counts.records, 3);
     assert_int_equal(report.counts.kept, 1);
     assert_int_equal(report.counts.shortened, 1);
@@ -89,31 +89,31 @@ static void test_build_fits_and_counts(void **state)
     assert_int_equal(report.loss_tokens, 3 + 3); /* c, d, <|endoftext|> twice */
     assert_int_equal(report.train_examples, 2);
     assert_int_equal(report.cache, CACHE_UNUSED);
-    kd_example first = dataset_example(data, 0);
+    kd_example first = kd_dataset_example(data, 0);
     expect_text(fixture->tokenizer, &first, "I:ab R:cd<|endoftext|>");
     assert_int_equal(first.ids[first.length - 1], END_OF_TEXT);
     const uint8_t mask[10] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 0};
     assert_memory_equal(first.target_mask, mask, sizeof mask);
-    kd_example second = dataset_example(data, 1);
+    kd_example second = kd_dataset_example(data, 1);
     expect_text(fixture->tokenizer, &second, "I:ab C:xxx R:cd<|endoftext|>");
-    dataset_free(data);
+    kd_dataset_free(data);
 }
 
 static void test_prompt_encoding_matches_the_examples(void **state)
 {
     build_fixture *fixture = *state;
     kd_token_buffer prompt = {0};
-    assert_int_equal(template_encode_prompt(fixture->tokenizer, &fixture->options.prompt, "ab", "",
-                                            &prompt),
+    assert_int_equal(kd_template_encode_prompt(fixture->tokenizer, &fixture->options.prompt, "ab", "",
+                                               &prompt),
                      KD_OK);
     dataset *data;
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, NULL), KD_OK);
-    kd_example first = dataset_example(data, 0);
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, NULL), KD_OK);
+    kd_example first = kd_dataset_example(data, 0);
     assert_int_equal(prompt.count, 7);
     assert_memory_equal(prompt.ids, first.ids, prompt.count * sizeof(int));
     assert_int_equal(first.target_mask[prompt.count - 1], 1); /* the first answer token */
-    token_buffer_free(&prompt);
-    dataset_free(data);
+    kd_token_buffer_free(&prompt);
+    kd_dataset_free(data);
 }
 
 static void test_errors(void **state)
@@ -121,7 +121,7 @@ static void test_errors(void **state)
     build_fixture *fixture = *state;
     dataset *data;
     fixture->options.seq_len = 5;
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
                      KD_ERR_INVALID);
     assert_string_equal(kd_last_error(), "dataset: none of the 3 records fits sequence length 5");
     assert_null(data);
@@ -129,18 +129,18 @@ static void test_errors(void **state)
     const char *bad = "{\"instruction\": \"ab\", \"context\": \"\", \"response\": \"cd\"}\n"
                       "{\"instruction\": \"ab\", \"context\": \"\"}\n";
     test_write_file(fixture->data_path, bad, strlen(bad));
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
                      KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "data.jsonl:2: field \"response\" is missing"));
     fixture->options.skip_bad = 1;
     dataset_report report;
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, &report), KD_OK);
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, &report), KD_OK);
     assert_int_equal(report.counts.skipped, 1);
     assert_int_equal(report.examples, 1);
-    dataset_free(data);
+    kd_dataset_free(data);
     fixture->options.prompt.with_context = "{instruction}<|nosuchtoken|>{response}";
     test_write_file(fixture->data_path, records, strlen(records));
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, NULL),
                      KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(),
                            "data.jsonl:2: template: the vocabulary has no special token <|nosuchtoken|>"));
@@ -149,12 +149,12 @@ static void test_errors(void **state)
 static dataset_cache_state build_cached(build_fixture *fixture, dataset_report *report)
 {
     dataset *data;
-    assert_int_equal(dataset_build(&fixture->options, fixture->tokenizer, &data, report), KD_OK);
+    assert_int_equal(kd_dataset_build(&fixture->options, fixture->tokenizer, &data, report), KD_OK);
     assert_int_equal(report->examples, 2);
     assert_int_equal(report->counts.dropped, 1); /* the counts survive the cache */
-    kd_example second = dataset_example(data, 1);
+    kd_example second = kd_dataset_example(data, 1);
     expect_text(fixture->tokenizer, &second, "I:ab C:xxx R:cd<|endoftext|>");
-    dataset_free(data);
+    kd_dataset_free(data);
     return report->cache;
 }
 

@@ -14,7 +14,7 @@ enum { SEQ_LEN = 16, HEADER_BYTES = 104 };
 static dataset *make_dataset(void)
 {
     dataset *data;
-    assert_int_equal(dataset_create(SEQ_LEN, &data), KD_OK);
+    assert_int_equal(kd_dataset_create(SEQ_LEN, &data), KD_OK);
     for (int k = 0; k < 5; k++) {
         int ids[SEQ_LEN + 1];
         uint8_t mask[SEQ_LEN + 1] = {0};
@@ -23,22 +23,22 @@ static dataset *make_dataset(void)
             ids[j] = 50000 + 10 * k + (int)j;
         for (size_t j = 1; j + 1 < length; j++)
             mask[j] = 1;
-        assert_int_equal(dataset_append(data, ids, mask, length, 0xABC0u + (uint64_t)k), KD_OK);
+        assert_int_equal(kd_dataset_append(data, ids, mask, length, 0xABC0u + (uint64_t)k), KD_OK);
     }
     dataset_counts counts = {9, 1, 3, 2, 3, 40, 7};
-    dataset_set_counts(data, &counts);
+    kd_dataset_set_counts(data, &counts);
     return data;
 }
 
 static void assert_same(const dataset *a, const dataset *b)
 {
-    assert_int_equal(dataset_size(a), dataset_size(b));
-    assert_int_equal(dataset_seq_len(a), dataset_seq_len(b));
-    assert_int_equal(dataset_token_count(a), dataset_token_count(b));
-    dataset_counts ca = dataset_get_counts(a), cb = dataset_get_counts(b);
+    assert_int_equal(kd_dataset_size(a), kd_dataset_size(b));
+    assert_int_equal(kd_dataset_seq_len(a), kd_dataset_seq_len(b));
+    assert_int_equal(kd_dataset_token_count(a), kd_dataset_token_count(b));
+    dataset_counts ca = kd_dataset_get_counts(a), cb = kd_dataset_get_counts(b);
     assert_memory_equal(&ca, &cb, sizeof ca);
-    for (size_t i = 0; i < dataset_size(a); i++) {
-        kd_example x = dataset_example(a, i), y = dataset_example(b, i);
+    for (size_t i = 0; i < kd_dataset_size(a); i++) {
+        kd_example x = kd_dataset_example(a, i), y = kd_dataset_example(b, i);
         assert_int_equal(x.length, y.length);
         assert_int_equal(x.record_hash, y.record_hash);
         assert_memory_equal(x.ids, y.ids, x.length * sizeof *x.ids);
@@ -63,19 +63,19 @@ static void test_round_trip(void **state)
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "dataset.bin");
     dataset *data = make_dataset();
-    assert_int_equal(dataset_save(data, 0x1234, path), KD_OK);
+    assert_int_equal(kd_dataset_save(data, 0x1234, path), KD_OK);
     assert_int_equal(count_entries(dir), 1); /* no temporary file left */
     dataset *loaded;
-    assert_int_equal(dataset_load(path, 0x1234, &loaded), KD_OK);
+    assert_int_equal(kd_dataset_load(path, 0x1234, &loaded), KD_OK);
     assert_same(data, loaded);
     size_t all;
-    dataset_part_indices(loaded, DATASET_ALL, &all);
+    kd_dataset_part_indices(loaded, DATASET_ALL, &all);
     assert_int_equal(all, 5);
     /* Saving again replaces the file in one step. */
-    assert_int_equal(dataset_save(loaded, 0x1234, path), KD_OK);
+    assert_int_equal(kd_dataset_save(loaded, 0x1234, path), KD_OK);
     assert_int_equal(count_entries(dir), 1);
-    dataset_free(loaded);
-    dataset_free(data);
+    kd_dataset_free(loaded);
+    kd_dataset_free(data);
     free(path);
     test_remove_temp_dir(dir);
 }
@@ -86,13 +86,13 @@ static void test_stale_and_missing(void **state)
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "dataset.bin");
     dataset *loaded = NULL;
-    assert_int_equal(dataset_load(path, 1, &loaded), KD_ERR_IO);
+    assert_int_equal(kd_dataset_load(path, 1, &loaded), KD_ERR_IO);
     dataset *data = make_dataset();
-    assert_int_equal(dataset_save(data, 1, path), KD_OK);
-    assert_int_equal(dataset_load(path, 2, &loaded), KD_ERR_INVALID);
+    assert_int_equal(kd_dataset_save(data, 1, path), KD_OK);
+    assert_int_equal(kd_dataset_load(path, 2, &loaded), KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "dataset cache for another configuration"));
     assert_null(loaded);
-    dataset_free(data);
+    kd_dataset_free(data);
     free(path);
     test_remove_temp_dir(dir);
 }
@@ -103,17 +103,17 @@ static void expect_damaged(void (*damage)(unsigned char *bytes, size_t *size), c
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "dataset.bin");
     dataset *data = make_dataset();
-    assert_int_equal(dataset_save(data, 7, path), KD_OK);
+    assert_int_equal(kd_dataset_save(data, 7, path), KD_OK);
     size_t size;
     unsigned char *bytes = test_read_file(path, &size);
     damage(bytes, &size);
     test_write_file(path, bytes, size);
     dataset *loaded = NULL;
-    assert_int_equal(dataset_load(path, 7, &loaded), KD_ERR_FORMAT);
+    assert_int_equal(kd_dataset_load(path, 7, &loaded), KD_ERR_FORMAT);
     assert_null(loaded);
     assert_non_null(strstr(kd_last_error(), why));
     free(bytes);
-    dataset_free(data);
+    kd_dataset_free(data);
     free(path);
     test_remove_temp_dir(dir);
 }
@@ -184,9 +184,9 @@ static void test_unwritable_path(void **state)
 {
     (void)state;
     dataset *data = make_dataset();
-    assert_int_equal(dataset_save(data, 1, "/nonexistent-kd-dir/dataset.bin"), KD_ERR_IO);
+    assert_int_equal(kd_dataset_save(data, 1, "/nonexistent-kd-dir/dataset.bin"), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "cannot create"));
-    dataset_free(data);
+    kd_dataset_free(data);
 }
 
 int main(void)

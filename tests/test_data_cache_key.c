@@ -23,7 +23,7 @@ static int setup(void **state)
     fixture->paths[1] = test_path(fixture->dir, "b.jsonl");
     test_write_file(fixture->paths[0], record_line, strlen(record_line));
     test_write_file(fixture->paths[1], record_line, strlen(record_line));
-    dataset_options_default(&fixture->options);
+    kd_dataset_options_default(&fixture->options);
     fixture->options.paths = (const char *const *)fixture->paths;
     fixture->options.path_count = 2;
     *state = fixture;
@@ -40,10 +40,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t key_of(const dataset_options *options, uint64_t tokenizer_hash)
+static uint64_t key_of(const dataset_options *options, uint64_t kd_tokenizer_hash)
 {
     uint64_t key;
-    assert_int_equal(dataset_options_key(options, tokenizer_hash, &key), KD_OK);
+    assert_int_equal(kd_dataset_options_key(options, kd_tokenizer_hash, &key), KD_OK);
     return key;
 }
 
@@ -99,7 +99,7 @@ static void test_file_contents_change_the_key(void **state)
     assert_int_equal(key_of(&fixture->options, 5), moved); /* names do not matter */
     assert_int_equal(remove(renamed), 0);
     uint64_t unused;
-    assert_int_equal(dataset_options_key(&fixture->options, 5, &unused), KD_ERR_IO);
+    assert_int_equal(kd_dataset_options_key(&fixture->options, 5, &unused), KD_ERR_IO);
 }
 
 int main(void)

@@ -22,7 +22,7 @@ static int example_contains(const kd_tokenizer *tokenizer, const kd_example *exa
 {
     char *text;
     size_t length;
-    assert_int_equal(tokenizer_decode(tokenizer, example->ids, example->length, &text, &length),
+    assert_int_equal(kd_tokenizer_decode(tokenizer, example->ids, example->length, &text, &length),
                      KD_OK);
     int found = strstr(text, needle) != NULL;
     free(text);
@@ -32,8 +32,8 @@ static int example_contains(const kd_tokenizer *tokenizer, const kd_example *exa
 static void check_examples(const dataset *data, const kd_tokenizer *tokenizer)
 {
     size_t with_context = 0;
-    for (size_t i = 0; i < dataset_size(data); i++) {
-        kd_example example = dataset_example(data, i);
+    for (size_t i = 0; i < kd_dataset_size(data); i++) {
+        kd_example example = kd_dataset_example(data, i);
         assert_true(example.length >= 2 && example.length <= SEQ_LEN + 1);
         /* Loss starts right after "### Response:\n" and never comes back
          * to the prompt: one contiguous counted stretch. */
@@ -64,10 +64,10 @@ static void test_dolly_assets(void **state)
     char *mixed = asset("dolly/dolly-mixed.jsonl");
     char *cache_dir = test_make_temp_dir();
     kd_tokenizer *tokenizer;
-    assert_int_equal(tokenizer_load(vocab_dir, &tokenizer), KD_OK);
+    assert_int_equal(kd_tokenizer_load(vocab_dir, &tokenizer), KD_OK);
     const char *paths[] = {open_qa, mixed};
     dataset_options options;
-    dataset_options_default(&options);
+    kd_dataset_options_default(&options);
     options.paths = paths;
     options.path_count = 2;
     options.seq_len = SEQ_LEN;
@@ -75,8 +75,8 @@ static void test_dolly_assets(void **state)
 
     dataset *data;
     dataset_report report;
-    assert_int_equal(dataset_build(&options, tokenizer, &data, &report), KD_OK);
-    dataset_report_print(&report, stderr);
+    assert_int_equal(kd_dataset_build(&options, tokenizer, &data, &report), KD_OK);
+    kd_dataset_report_print(&report, stderr);
     assert_int_equal(report.cache, CACHE_MISS);
     assert_int_equal(report.counts.records, OPEN_QA_RECORDS + MIXED_RECORDS);
     assert_int_equal(report.counts.skipped, 0);
@@ -89,19 +89,19 @@ static void test_dolly_assets(void **state)
 
     dataset *cached;
     dataset_report again;
-    assert_int_equal(dataset_build(&options, tokenizer, &cached, &again), KD_OK);
+    assert_int_equal(kd_dataset_build(&options, tokenizer, &cached, &again), KD_OK);
     assert_int_equal(again.cache, CACHE_HIT);
     assert_int_equal(again.tokens, report.tokens);
     assert_int_equal(again.validation_examples, report.validation_examples);
     assert_memory_equal(&again.counts, &report.counts, sizeof report.counts);
-    kd_example a = dataset_example(data, report.examples - 1);
-    kd_example b = dataset_example(cached, report.examples - 1);
+    kd_example a = kd_dataset_example(data, report.examples - 1);
+    kd_example b = kd_dataset_example(cached, report.examples - 1);
     assert_int_equal(a.length, b.length);
     assert_memory_equal(a.ids, b.ids, a.length * sizeof *a.ids);
 
-    dataset_free(data);
-    dataset_free(cached);
-    tokenizer_free(tokenizer);
+    kd_dataset_free(data);
+    kd_dataset_free(cached);
+    kd_tokenizer_free(tokenizer);
     test_remove_temp_dir(cache_dir);
     free(vocab_dir);
     free(open_qa);

@@ -9,8 +9,8 @@
 static kd_status parse(const char *text, int skip_bad, record_list *list)
 {
     record_fields fields;
-    record_fields_default(&fields);
-    return records_parse("data.json", text, strlen(text), &fields, skip_bad, list);
+    kd_record_fields_default(&fields);
+    return kd_records_parse("data.json", text, strlen(text), &fields, skip_bad, list);
 }
 
 static void test_reads_an_array(void **state)
@@ -27,7 +27,7 @@ static void test_reads_an_array(void **state)
     assert_string_equal(list.items[0].context, "x");
     assert_string_equal(list.items[1].response, "d");
     assert_int_equal(list.items[1].line, 2);
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_record_errors_name_the_position(void **state)
@@ -39,7 +39,7 @@ static void test_record_errors_name_the_position(void **state)
                            0, &list),
                      KD_ERR_FORMAT);
     assert_string_equal(kd_last_error(), "data.json: record 2: field \"response\" is missing");
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_skip_bad_applies_to_records(void **state)
@@ -51,7 +51,7 @@ static void test_skip_bad_applies_to_records(void **state)
                      KD_OK);
     assert_int_equal(list.count, 1);
     assert_int_equal(list.skipped, 1);
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_syntax_error_has_line_and_column(void **state)
@@ -69,7 +69,7 @@ static void test_syntax_error_has_line_and_column(void **state)
                            0, &list),
                      KD_ERR_FORMAT);
     assert_string_equal(kd_last_error(), "data.json:1: malformed JSON at column 56");
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 int main(void)

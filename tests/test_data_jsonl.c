@@ -10,8 +10,8 @@
 static kd_status parse(const char *text, int skip_bad, record_list *list)
 {
     record_fields fields;
-    record_fields_default(&fields);
-    return records_parse("dolly.jsonl", text, strlen(text), &fields, skip_bad, list);
+    kd_record_fields_default(&fields);
+    return kd_records_parse("dolly.jsonl", text, strlen(text), &fields, skip_bad, list);
 }
 
 /* Parses `text`, expects failure, and checks the message. */
@@ -20,7 +20,7 @@ static void expect_error(const char *text, const char *message)
     record_list list = {0};
     assert_int_equal(parse(text, 0, &list), KD_ERR_FORMAT);
     assert_string_equal(kd_last_error(), message);
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_reads_records_in_order(void **state)
@@ -40,7 +40,7 @@ static void test_reads_records_in_order(void **state)
     assert_string_equal(list.items[1].category, "");
     assert_int_equal(list.items[1].line, 2);
     assert_string_equal(list.sources[list.items[1].source], "dolly.jsonl");
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_blank_lines_and_crlf(void **state)
@@ -56,7 +56,7 @@ static void test_blank_lines_and_crlf(void **state)
     assert_int_equal(list.items[0].line, 2);
     assert_int_equal(list.items[1].line, 5);
     assert_string_equal(list.items[1].response, "d");
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_errors_name_file_and_line(void **state)
@@ -114,7 +114,7 @@ static void test_skip_bad_counts_what_it_skipped(void **state)
     assert_int_equal(list.skipped, 2);
     assert_string_equal(list.items[1].instruction, "c");
     assert_int_equal(list.items[1].line, 4);
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_empty_input_is_an_error(void **state)
@@ -125,7 +125,7 @@ static void test_empty_input_is_an_error(void **state)
     record_list list = {0};
     assert_int_equal(parse("nonsense\n", 1, &list), KD_ERR_FORMAT);
     assert_string_equal(kd_last_error(), "dolly.jsonl: no records left after skipping 1 bad ones");
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 static void test_huge_line(void **state)
@@ -140,7 +140,7 @@ static void test_huge_line(void **state)
     record_list list = {0};
     assert_int_equal(parse(text, 0, &list), KD_OK);
     assert_int_equal(strlen(list.items[0].response), response_length);
-    record_list_free(&list);
+    kd_record_list_free(&list);
     free(text);
 }
 
@@ -156,10 +156,10 @@ static void test_files_concatenate(void **state)
     test_write_file(first, a, strlen(a));
     test_write_file(second, b, strlen(b));
     record_fields fields;
-    record_fields_default(&fields);
+    kd_record_fields_default(&fields);
     record_list list = {0};
-    assert_int_equal(records_read_file(first, &fields, 0, &list), KD_OK);
-    assert_int_equal(records_read_file(second, &fields, 0, &list), KD_OK);
+    assert_int_equal(kd_records_read_file(first, &fields, 0, &list), KD_OK);
+    assert_int_equal(kd_records_read_file(second, &fields, 0, &list), KD_OK);
     assert_int_equal(list.count, 3);
     for (size_t i = 0; i < 3; i++) {
         char expected[2] = {(char)('1' + i), '\0'};
@@ -167,9 +167,9 @@ static void test_files_concatenate(void **state)
     }
     assert_string_equal(list.sources[list.items[2].source], second);
     char *missing = test_path(dir, "missing.jsonl");
-    assert_int_equal(records_read_file(missing, &fields, 0, &list), KD_ERR_IO);
+    assert_int_equal(kd_records_read_file(missing, &fields, 0, &list), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "missing.jsonl: cannot open"));
-    record_list_free(&list);
+    kd_record_list_free(&list);
     free(first);
     free(second);
     free(missing);

@@ -17,7 +17,7 @@ static void test_response_only(void **state)
     int out_ids[SEQ_LEN + 1];
     uint8_t mask[SEQ_LEN + 1];
     size_t length;
-    fit_result fit = example_fit(ids, roles, COUNT, SEQ_LEN, LOSS_RESPONSE, out_ids, mask, &length);
+    fit_result fit = kd_example_fit(ids, roles, COUNT, SEQ_LEN, LOSS_RESPONSE, out_ids, mask, &length);
     assert_int_equal(fit.outcome, FIT_KEPT);
     assert_int_equal(length, COUNT);
     assert_memory_equal(out_ids, ids, sizeof ids);
@@ -33,7 +33,7 @@ static void test_all_tokens(void **state)
     int out_ids[SEQ_LEN + 1];
     uint8_t mask[SEQ_LEN + 1];
     size_t length;
-    fit_result fit = example_fit(ids, roles, COUNT, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
+    fit_result fit = kd_example_fit(ids, roles, COUNT, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
     assert_int_equal(fit.outcome, FIT_KEPT);
     const uint8_t expected[COUNT] = {1, 1, 1, 1, 1, 1, 1, 1, 0};
     assert_memory_equal(mask, expected, COUNT);
@@ -46,14 +46,14 @@ static void test_nothing_to_learn_is_dropped(void **state)
     uint8_t mask[SEQ_LEN + 1];
     size_t length = 7;
     /* No response token: nothing counts under LOSS_RESPONSE. */
-    fit_result fit = example_fit(ids, roles, 6, SEQ_LEN, LOSS_RESPONSE, out_ids, mask, &length);
+    fit_result fit = kd_example_fit(ids, roles, 6, SEQ_LEN, LOSS_RESPONSE, out_ids, mask, &length);
     assert_int_equal(fit.outcome, FIT_DROPPED);
     assert_int_equal(length, 0);
-    fit = example_fit(ids, roles, 6, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
+    fit = kd_example_fit(ids, roles, 6, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
     assert_int_equal(fit.outcome, FIT_KEPT);
     assert_int_equal(length, 6);
     /* A single token has no target at all. */
-    fit = example_fit(ids + 8, roles + 8, 1, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
+    fit = kd_example_fit(ids + 8, roles + 8, 1, SEQ_LEN, LOSS_ALL, out_ids, mask, &length);
     assert_int_equal(fit.outcome, FIT_DROPPED);
 }
 

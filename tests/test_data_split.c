@@ -12,18 +12,18 @@ static uint64_t hash_of(size_t i)
 {
     char instruction[32];
     snprintf(instruction, sizeof instruction, "question %zu", i);
-    return record_content_hash(instruction, "", "answer");
+    return kd_record_content_hash(instruction, "", "answer");
 }
 
 /* A dataset whose example k comes from record numbers[k]. */
 static dataset *make_dataset(const size_t *numbers, size_t count)
 {
     dataset *data;
-    assert_int_equal(dataset_create(4, &data), KD_OK);
+    assert_int_equal(kd_dataset_create(4, &data), KD_OK);
     const int ids[2] = {1, 2};
     const uint8_t mask[2] = {1, 0};
     for (size_t k = 0; k < count; k++)
-        assert_int_equal(dataset_append(data, ids, mask, 2, hash_of(numbers[k])), KD_OK);
+        assert_int_equal(kd_dataset_append(data, ids, mask, 2, hash_of(numbers[k])), KD_OK);
     return data;
 }
 
@@ -45,13 +45,13 @@ static void test_side_survives_added_and_reordered_records(void **state)
     assert_int_equal(count, NEW);
     dataset *before = make_dataset(old_numbers, OLD);
     dataset *after = make_dataset(new_numbers, NEW);
-    assert_int_equal(dataset_split(before, 7, 0.2), KD_OK);
-    assert_int_equal(dataset_split(after, 7, 0.2), KD_OK);
-    const size_t *validation = dataset_part_indices(before, DATASET_VALIDATION, &count);
+    assert_int_equal(kd_dataset_split(before, 7, 0.2), KD_OK);
+    assert_int_equal(kd_dataset_split(after, 7, 0.2), KD_OK);
+    const size_t *validation = kd_dataset_part_indices(before, DATASET_VALIDATION, &count);
     char side_before[OLD] = {0};
     for (size_t i = 0; i < count; i++)
         side_before[old_numbers[validation[i]]] = 1;
-    validation = dataset_part_indices(after, DATASET_VALIDATION, &count);
+    validation = kd_dataset_part_indices(after, DATASET_VALIDATION, &count);
     char in_validation_after[NEW] = {0};
     for (size_t i = 0; i < count; i++)
         in_validation_after[validation[i]] = 1;
@@ -63,8 +63,8 @@ static void test_side_survives_added_and_reordered_records(void **state)
         compared++;
     }
     assert_int_equal(compared, OLD);
-    dataset_free(before);
-    dataset_free(after);
+    kd_dataset_free(before);
+    kd_dataset_free(after);
 }
 
 static void test_fraction_is_accurate(void **state)
@@ -78,20 +78,20 @@ static void test_fraction_is_accurate(void **state)
     dataset *data = make_dataset(numbers, N);
     const double fractions[] = {0.0, 0.05, 0.2, 0.5};
     for (size_t f = 0; f < sizeof fractions / sizeof fractions[0]; f++) {
-        assert_int_equal(dataset_split(data, 42, fractions[f]), KD_OK);
+        assert_int_equal(kd_dataset_split(data, 42, fractions[f]), KD_OK);
         size_t train, validation;
-        dataset_part_indices(data, DATASET_TRAIN, &train);
-        dataset_part_indices(data, DATASET_VALIDATION, &validation);
+        kd_dataset_part_indices(data, DATASET_TRAIN, &train);
+        kd_dataset_part_indices(data, DATASET_VALIDATION, &validation);
         assert_int_equal(train + validation, N);
         /* Binomial sd at 0.5 is 0.0035: 0.01 is about three of them. */
         assert_true(fabs((double)validation / N - fractions[f]) < 0.01);
     }
     size_t all;
-    const size_t *indices = dataset_part_indices(data, DATASET_ALL, &all);
+    const size_t *indices = kd_dataset_part_indices(data, DATASET_ALL, &all);
     assert_int_equal(all, N);
     assert_int_equal(indices[N - 1], N - 1);
-    assert_int_equal(dataset_split(data, 42, 1.0), KD_ERR_INVALID);
-    dataset_free(data);
+    assert_int_equal(kd_dataset_split(data, 42, 1.0), KD_ERR_INVALID);
+    kd_dataset_free(data);
     free(numbers);
 }
 
@@ -100,7 +100,7 @@ static void test_seed_changes_the_split(void **state)
     (void)state;
     size_t moved = 0;
     for (size_t i = 0; i < 1000; i++)
-        moved += split_is_validation(hash_of(i), 1, 0.2) != split_is_validation(hash_of(i), 2, 0.2);
+        moved += kd_split_is_validation(hash_of(i), 1, 0.2) != kd_split_is_validation(hash_of(i), 2, 0.2);
     /* Independent draws disagree with probability 2 * 0.2 * 0.8 = 0.32. */
     assert_true(moved > 250 && moved < 400);
 }
@@ -108,9 +108,9 @@ static void test_seed_changes_the_split(void **state)
 static void test_content_hash_separates_fields(void **state)
 {
     (void)state;
-    assert_true(record_content_hash("ab", "c", "") != record_content_hash("a", "bc", ""));
-    assert_true(record_content_hash("a", "", "b") != record_content_hash("a", "b", ""));
-    assert_true(record_content_hash("a", "b", "c") == record_content_hash("a", "b", "c"));
+    assert_true(kd_record_content_hash("ab", "c", "") != kd_record_content_hash("a", "bc", ""));
+    assert_true(kd_record_content_hash("a", "", "b") != kd_record_content_hash("a", "b", ""));
+    assert_true(kd_record_content_hash("a", "b", "c") == kd_record_content_hash("a", "b", "c"));
 }
 
 int main(void)

@@ -27,38 +27,38 @@ static void test_default_with_context(void **state)
 {
     (void)state;
     prompt_template prompt;
-    prompt_template_default(&prompt);
-    assert_int_equal(prompt_template_validate(&prompt), KD_OK);
+    kd_prompt_template_default(&prompt);
+    assert_int_equal(kd_prompt_template_validate(&prompt), KD_OK);
     data_record record = make_record("Who?", "Ada wrote it.", "Ada.");
     rendered_prompt rendered = {0};
-    assert_int_equal(template_render(&prompt, &record, &rendered), KD_OK);
+    assert_int_equal(kd_template_render(&prompt, &record, &rendered), KD_OK);
     assert_int_equal(rendered.count, 5);
     expect_segment(&rendered, 0, ROLE_PROMPT, 0, "### Instruction:\nWho?\n\n### Context:\n");
     expect_segment(&rendered, 1, ROLE_CONTEXT, 0, "Ada wrote it.");
     expect_segment(&rendered, 2, ROLE_PROMPT, 0, "\n\n### Response:\n");
     expect_segment(&rendered, 3, ROLE_RESPONSE, 0, "Ada.");
     expect_segment(&rendered, 4, ROLE_RESPONSE, 1, "<|endoftext|>");
-    rendered_prompt_free(&rendered);
+    kd_rendered_prompt_free(&rendered);
 }
 
 static void test_default_without_context(void **state)
 {
     (void)state;
     prompt_template prompt;
-    prompt_template_default(&prompt);
+    kd_prompt_template_default(&prompt);
     data_record record = make_record("Why?", "", "Because.");
     rendered_prompt rendered = {0};
-    assert_int_equal(template_render(&prompt, &record, &rendered), KD_OK);
+    assert_int_equal(kd_template_render(&prompt, &record, &rendered), KD_OK);
     assert_int_equal(rendered.count, 3);
     expect_segment(&rendered, 0, ROLE_PROMPT, 0, "### Instruction:\nWhy?\n\n### Response:\n");
     expect_segment(&rendered, 1, ROLE_RESPONSE, 0, "Because.");
     expect_segment(&rendered, 2, ROLE_RESPONSE, 1, "<|endoftext|>");
     /* The rendering reuses its memory and forgets the previous record. */
     data_record second = make_record("A", "", "B");
-    assert_int_equal(template_render(&prompt, &second, &rendered), KD_OK);
+    assert_int_equal(kd_template_render(&prompt, &second, &rendered), KD_OK);
     assert_int_equal(rendered.count, 3);
     expect_segment(&rendered, 0, ROLE_PROMPT, 0, "### Instruction:\nA\n\n### Response:\n");
-    rendered_prompt_free(&rendered);
+    kd_rendered_prompt_free(&rendered);
 }
 
 static void test_custom_template_keeps_braces_and_trailing_text(void **state)
@@ -66,10 +66,10 @@ static void test_custom_template_keeps_braces_and_trailing_text(void **state)
     (void)state;
     prompt_template prompt = {"{\"q\": {instruction}} ctx={context} -> {response} <|endoftext|>.",
                               "Q: {instruction} A:{response}"};
-    assert_int_equal(prompt_template_validate(&prompt), KD_OK);
+    assert_int_equal(kd_prompt_template_validate(&prompt), KD_OK);
     data_record record = make_record("x", "y", "z");
     rendered_prompt rendered = {0};
-    assert_int_equal(template_render(&prompt, &record, &rendered), KD_OK);
+    assert_int_equal(kd_template_render(&prompt, &record, &rendered), KD_OK);
     assert_int_equal(rendered.count, 6);
     expect_segment(&rendered, 0, ROLE_PROMPT, 0, "{\"q\": x} ctx=");
     expect_segment(&rendered, 1, ROLE_CONTEXT, 0, "y");
@@ -78,17 +78,17 @@ static void test_custom_template_keeps_braces_and_trailing_text(void **state)
     expect_segment(&rendered, 4, ROLE_RESPONSE, 1, "<|endoftext|>");
     expect_segment(&rendered, 5, ROLE_RESPONSE, 0, ".");
     data_record bare = make_record("x", "", "");
-    assert_int_equal(template_render(&prompt, &bare, &rendered), KD_OK);
+    assert_int_equal(kd_template_render(&prompt, &bare, &rendered), KD_OK);
     assert_int_equal(rendered.count, 1); /* an empty response adds nothing */
     expect_segment(&rendered, 0, ROLE_PROMPT, 0, "Q: x A:");
-    rendered_prompt_free(&rendered);
+    kd_rendered_prompt_free(&rendered);
 }
 
 static void expect_invalid(const char *with_context, const char *without_context,
                            const char *message)
 {
     prompt_template prompt = {with_context, without_context};
-    assert_int_equal(prompt_template_validate(&prompt), KD_ERR_INVALID);
+    assert_int_equal(kd_prompt_template_validate(&prompt), KD_ERR_INVALID);
     assert_string_equal(kd_last_error(), message);
 }
 

@@ -22,7 +22,7 @@ typedef struct {
 static fitted fit_to(size_t seq_len)
 {
     fitted out;
-    out.fit = example_fit(ids, roles, COUNT, seq_len, LOSS_RESPONSE, out.ids, out.mask, &out.length);
+    out.fit = kd_example_fit(ids, roles, COUNT, seq_len, LOSS_RESPONSE, out.ids, out.mask, &out.length);
     return out;
 }
 

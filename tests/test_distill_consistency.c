@@ -41,10 +41,10 @@ typedef struct {
 
 static void run_live(distill_models *m, const distill_config *config, head_result *out)
 {
-    gpt2_zero_grad(&m->student);
-    gpt2_forward(&m->student, tokens, B, T);
-    out->loss = gpt2_head_distill_live(&m->student, &m->teacher, targets, weights, config, 1.0f,
-                                       &out->parts);
+    kd_gpt2_zero_grad(&m->student);
+    kd_gpt2_forward(&m->student, tokens, B, T);
+    out->loss = kd_gpt2_head_distill_live(&m->student, &m->teacher, targets, weights, config, 1.0f,
+                                          &out->parts);
     memcpy(out->dlnf, m->student.acts.dlnf, sizeof out->dlnf);
     memcpy(out->dwte, m->student.grads.wte, sizeof out->dwte);
 }
@@ -52,11 +52,11 @@ static void run_live(distill_models *m, const distill_config *config, head_resul
 static void run_cached(distill_models *m, const teacher_rows *rows, const distill_config *config,
                        head_result *out)
 {
-    assert_int_equal(distill_check_rows(rows->rows, rows->count, V, config), KD_OK);
-    gpt2_zero_grad(&m->student);
-    gpt2_forward(&m->student, tokens, B, T);
-    out->loss = gpt2_head_distill_cached(&m->student, rows->rows, targets, weights, config, 1.0f,
-                                         &out->parts);
+    assert_int_equal(kd_distill_check_rows(rows->rows, rows->count, V, config), KD_OK);
+    kd_gpt2_zero_grad(&m->student);
+    kd_gpt2_forward(&m->student, tokens, B, T);
+    out->loss = kd_gpt2_head_distill_cached(&m->student, rows->rows, targets, weights, config, 1.0f,
+                                            &out->parts);
     memcpy(out->dlnf, m->student.acts.dlnf, sizeof out->dlnf);
     memcpy(out->dwte, m->student.grads.wte, sizeof out->dwte);
 }
@@ -93,7 +93,7 @@ static void test_cached_full_vocabulary_equals_live(void **state)
             run_live(m, &config, live);
             run_cached(m, &rows, &config, cached);
             char label[64];
-            snprintf(label, sizeof label, "k = V %s T %.0f", divergence_name(config.divergence),
+            snprintf(label, sizeof label, "k = V %s T %.0f", kd_divergence_name(config.divergence),
                      (double)config.temperature);
             expect_same(label, cached, live, 2e-6);
         }
@@ -111,20 +111,20 @@ static void test_alpha_one_is_cross_entropy(void **state)
     teacher_rows_build(&rows, m->teacher_logits, weights, N, V, 3, 0, &rng);
     head_result *ce = malloc(sizeof *ce), *got = malloc(sizeof *got);
     assert_true(ce && got);
-    gpt2_zero_grad(&m->student);
-    gpt2_forward(&m->student, tokens, B, T);
-    ce->loss = gpt2_head_cross_entropy(&m->student, targets, weights, 1.0f);
+    kd_gpt2_zero_grad(&m->student);
+    kd_gpt2_forward(&m->student, tokens, B, T);
+    ce->loss = kd_gpt2_head_cross_entropy(&m->student, targets, weights, 1.0f);
     memcpy(ce->dlnf, m->student.acts.dlnf, sizeof ce->dlnf);
     for (int kind = 0; kind < 3; kind++) {
         distill_config config = {1.0f, 2.0f, 0.5f, (divergence_kind)kind};
         char label[64];
         run_live(m, &config, got);
-        snprintf(label, sizeof label, "alpha 1 live %s", divergence_name(config.divergence));
+        snprintf(label, sizeof label, "alpha 1 live %s", kd_divergence_name(config.divergence));
         expect_within(label, fabs(got->loss - ce->loss) / ce->loss, 1e-6);
         expect_within(label, max_abs_difference(got->dlnf, ce->dlnf, N * C), 1e-6);
         expect_within(label, fabs(got->parts.cross_entropy - ce->loss) / ce->loss, 1e-6);
         run_cached(m, &rows, &config, got);
-        snprintf(label, sizeof label, "alpha 1 cached %s", divergence_name(config.divergence));
+        snprintf(label, sizeof label, "alpha 1 cached %s", kd_divergence_name(config.divergence));
         expect_within(label, fabs(got->loss - ce->loss) / ce->loss, 1e-6);
         expect_within(label, max_abs_difference(got->dlnf, ce->dlnf, N * C), 1e-6);
     }
@@ -134,7 +134,7 @@ static void test_alpha_one_is_cross_entropy(void **state)
 }
 
 /* Two AdamW steps: the distillation step at alpha = 1 must see the loss and
- * (clipped) gradients gpt2_train_step sees; they share everything but the
+ * (clipped) gradients kd_gpt2_train_step sees; they share everything but the
  * head. Parameters are not compared: AdamW turns float noise in gradients
  * that are truly zero (c_attn's key bias) into steps of up to lr. */
 static void test_alpha_one_step_is_train_step(void **state)
@@ -142,7 +142,7 @@ static void test_alpha_one_step_is_train_step(void **state)
     distill_models *m = *state;
     gpt2_model plain;
     init_model(&plain, &student_config, 42, 0.3f);
-    assert_int_equal(gpt2_prepare(&plain, B, T, 1), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&plain, B, T, 1), KD_OK);
     float *start = malloc(plain.num_params * sizeof(float));
     assert_non_null(start);
     memcpy(start, m->student.params_memory, plain.num_params * sizeof(float));
@@ -158,9 +158,9 @@ static void test_alpha_one_step_is_train_step(void **state)
     for (int s = 1; s <= 2; s++) {
         gpt2_step_result want;
         distill_step_result got;
-        assert_int_equal(gpt2_train_step(&plain, &batch, 1, &step, s, &want), KD_OK);
-        assert_int_equal(gpt2_distill_train_step(&m->student, &m->teacher, &micro, 1, &config,
-                                                 &step, s, &got),
+        assert_int_equal(kd_gpt2_train_step(&plain, &batch, 1, &step, s, &want), KD_OK);
+        assert_int_equal(kd_gpt2_distill_train_step(&m->student, &m->teacher, &micro, 1, &config,
+                                                    &step, s, &got),
                          KD_OK);
         expect_within("alpha 1 step loss", fabs(got.step.loss - want.loss), 1e-6);
         expect_within("alpha 1 step mean CE", fabs(got.cross_entropy - want.loss), 1e-6);
@@ -176,7 +176,7 @@ static void test_alpha_one_step_is_train_step(void **state)
     }
     memcpy(m->student.params_memory, start, plain.num_params * sizeof(float));
     free(start);
-    gpt2_free(&plain);
+    kd_gpt2_free(&plain);
 }
 
 /* Means over many independent draws of the sampled rows against the exact
@@ -230,12 +230,12 @@ static void test_bad_rows_are_refused(void **state)
     kd_rng rng;
     kd_rng_seed(&rng, 3);
     teacher_rows_build(&rows, m->teacher_logits, weights, N, V, 3, 2, &rng);
-    distill_config forward = distill_config_default(), reverse = forward;
+    distill_config forward = kd_distill_config_default(), reverse = forward;
     reverse.divergence = DIVERGENCE_REVERSE_KL;
-    assert_int_equal(distill_check_rows(rows.rows, rows.count, V, &forward), KD_OK);
-    assert_int_equal(distill_check_rows(rows.rows, rows.count, V, &reverse), KD_ERR_UNSUPPORTED);
+    assert_int_equal(kd_distill_check_rows(rows.rows, rows.count, V, &forward), KD_OK);
+    assert_int_equal(kd_distill_check_rows(rows.rows, rows.count, V, &reverse), KD_ERR_UNSUPPORTED);
     forward.temperature = 2.0f;
-    assert_int_equal(distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_UNSUPPORTED);
+    assert_int_equal(kd_distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_UNSUPPORTED);
     forward.temperature = 1.0f;
     struct { int *where; int value; } bad_ids[] = {
         {&rows.ids[0], V}, {&rows.ids[0], -1}, {&rows.ids[1], rows.ids[0]},
@@ -244,12 +244,12 @@ static void test_bad_rows_are_refused(void **state)
     for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
         int saved = *bad_ids[i].where;
         *bad_ids[i].where = bad_ids[i].value;
-        assert_int_equal(distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_INVALID);
+        assert_int_equal(kd_distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_INVALID);
         print_message("refused: %s\n", kd_last_error());
         *bad_ids[i].where = saved;
     }
     rows.rows[1].tail_mass += 0.1f;
-    assert_int_equal(distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_INVALID);
+    assert_int_equal(kd_distill_check_rows(rows.rows, rows.count, V, &forward), KD_ERR_INVALID);
     rows.rows[1].tail_mass -= 0.1f;
 
     /* The step refuses a row count that does not match the counted tokens,
@@ -260,8 +260,8 @@ static void test_bad_rows_are_refused(void **state)
     gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f};
     distill_batch micro = {{tokens, targets, weights, B, T}, rows.rows, rows.count - 1};
     distill_step_result result;
-    assert_int_equal(gpt2_distill_train_step(&m->student, NULL, &micro, 1, &forward, &step, 1,
-                                             &result),
+    assert_int_equal(kd_gpt2_distill_train_step(&m->student, NULL, &micro, 1, &forward, &step, 1,
+                                                &result),
                      KD_ERR_INVALID);
     print_message("refused: %s\n", kd_last_error());
     assert_memory_equal(before, m->student.params_memory, m->student.num_params * sizeof(float));

@@ -56,12 +56,12 @@ static double head_loss(fixture *f, teacher_form form, const distill_config *con
 {
     gpt2_model *student = &f->models.student;
     if (form == FORM_LIVE)
-        return gpt2_head_distill_live(student, &f->models.teacher, targets, weights, config,
-                                      grad_scale, NULL);
+        return kd_gpt2_head_distill_live(student, &f->models.teacher, targets, weights, config,
+                                         grad_scale, NULL);
     const teacher_rows *rows = form == FORM_CACHED ? &f->cached : &f->sampled;
-    assert_int_equal(distill_check_rows(rows->rows, rows->count, V, config), KD_OK);
-    return gpt2_head_distill_cached(student, rows->rows, targets, weights, config, grad_scale,
-                                    NULL);
+    assert_int_equal(kd_distill_check_rows(rows->rows, rows->count, V, config), KD_OK);
+    return kd_gpt2_head_distill_cached(student, rows->rows, targets, weights, config, grad_scale,
+                                       NULL);
 }
 
 static void random_unit(float *direction, size_t n, kd_rng *rng)
@@ -94,7 +94,7 @@ static double check_head(fixture *f, teacher_form form, const distill_config *co
                          const char *label)
 {
     const double h = 1e-2;
-    gpt2_forward(&f->models.student, tokens, B, T);
+    kd_gpt2_forward(&f->models.student, tokens, B, T);
     head_loss(f, form, config, 1.0f);
     float dlnf[N * C], saved[C], direction[C];
     memcpy(dlnf, f->models.student.acts.dlnf, sizeof dlnf);
@@ -143,7 +143,7 @@ static double student_directional(fixture *f, teacher_form form, const distill_c
             for (size_t i = 0; i < size; i++)
                 model->params_memory[offset + i] =
                     saved[offset + i] + sign * (float)step * direction[i];
-            gpt2_forward(model, tokens, B, T);
+            kd_gpt2_forward(model, tokens, B, T);
             loss[side] = head_loss(f, form, config, 0.0f);
         }
         difference[half] = (loss[0] - loss[1]) / (2 * step);
@@ -157,12 +157,12 @@ static double check_student(fixture *f, teacher_form form, const distill_config 
                             const char *label)
 {
     gpt2_model *model = &f->models.student;
-    gpt2_zero_grad(model);
-    gpt2_forward(model, tokens, B, T);
+    kd_gpt2_zero_grad(model);
+    kd_gpt2_forward(model, tokens, B, T);
     head_loss(f, form, config, 1.0f);
-    gpt2_backward(model);
+    kd_gpt2_backward(model);
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(&student_config, sizes);
+    kd_gpt2_param_sizes(&student_config, sizes);
     float *saved = malloc(model->num_params * sizeof(float));
     float *direction = malloc(model->num_params * sizeof(float));
     assert_true(saved && direction);
@@ -193,7 +193,7 @@ static void check_form(fixture *f, teacher_form form, const distill_config *conf
 {
     char label[96];
     snprintf(label, sizeof label, "%-7s %-10s alpha %.1f T %.0f", form_names[form],
-             divergence_name(config->divergence), (double)config->alpha,
+             kd_divergence_name(config->divergence), (double)config->alpha,
              (double)config->temperature);
     double head = check_head(f, form, config, label);
     double student = check_student(f, form, config, label);

@@ -42,7 +42,7 @@ static void read_config(const reference_fixture *ref, const char *prefix, gpt2_c
     }
     snprintf(key, sizeof key, "%s_layer_norm_epsilon", prefix);
     config->layer_norm_epsilon = (float)reference_number(ref, key);
-    assert_int_equal(gpt2_config_validate(config), KD_OK);
+    assert_int_equal(kd_gpt2_config_validate(config), KD_OK);
 }
 
 /* A model holding the fixture's "<prefix>.<HF name>" tensors, each checked
@@ -51,19 +51,19 @@ static void load_model(fixture *f, const char *prefix, gpt2_model *model, int tr
 {
     gpt2_config config;
     read_config(&f->ref, prefix, &config);
-    assert_int_equal(gpt2_create(model, &config), KD_OK);
-    for (int i = 0; i < gpt2_tensor_count(&config); i++) {
+    assert_int_equal(kd_gpt2_create(model, &config), KD_OK);
+    for (int i = 0; i < kd_gpt2_tensor_count(&config); i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&config, &model->params, i, &tensor);
+        kd_gpt2_tensor_at(&config, &model->params, i, &tensor);
         char name[96];
         snprintf(name, sizeof name, "%s.%s", prefix, tensor.name);
-        const safetensors_tensor *stored = safetensors_find(&f->ref.file, name);
+        const safetensors_tensor *stored = kd_safetensors_find(&f->ref.file, name);
         if (stored && (stored->ndim != tensor.ndim || stored->shape[0] != tensor.shape[0]))
             fail_msg("%s: tensor %s does not have kd's shape", FIXTURE, name);
         size_t count = (size_t)tensor.shape[0] * (size_t)(tensor.ndim == 2 ? tensor.shape[1] : 1);
         reference_floats_into(&f->ref, name, tensor.data, count);
     }
-    assert_int_equal(gpt2_prepare(model, f->batch, f->seq, training), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(model, f->batch, f->seq, training), KD_OK);
 }
 
 static int setup(void **state)
@@ -71,7 +71,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     reference_open(&f->ref, FIXTURE);
-    const safetensors_tensor *tokens = safetensors_find(&f->ref.file, "input.tokens");
+    const safetensors_tensor *tokens = kd_safetensors_find(&f->ref.file, "input.tokens");
     assert_non_null(tokens);
     assert_int_equal(tokens->ndim, 2);
     f->batch = (int)tokens->shape[0];
@@ -97,9 +97,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    gpt2_free(&f->student);
-    gpt2_free(&f->teacher);
-    safetensors_close(&f->ref.file);
+    kd_gpt2_free(&f->student);
+    kd_gpt2_free(&f->teacher);
+    kd_safetensors_close(&f->ref.file);
     free(f->tokens);
     free(f->targets);
     free(f->weights);
@@ -109,22 +109,22 @@ static int teardown(void **state)
 
 static void check_divergence(fixture *f, divergence_kind kind)
 {
-    const char *name = divergence_name(kind);
+    const char *name = kd_divergence_name(kind);
     distill_config config = f->config;
     config.divergence = kind;
-    assert_int_equal(distill_config_validate(&config), KD_OK);
+    assert_int_equal(kd_distill_config_validate(&config), KD_OK);
     double counted = 0.0;
     for (int i = 0; i < f->batch * f->seq; i++)
         counted += f->weights[i];
 
-    gpt2_zero_grad(&f->student);
-    gpt2_forward(&f->student, f->tokens, f->batch, f->seq);
-    gpt2_forward(&f->teacher, f->tokens, f->batch, f->seq);
-    assert_int_equal(distill_check_live(&f->student, &f->teacher), KD_OK);
+    kd_gpt2_zero_grad(&f->student);
+    kd_gpt2_forward(&f->student, f->tokens, f->batch, f->seq);
+    kd_gpt2_forward(&f->teacher, f->tokens, f->batch, f->seq);
+    assert_int_equal(kd_distill_check_live(&f->student, &f->teacher), KD_OK);
     distill_parts parts;
-    double loss = gpt2_head_distill_live(&f->student, &f->teacher, f->targets, f->weights,
-                                         &config, (float)(1.0 / counted), &parts) / counted;
-    gpt2_backward(&f->student);
+    double loss = kd_gpt2_head_distill_live(&f->student, &f->teacher, f->targets, f->weights,
+                                            &config, (float)(1.0 / counted), &parts) / counted;
+    kd_gpt2_backward(&f->student);
 
     char what[96];
     const struct { const char *suffix; double value; } sums[] = {
@@ -137,9 +137,9 @@ static void check_divergence(fixture *f, divergence_kind kind)
         double want = reference_scalar(&f->ref, what);
         expect_within(what, fabs(sums[i].value - want) / fabs(want), loss_tolerance);
     }
-    for (int i = 0; i < gpt2_tensor_count(&f->student.config); i++) {
+    for (int i = 0; i < kd_gpt2_tensor_count(&f->student.config); i++) {
         gpt2_tensor grad;
-        gpt2_tensor_at(&f->student.config, &f->student.grads, i, &grad);
+        kd_gpt2_tensor_at(&f->student.config, &f->student.grads, i, &grad);
         size_t count = (size_t)grad.shape[0] * (size_t)(grad.ndim == 2 ? grad.shape[1] : 1);
         float *want = malloc(count * sizeof *want);
         assert_non_null(want);

@@ -1,4 +1,4 @@
-/* gpt2_generate_tokens: greedy decoding equals argmax over full forward
+/* kd_gpt2_generate_tokens: greedy decoding equals argmax over full forward
  * passes, seeded sampling repeats itself, top-k 1 and a tiny top-p are
  * greedy, and generation stops where it must and refuses what it cannot do. */
 #include "test_support.h"
@@ -23,13 +23,13 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = test_malloc(sizeof *f);
-    assert_int_equal(gpt2_create(&f->model, &small), KD_OK);
-    gpt2_init_random(&f->model, 5);
+    assert_int_equal(kd_gpt2_create(&f->model, &small), KD_OK);
+    kd_gpt2_init_random(&f->model, 5);
     /* Larger weights give peaked, input-dependent distributions. */
     for (size_t i = 0; i < f->model.num_params; i++)
         f->model.params_memory[i] += 0.3f * sinf(1.3f * (float)i);
-    assert_int_equal(gpt2_prepare(&f->model, 1, small.n_positions, 0), KD_OK);
-    assert_int_equal(gpt2_kv_cache_create(&f->cache, &small, small.n_positions), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&f->model, 1, small.n_positions, 0), KD_OK);
+    assert_int_equal(kd_gpt2_kv_cache_create(&f->cache, &small, small.n_positions), KD_OK);
     *state = f;
     return 0;
 }
@@ -37,8 +37,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    gpt2_kv_cache_free(&f->cache);
-    gpt2_free(&f->model);
+    kd_gpt2_kv_cache_free(&f->cache);
+    kd_gpt2_free(&f->model);
     test_free(f);
     return 0;
 }
@@ -46,7 +46,7 @@ static int teardown(void **state)
 static gpt2_sampling sampling_with(float temperature, int top_k, float top_p)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     sampling.temperature = temperature;
     sampling.top_k = top_k;
     sampling.top_p = top_p;
@@ -60,8 +60,8 @@ static int generate(fixture *f, const gpt2_sampling *sampling, uint64_t seed, in
     kd_rng rng;
     kd_rng_seed(&rng, seed);
     gpt2_generate_stats stats;
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, sampling, &rng,
-                                          out, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, sampling, &rng,
+                                             out, NULL, NULL, &stats),
                      KD_OK);
     assert_int_equal(stats.prompt_tokens, PROMPT);
     return stats.new_tokens;
@@ -74,14 +74,14 @@ static void test_greedy_equals_argmax_of_full_forward(void **state)
     int out[NEW];
     assert_int_equal(generate(f, &greedy, 1, out), NEW);
 
-    /* The slow way: the whole sequence through gpt2_forward for every token. */
+    /* The slow way: the whole sequence through kd_gpt2_forward for every token. */
     int sequence[PROMPT + NEW];
     float logits[53];
     memcpy(sequence, prompt, sizeof prompt);
     for (int n = 0; n < NEW; n++) {
         int length = PROMPT + n;
-        gpt2_forward(&f->model, sequence, 1, length);
-        gpt2_head_logits(&f->model, length - 1, 1, logits);
+        kd_gpt2_forward(&f->model, sequence, 1, length);
+        kd_gpt2_head_logits(&f->model, length - 1, 1, logits);
         int best = 0;
         for (int v = 1; v < small.vocab_size; v++)
             best = logits[v] > logits[best] ? v : best;
@@ -135,8 +135,8 @@ static void test_stops_at_the_stop_token(void **state)
     kd_rng rng;
     kd_rng_seed(&rng, 1);
     gpt2_generate_stats stats;
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          stopped, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             stopped, NULL, NULL, &stats),
                      KD_OK);
     assert_int_equal(stats.new_tokens, at);
     assert_int_equal(stats.stopped, 1);
@@ -166,8 +166,8 @@ static void test_lengths_are_bounded_and_streamed(void **state)
     gpt2_generate_stats stats;
     collected seen = {{0}, 0, NEW + 1};
     int out[NEW];
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          out, collect, &seen, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             out, collect, &seen, &stats),
                      KD_OK);
     assert_int_equal(stats.new_tokens, NEW);
     assert_int_equal(stats.decode_steps, NEW - 1);
@@ -176,24 +176,24 @@ static void test_lengths_are_bounded_and_streamed(void **state)
 
     /* A failing callback ends generation with its status. */
     seen = (collected){{0}, 0, 4};
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          out, collect, &seen, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             out, collect, &seen, &stats),
                      KD_ERR_IO);
     assert_int_equal(seen.count, 4);
 
     /* A cache of PROMPT + 3 positions holds three new tokens, whatever is asked. */
     gpt2_kv_cache short_cache;
-    assert_int_equal(gpt2_kv_cache_create(&short_cache, &small, PROMPT + 3), KD_OK);
-    assert_int_equal(gpt2_generate_tokens(&f->model, &short_cache, prompt, PROMPT, &sampling,
-                                          &rng, out, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_kv_cache_create(&short_cache, &small, PROMPT + 3), KD_OK);
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &short_cache, prompt, PROMPT, &sampling,
+                                             &rng, out, NULL, NULL, &stats),
                      KD_OK);
     assert_int_equal(stats.new_tokens, 3);
-    gpt2_kv_cache_free(&short_cache);
+    kd_gpt2_kv_cache_free(&short_cache);
 
     /* max_new_tokens 0 runs the prompt and emits nothing. */
     sampling.max_new_tokens = 0;
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          NULL, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             NULL, NULL, NULL, &stats),
                      KD_OK);
     assert_int_equal(stats.new_tokens, 0);
     assert_int_equal(f->cache.length, PROMPT);
@@ -209,25 +209,25 @@ static void test_bad_prompts_and_models_are_refused(void **state)
     int out[NEW];
     int too_long[32] = {0};
 
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, too_long, 32, &sampling, &rng,
-                                          out, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, too_long, 32, &sampling, &rng,
+                                             out, NULL, NULL, &stats),
                      KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "n_positions = 32"));
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, 0, &sampling, &rng, out,
-                                          NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, 0, &sampling, &rng, out,
+                                             NULL, NULL, &stats),
                      KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "empty"));
 
     sampling.top_p = 0.0f;
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          out, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             out, NULL, NULL, &stats),
                      KD_ERR_INVALID);
     sampling.top_p = 1.0f;
 
     /* A broken model must not produce tokens silently. */
     f->model.params.lnfb[0] = NAN;
-    assert_int_equal(gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
-                                          out, NULL, NULL, &stats),
+    assert_int_equal(kd_gpt2_generate_tokens(&f->model, &f->cache, prompt, PROMPT, &sampling, &rng,
+                                             out, NULL, NULL, &stats),
                      KD_ERR_NUMERIC);
     assert_int_equal(stats.new_tokens, 0);
     f->model.params.lnfb[0] = 0.0f;

@@ -36,7 +36,7 @@ static kd_status parse(const char *text, gpt2_config *config)
 {
     cJSON *json = cJSON_Parse(text);
     assert_non_null(json);
-    kd_status status = gpt2_config_from_json(json, config);
+    kd_status status = kd_gpt2_config_from_json(json, config);
     cJSON_Delete(json);
     return status;
 }
@@ -56,7 +56,7 @@ static void test_reads_distilgpt2_config(void **state)
     char *path = test_path(test_group_dir, "config.json");
     test_write_file(path, distilgpt2_config, strlen(distilgpt2_config));
     gpt2_config config;
-    assert_int_equal(gpt2_config_read(path, &config), KD_OK);
+    assert_int_equal(kd_gpt2_config_read(path, &config), KD_OK);
     assert_int_equal(config.n_layer, 6);
     assert_int_equal(config.n_head, 12);
     assert_int_equal(config.n_embd, 768);
@@ -72,9 +72,9 @@ static void test_round_trip_and_required_keys(void **state)
     gpt2_config config = {.n_layer = 3, .n_head = 4, .n_embd = 64, .n_positions = 128,
                           .vocab_size = 50257, .layer_norm_epsilon = 1e-5f};
     char *path = test_path(test_group_dir, "written.json");
-    assert_int_equal(gpt2_config_write(path, &config), KD_OK);
+    assert_int_equal(kd_gpt2_config_write(path, &config), KD_OK);
     gpt2_config back;
-    assert_int_equal(gpt2_config_read(path, &back), KD_OK);
+    assert_int_equal(kd_gpt2_config_read(path, &back), KD_OK);
     assert_memory_equal(&back, &config, sizeof config);
 
     size_t size;
@@ -110,7 +110,7 @@ static void test_small_vocab_keeps_special_tokens_in_range(void **state)
     (void)state;
     gpt2_config config = {.n_layer = 1, .n_head = 1, .n_embd = 4, .n_positions = 8,
                           .vocab_size = 100, .layer_norm_epsilon = 1e-5f};
-    cJSON *json = gpt2_config_to_json(&config);
+    cJSON *json = kd_gpt2_config_to_json(&config);
     assert_int_equal(cJSON_GetObjectItem(json, "eos_token_id")->valueint, 99);
     cJSON_Delete(json);
 }
@@ -180,10 +180,10 @@ static void test_read_errors_name_the_file(void **state)
                       "\"vocab_size\": 10}";
     test_write_file(path, bad, strlen(bad));
     gpt2_config config;
-    assert_int_equal(gpt2_config_read(path, &config), KD_ERR_INVALID);
+    assert_int_equal(kd_gpt2_config_read(path, &config), KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "config.json: n_embd 8 is not divisible by n_head 3"));
     test_write_file(path, "{\n\"n_layer\": 2,\n,}", 18);
-    assert_int_equal(gpt2_config_read(path, &config), KD_ERR_FORMAT);
+    assert_int_equal(kd_gpt2_config_read(path, &config), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "config.json:3:"));
     free(path);
 }

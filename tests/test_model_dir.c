@@ -21,14 +21,14 @@ static gpt2_model model;
 static int setup(void **state)
 {
     test_group_dir_setup(state);
-    assert_int_equal(gpt2_create(&model, &small_config), KD_OK);
-    gpt2_init_random(&model, 1234);
+    assert_int_equal(kd_gpt2_create(&model, &small_config), KD_OK);
+    kd_gpt2_init_random(&model, 1234);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
     return test_group_dir_teardown(state);
 }
 
@@ -41,11 +41,11 @@ typedef struct {
 
 static void list_parameters(tensor_list *list, const char *prefix)
 {
-    list->count = gpt2_tensor_count(&small_config);
+    list->count = kd_gpt2_tensor_count(&small_config);
     assert_true(list->count <= 60);
     for (int i = 0; i < list->count; i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&model.config, &model.params, i, &tensor);
+        kd_gpt2_tensor_at(&model.config, &model.params, i, &tensor);
         snprintf(list->names[i], sizeof list->names[i], "%s%s", prefix, tensor.name);
         safetensors_source *source = &list->sources[i];
         source->name = list->names[i];
@@ -88,11 +88,11 @@ static void remove_tensor(tensor_list *list, const char *name)
 static char *write_model_dir(const char *name, const tensor_list *list, safetensors_dtype dtype)
 {
     char *dir = test_path(test_group_dir, name);
-    assert_int_equal(make_directories(dir), KD_OK);
+    assert_int_equal(kd_make_directories(dir), KD_OK);
     char *config_path = test_path(dir, "config.json");
     char *weights_path = test_path(dir, "model.safetensors");
-    assert_int_equal(gpt2_config_write(config_path, &small_config), KD_OK);
-    assert_int_equal(safetensors_write(weights_path, list->sources, list->count, dtype), KD_OK);
+    assert_int_equal(kd_gpt2_config_write(config_path, &small_config), KD_OK);
+    assert_int_equal(kd_safetensors_write(weights_path, list->sources, list->count, dtype), KD_OK);
     free(config_path);
     free(weights_path);
     return dir;
@@ -101,7 +101,7 @@ static char *write_model_dir(const char *name, const tensor_list *list, safetens
 static void expect_load_failure(const char *dir, kd_status expected, const char *fragment)
 {
     gpt2_model loaded;
-    kd_status status = model_dir_load(dir, &loaded);
+    kd_status status = kd_model_dir_load(dir, &loaded);
     if (status != expected || !strstr(kd_last_error(), fragment))
         fail_msg("%s: got %s \"%s\", wanted %s containing \"%s\"", dir, kd_status_name(status),
                  kd_last_error(), kd_status_name(expected), fragment);
@@ -111,13 +111,13 @@ static void expect_load_failure(const char *dir, kd_status expected, const char 
 static void assert_loads_identical(const char *dir)
 {
     gpt2_model loaded;
-    if (model_dir_load(dir, &loaded) != KD_OK)
+    if (kd_model_dir_load(dir, &loaded) != KD_OK)
         fail_msg("%s", kd_last_error());
     assert_memory_equal(&loaded.config, &model.config, sizeof model.config);
     assert_int_equal(loaded.num_params, model.num_params);
     assert_memory_equal(loaded.params_memory, model.params_memory,
                         model.num_params * sizeof(float));
-    gpt2_free(&loaded);
+    kd_gpt2_free(&loaded);
 }
 
 static void assert_same_file(const char *a, const char *b)
@@ -139,19 +139,19 @@ static void test_save_load_round_trip(void **state)
     static const char *const tokens[] = {"<|endoftext|>"};
     assert_int_equal(mkdir(tokenizer, 0755), 0);
     test_write_tokenizer(tokenizer, tokens, 1, "");
-    assert_int_equal(model_dir_save(dir, &model, tokenizer), KD_OK);
+    assert_int_equal(kd_model_dir_save(dir, &model, tokenizer), KD_OK);
     assert_loads_identical(dir);
 
     /* HF names with the prefix, nothing else (lm_head is tied). */
     char *weights = test_path(dir, "model.safetensors");
     safetensors_file file;
-    assert_int_equal(safetensors_open(&file, weights), KD_OK);
-    assert_int_equal(file.tensor_count, gpt2_tensor_count(&small_config));
+    assert_int_equal(kd_safetensors_open(&file, weights), KD_OK);
+    assert_int_equal(file.tensor_count, kd_gpt2_tensor_count(&small_config));
     for (int i = 0; i < file.tensor_count; i++)
         assert_int_equal(strncmp(file.tensors[i].name, "transformer.", 12), 0);
-    assert_non_null(safetensors_find(&file, "transformer.h.1.attn.c_attn.weight"));
-    assert_null(safetensors_find(&file, "lm_head.weight"));
-    safetensors_close(&file);
+    assert_non_null(kd_safetensors_find(&file, "transformer.h.1.attn.c_attn.weight"));
+    assert_null(kd_safetensors_find(&file, "lm_head.weight"));
+    kd_safetensors_close(&file);
 
     const char *copied[] = {"vocab.json", "merges.txt"};
     for (int i = 0; i < 2; i++) {
@@ -162,7 +162,7 @@ static void test_save_load_round_trip(void **state)
         free(destination);
     }
     /* Saving again over the directory replaces it cleanly. */
-    assert_int_equal(model_dir_save(dir, &model, NULL), KD_OK);
+    assert_int_equal(kd_model_dir_save(dir, &model, NULL), KD_OK);
     assert_loads_identical(dir);
     free(weights);
     free(tokenizer);
@@ -213,12 +213,12 @@ static void test_loads_f16_weights(void **state)
     list_parameters(&list, "transformer.");
     char *dir = write_model_dir("half", &list, SAFETENSORS_F16);
     gpt2_model loaded;
-    assert_int_equal(model_dir_load(dir, &loaded), KD_OK);
+    assert_int_equal(kd_model_dir_load(dir, &loaded), KD_OK);
     for (size_t i = 0; i < model.num_params; i++) {
-        float expected = float16_to_float(float_to_float16(model.params_memory[i]));
+        float expected = kd_float16_to_float(kd_float_to_float16(model.params_memory[i]));
         assert_memory_equal(&loaded.params_memory[i], &expected, sizeof expected);
     }
-    gpt2_free(&loaded);
+    kd_gpt2_free(&loaded);
     free(dir);
 }
 
@@ -303,7 +303,7 @@ static void test_bad_config_and_missing_files(void **state)
 {
     (void)state;
     char *dir = test_path(test_group_dir, "bad-config");
-    assert_int_equal(model_dir_save(dir, &model, NULL), KD_OK);
+    assert_int_equal(kd_model_dir_save(dir, &model, NULL), KD_OK);
     char *config_path = test_path(dir, "config.json");
     const char *bad = "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 8, \"n_positions\": 16, "
                       "\"vocab_size\": 50, \"activation_function\": \"gelu\"}";

@@ -104,8 +104,8 @@ static void test_attention_matches_reference_across_blocks(void **state)
         for (int h = 0; h < H; h++)
             reference_head(c, b, h);
 
-    attention_forward(out, att, c->qkv, B, T, C, H);
-    attention_backward(dqkv, scratch, c->dout, att, c->qkv, B, T, C, H);
+    kd_attention_forward(out, att, c->qkv, B, T, C, H);
+    kd_attention_backward(dqkv, scratch, c->dout, att, c->qkv, B, T, C, H);
     assert_close(out, c->out, B * T * C, 1e-5);
     assert_close(dqkv, c->dqkv, B * T * 3 * C, 1e-5);
     for (int bh = 0; bh < B * H; bh++)

@@ -21,8 +21,8 @@ static const float weights[B * T] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 0};
 
 static double loss_of(gpt2_model *model)
 {
-    gpt2_forward(model, tokens, B, T);
-    return gpt2_head_cross_entropy(model, targets, weights, 0.0f);
+    kd_gpt2_forward(model, tokens, B, T);
+    return kd_gpt2_head_cross_entropy(model, targets, weights, 0.0f);
 }
 
 /* Per parameter tensor, the derivative along a random unit direction u:
@@ -33,20 +33,20 @@ static void test_gradients_match_finite_differences(void **state)
 {
     (void)state;
     gpt2_model model;
-    assert_int_equal(gpt2_create(&model, &tiny), KD_OK);
-    gpt2_init_random(&model, 42);
+    assert_int_equal(kd_gpt2_create(&model, &tiny), KD_OK);
+    kd_gpt2_init_random(&model, 42);
     /* Larger weights than GPT-2's 0.02 make every path carry signal. */
     for (size_t i = 0; i < model.num_params; i++)
         model.params_memory[i] += 0.3f * sinf((float)i);
-    assert_int_equal(gpt2_prepare(&model, B, T, 1), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&model, B, T, 1), KD_OK);
 
-    gpt2_zero_grad(&model);
-    gpt2_forward(&model, tokens, B, T);
-    gpt2_head_cross_entropy(&model, targets, weights, 1.0f);
-    gpt2_backward(&model);
+    kd_gpt2_zero_grad(&model);
+    kd_gpt2_forward(&model, tokens, B, T);
+    kd_gpt2_head_cross_entropy(&model, targets, weights, 1.0f);
+    kd_gpt2_backward(&model);
 
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(&tiny, sizes);
+    kd_gpt2_param_sizes(&tiny, sizes);
     float *saved = malloc(model.num_params * sizeof(float));
     memcpy(saved, model.params_memory, model.num_params * sizeof(float));
     float *direction = calloc(model.num_params, sizeof(float));
@@ -79,7 +79,7 @@ static void test_gradients_match_finite_differences(void **state)
     }
     free(direction);
     free(saved);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-/* gpt2_head_evaluate against the plain definitions on full logits: the loss
+/* kd_gpt2_head_evaluate against the plain definitions on full logits: the loss
  * sum equals the cross-entropy head's, and a token is correct exactly when
  * the first largest logit of its row is the target. Reference values come
  * from the full logits in double precision. */
@@ -28,15 +28,15 @@ static void test_evaluate_matches_full_logits(void **state)
 {
     (void)state;
     gpt2_model model;
-    assert_int_equal(gpt2_create(&model, &tiny), KD_OK);
-    gpt2_init_random(&model, 5);
+    assert_int_equal(kd_gpt2_create(&model, &tiny), KD_OK);
+    kd_gpt2_init_random(&model, 5);
     for (size_t i = 0; i < model.num_params; i++)
         model.params_memory[i] += 0.5f * sinf(0.7f * (float)i);
-    assert_int_equal(gpt2_prepare(&model, B, T, 0), KD_OK);
-    gpt2_forward(&model, tokens, B, T);
+    assert_int_equal(kd_gpt2_prepare(&model, B, T, 0), KD_OK);
+    kd_gpt2_forward(&model, tokens, B, T);
 
     float logits[N * V];
-    gpt2_head_logits(&model, 0, N, logits);
+    kd_gpt2_head_logits(&model, 0, N, logits);
     /* Targets: half the rows hit their argmax, the others miss it. */
     int targets[N];
     for (int n = 0; n < N; n++) {
@@ -44,7 +44,7 @@ static void test_evaluate_matches_full_logits(void **state)
         targets[n] = n % 2 ? best : (best + 1) % V;
     }
     gpt2_eval_sums sums = {0};
-    gpt2_head_evaluate(&model, targets, weights, &sums);
+    kd_gpt2_head_evaluate(&model, targets, weights, &sums);
     double want_correct = 0.0, want_counted = 0.0, want_loss = 0.0;
     for (int n = 0; n < N; n++) {
         double sum = 0.0;
@@ -57,7 +57,7 @@ static void test_evaluate_matches_full_logits(void **state)
     assert_true(sums.counted == want_counted);
     assert_true(sums.correct == want_correct);
     assert_true(fabs(sums.loss_sum - want_loss) <= 1e-5 * fabs(want_loss));
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 int main(void)

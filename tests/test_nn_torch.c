@@ -72,7 +72,7 @@ static void read_like_into(const reference *ref, const char *prefix, const gpt2_
 {
     char name[96];
     snprintf(name, sizeof name, "%s.%s", prefix, like->name);
-    const safetensors_tensor *tensor = safetensors_find(&ref->fixture.file, name);
+    const safetensors_tensor *tensor = kd_safetensors_find(&ref->fixture.file, name);
     if (tensor && (tensor->ndim != like->ndim || tensor->shape[0] != like->shape[0] ||
                    (like->ndim == 2 && tensor->shape[1] != like->shape[1])))
         fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", ref->fixture.path, name,
@@ -98,7 +98,7 @@ static void read_config(reference *ref)
     c->n_positions = (int)reference_number(f, "n_positions");
     c->vocab_size = (int)reference_number(f, "vocab_size");
     c->layer_norm_epsilon = (float)reference_number(f, "layer_norm_epsilon");
-    assert_int_equal(gpt2_config_validate(c), KD_OK);
+    assert_int_equal(kd_gpt2_config_validate(c), KD_OK);
 
     gpt2_step_config *s = &ref->step;
     s->adamw.learning_rate = (float)reference_number(f, "lr");
@@ -116,7 +116,7 @@ static void read_config(reference *ref)
 /* "2,1": rows per micro-batch, which must add up to the batch. */
 static void read_micro_rows(reference *ref)
 {
-    const char *text = safetensors_metadata(&ref->fixture.file, "micro_rows");
+    const char *text = kd_safetensors_metadata(&ref->fixture.file, "micro_rows");
     if (!text)
         fail_msg("%s: metadata micro_rows missing", ref->fixture.path);
     int total = 0;
@@ -143,7 +143,7 @@ static int load_reference(void **state)
     assert_non_null(ref);
     reference_open(&ref->fixture, FIXTURE);
     read_config(ref);
-    const safetensors_tensor *tokens = safetensors_find(&ref->fixture.file, "input.tokens");
+    const safetensors_tensor *tokens = kd_safetensors_find(&ref->fixture.file, "input.tokens");
     assert_non_null(tokens);
     assert_int_equal(tokens->ndim, 2);
     ref->batch = (int)tokens->shape[0];
@@ -165,7 +165,7 @@ static int free_reference(void **state)
     free(ref->tokens);
     free(ref->targets);
     free(ref->weights);
-    safetensors_close(&ref->fixture.file);
+    kd_safetensors_close(&ref->fixture.file);
     free(ref);
     return 0;
 }
@@ -173,13 +173,13 @@ static int free_reference(void **state)
 /* A model holding the fixture's starting parameters, prepared for (B, T). */
 static void load_model(const reference *ref, gpt2_model *model)
 {
-    assert_int_equal(gpt2_create(model, &ref->config), KD_OK);
-    for (int i = 0; i < gpt2_tensor_count(&ref->config); i++) {
+    assert_int_equal(kd_gpt2_create(model, &ref->config), KD_OK);
+    for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&ref->config, &model->params, i, &tensor);
+        kd_gpt2_tensor_at(&ref->config, &model->params, i, &tensor);
         read_like_into(ref, "param", &tensor, tensor.data);
     }
-    assert_int_equal(gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
 }
 
 static double weight_sum(const reference *ref)
@@ -198,15 +198,15 @@ static void test_logits_match_torch(void **state)
     int rows = ref->batch * ref->seq, V = ref->config.vocab_size;
     float *logits = malloc((size_t)rows * V * sizeof *logits);
     assert_non_null(logits);
-    gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    gpt2_head_logits(&model, 0, rows, logits);
+    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
+    kd_gpt2_head_logits(&model, 0, rows, logits);
     float *want = read_floats(ref, "output.logits", (size_t)rows * V);
     double scale = max_abs(want, (size_t)rows * V);
     expect_within("logits", max_abs_difference(logits, want, (size_t)rows * V) / scale,
                   logits_tolerance);
     free(want);
     free(logits);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 static void test_loss_matches_torch(void **state)
@@ -214,12 +214,12 @@ static void test_loss_matches_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, &model);
-    gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    double loss = gpt2_head_cross_entropy(&model, ref->targets, ref->weights, 0.0f) /
+    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
+    double loss = kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights, 0.0f) /
                   weight_sum(ref);
     double want = reference_scalar(&ref->fixture, "output.loss");
     expect_within("loss", fabs(loss - want) / fabs(want), loss_tolerance);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 static void test_gradients_match_torch(void **state)
@@ -227,13 +227,13 @@ static void test_gradients_match_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, &model);
-    gpt2_zero_grad(&model);
-    gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    gpt2_head_cross_entropy(&model, ref->targets, ref->weights, (float)(1.0 / weight_sum(ref)));
-    gpt2_backward(&model);
-    for (int i = 0; i < gpt2_tensor_count(&ref->config); i++) {
+    kd_gpt2_zero_grad(&model);
+    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
+    kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights, (float)(1.0 / weight_sum(ref)));
+    kd_gpt2_backward(&model);
+    for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor grad;
-        gpt2_tensor_at(&ref->config, &model.grads, i, &grad);
+        kd_gpt2_tensor_at(&ref->config, &model.grads, i, &grad);
         size_t count = tensor_elements(&grad);
         float *want = read_like(ref, "grad", &grad);
         char name[96];
@@ -244,7 +244,7 @@ static void test_gradients_match_torch(void **state)
                       gradient_tolerance);
         free(want);
     }
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 /* Runs the fixture's AdamW steps with the batch split into `micro_count`
@@ -263,7 +263,7 @@ static void train_steps(const reference *ref, gpt2_model *model, const int *micr
     float *norms = read_floats(ref, "step.grad_norm", (size_t)ref->steps);
     for (int step = 1; step <= ref->steps; step++) {
         gpt2_step_result result;
-        assert_int_equal(gpt2_train_step(model, micro, micro_count, &ref->step, step, &result),
+        assert_int_equal(kd_gpt2_train_step(model, micro, micro_count, &ref->step, step, &result),
                          KD_OK);
         char what[64];
         snprintf(what, sizeof what, "step %d loss", step);
@@ -314,9 +314,9 @@ static void expect_trained_tensor(const reference *ref, const char *what, const 
 static void expect_trained_params(const reference *ref, const gpt2_model *model,
                                   const gpt2_model *full)
 {
-    for (int i = 0; i < gpt2_tensor_count(&ref->config); i++) {
+    for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor param;
-        gpt2_tensor_at(&ref->config, &model->params, i, &param);
+        kd_gpt2_tensor_at(&ref->config, &model->params, i, &param);
         size_t count = tensor_elements(&param);
         float *grad = read_like(ref, "grad", &param);
         float *want = read_like(ref, "after3", &param);
@@ -325,7 +325,7 @@ static void expect_trained_params(const reference *ref, const gpt2_model *model,
         expect_trained_tensor(ref, name, param.data, want, grad, count, adamw_tolerance);
         if (full) {
             gpt2_tensor full_param;
-            gpt2_tensor_at(&ref->config, &full->params, i, &full_param);
+            kd_gpt2_tensor_at(&ref->config, &full->params, i, &full_param);
             snprintf(name, sizeof name, "split vs full %s", param.name);
             expect_trained_tensor(ref, name, param.data, full_param.data, grad, count,
                                   micro_batch_tolerance);
@@ -342,7 +342,7 @@ static void test_adamw_steps_match_torch(void **state)
     load_model(ref, &model);
     train_steps(ref, &model, &ref->batch, 1);
     expect_trained_params(ref, &model, NULL);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
 }
 
 /* The loss is a mean over every counted token of the whole batch, so
@@ -356,8 +356,8 @@ static void test_micro_batches_match_full_batch(void **state)
     train_steps(ref, &full, &ref->batch, 1);
     train_steps(ref, &split, ref->micro_rows, ref->micro_count);
     expect_trained_params(ref, &split, &full);
-    gpt2_free(&split);
-    gpt2_free(&full);
+    kd_gpt2_free(&split);
+    kd_gpt2_free(&full);
 }
 
 int main(void)

@@ -9,7 +9,7 @@ static void expect_rouge(const char *candidate, const char *reference, double pr
                          double recall, double f_measure)
 {
     rouge_score score;
-    assert_int_equal(rouge_l(candidate, reference, &score), KD_OK);
+    assert_int_equal(kd_rouge_l(candidate, reference, &score), KD_OK);
     assert_float_equal(score.precision, precision, 1e-12);
     assert_float_equal(score.recall, recall, 1e-12);
     assert_float_equal(score.f_measure, f_measure, 1e-12);

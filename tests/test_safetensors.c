@@ -32,7 +32,7 @@ static void expect_open_failure(const char *header, size_t data_size, kd_status 
 {
     char *path = write_raw("bad.safetensors", header, data_size);
     safetensors_file file;
-    kd_status status = safetensors_open(&file, path);
+    kd_status status = kd_safetensors_open(&file, path);
     if (status != expected || !strstr(kd_last_error(), fragment) ||
         !strstr(kd_last_error(), "bad.safetensors"))
         fail_msg("header %s: got %s \"%s\", wanted %s containing \"%s\"", header,
@@ -54,31 +54,31 @@ static void test_round_trip_f32(void **state)
         {"empty", vector, 2, {0, 5}},
     };
     char *path = test_path(test_group_dir, "round.safetensors");
-    assert_int_equal(safetensors_write(path, sources, 4, SAFETENSORS_F32), KD_OK);
+    assert_int_equal(kd_safetensors_write(path, sources, 4, SAFETENSORS_F32), KD_OK);
 
     safetensors_file file;
-    assert_int_equal(safetensors_open(&file, path), KD_OK);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_OK);
     assert_int_equal(file.tensor_count, 4);
-    assert_string_equal(safetensors_metadata(&file, "format"), "pt");
+    assert_string_equal(kd_safetensors_metadata(&file, "format"), "pt");
     for (int i = 0; i < 4; i++) {
-        const safetensors_tensor *tensor = safetensors_find(&file, sources[i].name);
+        const safetensors_tensor *tensor = kd_safetensors_find(&file, sources[i].name);
         assert_non_null(tensor);
         assert_int_equal(tensor->dtype, SAFETENSORS_F32);
         assert_int_equal(tensor->ndim, sources[i].ndim);
         for (int axis = 0; axis < tensor->ndim; axis++)
             assert_int_equal(tensor->shape[axis], sources[i].shape[axis]);
-        uint64_t count = safetensors_tensor_elements(tensor);
+        uint64_t count = kd_safetensors_tensor_elements(tensor);
         float out[8];
-        assert_int_equal(safetensors_read_f32(&file, tensor, 0, count, out), KD_OK);
+        assert_int_equal(kd_safetensors_read_f32(&file, tensor, 0, count, out), KD_OK);
         assert_memory_equal(out, sources[i].data, count * sizeof(float));
     }
-    const safetensors_tensor *weight = safetensors_find(&file, "layer.weight");
+    const safetensors_tensor *weight = kd_safetensors_find(&file, "layer.weight");
     float tail[2];
-    assert_int_equal(safetensors_read_f32(&file, weight, 4, 2, tail), KD_OK);
+    assert_int_equal(kd_safetensors_read_f32(&file, weight, 4, 2, tail), KD_OK);
     assert_memory_equal(tail, matrix + 4, sizeof tail);
-    assert_int_equal(safetensors_read_f32(&file, weight, 5, 2, tail), KD_ERR_INVALID);
-    assert_null(safetensors_find(&file, "absent"));
-    safetensors_close(&file);
+    assert_int_equal(kd_safetensors_read_f32(&file, weight, 5, 2, tail), KD_ERR_INVALID);
+    assert_null(kd_safetensors_find(&file, "absent"));
+    kd_safetensors_close(&file);
     free(path);
 }
 
@@ -91,7 +91,7 @@ static void test_header_layout(void **state)
     safetensors_source sources[] = {
         {"b", data, 1, {3}}, {"a", data, 1, {5}}, {"c", data, 1, {2}}};
     char *path = test_path(test_group_dir, "layout.safetensors");
-    assert_int_equal(safetensors_write(path, sources, 3, SAFETENSORS_F32), KD_OK);
+    assert_int_equal(kd_safetensors_write(path, sources, 3, SAFETENSORS_F32), KD_OK);
     size_t size;
     unsigned char *bytes = test_read_file(path, &size);
     uint64_t length = 0;
@@ -129,20 +129,20 @@ static void test_f16_write_rounds_each_value(void **state)
     float values[5] = {0.1f, -3.14159f, 70000.0f, 1e-6f, 2.0f};
     safetensors_source source = {"x", values, 1, {5}};
     char *path = test_path(test_group_dir, "half.safetensors");
-    assert_int_equal(safetensors_write(path, &source, 1, SAFETENSORS_F16), KD_OK);
+    assert_int_equal(kd_safetensors_write(path, &source, 1, SAFETENSORS_F16), KD_OK);
     safetensors_file file;
-    assert_int_equal(safetensors_open(&file, path), KD_OK);
-    const safetensors_tensor *tensor = safetensors_find(&file, "x");
+    assert_int_equal(kd_safetensors_open(&file, path), KD_OK);
+    const safetensors_tensor *tensor = kd_safetensors_find(&file, "x");
     assert_int_equal(tensor->dtype, SAFETENSORS_F16);
     assert_int_equal(tensor->data_end - tensor->data_begin, 10);
     float out[5];
-    assert_int_equal(safetensors_read_f32(&file, tensor, 0, 5, out), KD_OK);
+    assert_int_equal(kd_safetensors_read_f32(&file, tensor, 0, 5, out), KD_OK);
     for (int i = 0; i < 5; i++) {
-        float expected = float16_to_float(float_to_float16(values[i]));
+        float expected = kd_float16_to_float(kd_float_to_float16(values[i]));
         assert_memory_equal(&out[i], &expected, sizeof expected);
     }
-    safetensors_close(&file);
-    assert_int_equal(safetensors_write(path, &source, 1, SAFETENSORS_BF16), KD_ERR_UNSUPPORTED);
+    kd_safetensors_close(&file);
+    assert_int_equal(kd_safetensors_write(path, &source, 1, SAFETENSORS_BF16), KD_ERR_UNSUPPORTED);
     free(path);
 }
 
@@ -155,16 +155,16 @@ static void test_reads_bf16_and_refuses_integers(void **state)
                            "\"mask\":{\"dtype\":\"U8\",\"shape\":[2,2],\"data_offsets\":[4,8]}}",
                            8);
     safetensors_file file;
-    assert_int_equal(safetensors_open(&file, path), KD_OK);
-    assert_null(safetensors_metadata(&file, "format"));
+    assert_int_equal(kd_safetensors_open(&file, path), KD_OK);
+    assert_null(kd_safetensors_metadata(&file, "format"));
     float out[4];
-    assert_int_equal(safetensors_read_f32(&file, safetensors_find(&file, "w"), 0, 2, out), KD_OK);
-    assert_true(out[0] == bfloat16_to_float(0x0100));
-    assert_true(out[1] == bfloat16_to_float(0x0302));
-    assert_int_equal(safetensors_read_f32(&file, safetensors_find(&file, "mask"), 0, 4, out),
+    assert_int_equal(kd_safetensors_read_f32(&file, kd_safetensors_find(&file, "w"), 0, 2, out), KD_OK);
+    assert_true(out[0] == kd_bfloat16_to_float(0x0100));
+    assert_true(out[1] == kd_bfloat16_to_float(0x0302));
+    assert_int_equal(kd_safetensors_read_f32(&file, kd_safetensors_find(&file, "mask"), 0, 4, out),
                      KD_ERR_UNSUPPORTED);
     assert_non_null(strstr(kd_last_error(), "tensor mask has dtype U8"));
-    safetensors_close(&file);
+    kd_safetensors_close(&file);
     free(path);
 }
 
@@ -174,26 +174,26 @@ static void test_short_and_absurd_lengths(void **state)
     char *path = test_path(test_group_dir, "bad.safetensors");
     safetensors_file file;
     test_write_file(path, "\x10\0\0", 3);
-    assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "too short"));
 
     unsigned char past_end[16] = {0xe8, 0x03}; /* header length 1000 in a 16-byte file */
     test_write_file(path, past_end, sizeof past_end);
-    assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "header length 1000 runs past the end"));
 
     unsigned char huge[16] = {0, 0, 0, 0, 0, 0x01}; /* 2^40 */
     test_write_file(path, huge, sizeof huge);
-    assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "is absurd"));
 
     unsigned char zero[16] = {0};
     test_write_file(path, zero, sizeof zero);
-    assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "header length 0 is absurd"));
 
     char *missing = test_path(test_group_dir, "missing.safetensors");
-    assert_int_equal(safetensors_open(&file, missing), KD_ERR_IO);
+    assert_int_equal(kd_safetensors_open(&file, missing), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "missing.safetensors: cannot open"));
     free(missing);
     free(path);
@@ -205,12 +205,12 @@ static void test_truncated_file(void **state)
     float values[64] = {0};
     safetensors_source source = {"h.0.mlp.c_fc.weight", values, 2, {8, 8}};
     char *path = test_path(test_group_dir, "bad.safetensors");
-    assert_int_equal(safetensors_write(path, &source, 1, SAFETENSORS_F32), KD_OK);
+    assert_int_equal(kd_safetensors_write(path, &source, 1, SAFETENSORS_F32), KD_OK);
     size_t size;
     char *bytes = test_read_file(path, &size);
     test_write_file(path, bytes, size - 5);
     safetensors_file file;
-    assert_int_equal(safetensors_open(&file, path), KD_ERR_FORMAT);
+    assert_int_equal(kd_safetensors_open(&file, path), KD_ERR_FORMAT);
     assert_non_null(strstr(kd_last_error(), "tensor h.0.mlp.c_fc.weight: data_offsets end 256 "
                                             "is past the data section (251 bytes)"));
     free(bytes);

@@ -20,7 +20,7 @@ static void logits_of(const float *p, float *logits)
 static gpt2_sampling plain_sampling(void)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     sampling.temperature = 1.0f;
     sampling.top_k = 0;
     sampling.top_p = 1.0f;
@@ -35,7 +35,7 @@ static void draw_counts(const float *logits, const gpt2_sampling *sampling, int 
     kd_rng_seed(&rng, 1);
     memset(counts, 0, V * sizeof(int));
     for (int i = 0; i < DRAWS; i++) {
-        int token = gpt2_sample_token(logits, V, sampling, scratch, &rng);
+        int token = kd_gpt2_sample_token(logits, V, sampling, scratch, &rng);
         assert_in_range(token, 0, V - 1);
         counts[token]++;
     }
@@ -51,10 +51,10 @@ static void test_greedy_is_argmax_with_lowest_id_on_ties(void **state)
     kd_rng_seed(&rng, 9);
     untouched = rng;
     sampling.temperature = 0.0f;
-    assert_int_equal(gpt2_sample_token(logits, V, &sampling, scratch, &rng), 1);
+    assert_int_equal(kd_gpt2_sample_token(logits, V, &sampling, scratch, &rng), 1);
     sampling.temperature = 1.0f;
     sampling.top_k = 1;
-    assert_int_equal(gpt2_sample_token(logits, V, &sampling, scratch, &rng), 1);
+    assert_int_equal(kd_gpt2_sample_token(logits, V, &sampling, scratch, &rng), 1);
     /* Greedy choices draw nothing, so they do not shift a seeded stream. */
     assert_memory_equal(&rng, &untouched, sizeof rng);
 }
@@ -141,9 +141,9 @@ static void test_same_seed_same_draws(void **state)
     kd_rng_seed(&c, 43);
     int differ = 0;
     for (int i = 0; i < 200; i++) {
-        int x = gpt2_sample_token(logits, V, &sampling, scratch, &a);
-        assert_int_equal(x, gpt2_sample_token(logits, V, &sampling, scratch, &b));
-        differ += x != gpt2_sample_token(logits, V, &sampling, scratch, &c);
+        int x = kd_gpt2_sample_token(logits, V, &sampling, scratch, &a);
+        assert_int_equal(x, kd_gpt2_sample_token(logits, V, &sampling, scratch, &b));
+        differ += x != kd_gpt2_sample_token(logits, V, &sampling, scratch, &c);
     }
     assert_true(differ > 0);
 }
@@ -152,8 +152,8 @@ static void test_bad_options_are_refused(void **state)
 {
     (void)state;
     gpt2_sampling good;
-    gpt2_sampling_default(&good);
-    assert_int_equal(gpt2_sampling_validate(&good), KD_OK);
+    kd_gpt2_sampling_default(&good);
+    assert_int_equal(kd_gpt2_sampling_validate(&good), KD_OK);
     struct {
         float temperature, top_p;
         int top_k, max_new_tokens;
@@ -170,7 +170,7 @@ static void test_bad_options_are_refused(void **state)
         bad.top_p = cases[i].top_p;
         bad.top_k = cases[i].top_k;
         bad.max_new_tokens = cases[i].max_new_tokens;
-        assert_int_equal(gpt2_sampling_validate(&bad), KD_ERR_INVALID);
+        assert_int_equal(kd_gpt2_sampling_validate(&bad), KD_ERR_INVALID);
         assert_non_null(strstr(kd_last_error(), cases[i].message));
     }
 }

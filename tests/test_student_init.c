@@ -21,8 +21,8 @@ static gpt2_config shape(int layers, int width, int heads)
 
 static void make_model(gpt2_model *model, gpt2_config config, uint64_t seed)
 {
-    assert_int_equal(gpt2_create(model, &config), KD_OK);
-    gpt2_init_random(model, seed);
+    assert_int_equal(kd_gpt2_create(model, &config), KD_OK);
+    kd_gpt2_init_random(model, seed);
     /* Non-trivial LayerNorm and bias values, so a misplaced one shows. */
     kd_rng rng;
     kd_rng_seed(&rng, seed + 1);
@@ -35,28 +35,28 @@ static void test_layer_plan(void **state)
 {
     (void)state;
     student_init init;
-    student_init_default(&init);
+    kd_student_init_default(&init);
     int layers[STUDENT_MAX_LAYERS];
-    assert_int_equal(student_layer_plan(&init, 6, 3, layers), KD_OK);
+    assert_int_equal(kd_student_layer_plan(&init, 6, 3, layers), KD_OK);
     assert_int_equal(layers[0], 0);
     assert_int_equal(layers[1], 2);
     assert_int_equal(layers[2], 4);
-    assert_int_equal(student_layer_plan(&init, 4, 2, layers), KD_OK);
+    assert_int_equal(kd_student_layer_plan(&init, 4, 2, layers), KD_OK);
     assert_int_equal(layers[1], 2);
-    assert_int_equal(student_layer_plan(&init, 2, 3, layers), KD_ERR_INVALID);
+    assert_int_equal(kd_student_layer_plan(&init, 2, 3, layers), KD_ERR_INVALID);
     init.layer_count = 2;
     init.layers[0] = 5;
     init.layers[1] = 1;
-    assert_int_equal(student_layer_plan(&init, 6, 2, layers), KD_OK);
+    assert_int_equal(kd_student_layer_plan(&init, 6, 2, layers), KD_OK);
     assert_int_equal(layers[0], 5);
-    assert_int_equal(student_layer_plan(&init, 6, 3, layers), KD_ERR_INVALID);
-    assert_int_equal(student_layer_plan(&init, 5, 2, layers), KD_ERR_INVALID);
+    assert_int_equal(kd_student_layer_plan(&init, 6, 3, layers), KD_ERR_INVALID);
+    assert_int_equal(kd_student_layer_plan(&init, 5, 2, layers), KD_ERR_INVALID);
 }
 
 static void forward_logits(gpt2_model *model, const int *tokens, float *logits)
 {
-    gpt2_forward(model, tokens, 1, SEQ);
-    gpt2_head_logits(model, 0, SEQ, logits);
+    kd_gpt2_forward(model, tokens, 1, SEQ);
+    kd_gpt2_head_logits(model, 0, SEQ, logits);
 }
 
 static void test_full_copy_is_the_teacher(void **state)
@@ -66,13 +66,13 @@ static void test_full_copy_is_the_teacher(void **state)
     make_model(&teacher, shape(3, 16, 2), 7);
     make_model(&student, shape(3, 16, 2), 99);
     student_width_plan plan;
-    assert_int_equal(student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
+    assert_int_equal(kd_student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
     int layers[] = {0, 1, 2};
-    assert_int_equal(student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
+    assert_int_equal(kd_student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
     assert_memory_equal(student.params_memory, teacher.params_memory,
                         teacher.num_params * sizeof(float));
-    assert_int_equal(gpt2_prepare(&teacher, 1, SEQ, 0), KD_OK);
-    assert_int_equal(gpt2_prepare(&student, 1, SEQ, 0), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&teacher, 1, SEQ, 0), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&student, 1, SEQ, 0), KD_OK);
     int tokens[SEQ];
     for (int t = 0; t < SEQ; t++)
         tokens[t] = (t * 7 + 3) % V;
@@ -80,9 +80,9 @@ static void test_full_copy_is_the_teacher(void **state)
     forward_logits(&teacher, tokens, a);
     forward_logits(&student, tokens, b);
     assert_memory_equal(a, b, sizeof a);
-    student_width_plan_free(&plan);
-    gpt2_free(&teacher);
-    gpt2_free(&student);
+    kd_student_width_plan_free(&plan);
+    kd_gpt2_free(&teacher);
+    kd_gpt2_free(&student);
 }
 
 /* Tensor by tensor, by Hugging Face name: h.i of the student is
@@ -94,12 +94,12 @@ static void test_depth_copy_by_name(void **state)
     make_model(&teacher, shape(4, 16, 2), 3);
     make_model(&student, shape(2, 16, 2), 4);
     student_width_plan plan;
-    assert_int_equal(student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
+    assert_int_equal(kd_student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
     int layers[] = {3, 1};
-    assert_int_equal(student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
-    for (int i = 0; i < gpt2_tensor_count(&student.config); i++) {
+    assert_int_equal(kd_student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
+    for (int i = 0; i < kd_gpt2_tensor_count(&student.config); i++) {
         gpt2_tensor s;
-        gpt2_tensor_at(&student.config, &student.params, i, &s);
+        kd_gpt2_tensor_at(&student.config, &student.params, i, &s);
         char name[64];
         int layer;
         char rest[48];
@@ -108,9 +108,9 @@ static void test_depth_copy_by_name(void **state)
         else
             snprintf(name, sizeof name, "%s", s.name);
         int found = 0;
-        for (int j = 0; j < gpt2_tensor_count(&teacher.config); j++) {
+        for (int j = 0; j < kd_gpt2_tensor_count(&teacher.config); j++) {
             gpt2_tensor t;
-            gpt2_tensor_at(&teacher.config, &teacher.params, j, &t);
+            kd_gpt2_tensor_at(&teacher.config, &teacher.params, j, &t);
             if (strcmp(t.name, name) != 0)
                 continue;
             size_t count = (size_t)s.shape[0] * (size_t)(s.ndim == 2 ? s.shape[1] : 1);
@@ -119,9 +119,9 @@ static void test_depth_copy_by_name(void **state)
         }
         assert_true(found);
     }
-    student_width_plan_free(&plan);
-    gpt2_free(&teacher);
-    gpt2_free(&student);
+    kd_student_width_plan_free(&plan);
+    kd_gpt2_free(&teacher);
+    kd_gpt2_free(&student);
 }
 
 /* A hand-made plan: every weight holds the teacher's entry at the kept
@@ -137,7 +137,7 @@ static void test_width_gather(void **state)
         neurons[j] = 2 * j + 1;
     student_width_plan plan = {.channels = channels, .heads = heads, .neurons = neurons};
     int layers[] = {1};
-    assert_int_equal(student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
+    assert_int_equal(kd_student_copy_from_teacher(&student, &teacher, layers, &plan), KD_OK);
     const gpt2_params *t = &teacher.params, *s = &student.params;
     for (int v = 0; v < V; v++)
         for (int c = 0; c < 4; c++)
@@ -162,8 +162,8 @@ static void test_width_gather(void **state)
         assert_true(s->attprojb[c] == t->attprojb[8 + channels[c]]);
         assert_true(s->lnfb[c] == t->lnfb[channels[c]]);
     }
-    gpt2_free(&teacher);
-    gpt2_free(&student);
+    kd_gpt2_free(&teacher);
+    kd_gpt2_free(&student);
 }
 
 /* Kills channel 3 (every LayerNorm's weight and bias), head 0 of layer 0
@@ -185,21 +185,21 @@ static void test_width_ranking_keeps_live_units(void **state)
         p->qkvb[16 + d] = 0.0f;
     p->fcb[5] = 0.0f;
     dataset *data;
-    assert_int_equal(dataset_create(SEQ, &data), KD_OK);
+    assert_int_equal(kd_dataset_create(SEQ, &data), KD_OK);
     for (int e = 0; e < 6; e++) {
         int ids[SEQ + 1];
         uint8_t mask[SEQ + 1] = {0};
         for (int t = 0; t <= SEQ; t++)
             ids[t] = (e * 13 + t * 5) % V;
-        assert_int_equal(dataset_append(data, ids, mask, SEQ + 1, (uint64_t)e), KD_OK);
+        assert_int_equal(kd_dataset_append(data, ids, mask, SEQ + 1, (uint64_t)e), KD_OK);
     }
     size_t examples[] = {0, 1, 2, 3, 4, 5};
-    assert_int_equal(gpt2_prepare(&teacher, 1, SEQ, 0), KD_OK);
+    assert_int_equal(kd_gpt2_prepare(&teacher, 1, SEQ, 0), KD_OK);
     gpt2_config student = shape(1, 4, 1);
     student_width_plan plan;
     int layers[] = {0};
-    assert_int_equal(student_width_plan_measure(&teacher, &student, layers, data, examples, 6,
-                                                &plan),
+    assert_int_equal(kd_student_width_plan_measure(&teacher, &student, layers, data, examples, 6,
+                                                   &plan),
                      KD_OK);
     for (int c = 0; c < 4; c++) {
         assert_int_not_equal(plan.channels[c], 3);
@@ -209,14 +209,14 @@ static void test_width_ranking_keeps_live_units(void **state)
     assert_int_equal(plan.heads[0], 1);
     for (int j = 0; j < 16; j++)
         assert_int_not_equal(plan.neurons[j], 5);
-    student_width_plan_free(&plan);
+    kd_student_width_plan_free(&plan);
     gpt2_config wrong_heads = shape(1, 4, 2); /* head size 2, the teacher's is 4 */
-    assert_int_equal(student_width_plan_measure(&teacher, &wrong_heads, layers, data, examples, 6,
-                                                &plan),
+    assert_int_equal(kd_student_width_plan_measure(&teacher, &wrong_heads, layers, data, examples, 6,
+                                                   &plan),
                      KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "head size"));
-    dataset_free(data);
-    gpt2_free(&teacher);
+    kd_dataset_free(data);
+    kd_gpt2_free(&teacher);
 }
 
 static void test_incompatible_shapes(void **state)
@@ -228,19 +228,19 @@ static void test_incompatible_shapes(void **state)
     other_vocab.vocab_size = V + 1;
     make_model(&student, other_vocab, 2);
     student_width_plan plan;
-    assert_int_equal(student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
+    assert_int_equal(kd_student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
     int layers[] = {0};
-    assert_int_equal(student_copy_from_teacher(&student, &teacher, layers, &plan), KD_ERR_INVALID);
+    assert_int_equal(kd_student_copy_from_teacher(&student, &teacher, layers, &plan), KD_ERR_INVALID);
     assert_non_null(strstr(kd_last_error(), "vocabulary"));
-    student_width_plan_free(&plan);
-    gpt2_free(&student);
+    kd_student_width_plan_free(&plan);
+    kd_gpt2_free(&student);
     make_model(&student, shape(1, 8, 2), 2);
-    assert_int_equal(student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
+    assert_int_equal(kd_student_width_plan_identity(&teacher.config, &student.config, &plan), KD_OK);
     layers[0] = 2;
-    assert_int_equal(student_copy_from_teacher(&student, &teacher, layers, &plan), KD_ERR_INVALID);
-    student_width_plan_free(&plan);
-    gpt2_free(&student);
-    gpt2_free(&teacher);
+    assert_int_equal(kd_student_copy_from_teacher(&student, &teacher, layers, &plan), KD_ERR_INVALID);
+    kd_student_width_plan_free(&plan);
+    kd_gpt2_free(&student);
+    kd_gpt2_free(&teacher);
 }
 
 int main(void)

@@ -53,7 +53,7 @@ static char *write_chart(const svg_chart *chart)
 {
     char *dir = test_make_temp_dir();
     char *path = test_path(dir, "chart.svg");
-    assert_int_equal(svg_chart_write(path, chart), KD_OK);
+    assert_int_equal(kd_svg_chart_write(path, chart), KD_OK);
     size_t size = 0;
     char *text = test_read_file(path, &size);
     free(path);

@@ -9,12 +9,12 @@ static void test_push_grows_and_keeps_ids(void **state)
     (void)state;
     kd_token_buffer buffer = {0};
     for (int i = 0; i < 10000; i++)
-        assert_int_equal(token_buffer_push(&buffer, i * 3), KD_OK);
+        assert_int_equal(kd_token_buffer_push(&buffer, i * 3), KD_OK);
     assert_int_equal(buffer.count, 10000);
     assert_true(buffer.capacity >= buffer.count);
     for (int i = 0; i < 10000; i++)
         assert_int_equal(buffer.ids[i], i * 3);
-    token_buffer_free(&buffer);
+    kd_token_buffer_free(&buffer);
 }
 
 static void test_clear_keeps_memory(void **state)
@@ -22,31 +22,31 @@ static void test_clear_keeps_memory(void **state)
     (void)state;
     kd_token_buffer buffer = {0};
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(token_buffer_push(&buffer, i), KD_OK);
+        assert_int_equal(kd_token_buffer_push(&buffer, i), KD_OK);
     int *ids = buffer.ids;
     size_t capacity = buffer.capacity;
-    token_buffer_clear(&buffer);
+    kd_token_buffer_clear(&buffer);
     assert_int_equal(buffer.count, 0);
     assert_int_equal(buffer.capacity, capacity);
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(token_buffer_push(&buffer, 7), KD_OK);
+        assert_int_equal(kd_token_buffer_push(&buffer, 7), KD_OK);
     assert_ptr_equal(buffer.ids, ids); /* refilling to the old size reallocates nothing */
-    token_buffer_free(&buffer);
+    kd_token_buffer_free(&buffer);
 }
 
 static void test_free_resets(void **state)
 {
     (void)state;
     kd_token_buffer buffer = {0};
-    assert_int_equal(token_buffer_push(&buffer, 1), KD_OK);
-    token_buffer_free(&buffer);
+    assert_int_equal(kd_token_buffer_push(&buffer, 1), KD_OK);
+    kd_token_buffer_free(&buffer);
     assert_null(buffer.ids);
     assert_int_equal(buffer.count, 0);
     assert_int_equal(buffer.capacity, 0);
-    assert_int_equal(token_buffer_push(&buffer, 2), KD_OK);
+    assert_int_equal(kd_token_buffer_push(&buffer, 2), KD_OK);
     assert_int_equal(buffer.ids[0], 2);
-    token_buffer_free(&buffer);
-    token_buffer_free(&buffer); /* twice is harmless */
+    kd_token_buffer_free(&buffer);
+    kd_token_buffer_free(&buffer); /* twice is harmless */
 }
 
 int main(void)

@@ -12,7 +12,7 @@ static kd_tokenizer *load_small(const char *const *tokens, int token_count, cons
     char *dir = test_make_temp_dir();
     test_write_tokenizer(dir, tokens, token_count, merges);
     kd_tokenizer *tokenizer = NULL;
-    if (tokenizer_load(dir, &tokenizer) != KD_OK)
+    if (kd_tokenizer_load(dir, &tokenizer) != KD_OK)
         fail_msg("%s", kd_last_error());
     test_remove_temp_dir(dir);
     return tokenizer;
@@ -22,10 +22,10 @@ static void expect_encoding(const kd_tokenizer *tokenizer, const char *text, con
                             size_t count)
 {
     kd_token_buffer ids = {0};
-    assert_int_equal(tokenizer_encode(tokenizer, text, strlen(text), &ids), KD_OK);
+    assert_int_equal(kd_tokenizer_encode(tokenizer, text, strlen(text), &ids), KD_OK);
     assert_int_equal(ids.count, count);
     assert_memory_equal(ids.ids, expected, count * sizeof *expected);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 /* Overlapping occurrences of one merge go left to right. */
@@ -36,7 +36,7 @@ static void test_overlaps_merge_left_to_right(void **state)
     expect_encoding(tokenizer, "aaa", (const int[]){256, 'a'}, 2);
     expect_encoding(tokenizer, "aaaa", (const int[]){256, 256}, 2);
     expect_encoding(tokenizer, "aaaaa", (const int[]){256, 256, 'a'}, 3);
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
 }
 
 /* The lowest rank wins wherever it is in the word. */
@@ -49,7 +49,7 @@ static void test_lowest_rank_first(void **state)
     expect_encoding(tokenizer, "abc", (const int[]){'a', 256}, 2);
     expect_encoding(tokenizer, "abab", (const int[]){257, 257}, 2);
     expect_encoding(tokenizer, "abx", (const int[]){257, 'x'}, 2);
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
 }
 
 /* A merge may be listed before the merge that makes one of its halves
@@ -61,23 +61,23 @@ static void test_every_occurrence_of_a_rank_before_the_next(void **state)
     kd_tokenizer *tokenizer = load_small((const char *const[]){"pq", "pqp"}, 2, "pq p\np q\n");
     expect_encoding(tokenizer, "pqpq", (const int[]){256, 256}, 2);
     expect_encoding(tokenizer, "pqp", (const int[]){257}, 1);
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
 }
 
 static void expect_round_trip(const kd_tokenizer *tokenizer, const char *text, size_t length,
                               size_t max_ids)
 {
     kd_token_buffer ids = {0};
-    assert_int_equal(tokenizer_encode(tokenizer, text, length, &ids), KD_OK);
+    assert_int_equal(kd_tokenizer_encode(tokenizer, text, length, &ids), KD_OK);
     assert_true(ids.count > 0 && ids.count <= max_ids);
     char *decoded = NULL;
     size_t decoded_length = 0;
-    assert_int_equal(tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &decoded_length),
+    assert_int_equal(kd_tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &decoded_length),
                      KD_OK);
     assert_int_equal(decoded_length, length);
     assert_memory_equal(decoded, text, length);
     free(decoded);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 enum { LONG_WORD = 100000 };
@@ -102,7 +102,7 @@ static void test_long_words_with_gpt2(void **state)
         memcpy(word + i, "\xc3\xa9", 2);
     expect_round_trip(tokenizer, word, LONG_WORD, LONG_WORD);
     free(word);
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
 }
 
 int main(void)

@@ -74,8 +74,8 @@ static void test_dolly_matches_reference_and_round_trips(void **state)
         assert_non_null(expectation);
         const char *text = NULL;
         cJSON *record = expected_record(files, &file_count, expectation, &text);
-        token_buffer_clear(&ids);
-        assert_int_equal(tokenizer_encode(tokenizer, text, strlen(text), &ids), KD_OK);
+        kd_token_buffer_clear(&ids);
+        assert_int_equal(kd_tokenizer_encode(tokenizer, text, strlen(text), &ids), KD_OK);
         const cJSON *expected = cJSON_GetObjectItem(expectation, "ids");
         int count = cJSON_GetArraySize(expected);
         for (int i = 0; i < count && (size_t)i < ids.count; i++) {
@@ -86,7 +86,7 @@ static void test_dolly_matches_reference_and_round_trips(void **state)
         assert_int_equal(ids.count, (size_t)count);
         char *decoded = NULL;
         size_t length = 0;
-        assert_int_equal(tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &length), KD_OK);
+        assert_int_equal(kd_tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &length), KD_OK);
         assert_int_equal(length, strlen(text));
         assert_memory_equal(decoded, text, length);
         free(decoded);
@@ -98,9 +98,9 @@ static void test_dolly_matches_reference_and_round_trips(void **state)
         free(files[i].name);
         free(files[i].text);
     }
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
     free(expectations);
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
 }
 
 int main(void)

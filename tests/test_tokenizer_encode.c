@@ -16,7 +16,7 @@ static int load_gpt2(void **state)
 {
     char *dir = test_path(KD_ASSETS_DIR, "gpt2");
     kd_tokenizer *tokenizer = NULL;
-    if (access(dir, R_OK) == 0 && tokenizer_load(dir, &tokenizer) != KD_OK)
+    if (access(dir, R_OK) == 0 && kd_tokenizer_load(dir, &tokenizer) != KD_OK)
         fail_msg("%s", kd_last_error());
     free(dir);
     *state = tokenizer;
@@ -25,7 +25,7 @@ static int load_gpt2(void **state)
 
 static int free_gpt2(void **state)
 {
-    tokenizer_free(*state);
+    kd_tokenizer_free(*state);
     return 0;
 }
 
@@ -41,7 +41,7 @@ static void expect_round_trip(const kd_tokenizer *tokenizer, const kd_token_buff
 {
     char *decoded = NULL;
     size_t decoded_length = 0;
-    assert_int_equal(tokenizer_decode(tokenizer, ids->ids, ids->count, &decoded, &decoded_length),
+    assert_int_equal(kd_tokenizer_decode(tokenizer, ids->ids, ids->count, &decoded, &decoded_length),
                      KD_OK);
     if (decoded_length != length || memcmp(decoded, text, length) != 0)
         fail_msg("%s: decode(encode(text)) differs from the text", name);
@@ -92,8 +92,8 @@ static void test_reference_cases(void **state)
         const char *name = cJSON_GetObjectItem(record, "name")->valuestring;
         size_t length = 0;
         char *text = case_text(record, &length);
-        token_buffer_clear(&ids);
-        if (tokenizer_encode(tokenizer, text, length, &ids) != KD_OK)
+        kd_token_buffer_clear(&ids);
+        if (kd_tokenizer_encode(tokenizer, text, length, &ids) != KD_OK)
             fail_msg("%s: %s", name, kd_last_error());
         expect_ids(&ids, cJSON_GetObjectItem(record, "ids"), name);
         expect_round_trip(tokenizer, &ids, text, length, name);
@@ -101,7 +101,7 @@ static void test_reference_cases(void **state)
         cJSON_Delete(record);
     }
     assert_true(cases >= 50);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
     free(lines);
 }
 
@@ -111,17 +111,17 @@ static void test_end_of_text_is_plain_text(void **state)
 {
     const kd_tokenizer *tokenizer = gpt2_or_skip(state);
     kd_token_buffer ids = {0};
-    assert_int_equal(tokenizer_encode(tokenizer, "<|endoftext|>", 13, &ids), KD_OK);
+    assert_int_equal(kd_tokenizer_encode(tokenizer, "<|endoftext|>", 13, &ids), KD_OK);
     assert_true(ids.count > 1);
     for (size_t i = 0; i < ids.count; i++)
         assert_int_not_equal(ids.ids[i], GPT2_END_OF_TEXT);
     char *text = NULL;
     size_t length = 0;
     int end = GPT2_END_OF_TEXT;
-    assert_int_equal(tokenizer_decode(tokenizer, &end, 1, &text, &length), KD_OK);
+    assert_int_equal(kd_tokenizer_decode(tokenizer, &end, 1, &text, &length), KD_OK);
     assert_string_equal(text, "<|endoftext|>");
     free(text);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 static void test_invalid_utf8(void **state)
@@ -140,13 +140,13 @@ static void test_invalid_utf8(void **state)
     };
     kd_token_buffer ids = {0};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        assert_int_equal(tokenizer_encode(tokenizer, cases[i].text, strlen(cases[i].text), &ids),
+        assert_int_equal(kd_tokenizer_encode(tokenizer, cases[i].text, strlen(cases[i].text), &ids),
                          KD_ERR_FORMAT);
         if (!strstr(kd_last_error(), "invalid UTF-8") || !strstr(kd_last_error(), cases[i].offset))
             fail_msg("case %zu: unexpected error \"%s\"", i, kd_last_error());
         assert_int_equal(ids.count, 0); /* rejected before any piece is encoded */
     }
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 static void test_decode_checks_ids(void **state)
@@ -157,7 +157,7 @@ static void test_decode_checks_ids(void **state)
     for (int i = 0; i < 2; i++) {
         char *text = NULL;
         size_t length = 0;
-        assert_int_equal(tokenizer_decode(tokenizer, bad[i], 3, &text, &length), KD_ERR_INVALID);
+        assert_int_equal(kd_tokenizer_decode(tokenizer, bad[i], 3, &text, &length), KD_ERR_INVALID);
         assert_null(text);
         if (!strstr(kd_last_error(), named[i]))
             fail_msg("unexpected error \"%s\"", kd_last_error());
@@ -169,19 +169,19 @@ static void test_decode_partial_character(void **state)
 {
     const kd_tokenizer *tokenizer = gpt2_or_skip(state);
     kd_token_buffer ids = {0};
-    assert_int_equal(tokenizer_encode(tokenizer, "\xe5\xad\x97", 3, &ids), KD_OK); /* "字" */
+    assert_int_equal(kd_tokenizer_encode(tokenizer, "\xe5\xad\x97", 3, &ids), KD_OK); /* "字" */
     assert_true(ids.count >= 2);
     char *text = NULL;
     size_t length = 0;
-    assert_int_equal(tokenizer_decode(tokenizer, ids.ids, ids.count - 1, &text, &length), KD_OK);
+    assert_int_equal(kd_tokenizer_decode(tokenizer, ids.ids, ids.count - 1, &text, &length), KD_OK);
     assert_true(length >= 1 && length < 3);
     assert_memory_equal(text, "\xe5\xad\x97", length);
     free(text);
-    assert_int_equal(tokenizer_decode(tokenizer, NULL, 0, &text, &length), KD_OK);
+    assert_int_equal(kd_tokenizer_decode(tokenizer, NULL, 0, &text, &length), KD_OK);
     assert_int_equal(length, 0);
     assert_string_equal(text, "");
     free(text);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 int main(void)

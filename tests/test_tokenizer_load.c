@@ -17,10 +17,10 @@ static const char MERGES[] = "a b\nab c\n";
 static void expect_load(const char *dir, kd_status status, const char *message)
 {
     kd_tokenizer *tokenizer = NULL;
-    assert_int_equal(tokenizer_load(dir, &tokenizer), status);
+    assert_int_equal(kd_tokenizer_load(dir, &tokenizer), status);
     if (status == KD_OK) {
         assert_non_null(tokenizer);
-        tokenizer_free(tokenizer);
+        kd_tokenizer_free(tokenizer);
         return;
     }
     assert_null(tokenizer);
@@ -60,18 +60,18 @@ static void test_small_tokenizer_loads_and_merges(void **state)
     char *dir = test_make_temp_dir();
     test_write_tokenizer(dir, TOKENS, 2, MERGES);
     kd_tokenizer *tokenizer = NULL;
-    assert_int_equal(tokenizer_load(dir, &tokenizer), KD_OK);
-    assert_int_equal(tokenizer_vocab_size(tokenizer), 258);
-    assert_int_equal(tokenizer_token_id(tokenizer, "ab"), 256);
-    assert_int_equal(tokenizer_token_id(tokenizer, "abc"), 257);
-    assert_int_equal(tokenizer_token_id(tokenizer, "abd"), -1);
+    assert_int_equal(kd_tokenizer_load(dir, &tokenizer), KD_OK);
+    assert_int_equal(kd_tokenizer_vocab_size(tokenizer), 258);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, "ab"), 256);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, "abc"), 257);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, "abd"), -1);
     kd_token_buffer ids = {0};
-    assert_int_equal(tokenizer_encode(tokenizer, "abc abd", 7, &ids), KD_OK);
+    assert_int_equal(kd_tokenizer_encode(tokenizer, "abc abd", 7, &ids), KD_OK);
     int expected[] = {257, ' ', 256, 'd'}; /* " abd" is one piece: " ", "ab", "d" */
     assert_int_equal(ids.count, 4);
     assert_memory_equal(ids.ids, expected, sizeof expected);
-    token_buffer_free(&ids);
-    tokenizer_free(tokenizer);
+    kd_token_buffer_free(&ids);
+    kd_tokenizer_free(tokenizer);
     test_remove_temp_dir(dir);
 }
 
@@ -152,9 +152,9 @@ static void test_malformed_merges(void **state)
 static uint64_t load_hash(const char *dir)
 {
     kd_tokenizer *tokenizer = NULL;
-    assert_int_equal(tokenizer_load(dir, &tokenizer), KD_OK);
-    uint64_t hash = tokenizer_hash(tokenizer);
-    tokenizer_free(tokenizer);
+    assert_int_equal(kd_tokenizer_load(dir, &tokenizer), KD_OK);
+    uint64_t hash = kd_tokenizer_hash(tokenizer);
+    kd_tokenizer_free(tokenizer);
     return hash;
 }
 
@@ -183,16 +183,16 @@ static void test_gpt2_files(void **state)
         free(dir);
         skip();
     }
-    assert_int_equal(tokenizer_load(dir, &tokenizer), KD_OK);
-    assert_int_equal(tokenizer_vocab_size(tokenizer), 50257);
-    assert_int_equal(tokenizer_token_id(tokenizer, "<|endoftext|>"), GPT2_END_OF_TEXT);
-    assert_int_equal(tokenizer_token_id(tokenizer, " the"), 262);
-    assert_int_equal(tokenizer_token_id(tokenizer, "\xc4\xa0the"), -1); /* the file's spelling */
+    assert_int_equal(kd_tokenizer_load(dir, &tokenizer), KD_OK);
+    assert_int_equal(kd_tokenizer_vocab_size(tokenizer), 50257);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, "<|endoftext|>"), GPT2_END_OF_TEXT);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, " the"), 262);
+    assert_int_equal(kd_tokenizer_token_id(tokenizer, "\xc4\xa0the"), -1); /* the file's spelling */
     kd_tokenizer *again = NULL;
-    assert_int_equal(tokenizer_load(dir, &again), KD_OK);
-    assert_true(tokenizer_hash(tokenizer) == tokenizer_hash(again));
-    tokenizer_free(again);
-    tokenizer_free(tokenizer);
+    assert_int_equal(kd_tokenizer_load(dir, &again), KD_OK);
+    assert_true(kd_tokenizer_hash(tokenizer) == kd_tokenizer_hash(again));
+    kd_tokenizer_free(again);
+    kd_tokenizer_free(tokenizer);
     free(dir);
 }
 

@@ -42,7 +42,7 @@ static void test_tiny_model_overfits(void **state)
     char *config = train_fixture_write(dir, 16, 64, 120, NULL);
     char *out = test_path(dir, "run");
     teacher_train_options options = {.config_path = config, .out_dir = out, .overrides = {.seed = -1}};
-    if (teacher_train(&options) != KD_OK)
+    if (kd_teacher_train(&options) != KD_OK)
         fail_msg("teacher_train: %s", kd_last_error());
     double loss = last_train_loss(out);
     print_message("final training loss %.4f\n", loss);
@@ -62,8 +62,8 @@ static void test_tiny_model_overfits(void **state)
     char *model = test_path(out, "model");
     eval_options eval = {.model_dir = model, .batch_size = 4};
     eval_result first, second;
-    assert_int_equal(eval_model_dir(&eval, &first), KD_OK);
-    assert_int_equal(eval_model_dir(&eval, &second), KD_OK);
+    assert_int_equal(kd_eval_model_dir(&eval, &first), KD_OK);
+    assert_int_equal(kd_eval_model_dir(&eval, &second), KD_OK);
     assert_true(first.loss == second.loss && first.accuracy == second.accuracy);
     assert_true(isfinite(first.loss) && first.tokens > 0);
     free(model);

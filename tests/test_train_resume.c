@@ -15,7 +15,7 @@ static void train(const char *config, const char *out, int stop_after, int resum
         .config_path = config, .out_dir = out, .stop_after = stop_after, .resume = resume,
         .overrides = {.seed = -1},
     };
-    kd_status status = teacher_train(&options);
+    kd_status status = kd_teacher_train(&options);
     if (status != KD_OK)
         fail_msg("teacher_train: %s", kd_last_error());
 }
@@ -62,7 +62,7 @@ static void test_resume_without_checkpoint_fails(void **state)
     char *out = test_path(dir, "never-started");
     teacher_train_options options = {.config_path = config, .out_dir = out, .resume = 1,
                                      .overrides = {.seed = -1}};
-    assert_int_equal(teacher_train(&options), KD_ERR_IO);
+    assert_int_equal(kd_teacher_train(&options), KD_ERR_IO);
     assert_non_null(strstr(kd_last_error(), "no checkpoint"));
     free(out);
     free(config);

@@ -67,7 +67,7 @@ enum {
 
 /* What the cached logits were made from. A student run computes the same
  * values for its own teacher, data and settings and refuses a cache whose
- * identity differs (cache_check_compatible). */
+ * identity differs (kd_cache_check_compatible). */
 typedef struct {
     uint64_t teacher;         /* XXH3-64 of the teacher's model.safetensors */
     uint64_t tokenizer;       /* the tokenizer's hash (vocab.json, merges.txt) */
@@ -89,7 +89,7 @@ typedef struct {
 } cache_encoding;
 
 /* K 32, no samples, seed 0, zstd level 3, 256 examples per shard. */
-void cache_encoding_default(cache_encoding *encoding);
+void kd_cache_encoding_default(cache_encoding *encoding);
 
 /* Figures about a cache, measured when it is written. */
 typedef struct {
@@ -135,27 +135,27 @@ typedef struct {
     cache_stats stats;
 } cache_manifest;
 
-kd_status cache_manifest_read(const char *dir, cache_manifest *manifest);
-void cache_manifest_free(cache_manifest *manifest);
+kd_status kd_cache_manifest_read(const char *dir, cache_manifest *manifest);
+void kd_cache_manifest_free(cache_manifest *manifest);
 /* A human-readable summary with every stat (kd cache inspect). */
-void cache_manifest_print(const cache_manifest *manifest, FILE *out);
+void kd_cache_manifest_print(const cache_manifest *manifest, FILE *out);
 
 /* KD_OK when `manifest` was made from `expected`; otherwise KD_ERR_INVALID
  * with a message naming every field that differs, e.g.
  *   "runs/x/cache: made from a different teacher weights, data (cache
  *    teacher 1f2e..., expected 9a0b...; ...)". */
-kd_status cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
-                                 const char *dir);
+kd_status kd_cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
+                                    const char *dir);
 
 /* The identity fields a dataset determines: data files, tokenizer,
  * templates (with the field names, loss mode and skip_bad), sequence length
  * and split, for the train part. The teacher field is left 0. */
-kd_status cache_identity_from_data(const dataset_options *options, uint64_t tokenizer_hash,
-                                   cache_identity *identity);
+kd_status kd_cache_identity_from_data(const dataset_options *options, uint64_t kd_tokenizer_hash,
+                                      cache_identity *identity);
 
 /* The hash a record keeps of its example (ids and target mask), so that a
  * reader can check the record belongs to the example it trains on. */
-uint64_t cache_example_hash(const int *ids, const uint8_t *target_mask, size_t length);
+uint64_t kd_cache_example_hash(const int *ids, const uint8_t *target_mask, size_t length);
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -177,33 +177,33 @@ typedef struct cache_writer cache_writer;
  * when complete, and the manifest is written last. Opening removes a
  * manifest made by another plan before anything else changes, and keeps
  * every complete shard of this plan from an interrupted run; the caller asks
- * cache_writer_pending which examples still need the teacher. A cache
+ * kd_cache_writer_pending which examples still need the teacher. A cache
  * already complete for this plan is left as it is. */
-kd_status cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out);
-void cache_writer_free(cache_writer *writer);
+kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out);
+void kd_cache_writer_close(cache_writer *writer);
 
 /* Whether the example at cache position `index` (0 <= index < example_count)
  * still has to be written. */
-int cache_writer_pending(const cache_writer *writer, size_t index);
+int kd_cache_writer_pending(const cache_writer *writer, size_t index);
 /* Whether a complete manifest for this plan already exists. */
-int cache_writer_complete(const cache_writer *writer);
+int kd_cache_writer_complete(const cache_writer *writer);
 
 /* Writes one example: begin, then the teacher's logits (rows, V) for its
  * counted positions in order (over one or more add_rows calls), then end.
  * Examples come in cache order, skipping those not pending. */
-kd_status cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
-                             const uint8_t *target_mask, size_t length);
-kd_status cache_writer_add_rows(cache_writer *writer, const float *logits, int rows);
-kd_status cache_writer_end(cache_writer *writer);
+kd_status kd_cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
+                                const uint8_t *target_mask, size_t length);
+kd_status kd_cache_writer_add_rows(cache_writer *writer, const float *logits, int rows);
+kd_status kd_cache_writer_end(cache_writer *writer);
 
 /* Adds time the caller spent computing the teacher's logits, so the
  * manifest can compare reading the cache with recomputing them. */
-void cache_writer_add_teacher_time(cache_writer *writer, double seconds);
+void kd_cache_writer_add_teacher_time(cache_writer *writer, double seconds);
 
 /* After every pending example: reads the whole cache back in shuffled order
  * (checking every shard and record and measuring the read speed), then
  * writes manifest.json. `manifest` (may be NULL) receives a copy. */
-kd_status cache_writer_finish(cache_writer *writer, cache_manifest *manifest);
+kd_status kd_cache_writer_finish(cache_writer *writer, cache_manifest *manifest);
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -212,7 +212,7 @@ kd_status cache_writer_finish(cache_writer *writer, cache_manifest *manifest);
  * predicts ids[position[i] + 1] of the example. */
 typedef struct {
     uint32_t example;             /* dataset example index */
-    uint64_t example_hash;        /* cache_example_hash of the example */
+    uint64_t example_hash;        /* kd_cache_example_hash of the example */
     int positions;                /* n: counted positions */
     const int32_t *position;      /* (n) ascending */
     int topk;                     /* K */
@@ -232,21 +232,21 @@ typedef struct cache_reader cache_reader;
 /* Reads DIR/manifest.json and checks every shard against it (size, XXH3-64
  * checksum, header, index) before anything is used: a damaged, truncated or
  * foreign shard is refused with a message naming it. */
-kd_status cache_open(const char *dir, cache_reader **out);
-void cache_close(cache_reader *reader);
-const cache_manifest *cache_reader_manifest(const cache_reader *reader);
+kd_status kd_cache_open(const char *dir, cache_reader **out);
+void kd_cache_close(cache_reader *reader);
+const cache_manifest *kd_cache_reader_manifest(const cache_reader *reader);
 
-size_t cache_reader_count(const cache_reader *reader);
+size_t kd_cache_reader_count(const cache_reader *reader);
 /* The dataset example index of the cache's index-th example. */
-uint32_t cache_reader_example_at(const cache_reader *reader, size_t index);
+uint32_t kd_cache_reader_example_at(const cache_reader *reader, size_t index);
 /* Decodes the record of dataset example `example` (KD_ERR_INVALID when the
  * cache does not hold it). Not thread-safe: one reader per thread. */
-kd_status cache_reader_read(cache_reader *reader, uint32_t example, cache_record *record);
+kd_status kd_cache_reader_read(cache_reader *reader, uint32_t example, cache_record *record);
 
 /* ---- checking ----------------------------------------------------------- */
 
 /* Opens the cache and decodes every record, checking the counts against the
  * manifest. The first damage found fails, naming the shard (and example). */
-kd_status cache_verify(const char *dir, cache_manifest *summary);
+kd_status kd_cache_verify(const char *dir, cache_manifest *summary);
 
 #endif

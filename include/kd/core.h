@@ -86,9 +86,9 @@ typedef struct {
     int interactive;
 } kd_progress;
 
-void progress_start(kd_progress *progress, const char *label, long total);
+void kd_progress_start(kd_progress *progress, const char *label, long total);
 /* `status` is free text after the counters, e.g. "loss 2.31 | 5210 tok/s". */
-void progress_update(kd_progress *progress, long done, const char *status);
-void progress_finish(kd_progress *progress);
+void kd_progress_update(kd_progress *progress, long done, const char *status);
+void kd_progress_finish(kd_progress *progress);
 
 #endif

@@ -7,7 +7,7 @@
  *   examples  token ids tagged with those roles -> one example fitted to the
  *             sequence length, with its loss mask
  *   dataset   every example, a stable train/validation split, an on-disk
- *             cache; dataset_build() runs the whole chain
+ *             cache; kd_dataset_build() runs the whole chain
  *   batcher   padded (B, T) tokens / targets / weights, shuffled per epoch,
  *             sharded over data-parallel ranks, resumable
  *
@@ -41,7 +41,7 @@ typedef struct {
     const char *category;    /* optional string; NULL: not read */
 } record_fields;
 
-void record_fields_default(record_fields *fields);
+void kd_record_fields_default(record_fields *fields);
 
 /* One record; every string is NUL-terminated valid UTF-8, never NULL
  * (absent fields are ""). */
@@ -76,17 +76,17 @@ typedef struct {
  *     data.json: record 3: field "instruction" must be a string, not number
  * With skip_bad, bad records are counted in list->skipped instead. A file
  * that yields no record at all is an error either way. */
-kd_status records_read_file(const char *path, const record_fields *fields, int skip_bad,
-                            record_list *list);
+kd_status kd_records_read_file(const char *path, const record_fields *fields, int skip_bad,
+                               record_list *list);
 /* The same over text in memory; `name` stands for the file in messages. */
-kd_status records_parse(const char *name, const char *text, size_t length,
-                        const record_fields *fields, int skip_bad, record_list *list);
-void record_list_free(record_list *list);
+kd_status kd_records_parse(const char *name, const char *text, size_t length,
+                           const record_fields *fields, int skip_bad, record_list *list);
+void kd_record_list_free(record_list *list);
 
 /* A hash of what a record says (instruction, context, response; not the
  * category or where it was read), so the split of a record depends only on
  * itself and identical records fall on the same side. */
-uint64_t record_content_hash(const char *instruction, const char *context, const char *response);
+uint64_t kd_record_content_hash(const char *instruction, const char *context, const char *response);
 
 /* ----------------------------------------------------------- template -- */
 
@@ -108,11 +108,11 @@ typedef struct {
     const char *without_context;
 } prompt_template;
 
-void prompt_template_default(prompt_template *prompt);
+void kd_prompt_template_default(prompt_template *prompt);
 /* KD_ERR_INVALID naming the template and the fault (unknown {placeholder},
  * one used twice, no {response}, a placeholder after {response}, an
  * unterminated <|special|>, {context} in without_context). */
-kd_status prompt_template_validate(const prompt_template *prompt);
+kd_status kd_prompt_template_validate(const prompt_template *prompt);
 
 typedef enum {
     ROLE_PROMPT = 0,   /* template text and the instruction */
@@ -141,10 +141,10 @@ typedef struct {
 } rendered_prompt;
 
 /* Renders `record` through the template its context selects (the template
- * must have passed prompt_template_validate). Reuses `out`'s memory. */
-kd_status template_render(const prompt_template *prompt, const data_record *record,
-                          rendered_prompt *out);
-void rendered_prompt_free(rendered_prompt *rendered);
+ * must have passed kd_prompt_template_validate). Reuses `out`'s memory. */
+kd_status kd_template_render(const prompt_template *prompt, const data_record *record,
+                             rendered_prompt *out);
+void kd_rendered_prompt_free(rendered_prompt *rendered);
 
 /* ----------------------------------------------------------- examples -- */
 
@@ -161,17 +161,17 @@ typedef struct {
 } example_tokens;
 
 /* Tokenizes a rendered record into `out` (cleared first). Text segments go
- * through tokenizer_encode one by one, special tokens become their id
+ * through kd_tokenizer_encode one by one, special tokens become their id
  * (KD_ERR_INVALID when the vocabulary has no such token). */
-kd_status example_encode(const kd_tokenizer *tokenizer, const rendered_prompt *rendered,
-                         example_tokens *out);
-void example_tokens_free(example_tokens *tokens);
+kd_status kd_example_encode(const kd_tokenizer *tokenizer, const rendered_prompt *rendered,
+                            example_tokens *out);
+void kd_example_tokens_free(example_tokens *tokens);
 
 /* The ids of the prompt part alone, ready for generation: the template
  * (chosen by whether context is empty) up to {response}. */
-kd_status template_encode_prompt(const kd_tokenizer *tokenizer, const prompt_template *prompt,
-                                 const char *instruction, const char *context,
-                                 kd_token_buffer *out);
+kd_status kd_template_encode_prompt(const kd_tokenizer *tokenizer, const prompt_template *prompt,
+                                    const char *instruction, const char *context,
+                                    kd_token_buffer *out);
 
 typedef enum { FIT_KEPT, FIT_SHORTENED, FIT_DROPPED } fit_outcome;
 
@@ -190,8 +190,8 @@ typedef struct {
  * counted target at all. Writes `*out_length` ids and the target mask
  * (convention at the top) to out_ids / out_mask, which have room for
  * seq_len + 1 entries; on FIT_DROPPED, *out_length is 0. */
-fit_result example_fit(const int *ids, const uint8_t *roles, size_t count, size_t seq_len,
-                       loss_mode loss, int *out_ids, uint8_t *out_mask, size_t *out_length);
+fit_result kd_example_fit(const int *ids, const uint8_t *roles, size_t count, size_t seq_len,
+                          loss_mode loss, int *out_ids, uint8_t *out_mask, size_t *out_length);
 
 /* ------------------------------------------------------------ dataset -- */
 
@@ -202,7 +202,7 @@ typedef struct {
     const int *ids;
     const uint8_t *target_mask;
     size_t length;
-    uint64_t record_hash; /* record_content_hash of its record */
+    uint64_t record_hash; /* kd_record_content_hash of its record */
 } kd_example;
 
 /* What happened to the records on the way to examples. */
@@ -219,41 +219,41 @@ typedef struct {
 typedef enum { DATASET_TRAIN, DATASET_VALIDATION, DATASET_ALL } dataset_part;
 
 /* An empty dataset for examples of up to seq_len + 1 ids. */
-kd_status dataset_create(size_t seq_len, dataset **out);
+kd_status kd_dataset_create(size_t seq_len, dataset **out);
 /* Copies one example in. Its length must be in [2, seq_len + 1]. Appending
- * undoes an earlier dataset_split (call it again). */
-kd_status dataset_append(dataset *data, const int *ids, const uint8_t *target_mask,
-                         size_t length, uint64_t record_hash);
-void dataset_free(dataset *data);
+ * undoes an earlier kd_dataset_split (call it again). */
+kd_status kd_dataset_append(dataset *data, const int *ids, const uint8_t *target_mask,
+                            size_t length, uint64_t record_hash);
+void kd_dataset_free(dataset *data);
 
-size_t dataset_size(const dataset *data);
-size_t dataset_seq_len(const dataset *data);
-size_t dataset_token_count(const dataset *data);
-kd_example dataset_example(const dataset *data, size_t index);
-dataset_counts dataset_get_counts(const dataset *data);
-void dataset_set_counts(dataset *data, const dataset_counts *counts);
+size_t kd_dataset_size(const dataset *data);
+size_t kd_dataset_seq_len(const dataset *data);
+size_t kd_dataset_token_count(const dataset *data);
+kd_example kd_dataset_example(const dataset *data, size_t index);
+dataset_counts kd_dataset_get_counts(const dataset *data);
+void kd_dataset_set_counts(dataset *data, const dataset_counts *counts);
 
 /* Whether a record with this content hash is in the validation part. The
  * side depends on (seed, record_hash) only: adding, removing or reordering
  * other records never moves a record across. About `fraction` of distinct
  * records land in validation. */
-int split_is_validation(uint64_t record_hash, uint64_t seed, double fraction);
+int kd_split_is_validation(uint64_t record_hash, uint64_t seed, double fraction);
 /* Sorts the examples into train and validation parts (index order kept).
  * fraction is in [0, 1): 0 puts everything in train. */
-kd_status dataset_split(dataset *data, uint64_t seed, double fraction);
+kd_status kd_dataset_split(dataset *data, uint64_t seed, double fraction);
 /* The indices of one part. DATASET_ALL is every example; the other parts
- * are empty until dataset_split. */
-const size_t *dataset_part_indices(const dataset *data, dataset_part part, size_t *count);
+ * are empty until kd_dataset_split. */
+const size_t *kd_dataset_part_indices(const dataset *data, dataset_part part, size_t *count);
 
 /* The on-disk form: a header (magic, version, key, counts), the arrays,
  * and an XXH3 checksum of all of it. Saving is atomic: a temporary file in
  * the same directory is written, fsync'ed and renamed over `path`. */
-kd_status dataset_save(const dataset *data, uint64_t key, const char *path);
+kd_status kd_dataset_save(const dataset *data, uint64_t key, const char *path);
 /* Loads a saved dataset, never trusting it: KD_ERR_IO when it cannot be
  * read, KD_ERR_FORMAT when it is damaged (bad magic or version, sizes that
  * disagree, checksum mismatch, impossible values), KD_ERR_INVALID when it
  * is intact but was made under another key (stale). */
-kd_status dataset_load(const char *path, uint64_t expected_key, dataset **out);
+kd_status kd_dataset_load(const char *path, uint64_t expected_key, dataset **out);
 
 /* --------------------------------------------------------------- build -- */
 
@@ -272,14 +272,14 @@ typedef struct {
 
 /* Dolly fields, the default templates, LOSS_RESPONSE, seq_len 1024 (GPT-2's
  * context), validation 0.2, split seed 42, no skip_bad, no cache, no paths. */
-void dataset_options_default(dataset_options *options);
+void kd_dataset_options_default(dataset_options *options);
 
 /* The cache key: XXH3 over the format version, the data files' contents,
  * the tokenizer hash, both templates, the field names, the loss mode,
  * seq_len and skip_bad: everything the examples depend on. The split
  * settings are not in it (the split is recomputed on every load). */
-kd_status dataset_options_key(const dataset_options *options, uint64_t tokenizer_hash,
-                              uint64_t *key);
+kd_status kd_dataset_options_key(const dataset_options *options, uint64_t kd_tokenizer_hash,
+                                 uint64_t *key);
 
 typedef enum {
     CACHE_UNUSED,   /* no cache_dir */
@@ -305,10 +305,10 @@ typedef struct {
 /* Reads, templates, tokenizes, fits, caches and splits: the whole chain.
  * An empty dataset (no records, or every example dropped) is an error.
  * `report` may be NULL. */
-kd_status dataset_build(const dataset_options *options, const kd_tokenizer *tokenizer,
-                        dataset **out, dataset_report *report);
+kd_status kd_dataset_build(const dataset_options *options, const kd_tokenizer *tokenizer,
+                           dataset **out, dataset_report *report);
 /* A few human-readable lines ("dataset: 3893 records, ..."). */
-void dataset_report_print(const dataset_report *report, FILE *stream);
+void kd_dataset_report_print(const dataset_report *report, FILE *stream);
 
 /* ------------------------------------------------------------- batcher -- */
 
@@ -325,10 +325,10 @@ typedef struct {
 } batcher_options;
 
 /* B 8, T 1024, shuffle on, seed 42, rank 0 of 1, pad <|endoftext|>, no trim. */
-void batcher_options_default(batcher_options *options);
+void kd_batcher_options_default(batcher_options *options);
 
 /* Where a batcher is: the epoch and the batch within it that comes next. A
- * checkpoint saves it; batcher_seek restores it. */
+ * checkpoint saves it; kd_batcher_seek restores it. */
 typedef struct {
     uint64_t epoch;
     uint64_t batch;
@@ -352,22 +352,22 @@ typedef struct {
 typedef struct batcher batcher;
 
 /* A batcher over one part of `data`, which must outlive it unchanged (no
- * dataset_append or dataset_split meanwhile). Every epoch orders the part
+ * kd_dataset_append or kd_dataset_split meanwhile). Every epoch orders the part
  * (shuffled or not), cuts it into global batches of batch_size * world_size
  * examples and gives this rank every world_size-th example of each, from
  * its rank on: ranks see disjoint examples, and their row counts differ by
  * at most one (the last batch of an epoch may be short or, for some ranks,
  * empty). All memory is allocated here, none per batch. */
-kd_status batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
-                         batcher **out);
-void batcher_free(batcher *loader);
+kd_status kd_batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
+                            batcher **out);
+void kd_batcher_free(batcher *loader);
 
-size_t batcher_batches_per_epoch(const batcher *loader);
+size_t kd_batcher_batches_per_epoch(const batcher *loader);
 /* Fills and returns the next batch (moving to the next epoch after the last
  * batch of one). The batch stays valid until the next call. */
-const kd_batch *batcher_next(batcher *loader);
-batcher_position batcher_tell(const batcher *loader);
+const kd_batch *kd_batcher_next(batcher *loader);
+batcher_position kd_batcher_tell(const batcher *loader);
 /* KD_ERR_INVALID when position.batch is not a batch of an epoch. */
-kd_status batcher_seek(batcher *loader, batcher_position position);
+kd_status kd_batcher_seek(batcher *loader, batcher_position position);
 
 #endif

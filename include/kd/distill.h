@@ -43,12 +43,12 @@ typedef struct {
 } distill_config;
 
 /* alpha 0.5, T 1, forward KL, beta 0.5. */
-distill_config distill_config_default(void);
-kd_status distill_config_validate(const distill_config *config);
+distill_config kd_distill_config_default(void);
+kd_status kd_distill_config_validate(const distill_config *config);
 /* "forward_kl", "reverse_kl", "jsd"; NULL for an unknown kind. */
-const char *divergence_name(divergence_kind kind);
+const char *kd_divergence_name(divergence_kind kind);
 /* KD_OK and *kind for one of the names above, KD_ERR_INVALID otherwise. */
-kd_status divergence_from_name(const char *name, divergence_kind *kind);
+kd_status kd_divergence_from_name(const char *name, divergence_kind *kind);
 
 /* The two terms of the loss, each summed over counted tokens with their
  * weights, for logging: total = alpha * cross_entropy
@@ -107,29 +107,29 @@ enum { DISTILL_MAX_TOP_K = 1024 };
  * in [0, 1] and consistent with them (within 0.02), samples outside the
  * top-K with finite non-negative weights and a finite entropy, and samples
  * only where supported. */
-kd_status distill_check_rows(const teacher_row_target *rows, int count, int vocab_size,
-                             const distill_config *config);
+kd_status kd_distill_check_rows(const teacher_row_target *rows, int count, int vocab_size,
+                                const distill_config *config);
 /* Checks that `teacher` ran forward on a batch of the student's shape with
  * the same vocabulary, and that its head scratch can hold the student's chunks. */
-kd_status distill_check_live(const gpt2_model *student, const gpt2_model *teacher);
+kd_status kd_distill_check_live(const gpt2_model *student, const gpt2_model *teacher);
 
-/* The distillation loss through the student's lm_head, after gpt2_forward of
+/* The distillation loss through the student's lm_head, after kd_gpt2_forward of
  * both models on the same tokens. Returns the sum over counted tokens of the
- * loss above (weights as in gpt2_head_cross_entropy, NULL for all ones); with
+ * loss above (weights as in kd_gpt2_head_cross_entropy, NULL for all ones); with
  * a nonzero grad_scale also writes the student's acts.dlnf and accumulates
  * grads.wte, scaled by grad_scale. parts may be NULL. Inputs must have passed
- * distill_check_live. The teacher's head scratch holds its logits per chunk. */
-double gpt2_head_distill_live(gpt2_model *student, gpt2_model *teacher, const int *targets,
-                              const float *weights, const distill_config *config,
-                              float grad_scale, distill_parts *parts);
+ * kd_distill_check_live. The teacher's head scratch holds its logits per chunk. */
+double kd_gpt2_head_distill_live(gpt2_model *student, gpt2_model *teacher, const int *targets,
+                                 const float *weights, const distill_config *config,
+                                 float grad_scale, distill_parts *parts);
 
 /* The same with a cached teacher: rows[i] belongs to the i-th counted token of
  * the flattened (B, T) (nonzero weight, in order). Rows must have passed
- * distill_check_rows. */
-double gpt2_head_distill_cached(gpt2_model *student, const teacher_row_target *rows,
-                                const int *targets, const float *weights,
-                                const distill_config *config, float grad_scale,
-                                distill_parts *parts);
+ * kd_distill_check_rows. */
+double kd_gpt2_head_distill_cached(gpt2_model *student, const teacher_row_target *rows,
+                                   const int *targets, const float *weights,
+                                   const distill_config *config, float grad_scale,
+                                   distill_parts *parts);
 
 /* One micro-batch of a distillation step. With a live teacher teacher_rows is
  * NULL; with a cached one it holds teacher_row_count rows, one per counted
@@ -146,15 +146,15 @@ typedef struct {
     double divergence;      /* mean D per counted token (before (1 - alpha) T^2) */
 } distill_step_result;
 
-/* gpt2_train_step with the distillation loss: accumulation over micro-batches,
+/* kd_gpt2_train_step with the distillation loss: accumulation over micro-batches,
  * clipping, the NaN guard and AdamW are the same. `teacher` is the live
  * teacher (prepared, without training state, for the largest micro-batch),
  * or NULL when every micro-batch carries cached rows. Bad rows, a teacher of
  * another vocabulary or shape, or an invalid configuration fail before any
  * parameter changes. This is also the step `kd bench --mode kd` times. */
-kd_status gpt2_distill_train_step(gpt2_model *student, gpt2_model *teacher,
-                                  const distill_batch *micro, int micro_count,
-                                  const distill_config *distill, const gpt2_step_config *config,
-                                  int step, distill_step_result *result);
+kd_status kd_gpt2_distill_train_step(gpt2_model *student, gpt2_model *teacher,
+                                     const distill_batch *micro, int micro_count,
+                                     const distill_config *distill, const gpt2_step_config *config,
+                                     int step, distill_step_result *result);
 
 #endif

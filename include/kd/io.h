@@ -31,41 +31,41 @@ typedef struct {
 } atomic_file;
 
 /* Creates the temporary file next to `path`; nothing at `path` changes until
- * atomic_file_commit. On failure `file` needs no abort. */
-kd_status atomic_file_open(atomic_file *file, const char *path);
-kd_status atomic_file_write(atomic_file *file, const void *data, size_t size);
+ * kd_atomic_file_commit. On failure `file` needs no abort. */
+kd_status kd_atomic_file_open(atomic_file *file, const char *path);
+kd_status kd_atomic_file_write(atomic_file *file, const void *data, size_t size);
 /* fsync, close, rename over `path`, fsync the directory. Always releases
  * `file`; on failure the temporary file is removed and `path` is untouched. */
-kd_status atomic_file_commit(atomic_file *file);
+kd_status kd_atomic_file_commit(atomic_file *file);
 /* Removes the temporary file and releases `file` (for error paths). */
-void atomic_file_abort(atomic_file *file);
+void kd_atomic_file_abort(atomic_file *file);
 
-kd_status atomic_write_file(const char *path, const void *data, size_t size);
-kd_status atomic_copy_file(const char *source, const char *destination);
+kd_status kd_atomic_write_file(const char *path, const void *data, size_t size);
+kd_status kd_atomic_copy_file(const char *source, const char *destination);
 /* mkdir -p: creates `path` and any missing parents. */
-kd_status make_directories(const char *path);
+kd_status kd_make_directories(const char *path);
 
 /* Reads exactly `size` bytes at `offset` of an open file, retrying short
  * reads; a file that ends early is KD_ERR_FORMAT ("truncated"). */
-kd_status file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset);
+kd_status kd_file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset);
 
 /* Reads and parses a JSON file (at most 256 MB); a syntax error is reported
  * as "path:line:column: malformed JSON". The caller cJSON_Deletes *root. */
-kd_status json_read_file(const char *path, cJSON **root);
+kd_status kd_json_read_file(const char *path, cJSON **root);
 
 /* Adds `value` to `object` as the shortest decimal that reads back as
  * exactly the same double (null when it is not finite, as JSON has no
  * infinity). cJSON_AddNumberToObject keeps only 15 digits whenever they read
  * back within a relative 2^-52, so 2^53 - 1 would come back as
  * 9007199254740990 and a seed or fraction would not match its own run. */
-void json_add_exact_number(cJSON *object, const char *key, double value);
+void kd_json_add_exact_number(cJSON *object, const char *key, double value);
 
 /* ---- half precision -------------------------------------------------- */
 
-float float16_to_float(uint16_t bits);
+float kd_float16_to_float(uint16_t bits);
 /* Round to nearest even; overflow gives +-inf, NaN stays a (quiet) NaN. */
-uint16_t float_to_float16(float value);
-float bfloat16_to_float(uint16_t bits);
+uint16_t kd_float_to_float16(float value);
+float kd_bfloat16_to_float(uint16_t bits);
 
 /* ---- safetensors ----------------------------------------------------- */
 
@@ -91,8 +91,8 @@ typedef enum {
     SAFETENSORS_DTYPE_COUNT
 } safetensors_dtype;
 
-const char *safetensors_dtype_name(safetensors_dtype dtype);
-size_t safetensors_dtype_size(safetensors_dtype dtype);
+const char *kd_safetensors_dtype_name(safetensors_dtype dtype);
+size_t kd_safetensors_dtype_size(safetensors_dtype dtype);
 
 enum { SAFETENSORS_MAX_DIMS = 8 };
 /* The reference implementation's limit; a longer header is corruption. */
@@ -121,16 +121,16 @@ typedef struct {
 /* Opens and validates the whole header: lengths, JSON, dtypes, shapes,
  * sizes, and that the tensors tile the data section exactly (no overlap,
  * no gap, nothing after the last one), as the reference reader requires. */
-kd_status safetensors_open(safetensors_file *file, const char *path);
-void safetensors_close(safetensors_file *file);
-const safetensors_tensor *safetensors_find(const safetensors_file *file, const char *name);
+kd_status kd_safetensors_open(safetensors_file *file, const char *path);
+void kd_safetensors_close(safetensors_file *file);
+const safetensors_tensor *kd_safetensors_find(const safetensors_file *file, const char *name);
 /* A "__metadata__" value, or NULL when absent. */
-const char *safetensors_metadata(const safetensors_file *file, const char *key);
-uint64_t safetensors_tensor_elements(const safetensors_tensor *tensor);
+const char *kd_safetensors_metadata(const safetensors_file *file, const char *key);
+uint64_t kd_safetensors_tensor_elements(const safetensors_tensor *tensor);
 /* Elements [first, first + count) of `tensor` converted to F32 (from F32,
  * F16 or BF16; other dtypes are KD_ERR_UNSUPPORTED). */
-kd_status safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
-                               uint64_t first, uint64_t count, float *out);
+kd_status kd_safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
+                                  uint64_t first, uint64_t count, float *out);
 
 /* One tensor to write: F32 data in row-major order. */
 typedef struct {
@@ -144,8 +144,8 @@ typedef struct {
  * (SAFETENSORS_F32, or SAFETENSORS_F16 rounded to nearest even). The header
  * carries {"__metadata__": {"format": "pt"}}, which transformers expects,
  * and is padded with spaces to a multiple of 8 bytes as HF's writer does. */
-kd_status safetensors_write(const char *path, const safetensors_source *tensors, int count,
-                            safetensors_dtype dtype);
+kd_status kd_safetensors_write(const char *path, const safetensors_source *tensors, int count,
+                               safetensors_dtype dtype);
 
 /* ---- GPT-2 config.json ------------------------------------------------ */
 
@@ -155,33 +155,33 @@ kd_status safetensors_write(const char *path, const safetensors_source *tensors,
  * (activation_function other than gelu_new, untied embeddings, n_inner other
  * than 4 n_embd, ...). Also used for the "model" object of training configs;
  * its messages name the key, and callers prefix the file (kd_fail_context). */
-kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config);
-kd_status gpt2_config_read(const char *path, gpt2_config *config);
+kd_status kd_gpt2_config_from_json(const cJSON *object, gpt2_config *config);
+kd_status kd_gpt2_config_read(const char *path, gpt2_config *config);
 /* The "model" object of a kd run configuration file. */
-kd_status gpt2_config_read_model_section(const char *path, gpt2_config *config);
+kd_status kd_gpt2_config_read_model_section(const char *path, gpt2_config *config);
 /* A complete HF config.json that GPT2LMHeadModel.from_pretrained accepts. */
-cJSON *gpt2_config_to_json(const gpt2_config *config);
-kd_status gpt2_config_write(const char *path, const gpt2_config *config);
+cJSON *kd_gpt2_config_to_json(const gpt2_config *config);
+kd_status kd_gpt2_config_write(const char *path, const gpt2_config *config);
 
 /* ---- model directories ------------------------------------------------ */
 
 /* Writes the parameters of `model` to a safetensors file with HF names
  * ("transformer.h.0.attn.c_attn.weight", ...; lm_head is tied, so omitted). */
-kd_status model_weights_write(const char *path, const gpt2_model *model,
-                              safetensors_dtype dtype);
+kd_status kd_model_weights_write(const char *path, const gpt2_model *model,
+                                 safetensors_dtype dtype);
 /* Loads a safetensors file into a model already created for its config.
  * Accepts names with or without the "transformer." prefix, skips the
  * h.N.attn.bias / h.N.attn.masked_bias buffers of older checkpoints, and
  * accepts lm_head.weight only when it equals wte (kd ties them). Missing,
  * mis-shaped, unexpected or non-finite tensors are errors. */
-kd_status model_weights_read(const char *path, gpt2_model *model);
+kd_status kd_model_weights_read(const char *path, gpt2_model *model);
 
 /* Creates `model` from dir/config.json and dir/model.safetensors. On
  * failure the model is left freed. */
-kd_status model_dir_load(const char *dir, gpt2_model *model);
+kd_status kd_model_dir_load(const char *dir, gpt2_model *model);
 /* Writes dir/model.safetensors and dir/config.json (creating dir), and copies
  * vocab.json and merges.txt from `tokenizer_dir` unless it is NULL. Each
  * file is replaced atomically. */
-kd_status model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir);
+kd_status kd_model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir);
 
 #endif

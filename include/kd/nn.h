@@ -30,7 +30,7 @@ typedef struct {
 
 /* Checks that every size is positive, n_embd divides by n_head, and that the
  * parameters alone fit in this machine's memory. */
-kd_status gpt2_config_validate(const gpt2_config *config);
+kd_status kd_gpt2_config_validate(const gpt2_config *config);
 
 enum { GPT2_NUM_PARAM_TENSORS = 16 };
 
@@ -54,10 +54,10 @@ typedef struct {
     float *lnfb;     /* (C) */
 } gpt2_params;
 
-void gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TENSORS]);
-size_t gpt2_num_params(const gpt2_config *config);
-/* Points the views of `params` into `memory` (which holds gpt2_num_params floats). */
-void gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config);
+void kd_gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TENSORS]);
+size_t kd_gpt2_num_params(const gpt2_config *config);
+/* Points the views of `params` into `memory` (which holds kd_gpt2_num_params floats). */
+void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config);
 
 /* One named tensor in Hugging Face's naming, without the "transformer."
  * prefix ("wte.weight", "h.3.mlp.c_fc.weight", "ln_f.bias", ...). */
@@ -68,10 +68,10 @@ typedef struct {
     int64_t shape[2];
 } gpt2_tensor;
 
-int gpt2_tensor_count(const gpt2_config *config);
-/* The index-th tensor of `params` (0 <= index < gpt2_tensor_count). */
-void gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
-                    gpt2_tensor *tensor);
+int kd_gpt2_tensor_count(const gpt2_config *config);
+/* The index-th tensor of `params` (0 <= index < kd_gpt2_tensor_count). */
+void kd_gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
+                       gpt2_tensor *tensor);
 
 /* Activations for one (B, T) shape, allocated once and reused every step. */
 typedef struct {
@@ -134,22 +134,22 @@ typedef struct {
 } gpt2_model;
 
 /* Allocates zeroed parameters for `config`. */
-kd_status gpt2_create(gpt2_model *model, const gpt2_config *config);
-void gpt2_free(gpt2_model *model);
+kd_status kd_gpt2_create(gpt2_model *model, const gpt2_config *config);
+void kd_gpt2_free(gpt2_model *model);
 /* GPT-2 initialisation: weights N(0, 0.02), residual projections (attn.c_proj,
  * mlp.c_proj) N(0, 0.02/sqrt(2 L)), biases 0, LayerNorm weight 1 / bias 0. */
-void gpt2_init_random(gpt2_model *model, uint64_t seed);
+void kd_gpt2_init_random(gpt2_model *model, uint64_t seed);
 
 /* Allocates activations for batches up to (B, T) and, when `training`,
  * gradients and AdamW moments. Call once before the step loop. */
-kd_status gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training);
-/* Bytes gpt2_prepare(model, B, T, training) would allocate, for estimates. */
-size_t gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training);
+kd_status kd_gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training);
+/* Bytes kd_gpt2_prepare(model, B, T, training) would allocate, for estimates. */
+size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training);
 
 /* Forward to the final LayerNorm output acts.lnf. tokens: (B, T), B <= max_batch,
  * T <= max_seq. Sequences shorter than T are right-padded: the causal mask
  * already keeps real tokens from seeing the padding after them. */
-void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq);
+void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq);
 
 /* Cross-entropy through the tied lm_head, computed in row chunks so the full
  * (B, T, V) logits never exist. targets: (B, T); weights: (B, T) per-token
@@ -157,8 +157,8 @@ void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq);
  * over tokens of weight * -log p(target). When `grad_scale` is nonzero it
  * also writes acts.dlnf = grad_scale * d(sum)/d(lnf) and accumulates
  * grad_scale * d(sum)/d(wte) into grads.wte. */
-double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
-                               float grad_scale);
+double kd_gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
+                                  float grad_scale);
 
 /* Everything the head reports for evaluation: per-token loss, argmax. */
 typedef struct {
@@ -166,23 +166,23 @@ typedef struct {
     double counted;       /* number of counted tokens (sum of weights) */
     double correct;       /* counted tokens whose argmax equals the target */
 } gpt2_eval_sums;
-void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
-                        gpt2_eval_sums *sums);
+void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
+                           gpt2_eval_sums *sums);
 
 /* Full logits for rows of the last forward pass: out (rows, V) for positions
  * [row_begin, row_begin + rows) of the flattened (B, T). */
-void gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
+void kd_gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
 
 /* Backward from acts.dlnf to every parameter gradient (accumulated into grads). */
-void gpt2_backward(gpt2_model *model);
-void gpt2_zero_grad(gpt2_model *model);
+void kd_gpt2_backward(gpt2_model *model);
+void kd_gpt2_zero_grad(gpt2_model *model);
 
 /* Global L2 norm of all gradients. */
-float gpt2_grad_norm(const gpt2_model *model);
+float kd_gpt2_grad_norm(const gpt2_model *model);
 /* The factor global-norm clipping multiplies the gradients by (PyTorch's
  * clip_grad_norm_): max_norm / (norm + 1e-6) when norm exceeds max_norm > 0,
  * else 1. */
-float grad_clip_factor(float norm, float max_norm);
+float kd_grad_clip_factor(float norm, float max_norm);
 
 typedef struct {
     float learning_rate;
@@ -196,13 +196,13 @@ typedef struct {
 /* One AdamW step (decoupled weight decay, bias correction) on the gradients
  * times grad_factor (the clipping factor, applied on the fly rather than by
  * a pass of its own); `step` counts from 1. */
-void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
-                       float grad_factor);
+void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
+                          float grad_factor);
 
 typedef enum { LR_COSINE = 0, LR_LINEAR = 1, LR_CONSTANT = 2 } lr_schedule;
 /* Linear warm-up over warmup_steps, then decay to min_ratio * peak at total_steps. */
-float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
-                 int total_steps, int step);
+float kd_lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
+                    int total_steps, int step);
 
 /* One micro-batch: tokens, targets and loss weights, each (batch, seq). */
 typedef struct {
@@ -215,7 +215,7 @@ typedef struct {
 
 typedef struct {
     adamw_config adamw;      /* learning_rate here is the peak; lr below is used */
-    float learning_rate;     /* this step's rate (from lr_at_step) */
+    float learning_rate;     /* this step's rate (from kd_lr_at_step) */
     float grad_clip;         /* global-norm clip; <= 0 disables */
 } gpt2_step_config;
 
@@ -230,14 +230,14 @@ typedef struct {
  * gradient does not depend on how a batch is split. A NaN or Inf loss or
  * gradient leaves the parameters untouched and returns KD_ERR_NUMERIC.
  * `step` counts from 1 (AdamW bias correction). */
-kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
-                          const gpt2_step_config *config, int step, gpt2_step_result *result);
+kd_status kd_gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                             const gpt2_step_config *config, int step, gpt2_step_result *result);
 
 /* ---- generation ---------------------------------------------------------
  *
- * Incremental decoding: gpt2_prefill runs the prompt through gpt2_forward as
+ * Incremental decoding: kd_gpt2_prefill runs the prompt through kd_gpt2_forward as
  * one (1, T) batch and keeps every layer's keys and values; each
- * gpt2_decode_step then computes one new position with matrix-vector
+ * kd_gpt2_decode_step then computes one new position with matrix-vector
  * products, attending over the cached keys. The logits equal those of a full
  * forward pass over the whole sequence (up to float rounding). */
 
@@ -270,18 +270,18 @@ typedef struct {
 } gpt2_kv_cache;
 
 /* 1 <= max_len <= config->n_positions. */
-kd_status gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, int max_len);
-void gpt2_kv_cache_free(gpt2_kv_cache *cache);
-size_t gpt2_kv_cache_bytes(const gpt2_config *config, int max_len);
+kd_status kd_gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, int max_len);
+void kd_gpt2_kv_cache_free(gpt2_kv_cache *cache);
+size_t kd_gpt2_kv_cache_bytes(const gpt2_config *config, int max_len);
 
 /* Empties the cache and runs tokens[0..count) through the model, which must
  * be prepared for batch 1 and sequences of at least `count` (any prepared
  * shape that large will do; its activations are overwritten). Leaves the
  * logits of the last position in cache->logits. */
-kd_status gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *tokens, int count);
+kd_status kd_gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *tokens, int count);
 /* Appends `token` at position cache->length and leaves the logits it
  * predicts in cache->logits. */
-kd_status gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int token);
+kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int token);
 
 typedef struct {
     float temperature;  /* logits are divided by it; 0 = greedy (argmax) */
@@ -292,18 +292,18 @@ typedef struct {
 } gpt2_sampling;
 
 /* temperature 0.7, top_k 50, top_p 1, max_new_tokens 128, no stop token. */
-void gpt2_sampling_default(gpt2_sampling *sampling);
-kd_status gpt2_sampling_validate(const gpt2_sampling *sampling);
+void kd_gpt2_sampling_default(gpt2_sampling *sampling);
+kd_status kd_gpt2_sampling_validate(const gpt2_sampling *sampling);
 
 /* The next token from logits (V), by the rules of `sampling`: argmax when
  * greedy or top_k is 1 (the rng is not used), otherwise one draw from rng.
  * Ties rank the lower token id first, so the result never depends on sort
  * order. scratch holds V candidates. */
-int gpt2_sample_token(const float *logits, int V, const gpt2_sampling *sampling,
-                      gpt2_candidate *scratch, kd_rng *rng);
+int kd_gpt2_sample_token(const float *logits, int V, const gpt2_sampling *sampling,
+                         gpt2_candidate *scratch, kd_rng *rng);
 
 /* Fails unless 1 <= prompt_count < n_positions (at least one new token must fit). */
-kd_status gpt2_prompt_check(const gpt2_config *config, int prompt_count);
+kd_status kd_gpt2_prompt_check(const gpt2_config *config, int prompt_count);
 
 typedef struct {
     int prompt_tokens;
@@ -325,9 +325,9 @@ typedef kd_status (*gpt2_token_fn)(int token, void *context);
  * max_new_tokens; may be NULL) and to on_token (may be NULL) as soon as it
  * is sampled. This is the code that `kd generate` and `kd bench --mode
  * generate` both run. */
-kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
-                               int prompt_count, const gpt2_sampling *sampling, kd_rng *rng,
-                               int *out, gpt2_token_fn on_token, void *context,
-                               gpt2_generate_stats *stats);
+kd_status kd_gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
+                                  int prompt_count, const gpt2_sampling *sampling, kd_rng *rng,
+                                  int *out, gpt2_token_fn on_token, void *context,
+                                  gpt2_generate_stats *stats);
 
 #endif

@@ -41,6 +41,6 @@ typedef struct {
     int threads;           /* > 0 overrides the config's */
 } pipeline_options;
 
-kd_status pipeline_run(const pipeline_options *options);
+kd_status kd_pipeline_run(const pipeline_options *options);
 
 #endif

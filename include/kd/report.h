@@ -28,14 +28,14 @@ typedef struct {
     int threads;            /* OpenMP/OpenBLAS threads; 0: leave as they are */
 } report_options;
 
-void report_options_default(report_options *options);
+void kd_report_options_default(report_options *options);
 
 /* Measures every model and writes out_dir/report.json, report.md,
  * loss_curves.svg, size_vs_loss.svg and size_vs_speed.svg (each replaced
  * atomically). Models must share the teacher's vocabulary. The validation
  * split is the one the teacher's run trained with (its config.json; the
  * first student run's when the teacher is a bare model directory). */
-kd_status report_write(const report_options *options);
+kd_status kd_report_write(const report_options *options);
 
 /* ---- ROUGE-L ------------------------------------------------------------
  * The F-measure of the longest common subsequence of words, as rouge_score
@@ -50,7 +50,7 @@ typedef struct {
     double f_measure;
 } rouge_score;
 
-kd_status rouge_l(const char *candidate, const char *reference, rouge_score *score);
+kd_status kd_rouge_l(const char *candidate, const char *reference, rouge_score *score);
 
 /* ---- SVG charts ---------------------------------------------------------
  * A chart of x/y series: axes with rounded tick values and labels, axis
@@ -75,6 +75,6 @@ typedef struct {
 } svg_chart;
 
 /* Writes `chart` as a standalone SVG file, atomically. */
-kd_status svg_chart_write(const char *path, const svg_chart *chart);
+kd_status kd_svg_chart_write(const char *path, const svg_chart *chart);
 
 #endif

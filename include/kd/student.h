@@ -24,8 +24,8 @@
 
 /* Reads a "distill" section over `config` (unknown keys and values out of
  * range are errors naming the key). */
-kd_status distill_config_from_json(const cJSON *object, distill_config *config);
-cJSON *distill_config_to_json(const distill_config *config);
+kd_status kd_distill_config_from_json(const cJSON *object, distill_config *config);
+cJSON *kd_distill_config_to_json(const distill_config *config);
 
 /* ---- initialisation ------------------------------------------------------
  *
@@ -59,16 +59,16 @@ typedef struct {
     int calibration_examples;       /* train examples that rank channels (narrower students) */
 } student_init;
 
-void student_init_default(student_init *init);
+void kd_student_init_default(student_init *init);
 /* Reads an "init" section; strings point into `object`. */
-kd_status student_init_from_json(const cJSON *object, student_init *init);
-cJSON *student_init_to_json(const student_init *init, const char *teacher_dir);
+kd_status kd_student_init_from_json(const cJSON *object, student_init *init);
+cJSON *kd_student_init_to_json(const student_init *init, const char *teacher_dir);
 
 /* Which teacher layer each of the student's n_layer layers copies: the
  * configured list (checked: in range, one per student layer) or the even
  * spread. */
-kd_status student_layer_plan(const student_init *init, int teacher_layers, int student_layers,
-                             int *layers);
+kd_status kd_student_layer_plan(const student_init *init, int teacher_layers, int student_layers,
+                                int *layers);
 
 /* What a narrower student keeps of the teacher: sorted teacher indices. */
 typedef struct {
@@ -81,40 +81,40 @@ typedef struct {
 /* Ranks the teacher's channels, heads and neurons over the given examples
  * (the teacher is prepared for batch 1 and their length) and keeps the most
  * important ones for `student` of layers `layers`. */
-kd_status student_width_plan_measure(gpt2_model *teacher, const gpt2_config *student,
-                                     const int *layers, const dataset *data,
-                                     const size_t *examples, size_t example_count,
-                                     student_width_plan *plan);
+kd_status kd_student_width_plan_measure(gpt2_model *teacher, const gpt2_config *student,
+                                        const int *layers, const dataset *data,
+                                        const size_t *examples, size_t example_count,
+                                        student_width_plan *plan);
 /* Every channel, head and neuron: the plan of a student as wide as the teacher. */
-kd_status student_width_plan_identity(const gpt2_config *teacher, const gpt2_config *student,
-                                      student_width_plan *plan);
-void student_width_plan_free(student_width_plan *plan);
+kd_status kd_student_width_plan_identity(const gpt2_config *teacher, const gpt2_config *student,
+                                         student_width_plan *plan);
+void kd_student_width_plan_free(student_width_plan *plan);
 
 /* Copies the teacher's weights into the student: layer i from teacher layer
  * layers[i], restricted to the plan's channels, heads and neurons. Shapes
  * must be compatible (same vocabulary and head size, no more positions,
  * channels, heads or layers than the teacher). */
-kd_status student_copy_from_teacher(gpt2_model *student, const gpt2_model *teacher,
-                                    const int *layers, const student_width_plan *plan);
+kd_status kd_student_copy_from_teacher(gpt2_model *student, const gpt2_model *teacher,
+                                       const int *layers, const student_width_plan *plan);
 
 /* ---- the distillation objective ----------------------------------------
  *
  * The train_objective (kd/train.h) of a student run: each step fetches the
  * cached teacher rows of every counted token of its micro-batches (checking
  * that each record belongs to the example it trains on), or runs the live
- * teacher, then takes gpt2_distill_train_step. All buffers are allocated
+ * teacher, then takes kd_gpt2_distill_train_step. All buffers are allocated
  * when it is created, none per step. */
 typedef struct distill_objective distill_objective;
 
 /* Exactly one of `reader` (cached logits) and `teacher` (a live teacher,
  * prepared for (batch_size, seq_len) inference) is given; both outlive it.
  * Steps carry up to grad_accum micro-batches of batch_size x seq_len. */
-kd_status distill_objective_create(cache_reader *reader, gpt2_model *teacher,
-                                   const dataset *data, const distill_config *config,
-                                   int batch_size, int seq_len, int grad_accum,
-                                   distill_objective **out);
-void distill_objective_free(distill_objective *objective);
-train_objective distill_objective_as_train(distill_objective *objective);
+kd_status kd_distill_objective_create(cache_reader *reader, gpt2_model *teacher,
+                                      const dataset *data, const distill_config *config,
+                                      int batch_size, int seq_len, int grad_accum,
+                                      distill_objective **out);
+void kd_distill_objective_free(distill_objective *objective);
+train_objective kd_distill_objective_as_train(distill_objective *objective);
 
 /* ---- training ------------------------------------------------------------ */
 
@@ -137,7 +137,7 @@ typedef struct {
 
 /* Everything kd student train does: load the config, check the cache (or
  * live teacher) against the student's data, tokenizer and vocabulary, build
- * and initialise the student, and train it with train_run. */
-kd_status student_train(const student_train_options *options);
+ * and initialise the student, and train it with kd_train_run. */
+kd_status kd_student_train(const student_train_options *options);
 
 #endif

@@ -18,7 +18,7 @@ typedef struct {
     int resume;
 } teacher_train_options;
 
-kd_status teacher_train(const teacher_train_options *options);
+kd_status kd_teacher_train(const teacher_train_options *options);
 
 /* kd teacher cache: the teacher's soft targets for every counted position
  * of the training split, written once for every student run to read. */
@@ -37,6 +37,6 @@ typedef struct {
  * section, sequence length and split), runs the teacher over the train part
  * in batches and writes the cache; resumes an interrupted cache. `manifest`
  * (may be NULL) receives the finished cache's manifest. */
-kd_status teacher_cache(const teacher_cache_options *options, cache_manifest *manifest);
+kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest *manifest);
 
 #endif

@@ -55,12 +55,12 @@ typedef struct {
     uint64_t split_seed;
 } train_settings;
 
-void train_settings_default(train_settings *settings);
+void kd_train_settings_default(train_settings *settings);
 /* Reads the keys present in a config's "train" object over `settings`;
  * unknown keys and out-of-range values are errors naming the key. */
-kd_status train_settings_from_json(const cJSON *object, train_settings *settings);
-cJSON *train_settings_to_json(const train_settings *settings);
-kd_status train_settings_validate(const train_settings *settings);
+kd_status kd_train_settings_from_json(const cJSON *object, train_settings *settings);
+cJSON *kd_train_settings_to_json(const train_settings *settings);
+kd_status kd_train_settings_validate(const train_settings *settings);
 
 /* Where a run stands; saved in last/state.json. */
 typedef struct {
@@ -85,13 +85,13 @@ typedef struct {
 /* Checkpoints: `dir` becomes a model directory plus the optimizer moments
  * and the state. The directory is replaced as a whole (written beside it,
  * then renamed), so a crash leaves the previous checkpoint intact. */
-kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
-                          const char *tokenizer_dir);
+kd_status kd_checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
+                             const char *tokenizer_dir);
 /* Loads into a model created for the checkpoint's config and prepared for
  * training. Falls back to the previous checkpoint when a crash interrupted
  * the replacement. */
-kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state);
-int checkpoint_exists(const char *dir);
+kd_status kd_checkpoint_load(const char *dir, gpt2_model *model, train_state *state);
+int kd_checkpoint_exists(const char *dir);
 
 /* Mean loss over counted tokens, perplexity and next-token accuracy. */
 typedef struct {
@@ -105,8 +105,8 @@ typedef struct {
 /* Evaluates `model` (prepared for the batcher's shape) over the first
  * `max_batches` batches of one epoch of `batches` (0: all of them); the
  * batcher should not shuffle, so every evaluation sees the same examples. */
-kd_status evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
-                         eval_result *result);
+kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
+                            eval_result *result);
 
 /* What one optimizer step reports to the run. */
 typedef struct {
@@ -120,7 +120,7 @@ typedef struct {
  * `step`, with examples[i * batch_size + r] the dataset example of row r
  * of micro[i], so an objective can fetch per-example targets (the student's
  * cached teacher logits). NULL in train_run_options: the hard-label
- * cross-entropy of gpt2_train_step. */
+ * cross-entropy of kd_gpt2_train_step. */
 typedef struct {
     kd_status (*step)(void *context, gpt2_model *model, const gpt2_batch *micro,
                       const size_t *examples, int micro_count, const gpt2_step_config *config,
@@ -156,8 +156,8 @@ typedef struct {
 /* Trains `model` (created and initialised, or to be overwritten from the
  * checkpoint when resuming) on the train part of `data`, evaluating on its
  * validation part, keeping out_dir/model (best) and out_dir/last. */
-kd_status train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
-                    const train_run_options *options, train_summary *summary);
+kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
+                       const train_run_options *options, train_summary *summary);
 
 /* Evaluates a model directory: on the given files (every record, no split),
  * or, with no files, on the validation split of the run that trained it
@@ -170,7 +170,7 @@ typedef struct {
     int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
 } eval_options;
 
-kd_status eval_model_dir(const eval_options *options, eval_result *result);
+kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
 
 /* The cost of training, after "Transformer Math 101" (see estimate.c). */
 typedef struct {
@@ -186,25 +186,25 @@ typedef struct {
     double tokens_per_s;        /* predicted training tokens per second */
 } train_cost;
 
-double train_flops_per_token(const gpt2_config *config, int seq);
+double kd_train_flops_per_token(const gpt2_config *config, int seq);
 /* KD_ERR_NOMEM, stating the estimate, when the weights plus what
- * gpt2_prepare(batch, seq, training) allocates plus `extra_bytes` (the
+ * kd_gpt2_prepare(batch, seq, training) allocates plus `extra_bytes` (the
  * caller's own buffers) exceed 90% of physical memory. Call it before
  * allocating any of them; `what` names the work ("training"). */
-kd_status memory_check(const gpt2_config *config, int batch, int seq, int training,
-                       double extra_bytes, const char *what);
+kd_status kd_memory_check(const gpt2_config *config, int batch, int seq, int training,
+                          double extra_bytes, const char *what);
 /* Fills `cost` for training at (batch, seq); with `measure`, times two
  * steps of the model on this machine to predict its speed. */
-kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
-                         train_cost *cost);
+kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int measure,
+                            train_cost *cost);
 
 /* The greedy answer (temperature 0, stopping at <|endoftext|>) of `model`
  * to the prompt tokens, at most max_new_tokens, decoded into *text (the
  * caller frees it); generated holds room for max_new_tokens ids. What
  * samples.md and kd report both show. */
-kd_status greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
-                        const kd_token_buffer *prompt, int max_new_tokens, int *generated,
-                        char **text);
+kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                           const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                           char **text);
 
 /* Writes (or, with `append`, adds to) samples.md: a "## heading" section
  * with the greedy answer of `model` (prepared for training or inference)
@@ -212,9 +212,9 @@ kd_status greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokeni
  * with the same heading already in the file is replaced with what follows
  * it, so rerunning after a crash does not repeat it. The file is replaced
  * atomically. */
-kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
-                        const kd_tokenizer *tokenizer, const prompt_template *template,
-                        const char *const *prompts, int prompt_count, int append);
+kd_status kd_samples_write(const char *path, const char *heading, gpt2_model *model,
+                           const kd_tokenizer *tokenizer, const prompt_template *template,
+                           const char *const *prompts, int prompt_count, int append);
 
 /* A run configuration file: {"model": {...}, "train": {...}, "data": {...}}.
  *   model  GPT-2 config keys (may be absent when the model comes from --init)
@@ -244,19 +244,19 @@ typedef struct {
     const cJSON *init;           /* "init": a student's object, a teacher's string, or NULL */
 } run_config;
 
-kd_status run_config_load(const char *path, run_config *config);
+kd_status kd_run_config_load(const char *path, run_config *config);
 /* Copies the train settings the data depends on (seq_len, the split) into
  * the dataset options; call after changing them. */
-void run_config_sync_data(run_config *config);
+void kd_run_config_sync_data(run_config *config);
 /* Finds the config's data files (as given, or in the assets directory) and
  * points data.paths at them. Separate from loading so that commands that
  * need no data (kd estimate without data) work offline. */
-kd_status run_config_resolve_files(run_config *config);
+kd_status kd_run_config_resolve_files(run_config *config);
 /* Uses `files` (from --data flags) instead of the config's. */
-kd_status run_config_set_files(run_config *config, const char *const *files, int count);
-void run_config_free(run_config *config);
+kd_status kd_run_config_set_files(run_config *config, const char *const *files, int count);
+void kd_run_config_free(run_config *config);
 /* The resolved configuration as JSON, for out/config.json. */
-cJSON *run_config_to_json(const run_config *config);
+cJSON *kd_run_config_to_json(const run_config *config);
 
 /* Command-line values that replace a config's: 0 (seed: -1) keeps it. */
 typedef struct {
@@ -268,13 +268,13 @@ typedef struct {
 
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */
-void run_config_apply_overrides(run_config *config, const train_overrides *overrides);
+void kd_run_config_apply_overrides(run_config *config, const train_overrides *overrides);
 /* The config's dataset and split, cached in out_dir/dataset-cache; prints
  * what became of the records. */
-kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
-                            const char *out_dir, dataset **data);
+kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
+                               const char *out_dir, dataset **data);
 /* "runs/<config file name without extension>/<role>". */
-void run_default_out_dir(const char *config_path, const char *role, char *out, size_t size);
+void kd_run_default_out_dir(const char *config_path, const char *role, char *out, size_t size);
 
 /* The assets directory: $KD_ASSETS, else ./assets, else ../shared/assets;
  * NULL when none exists. */

@@ -81,15 +81,15 @@ static inline uint64_t get_u64(const uint8_t *p)
 /* ---- values: quantisation (quantize.c) ------------------------------------ */
 
 /* round(-logprob / step), clamped to [0, CACHE_CODE_MAX]; logprob <= 0. */
-uint16_t logprob_to_code(float logprob);
-float code_to_logprob(uint32_t code);
+uint16_t kd_logprob_to_code(float logprob);
+float kd_code_to_logprob(uint32_t code);
 /* round(nats / step) for a non-negative quantity such as the entropy. */
-uint16_t nats_to_code(float nats);
-float code_to_nats(uint32_t code);
+uint16_t kd_nats_to_code(float nats);
+float kd_code_to_nats(uint32_t code);
 
-size_t codes_packed_bytes(size_t count);
-void codes_pack(const uint16_t *codes, size_t count, uint8_t *out);
-void codes_unpack(const uint8_t *in, size_t count, uint16_t *codes);
+size_t kd_codes_packed_bytes(size_t count);
+void kd_codes_pack(const uint16_t *codes, size_t count, uint8_t *out);
+void kd_codes_unpack(const uint8_t *in, size_t count, uint16_t *codes);
 
 /* ---- one position's logits summarised (logit_row.c) ----------------------- */
 
@@ -103,8 +103,8 @@ typedef struct {
     double *uniforms;   /* (N) */
 } row_scratch;
 
-kd_status row_scratch_create(row_scratch *scratch, int vocab_size, int topk, int samples);
-void row_scratch_free(row_scratch *scratch);
+kd_status kd_row_scratch_create(row_scratch *scratch, int vocab_size, int topk, int samples);
+void kd_row_scratch_free(row_scratch *scratch);
 
 /* The stored summary of one position. */
 typedef struct {
@@ -121,8 +121,8 @@ typedef struct {
 /* Summarises one row of V logits: top-K (partial selection, O(V log K) at
  * worst), log-sum-exp, entropy, tail mass and N draws from the tail with
  * `rng`. Non-finite logits are KD_ERR_NUMERIC. */
-kd_status row_summarise(const float *logits, int vocab_size, int topk, int samples, kd_rng *rng,
-                        row_scratch *scratch, row_summary *out);
+kd_status kd_row_summarise(const float *logits, int vocab_size, int topk, int samples, kd_rng *rng,
+                           row_scratch *scratch, row_summary *out);
 
 /* ---- records (record.c) --------------------------------------------------- */
 
@@ -134,10 +134,10 @@ typedef struct {
     int seq_len;
 } record_shape;
 
-void record_shape_from(record_shape *shape, const cache_encoding *encoding, int vocab_size,
-                       int seq_len);
+void kd_record_shape_from(record_shape *shape, const cache_encoding *encoding, int vocab_size,
+                          int seq_len);
 /* Upper bound of a record's bytes for n positions and r position runs. */
-size_t record_max_bytes(const record_shape *shape, size_t positions, size_t runs);
+size_t kd_record_max_bytes(const record_shape *shape, size_t positions, size_t runs);
 
 /* One example's rows, as the writer collects them (arrays sized for
  * seq_len rows) and as the reader hands them out. */
@@ -154,15 +154,15 @@ typedef struct {
     uint8_t *sample_counts;   /* (n, N) */
 } record_rows;
 
-kd_status record_rows_create(record_rows *rows, const record_shape *shape);
-void record_rows_free(record_rows *rows);
+kd_status kd_record_rows_create(record_rows *rows, const record_shape *shape);
+void kd_record_rows_free(record_rows *rows);
 
-/* Serialises `rows` into `out` (record_max_bytes long); returns the size. */
-size_t record_encode(const record_shape *shape, const record_rows *rows, uint8_t *out);
+/* Serialises `rows` into `out` (kd_record_max_bytes long); returns the size. */
+size_t kd_record_encode(const record_shape *shape, const record_rows *rows, uint8_t *out);
 /* Parses a record, checking every count, id and code against `shape`; the
  * message names what is wrong (the caller adds the shard and example). */
-kd_status record_decode(const record_shape *shape, const uint8_t *data, size_t size,
-                        record_rows *rows);
+kd_status kd_record_decode(const record_shape *shape, const uint8_t *data, size_t size,
+                           record_rows *rows);
 
 /* ---- shards (shard.c) ----------------------------------------------------- */
 
@@ -183,37 +183,37 @@ typedef struct {
     uint64_t file_bytes;
 } shard_layout;
 
-void shard_file_name(char name[32], int shard_index);
+void kd_shard_file_name(char name[32], int shard_index);
 /* Writes a complete shard atomically (temporary file, fsync, rename): a
  * crash leaves either no shard or this one. `entries` carry absolute frame
  * offsets, the first at CACHE_SHARD_HEADER_BYTES. */
-kd_status shard_write(const char *path, const shard_layout *layout, const uint8_t *frames,
-                      size_t frame_bytes);
+kd_status kd_shard_write(const char *path, const shard_layout *layout, const uint8_t *frames,
+                         size_t frame_bytes);
 /* Reads and checks a whole shard file: its size, header, footer, index (the
  * frames must tile the bytes between header and index) and checksum. */
-kd_status shard_read_layout(const char *path, shard_layout *layout);
-void shard_layout_free(shard_layout *layout);
+kd_status kd_shard_read_layout(const char *path, shard_layout *layout);
+void kd_shard_layout_free(shard_layout *layout);
 
 /* ---- the manifest (manifest.c) ---------------------------------------------- */
 
-kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest);
+kd_status kd_cache_manifest_write(const char *dir, const cache_manifest *manifest);
 /* manifest.json carries "checksum": the XXH3-64 of its own text with those
  * 16 hex digits read as zeros, so a changed byte anywhere in it is caught.
  * Writes the checksum into `text` (which has the field); KD_ERR_FORMAT when
  * the field is missing. */
-kd_status cache_manifest_seal(char *text, size_t length);
+kd_status kd_cache_manifest_seal(char *text, size_t length);
 /* A deep copy (the shard list included). */
-kd_status cache_manifest_copy(cache_manifest *to, const cache_manifest *from);
+kd_status kd_cache_manifest_copy(cache_manifest *to, const cache_manifest *from);
 /* The run key of a plan: identity, encoding, vocabulary and example list. */
-uint64_t cache_plan_run_key(const cache_plan *plan);
-char *cache_join_path(const char *dir, const char *name);
+uint64_t kd_cache_plan_run_key(const cache_plan *plan);
+char *kd_cache_join_path(const char *dir, const char *name);
 
 /* ---- the reader on a manifest in memory (reader.c) ---------------------------- */
 
-kd_status cache_open_manifest(const char *dir, const cache_manifest *manifest,
-                              cache_reader **out);
+kd_status kd_cache_open_manifest(const char *dir, const cache_manifest *manifest,
+                                 cache_reader **out);
 /* Reads every example in an order shuffled by `seed`, returning the mean and
  * 5th percentile of the top-K mass and the tokens decoded per second. */
-kd_status cache_read_all(cache_reader *reader, uint64_t seed, cache_stats *stats);
+kd_status kd_cache_read_all(cache_reader *reader, uint64_t seed, cache_stats *stats);
 
 #endif

@@ -20,8 +20,8 @@ static void hash_string(XXH3_state_t *state, const char *text)
         XXH3_64bits_update(state, text, strlen(text));
 }
 
-kd_status cache_identity_from_data(const dataset_options *options, uint64_t tokenizer_hash,
-                                   cache_identity *identity)
+kd_status kd_cache_identity_from_data(const dataset_options *options, uint64_t kd_tokenizer_hash,
+                                      cache_identity *identity)
 {
     memset(identity, 0, sizeof *identity);
     XXH3_state_t state;
@@ -46,7 +46,7 @@ kd_status cache_identity_from_data(const dataset_options *options, uint64_t toke
     hash_string(&state, options->loss == LOSS_ALL ? "loss:all" : "loss:response");
     hash_string(&state, options->skip_bad ? "skip_bad" : "strict");
     identity->template_hash = XXH3_64bits_digest(&state);
-    identity->tokenizer = tokenizer_hash;
+    identity->tokenizer = kd_tokenizer_hash;
     identity->seq_len = (int)options->seq_len;
     identity->split_seed = options->split_seed;
     identity->validation_fraction = options->validation_fraction;

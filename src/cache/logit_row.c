@@ -8,7 +8,7 @@
 
 #include "cache_format.h"
 
-kd_status row_scratch_create(row_scratch *scratch, int vocab_size, int topk, int samples)
+kd_status kd_row_scratch_create(row_scratch *scratch, int vocab_size, int topk, int samples)
 {
     memset(scratch, 0, sizeof *scratch);
     size_t k = topk > 0 ? (size_t)topk : 1, n = samples > 0 ? (size_t)samples : 1;
@@ -19,13 +19,13 @@ kd_status row_scratch_create(row_scratch *scratch, int vocab_size, int topk, int
     scratch->uniforms = kd_alloc(n, sizeof(double), "cache row scratch");
     if (!scratch->exps || !scratch->heap_ids || !scratch->heap_logits || !scratch->sorted_ids ||
         !scratch->uniforms) {
-        row_scratch_free(scratch);
+        kd_row_scratch_free(scratch);
         return KD_ERR_NOMEM;
     }
     return KD_OK;
 }
 
-void row_scratch_free(row_scratch *scratch)
+void kd_row_scratch_free(row_scratch *scratch)
 {
     free(scratch->exps);
     free(scratch->heap_ids);
@@ -168,8 +168,8 @@ static void sample_tail(const float *exps, int V, const int32_t *sorted_ids, int
     out->sample_unique = unique;
 }
 
-kd_status row_summarise(const float *logits, int vocab_size, int topk, int samples, kd_rng *rng,
-                        row_scratch *scratch, row_summary *out)
+kd_status kd_row_summarise(const float *logits, int vocab_size, int topk, int samples, kd_rng *rng,
+                           row_scratch *scratch, row_summary *out)
 {
     int V = vocab_size, K = topk;
     float max = logits[0];

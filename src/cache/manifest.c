@@ -16,7 +16,7 @@
 /* Integers kept exactly by a JSON number (a double). */
 #define JSON_MAX_EXACT 9007199254740992.0
 
-void cache_encoding_default(cache_encoding *encoding)
+void kd_cache_encoding_default(cache_encoding *encoding)
 {
     memset(encoding, 0, sizeof *encoding);
     encoding->topk = CACHE_DEFAULT_TOPK;
@@ -24,7 +24,7 @@ void cache_encoding_default(cache_encoding *encoding)
     encoding->shard_examples = CACHE_DEFAULT_SHARD_EXAMPLES;
 }
 
-char *cache_join_path(const char *dir, const char *name)
+char *kd_cache_join_path(const char *dir, const char *name)
 {
     size_t length = strlen(dir) + strlen(name) + 2;
     char *path = kd_alloc(length, 1, "cache path");
@@ -33,7 +33,7 @@ char *cache_join_path(const char *dir, const char *name)
     return path;
 }
 
-uint64_t cache_example_hash(const int *ids, const uint8_t *target_mask, size_t length)
+uint64_t kd_cache_example_hash(const int *ids, const uint8_t *target_mask, size_t length)
 {
     XXH3_state_t state;
     XXH3_INITSTATE(&state);
@@ -54,7 +54,7 @@ static void hash_u64(XXH3_state_t *state, uint64_t value)
     XXH3_64bits_update(state, bytes, sizeof bytes);
 }
 
-uint64_t cache_plan_run_key(const cache_plan *plan)
+uint64_t kd_cache_plan_run_key(const cache_plan *plan)
 {
     const cache_identity *id = &plan->identity;
     const cache_encoding *enc = &plan->encoding;
@@ -106,7 +106,7 @@ static uint64_t seal_hash(char *text, size_t length, char *digits)
     return XXH3_64bits(text, length);
 }
 
-kd_status cache_manifest_seal(char *text, size_t length)
+kd_status kd_cache_manifest_seal(char *text, size_t length)
 {
     char *digits = seal_digits(text, length), hex[SEAL_DIGITS + 1];
     if (!digits)
@@ -154,11 +154,11 @@ static cJSON *identity_to_json(const cache_identity *identity)
     add_hex(object, "tokenizer", identity->tokenizer);
     add_hex(object, "data", identity->data);
     add_hex(object, "template", identity->template_hash);
-    json_add_exact_number(object, "seq_len", identity->seq_len);
+    kd_json_add_exact_number(object, "seq_len", identity->seq_len);
     cJSON *split = cJSON_AddObjectToObject(object, "split");
     cJSON_AddStringToObject(split, "part", identity->part);
-    json_add_exact_number(split, "seed", (double)identity->split_seed);
-    json_add_exact_number(split, "validation_fraction", identity->validation_fraction);
+    kd_json_add_exact_number(split, "seed", (double)identity->split_seed);
+    kd_json_add_exact_number(split, "validation_fraction", identity->validation_fraction);
     return object;
 }
 
@@ -166,16 +166,16 @@ static cJSON *encoding_to_json(const cache_manifest *manifest)
 {
     const cache_encoding *encoding = &manifest->encoding;
     cJSON *object = cJSON_CreateObject();
-    json_add_exact_number(object, "topk", encoding->topk);
-    json_add_exact_number(object, "samples", encoding->samples);
-    json_add_exact_number(object, "sample_seed", (double)encoding->sample_seed);
-    json_add_exact_number(object, "zstd_level", encoding->zstd_level);
-    json_add_exact_number(object, "shard_examples", encoding->shard_examples);
-    json_add_exact_number(object, "vocab_size", manifest->vocab_size);
+    kd_json_add_exact_number(object, "topk", encoding->topk);
+    kd_json_add_exact_number(object, "samples", encoding->samples);
+    kd_json_add_exact_number(object, "sample_seed", (double)encoding->sample_seed);
+    kd_json_add_exact_number(object, "zstd_level", encoding->zstd_level);
+    kd_json_add_exact_number(object, "shard_examples", encoding->shard_examples);
+    kd_json_add_exact_number(object, "vocab_size", manifest->vocab_size);
     cJSON_AddStringToObject(object, "id_type", manifest->vocab_size <= 65536 ? "u16" : "u32");
     cJSON_AddStringToObject(object, "value_type", MANIFEST_VALUE_TYPE);
-    json_add_exact_number(object, "value_step", CACHE_CODE_STEP);
-    json_add_exact_number(object, "value_max_error", CACHE_LOGPROB_MAX_ERROR);
+    kd_json_add_exact_number(object, "value_step", CACHE_CODE_STEP);
+    kd_json_add_exact_number(object, "value_max_error", CACHE_LOGPROB_MAX_ERROR);
     return object;
 }
 
@@ -186,10 +186,10 @@ static cJSON *shards_to_json(const cache_manifest *manifest)
         const cache_shard_info *shard = &manifest->shards[s];
         cJSON *object = cJSON_CreateObject();
         cJSON_AddStringToObject(object, "file", shard->file);
-        json_add_exact_number(object, "examples", shard->examples);
-        json_add_exact_number(object, "positions", (double)shard->positions);
-        json_add_exact_number(object, "bytes", (double)shard->bytes);
-        json_add_exact_number(object, "raw_bytes", (double)shard->raw_bytes);
+        kd_json_add_exact_number(object, "examples", shard->examples);
+        kd_json_add_exact_number(object, "positions", (double)shard->positions);
+        kd_json_add_exact_number(object, "bytes", (double)shard->bytes);
+        kd_json_add_exact_number(object, "raw_bytes", (double)shard->raw_bytes);
         add_hex(object, "xxh3", shard->checksum);
         cJSON_AddItemToArray(array, object);
     }
@@ -199,44 +199,44 @@ static cJSON *shards_to_json(const cache_manifest *manifest)
 static cJSON *stats_to_json(const cache_stats *stats)
 {
     cJSON *object = cJSON_CreateObject();
-    json_add_exact_number(object, "bytes_per_token", stats->bytes_per_token);
-    json_add_exact_number(object, "raw_bytes_per_token", stats->raw_bytes_per_token);
-    json_add_exact_number(object, "compression_ratio", stats->compression_ratio);
-    json_add_exact_number(object, "topk_mass_mean", stats->topk_mass_mean);
-    json_add_exact_number(object, "topk_mass_p5", stats->topk_mass_p5);
-    json_add_exact_number(object, "write_tokens_per_s", stats->write_tokens_per_s);
-    json_add_exact_number(object, "write_mb_per_s", stats->write_mb_per_s);
-    json_add_exact_number(object, "read_tokens_per_s", stats->read_tokens_per_s);
-    json_add_exact_number(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
+    kd_json_add_exact_number(object, "bytes_per_token", stats->bytes_per_token);
+    kd_json_add_exact_number(object, "raw_bytes_per_token", stats->raw_bytes_per_token);
+    kd_json_add_exact_number(object, "compression_ratio", stats->compression_ratio);
+    kd_json_add_exact_number(object, "topk_mass_mean", stats->topk_mass_mean);
+    kd_json_add_exact_number(object, "topk_mass_p5", stats->topk_mass_p5);
+    kd_json_add_exact_number(object, "write_tokens_per_s", stats->write_tokens_per_s);
+    kd_json_add_exact_number(object, "write_mb_per_s", stats->write_mb_per_s);
+    kd_json_add_exact_number(object, "read_tokens_per_s", stats->read_tokens_per_s);
+    kd_json_add_exact_number(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
     return object;
 }
 
-kd_status cache_manifest_write(const char *dir, const cache_manifest *manifest)
+kd_status kd_cache_manifest_write(const char *dir, const cache_manifest *manifest)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "checksum", "0000000000000000");
     cJSON_AddStringToObject(root, "format", MANIFEST_FORMAT);
-    json_add_exact_number(root, "version", CACHE_FORMAT_VERSION);
+    kd_json_add_exact_number(root, "version", CACHE_FORMAT_VERSION);
     add_hex(root, "run_key", manifest->run_key);
     cJSON_AddStringToObject(root, "teacher_dir", manifest->teacher_dir);
     cJSON_AddItemToObject(root, "identity", identity_to_json(&manifest->identity));
     cJSON_AddItemToObject(root, "encoding", encoding_to_json(manifest));
     cJSON *counts = cJSON_AddObjectToObject(root, "counts");
-    json_add_exact_number(counts, "examples", (double)manifest->examples);
-    json_add_exact_number(counts, "positions", (double)manifest->positions);
-    json_add_exact_number(counts, "shards", manifest->shard_count);
+    kd_json_add_exact_number(counts, "examples", (double)manifest->examples);
+    kd_json_add_exact_number(counts, "positions", (double)manifest->positions);
+    kd_json_add_exact_number(counts, "shards", manifest->shard_count);
     cJSON_AddItemToObject(root, "shards", shards_to_json(manifest));
     cJSON_AddItemToObject(root, "stats", stats_to_json(&manifest->stats));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char *path = cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
     kd_status status = text && path ? KD_OK : kd_fail(KD_ERR_NOMEM, "%s: out of memory", dir);
     if (status == KD_OK) {
         size_t length = strlen(text);
         text[length] = '\n'; /* cJSON_Print leaves no newline; its NUL becomes one */
-        status = cache_manifest_seal(text, length + 1);
+        status = kd_cache_manifest_seal(text, length + 1);
         if (status == KD_OK)
-            status = atomic_write_file(path, text, length + 1);
+            status = kd_atomic_write_file(path, text, length + 1);
     }
     free(path);
     cJSON_free(text);
@@ -406,7 +406,7 @@ static kd_status read_shard(const char *path, const cJSON *item, int index,
                                                       path, section);
     /* The name must be the expected one: a manifest never points outside its
      * directory. */
-    shard_file_name(shard->file, index);
+    kd_shard_file_name(shard->file, index);
     if (status == KD_OK && strcmp(file, shard->file) != 0)
         status = missing(&at, "file", shard->file);
     uint64_t limit = (uint64_t)manifest->encoding.shard_examples;
@@ -531,33 +531,33 @@ static kd_status read_root(const char *path, const cJSON *root, cache_manifest *
     return status;
 }
 
-kd_status cache_manifest_read(const char *dir, cache_manifest *manifest)
+kd_status kd_cache_manifest_read(const char *dir, cache_manifest *manifest)
 {
     memset(manifest, 0, sizeof *manifest);
-    char *path = cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
     if (!path)
         return KD_ERR_NOMEM;
     cJSON *root = NULL;
     kd_status status = check_seal(path);
     if (status == KD_OK)
-        status = json_read_file(path, &root);
+        status = kd_json_read_file(path, &root);
     if (status == KD_OK)
         status = read_root(path, root, manifest);
     cJSON_Delete(root);
     free(path);
     if (status != KD_OK)
-        cache_manifest_free(manifest);
+        kd_cache_manifest_free(manifest);
     return status;
 }
 
-void cache_manifest_free(cache_manifest *manifest)
+void kd_cache_manifest_free(cache_manifest *manifest)
 {
     free(manifest->shards);
     manifest->shards = NULL;
     manifest->shard_count = 0;
 }
 
-kd_status cache_manifest_copy(cache_manifest *to, const cache_manifest *from)
+kd_status kd_cache_manifest_copy(cache_manifest *to, const cache_manifest *from)
 {
     *to = *from;
     to->shards = kd_alloc((size_t)from->shard_count, sizeof(cache_shard_info), "cache manifest");
@@ -603,8 +603,8 @@ static void compare_hash(difference_list *list, const char *name, uint64_t cache
         note_difference(list, name, a, b);
 }
 
-kd_status cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
-                                 const char *dir)
+kd_status kd_cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
+                                    const char *dir)
 {
     const cache_identity *cached = &manifest->identity;
     difference_list list = {.names = ""};
@@ -633,7 +633,7 @@ kd_status cache_check_compatible(const cache_manifest *manifest, const cache_ide
                    "with 'kd teacher cache'", dir, list.names, list.details);
 }
 
-void cache_manifest_print(const cache_manifest *m, FILE *out)
+void kd_cache_manifest_print(const cache_manifest *m, FILE *out)
 {
     const cache_identity *id = &m->identity;
     const cache_stats *st = &m->stats;

@@ -16,32 +16,32 @@ static uint16_t grid_code(float magnitude)
     return (uint16_t)lrintf(magnitude / CACHE_CODE_STEP);
 }
 
-uint16_t logprob_to_code(float logprob)
+uint16_t kd_logprob_to_code(float logprob)
 {
     return grid_code(-logprob);
 }
 
-float code_to_logprob(uint32_t code)
+float kd_code_to_logprob(uint32_t code)
 {
     return -(float)code * CACHE_CODE_STEP;
 }
 
-uint16_t nats_to_code(float nats)
+uint16_t kd_nats_to_code(float nats)
 {
     return grid_code(nats);
 }
 
-float code_to_nats(uint32_t code)
+float kd_code_to_nats(uint32_t code)
 {
     return (float)code * CACHE_CODE_STEP;
 }
 
-size_t codes_packed_bytes(size_t count)
+size_t kd_codes_packed_bytes(size_t count)
 {
     return (count + 1) / 2 * 3;
 }
 
-void codes_pack(const uint16_t *codes, size_t count, uint8_t *out)
+void kd_codes_pack(const uint16_t *codes, size_t count, uint8_t *out)
 {
     for (size_t i = 0; i < count; i += 2) {
         uint32_t a = codes[i] & CACHE_CODE_MAX;
@@ -52,7 +52,7 @@ void codes_pack(const uint16_t *codes, size_t count, uint8_t *out)
     }
 }
 
-void codes_unpack(const uint8_t *in, size_t count, uint16_t *codes)
+void kd_codes_unpack(const uint8_t *in, size_t count, uint16_t *codes)
 {
     for (size_t i = 0; i < count; i += 2, in += 3) {
         codes[i] = (uint16_t)(in[0] | (in[1] & 0x0F) << 8);

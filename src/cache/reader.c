@@ -51,7 +51,7 @@ static kd_status check_shard(cache_reader *reader, int s, const char *path)
 {
     const cache_shard_info *info = &reader->manifest.shards[s];
     shard_layout *layout = &reader->layouts[s];
-    kd_status status = shard_read_layout(path, layout);
+    kd_status status = kd_shard_read_layout(path, layout);
     if (status != KD_OK)
         return status;
     if (layout->file_bytes != info->bytes || layout->checksum != info->checksum)
@@ -67,8 +67,8 @@ static kd_status check_shard(cache_reader *reader, int s, const char *path)
     for (uint32_t i = 0; i < layout->example_count; i++) {
         const shard_entry *entry = &layout->entries[i];
         if (entry->positions > (uint32_t)reader->shape.seq_len ||
-            entry->record_bytes > record_max_bytes(&reader->shape, entry->positions,
-                                                   entry->positions))
+            entry->record_bytes > kd_record_max_bytes(&reader->shape, entry->positions,
+                                                      entry->positions))
             return kd_fail(KD_ERR_FORMAT, "%s: index entry %u: %u positions in %u bytes is "
                            "impossible", path, i, entry->positions, entry->record_bytes);
         positions += entry->positions;
@@ -99,7 +99,7 @@ static kd_status open_shards(cache_reader *reader)
         reader->fds[s] = -1;
     size_t filled = 0;
     for (int s = 0; s < shards; s++) {
-        char *path = cache_join_path(reader->dir, reader->manifest.shards[s].file);
+        char *path = kd_cache_join_path(reader->dir, reader->manifest.shards[s].file);
         kd_status status = path ? check_shard(reader, s, path) : KD_ERR_NOMEM;
         if (status == KD_OK) {
             reader->fds[s] = open(path, O_RDONLY);
@@ -141,48 +141,48 @@ static kd_status allocate_outputs(cache_reader *reader)
         return KD_ERR_NOMEM;
     if (!reader->decompressor)
         return kd_fail(KD_ERR_NOMEM, "cache: cannot create a zstd context");
-    return record_rows_create(&reader->rows, &reader->shape);
+    return kd_record_rows_create(&reader->rows, &reader->shape);
 }
 
-kd_status cache_open_manifest(const char *dir, const cache_manifest *manifest,
-                              cache_reader **out)
+kd_status kd_cache_open_manifest(const char *dir, const cache_manifest *manifest,
+                                 cache_reader **out)
 {
     *out = NULL;
     cache_reader *reader = kd_alloc(1, sizeof *reader, "cache reader");
     if (!reader)
         return KD_ERR_NOMEM;
     reader->dir = strdup(dir);
-    kd_status status = reader->dir ? cache_manifest_copy(&reader->manifest, manifest)
+    kd_status status = reader->dir ? kd_cache_manifest_copy(&reader->manifest, manifest)
                                    : KD_ERR_NOMEM;
     if (status == KD_OK) {
         reader->count = (size_t)manifest->examples;
-        record_shape_from(&reader->shape, &manifest->encoding, manifest->vocab_size,
-                          manifest->identity.seq_len);
+        kd_record_shape_from(&reader->shape, &manifest->encoding, manifest->vocab_size,
+                             manifest->identity.seq_len);
         status = open_shards(reader);
     }
     if (status == KD_OK)
         status = allocate_outputs(reader);
     if (status != KD_OK) {
-        cache_close(reader);
+        kd_cache_close(reader);
         return status;
     }
     *out = reader;
     return KD_OK;
 }
 
-kd_status cache_open(const char *dir, cache_reader **out)
+kd_status kd_cache_open(const char *dir, cache_reader **out)
 {
     *out = NULL;
     cache_manifest manifest;
-    kd_status status = cache_manifest_read(dir, &manifest);
+    kd_status status = kd_cache_manifest_read(dir, &manifest);
     if (status != KD_OK)
         return status;
-    status = cache_open_manifest(dir, &manifest, out);
-    cache_manifest_free(&manifest);
+    status = kd_cache_open_manifest(dir, &manifest, out);
+    kd_cache_manifest_free(&manifest);
     return status;
 }
 
-void cache_close(cache_reader *reader)
+void kd_cache_close(cache_reader *reader)
 {
     if (!reader)
         return;
@@ -190,7 +190,7 @@ void cache_close(cache_reader *reader)
         if (reader->fds[s] >= 0)
             close(reader->fds[s]);
         if (reader->layouts)
-            shard_layout_free(&reader->layouts[s]);
+            kd_shard_layout_free(&reader->layouts[s]);
     }
     free(reader->fds);
     free(reader->layouts);
@@ -199,29 +199,29 @@ void cache_close(cache_reader *reader)
     free(reader->frame);
     free(reader->record);
     ZSTD_freeDCtx(reader->decompressor);
-    record_rows_free(&reader->rows);
+    kd_record_rows_free(&reader->rows);
     free(reader->logprobs);
     free(reader->tail_mass);
     free(reader->entropy);
     free(reader->sample_offsets);
     free(reader->sample_ids);
     free(reader->sample_weights);
-    cache_manifest_free(&reader->manifest);
+    kd_cache_manifest_free(&reader->manifest);
     free(reader->dir);
     free(reader);
 }
 
-const cache_manifest *cache_reader_manifest(const cache_reader *reader)
+const cache_manifest *kd_cache_reader_manifest(const cache_reader *reader)
 {
     return &reader->manifest;
 }
 
-size_t cache_reader_count(const cache_reader *reader)
+size_t kd_cache_reader_count(const cache_reader *reader)
 {
     return reader->count;
 }
 
-uint32_t cache_reader_example_at(const cache_reader *reader, size_t index)
+uint32_t kd_cache_reader_example_at(const cache_reader *reader, size_t index)
 {
     return reader->order[index].example;
 }
@@ -262,10 +262,10 @@ static void fill_record(cache_reader *reader, cache_record *record)
     for (int i = 0; i < n; i++) {
         const uint16_t *codes = rows->codes + (size_t)i * width;
         for (int k = 0; k < K; k++)
-            reader->logprobs[(size_t)i * K + k] = code_to_logprob(codes[k]);
-        float tail = expf(code_to_logprob(codes[K]));
+            reader->logprobs[(size_t)i * K + k] = kd_code_to_logprob(codes[k]);
+        float tail = expf(kd_code_to_logprob(codes[K]));
         reader->tail_mass[i] = tail;
-        reader->entropy[i] = code_to_nats(codes[K + 1]);
+        reader->entropy[i] = kd_code_to_nats(codes[K + 1]);
         reader->sample_offsets[i] = written;
         for (int j = 0; N > 0 && j < rows->sample_unique[i]; j++, written++) {
             reader->sample_ids[written] = rows->sample_ids[(size_t)i * N + j];
@@ -290,7 +290,7 @@ static void fill_record(cache_reader *reader, cache_record *record)
     };
 }
 
-kd_status cache_reader_read(cache_reader *reader, uint32_t example, cache_record *record)
+kd_status kd_cache_reader_read(cache_reader *reader, uint32_t example, cache_record *record)
 {
     example_location key = {.example = example};
     const example_location *at = bsearch(&key, reader->sorted, reader->count,
@@ -300,8 +300,8 @@ kd_status cache_reader_read(cache_reader *reader, uint32_t example, cache_record
     const shard_entry *entry = &reader->layouts[at->shard].entries[at->slot];
     kd_status status = read_frame(reader, at, entry);
     if (status == KD_OK)
-        status = record_decode(&reader->shape, reader->record, entry->record_bytes,
-                               &reader->rows);
+        status = kd_record_decode(&reader->shape, reader->record, entry->record_bytes,
+                                  &reader->rows);
     if (status == KD_OK &&
         (reader->rows.example != example || reader->rows.positions != (int)entry->positions))
         status = kd_fail(KD_ERR_FORMAT, "the record is example %u with %d positions, the index "
@@ -318,7 +318,7 @@ kd_status cache_reader_read(cache_reader *reader, uint32_t example, cache_record
 
 enum { MASS_BINS = 10000 };
 
-kd_status cache_read_all(cache_reader *reader, uint64_t seed, cache_stats *stats)
+kd_status kd_cache_read_all(cache_reader *reader, uint64_t seed, cache_stats *stats)
 {
     uint32_t *order = kd_alloc(reader->count, sizeof(uint32_t), "cache read order");
     uint64_t *histogram = kd_alloc(MASS_BINS + 1, sizeof(uint64_t), "cache mass histogram");
@@ -334,7 +334,7 @@ kd_status cache_read_all(cache_reader *reader, uint64_t seed, cache_stats *stats
     uint64_t positions = 0;
     for (size_t i = 0; status == KD_OK && i < reader->count; i++) {
         cache_record record;
-        status = cache_reader_read(reader, order[i], &record);
+        status = kd_cache_reader_read(reader, order[i], &record);
         for (int p = 0; status == KD_OK && p < record.positions; p++) {
             double mass = 0.0;
             for (int k = 0; k < record.topk; k++)

@@ -6,8 +6,8 @@
 
 #include "cache_format.h"
 
-void record_shape_from(record_shape *shape, const cache_encoding *encoding, int vocab_size,
-                       int seq_len)
+void kd_record_shape_from(record_shape *shape, const cache_encoding *encoding, int vocab_size,
+                          int seq_len)
 {
     shape->topk = encoding->topk;
     shape->samples = encoding->samples;
@@ -21,17 +21,17 @@ static size_t row_codes(const record_shape *shape)
     return (size_t)shape->topk + 2;
 }
 
-size_t record_max_bytes(const record_shape *shape, size_t positions, size_t runs)
+size_t kd_record_max_bytes(const record_shape *shape, size_t positions, size_t runs)
 {
     size_t bytes = CACHE_RECORD_HEADER_BYTES + 8 * runs;
     bytes += positions * (size_t)shape->topk * (size_t)shape->id_bytes;
-    bytes += codes_packed_bytes(positions * row_codes(shape));
+    bytes += kd_codes_packed_bytes(positions * row_codes(shape));
     if (shape->samples > 0)
         bytes += positions * (1 + (size_t)shape->samples * ((size_t)shape->id_bytes + 1));
     return bytes;
 }
 
-kd_status record_rows_create(record_rows *rows, const record_shape *shape)
+kd_status kd_record_rows_create(record_rows *rows, const record_shape *shape)
 {
     memset(rows, 0, sizeof *rows);
     size_t S = (size_t)shape->seq_len, K = (size_t)shape->topk;
@@ -45,13 +45,13 @@ kd_status record_rows_create(record_rows *rows, const record_shape *shape)
     rows->sample_counts = kd_alloc(S * N, 1, "cache record");
     if (!rows->position || !rows->topk_ids || !rows->codes || !rows->stored_codes ||
         !rows->sample_unique || !rows->sample_ids || !rows->sample_counts) {
-        record_rows_free(rows);
+        kd_record_rows_free(rows);
         return KD_ERR_NOMEM;
     }
     return KD_OK;
 }
 
-void record_rows_free(record_rows *rows)
+void kd_record_rows_free(record_rows *rows)
 {
     free(rows->position);
     free(rows->topk_ids);
@@ -108,7 +108,7 @@ static void codes_to_increments(const uint16_t *codes, uint16_t *stored, size_t 
     }
 }
 
-size_t record_encode(const record_shape *shape, const record_rows *rows, uint8_t *out)
+size_t kd_record_encode(const record_shape *shape, const record_rows *rows, uint8_t *out)
 {
     int n = rows->positions, K = shape->topk, N = shape->samples, id_bytes = shape->id_bytes;
     size_t runs = count_runs(rows->position, n);
@@ -122,8 +122,8 @@ size_t record_encode(const record_shape *shape, const record_rows *rows, uint8_t
         p = put_id(p, id_bytes, rows->topk_ids[i]);
     size_t code_count = (size_t)n * row_codes(shape);
     codes_to_increments(rows->codes, rows->stored_codes, (size_t)n, K);
-    codes_pack(rows->stored_codes, code_count, p);
-    p += codes_packed_bytes(code_count);
+    kd_codes_pack(rows->stored_codes, code_count, p);
+    p += kd_codes_packed_bytes(code_count);
     if (N > 0) {
         memcpy(p, rows->sample_unique, (size_t)n);
         p += n;
@@ -203,10 +203,10 @@ static kd_status decode_codes(const record_shape *shape, byte_cursor *cursor, re
 {
     int K = shape->topk;
     size_t width = row_codes(shape), n = (size_t)rows->positions;
-    const uint8_t *p = take(cursor, codes_packed_bytes(n * width));
+    const uint8_t *p = take(cursor, kd_codes_packed_bytes(n * width));
     if (!p)
         return kd_fail(KD_ERR_FORMAT, "record ends inside its log-probabilities");
-    codes_unpack(p, n * width, rows->stored_codes);
+    kd_codes_unpack(p, n * width, rows->stored_codes);
     for (size_t i = 0; i < n; i++) {
         const uint16_t *in = rows->stored_codes + i * width;
         uint16_t *row = rows->codes + i * width;
@@ -259,8 +259,8 @@ static kd_status decode_samples(const record_shape *shape, byte_cursor *cursor, 
     return KD_OK;
 }
 
-kd_status record_decode(const record_shape *shape, const uint8_t *data, size_t size,
-                        record_rows *rows)
+kd_status kd_record_decode(const record_shape *shape, const uint8_t *data, size_t size,
+                           record_rows *rows)
 {
     byte_cursor cursor = {data, size};
     const uint8_t *header = take(&cursor, CACHE_RECORD_HEADER_BYTES);

@@ -12,7 +12,7 @@
 #include "cache_format.h"
 #include "kd/io.h"
 
-void shard_file_name(char name[32], int shard_index)
+void kd_shard_file_name(char name[32], int shard_index)
 {
     snprintf(name, 32, "shard-%05d.kdlc", shard_index);
 }
@@ -45,8 +45,8 @@ static uint8_t *encode_index(const shard_layout *layout)
     return index;
 }
 
-kd_status shard_write(const char *path, const shard_layout *layout, const uint8_t *frames,
-                      size_t frame_bytes)
+kd_status kd_shard_write(const char *path, const shard_layout *layout, const uint8_t *frames,
+                         size_t frame_bytes)
 {
     uint8_t header[CACHE_SHARD_HEADER_BYTES], footer[CACHE_SHARD_FOOTER_BYTES];
     size_t index_bytes = (size_t)layout->example_count * CACHE_INDEX_ENTRY_BYTES;
@@ -71,19 +71,19 @@ kd_status shard_write(const char *path, const shard_layout *layout, const uint8_
     XXH3_freeState(state);
 
     atomic_file file;
-    kd_status status = atomic_file_open(&file, path);
+    kd_status status = kd_atomic_file_open(&file, path);
     if (status == KD_OK) {
-        status = atomic_file_write(&file, header, sizeof header);
+        status = kd_atomic_file_write(&file, header, sizeof header);
         if (status == KD_OK)
-            status = atomic_file_write(&file, frames, frame_bytes);
+            status = kd_atomic_file_write(&file, frames, frame_bytes);
         if (status == KD_OK)
-            status = atomic_file_write(&file, index, index_bytes);
+            status = kd_atomic_file_write(&file, index, index_bytes);
         if (status == KD_OK)
-            status = atomic_file_write(&file, footer, sizeof footer);
+            status = kd_atomic_file_write(&file, footer, sizeof footer);
         if (status == KD_OK)
-            status = atomic_file_commit(&file);
+            status = kd_atomic_file_commit(&file);
         else
-            atomic_file_abort(&file);
+            kd_atomic_file_abort(&file);
     }
     free(index);
     return status;
@@ -102,7 +102,7 @@ static kd_status checksum_prefix(int fd, const char *path, uint64_t size, uint64
         XXH3_64bits_reset(state);
     for (uint64_t done = 0; status == KD_OK && done < size;) {
         size_t length = size - done < PIECE ? (size_t)(size - done) : PIECE;
-        status = file_read_at(fd, path, piece, length, done);
+        status = kd_file_read_at(fd, path, piece, length, done);
         if (status == KD_OK)
             XXH3_64bits_update(state, piece, length);
         done += length;
@@ -145,9 +145,9 @@ static kd_status read_layout(int fd, const char *path, uint64_t size, shard_layo
     if (size < CACHE_SHARD_HEADER_BYTES + CACHE_SHARD_FOOTER_BYTES)
         return kd_fail(KD_ERR_FORMAT, "%s: truncated (%llu bytes)", path,
                        (unsigned long long)size);
-    kd_status status = file_read_at(fd, path, header, sizeof header, 0);
+    kd_status status = kd_file_read_at(fd, path, header, sizeof header, 0);
     if (status == KD_OK)
-        status = file_read_at(fd, path, footer, sizeof footer, size - sizeof footer);
+        status = kd_file_read_at(fd, path, footer, sizeof footer, size - sizeof footer);
     if (status != KD_OK)
         return status;
     if (memcmp(header, CACHE_SHARD_MAGIC, 8) != 0 || memcmp(footer + 12, CACHE_FOOTER_MAGIC, 4))
@@ -179,14 +179,14 @@ static kd_status read_layout(int fd, const char *path, uint64_t size, shard_layo
     if (!index || !layout->entries)
         status = KD_ERR_NOMEM;
     if (status == KD_OK)
-        status = file_read_at(fd, path, index, index_bytes, index_offset);
+        status = kd_file_read_at(fd, path, index, index_bytes, index_offset);
     if (status == KD_OK)
         status = parse_index(path, index, index_offset, layout);
     free(index);
     return status;
 }
 
-kd_status shard_read_layout(const char *path, shard_layout *layout)
+kd_status kd_shard_read_layout(const char *path, shard_layout *layout)
 {
     memset(layout, 0, sizeof *layout);
     int fd = open(path, O_RDONLY);
@@ -198,11 +198,11 @@ kd_status shard_read_layout(const char *path, shard_layout *layout)
                            : kd_fail(KD_ERR_IO, "%s: not a regular file", path);
     close(fd);
     if (status != KD_OK)
-        shard_layout_free(layout);
+        kd_shard_layout_free(layout);
     return status;
 }
 
-void shard_layout_free(shard_layout *layout)
+void kd_shard_layout_free(shard_layout *layout)
 {
     free(layout->entries);
     layout->entries = NULL;

@@ -98,7 +98,7 @@ static kd_status sync_directory(const char *dir)
  * manifest ever describes shards that are being rewritten. */
 static kd_status remove_manifest(const char *dir)
 {
-    char *path = cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
     if (!path)
         return KD_ERR_NOMEM;
     kd_status status = KD_OK;
@@ -124,16 +124,16 @@ static uint32_t shard_size(const cache_writer *writer, int shard)
 static int shard_reusable(const cache_writer *writer, int shard)
 {
     char name[32];
-    shard_file_name(name, shard);
-    char *path = cache_join_path(writer->dir, name);
+    kd_shard_file_name(name, shard);
+    char *path = kd_cache_join_path(writer->dir, name);
     shard_layout layout;
-    int reusable = path && access(path, F_OK) == 0 && shard_read_layout(path, &layout) == KD_OK;
+    int reusable = path && access(path, F_OK) == 0 && kd_shard_read_layout(path, &layout) == KD_OK;
     if (reusable) {
         reusable = layout.run_key == writer->run_key && layout.shard_index == (uint32_t)shard &&
                    layout.example_count == shard_size(writer, shard);
         for (uint32_t i = 0; reusable && i < layout.example_count; i++)
             reusable = layout.entries[i].example == writer->examples[shard_first(writer, shard) + i];
-        shard_layout_free(&layout);
+        kd_shard_layout_free(&layout);
     }
     free(path);
     kd_clear_error();
@@ -144,23 +144,23 @@ static int shard_reusable(const cache_writer *writer, int shard)
 static int manifest_complete(const cache_writer *writer)
 {
     cache_manifest manifest;
-    if (cache_manifest_read(writer->dir, &manifest) != KD_OK) {
+    if (kd_cache_manifest_read(writer->dir, &manifest) != KD_OK) {
         kd_clear_error();
         return 0;
     }
     int complete = manifest.run_key == writer->run_key;
     cache_reader *reader = NULL;
-    if (complete && cache_open_manifest(writer->dir, &manifest, &reader) != KD_OK)
+    if (complete && kd_cache_open_manifest(writer->dir, &manifest, &reader) != KD_OK)
         complete = 0;
-    cache_close(reader);
-    cache_manifest_free(&manifest);
+    kd_cache_close(reader);
+    kd_cache_manifest_free(&manifest);
     kd_clear_error();
     return complete;
 }
 
 static size_t next_pending(const cache_writer *writer, size_t from)
 {
-    while (from < writer->plan.example_count && !cache_writer_pending(writer, from))
+    while (from < writer->plan.example_count && !kd_cache_writer_pending(writer, from))
         from++;
     return from;
 }
@@ -173,9 +173,9 @@ static kd_status allocate_workers(cache_writer *writer)
     if (!writer->scratch || !writer->compressors)
         return KD_ERR_NOMEM;
     for (int t = 0; t < writer->threads; t++) {
-        kd_status status = row_scratch_create(&writer->scratch[t], writer->plan.vocab_size,
-                                              writer->plan.encoding.topk,
-                                              writer->plan.encoding.samples);
+        kd_status status = kd_row_scratch_create(&writer->scratch[t], writer->plan.vocab_size,
+                                                 writer->plan.encoding.topk,
+                                                 writer->plan.encoding.samples);
         if (status != KD_OK)
             return status;
         writer->compressors[t] = ZSTD_createCCtx();
@@ -202,11 +202,11 @@ static kd_status allocate_buffers(cache_writer *writer)
         return KD_ERR_NOMEM;
     memcpy(writer->examples, writer->plan.examples, writer->plan.example_count * sizeof(uint32_t));
     writer->plan.examples = writer->examples;
-    kd_status status = record_rows_create(&writer->rows, &writer->shape);
+    kd_status status = kd_record_rows_create(&writer->rows, &writer->shape);
     return status == KD_OK ? allocate_workers(writer) : status;
 }
 
-kd_status cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out)
+kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out)
 {
     *out = NULL;
     kd_status status = check_plan(plan);
@@ -220,9 +220,9 @@ kd_status cache_writer_open(const char *dir, const cache_plan *plan, cache_write
     writer->started = kd_now_seconds();
     size_t per_shard = (size_t)plan->encoding.shard_examples;
     writer->shard_count = (int)((plan->example_count + per_shard - 1) / per_shard);
-    record_shape_from(&writer->shape, &plan->encoding, plan->vocab_size, plan->identity.seq_len);
-    writer->run_key = cache_plan_run_key(plan);
-    status = writer->dir ? make_directories(dir) : KD_ERR_NOMEM;
+    kd_record_shape_from(&writer->shape, &plan->encoding, plan->vocab_size, plan->identity.seq_len);
+    writer->run_key = kd_cache_plan_run_key(plan);
+    status = writer->dir ? kd_make_directories(dir) : KD_ERR_NOMEM;
     if (status == KD_OK)
         status = allocate_buffers(writer);
     if (status == KD_OK) {
@@ -233,7 +233,7 @@ kd_status cache_writer_open(const char *dir, const cache_plan *plan, cache_write
     for (int s = 0; status == KD_OK && s < writer->shard_count; s++)
         writer->shard_done[s] = (uint8_t)(writer->complete || shard_reusable(writer, s));
     if (status != KD_OK) {
-        cache_writer_free(writer);
+        kd_cache_writer_close(writer);
         return status;
     }
     writer->next_index = next_pending(writer, 0);
@@ -241,19 +241,19 @@ kd_status cache_writer_open(const char *dir, const cache_plan *plan, cache_write
     return KD_OK;
 }
 
-void cache_writer_free(cache_writer *writer)
+void kd_cache_writer_close(cache_writer *writer)
 {
     if (!writer)
         return;
     for (int t = 0; t < writer->threads; t++) {
         if (writer->scratch)
-            row_scratch_free(&writer->scratch[t]);
+            kd_row_scratch_free(&writer->scratch[t]);
         if (writer->compressors)
             ZSTD_freeCCtx(writer->compressors[t]);
     }
     free(writer->scratch);
     free(writer->compressors);
-    record_rows_free(&writer->rows);
+    kd_record_rows_free(&writer->rows);
     free(writer->entries);
     free(writer->record_offsets);
     free(writer->records);
@@ -263,18 +263,18 @@ void cache_writer_free(cache_writer *writer)
     free(writer);
 }
 
-int cache_writer_pending(const cache_writer *writer, size_t index)
+int kd_cache_writer_pending(const cache_writer *writer, size_t index)
 {
     size_t shard = index / (size_t)writer->plan.encoding.shard_examples;
     return index < writer->plan.example_count && !writer->shard_done[shard];
 }
 
-int cache_writer_complete(const cache_writer *writer)
+int kd_cache_writer_complete(const cache_writer *writer)
 {
     return writer->complete;
 }
 
-void cache_writer_add_teacher_time(cache_writer *writer, double seconds)
+void kd_cache_writer_add_teacher_time(cache_writer *writer, double seconds)
 {
     writer->teacher_seconds += seconds;
 }
@@ -299,8 +299,8 @@ static void thread_failure_note(thread_failure *failure, int iteration, kd_statu
 
 /* ---- one example -------------------------------------------------------------- */
 
-kd_status cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
-                             const uint8_t *target_mask, size_t length)
+kd_status kd_cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
+                                const uint8_t *target_mask, size_t length)
 {
     if (writer->in_example || index != writer->next_index)
         return kd_fail(KD_ERR_INVALID, "cache: example %zu written out of order (expected %zu)",
@@ -310,7 +310,7 @@ kd_status cache_writer_begin(cache_writer *writer, size_t index, const int *ids,
                        index, length, writer->shape.seq_len);
     record_rows *rows = &writer->rows;
     rows->example = writer->examples[index];
-    rows->example_hash = cache_example_hash(ids, target_mask, length);
+    rows->example_hash = kd_cache_example_hash(ids, target_mask, length);
     rows->positions = 0;
     /* The last token predicts nothing: only t < length - 1 can count. */
     for (size_t t = 0; t + 1 < length; t++)
@@ -345,22 +345,22 @@ static kd_status summarise_row(cache_writer *writer, const float *logits, int ro
     summary.topk_logprobs = logprobs;
     kd_rng rng;
     seed_position(&rng, writer->plan.encoding.sample_seed, rows->example, rows->position[row]);
-    kd_status status = row_summarise(logits, writer->shape.vocab_size, K, N, &rng, scratch,
-                                     &summary);
+    kd_status status = kd_row_summarise(logits, writer->shape.vocab_size, K, N, &rng, scratch,
+                                        &summary);
     if (status != KD_OK)
         return kd_fail_context(status, "example %u, position %d", rows->example,
                                rows->position[row]);
     uint16_t *codes = rows->codes + (size_t)row * ((size_t)K + 2);
     for (int k = 0; k < K; k++)
-        codes[k] = logprob_to_code(logprobs[k]);
-    codes[K] = logprob_to_code(summary.tail_mass > 0.0 ? (float)log(summary.tail_mass)
+        codes[k] = kd_logprob_to_code(logprobs[k]);
+    codes[K] = kd_logprob_to_code(summary.tail_mass > 0.0 ? (float)log(summary.tail_mass)
                                                          : -INFINITY);
-    codes[K + 1] = nats_to_code((float)summary.entropy);
+    codes[K + 1] = kd_nats_to_code((float)summary.entropy);
     rows->sample_unique[row] = (uint8_t)summary.sample_unique;
     return KD_OK;
 }
 
-kd_status cache_writer_add_rows(cache_writer *writer, const float *logits, int rows)
+kd_status kd_cache_writer_add_rows(cache_writer *writer, const float *logits, int rows)
 {
     if (!writer->in_example || rows < 0 || writer->rows_added + rows > writer->rows.positions)
         return kd_fail(KD_ERR_INVALID, "cache: %d rows of logits for example %u, which counts %d "
@@ -400,7 +400,7 @@ static kd_status reserve_records(cache_writer *writer, size_t more)
 
 static kd_status flush_shard(cache_writer *writer, int shard);
 
-kd_status cache_writer_end(cache_writer *writer)
+kd_status kd_cache_writer_end(cache_writer *writer)
 {
     record_rows *rows = &writer->rows;
     if (!writer->in_example || writer->rows_added != rows->positions)
@@ -408,11 +408,11 @@ kd_status cache_writer_end(cache_writer *writer)
                        rows->example, writer->rows_added, rows->positions);
     size_t runs = (size_t)rows->positions; /* at most one run per position */
     kd_status status = reserve_records(writer,
-                                       record_max_bytes(&writer->shape, (size_t)rows->positions,
-                                                        runs));
+                                       kd_record_max_bytes(&writer->shape, (size_t)rows->positions,
+                                                           runs));
     if (status != KD_OK)
         return status;
-    size_t bytes = record_encode(&writer->shape, rows, writer->records + writer->records_used);
+    size_t bytes = kd_record_encode(&writer->shape, rows, writer->records + writer->records_used);
     uint32_t slot = writer->shard_fill++;
     writer->entries[slot] = (shard_entry){.example = rows->example,
                                           .positions = (uint32_t)rows->positions,
@@ -473,12 +473,12 @@ static kd_status flush_shard(cache_writer *writer, int shard)
         packed += writer->entries[i].frame_bytes;
     }
     char name[32];
-    shard_file_name(name, shard);
-    char *path = cache_join_path(writer->dir, name);
+    kd_shard_file_name(name, shard);
+    char *path = kd_cache_join_path(writer->dir, name);
     shard_layout layout = {.shard_index = (uint32_t)shard, .run_key = writer->run_key,
                            .example_count = count, .entries = writer->entries};
     if (status == KD_OK)
-        status = path ? shard_write(path, &layout, frames, packed) : KD_ERR_NOMEM;
+        status = path ? kd_shard_write(path, &layout, frames, packed) : KD_ERR_NOMEM;
     if (status == KD_OK) {
         writer->shard_done[shard] = 1;
         writer->bytes_written += CACHE_SHARD_HEADER_BYTES + packed +
@@ -497,10 +497,10 @@ static kd_status flush_shard(cache_writer *writer, int shard)
 
 static kd_status describe_shard(const cache_writer *writer, int shard, cache_shard_info *info)
 {
-    shard_file_name(info->file, shard);
-    char *path = cache_join_path(writer->dir, info->file);
+    kd_shard_file_name(info->file, shard);
+    char *path = kd_cache_join_path(writer->dir, info->file);
     shard_layout layout;
-    kd_status status = path ? shard_read_layout(path, &layout) : KD_ERR_NOMEM;
+    kd_status status = path ? kd_shard_read_layout(path, &layout) : KD_ERR_NOMEM;
     free(path);
     if (status != KD_OK)
         return status;
@@ -512,7 +512,7 @@ static kd_status describe_shard(const cache_writer *writer, int shard, cache_sha
         info->positions += layout.entries[i].positions;
         info->raw_bytes += layout.entries[i].record_bytes;
     }
-    shard_layout_free(&layout);
+    kd_shard_layout_free(&layout);
     return KD_OK;
 }
 
@@ -571,7 +571,7 @@ static void remove_leftovers(const cache_writer *writer)
                         entry->d_name[end] == '\0' && shard >= writer->shard_count);
         if (!leftover)
             continue;
-        char *path = cache_join_path(writer->dir, entry->d_name);
+        char *path = kd_cache_join_path(writer->dir, entry->d_name);
         if (path)
             unlink(path);
         free(path);
@@ -580,7 +580,7 @@ static void remove_leftovers(const cache_writer *writer)
     kd_clear_error();
 }
 
-kd_status cache_writer_finish(cache_writer *writer, cache_manifest *out)
+kd_status kd_cache_writer_finish(cache_writer *writer, cache_manifest *out)
 {
     if (writer->in_example || writer->next_index < writer->plan.example_count)
         return kd_fail(KD_ERR_INVALID, "cache: finished before example %zu of %zu was written",
@@ -588,22 +588,22 @@ kd_status cache_writer_finish(cache_writer *writer, cache_manifest *out)
     cache_manifest manifest;
     kd_status status = KD_OK;
     if (writer->complete) {
-        status = cache_manifest_read(writer->dir, &manifest);
+        status = kd_cache_manifest_read(writer->dir, &manifest);
     } else {
         status = build_manifest(writer, &manifest);
         cache_reader *reader = NULL;
         if (status == KD_OK)
-            status = cache_open_manifest(writer->dir, &manifest, &reader);
+            status = kd_cache_open_manifest(writer->dir, &manifest, &reader);
         if (status == KD_OK)
-            status = cache_read_all(reader, writer->run_key, &manifest.stats);
-        cache_close(reader);
+            status = kd_cache_read_all(reader, writer->run_key, &manifest.stats);
+        kd_cache_close(reader);
         if (status == KD_OK)
-            status = cache_manifest_write(writer->dir, &manifest);
+            status = kd_cache_manifest_write(writer->dir, &manifest);
         if (status == KD_OK)
             remove_leftovers(writer);
     }
     if (status == KD_OK && out)
-        status = cache_manifest_copy(out, &manifest);
-    cache_manifest_free(&manifest);
+        status = kd_cache_manifest_copy(out, &manifest);
+    kd_cache_manifest_free(&manifest);
     return status;
 }

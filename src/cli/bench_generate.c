@@ -1,5 +1,5 @@
 /* kd bench --mode generate: batch-1 generation with the KV cache, as kd
- * generate runs it (gpt2_generate_tokens, greedy so every run decodes the
+ * generate runs it (kd_gpt2_generate_tokens, greedy so every run decodes the
  * same number of tokens): a random prompt of --seq tokens, then
  * --new-tokens decoded. The step is one decoded token; prefill speed is
  * reported beside it. */
@@ -12,13 +12,13 @@ static kd_status run_generation(gpt2_model *model, gpt2_kv_cache *cache, const i
                                 double *token_s)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     sampling.temperature = 0.0f;
     sampling.max_new_tokens = o->new_tokens;
     sampling.stop_token = -1;
     gpt2_generate_stats stats;
-    kd_status status = gpt2_generate_tokens(model, cache, prompt, o->seq, &sampling, NULL, out,
-                                            NULL, NULL, &stats);
+    kd_status status = kd_gpt2_generate_tokens(model, cache, prompt, o->seq, &sampling, NULL, out,
+                                               NULL, NULL, &stats);
     *prefill_s = stats.prefill_seconds;
     *token_s = (stats.decode_seconds + stats.sample_seconds) /
                (stats.decode_steps > 0 ? stats.decode_steps : 1);
@@ -32,10 +32,10 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
                        o->seq, o->new_tokens, config->n_positions);
     gpt2_model model;
     gpt2_kv_cache cache = {0};
-    kd_status status = gpt2_create(&model, config);
+    kd_status status = kd_gpt2_create(&model, config);
     if (status != KD_OK)
         return status;
-    gpt2_init_random(&model, BENCH_SEED);
+    kd_gpt2_init_random(&model, BENCH_SEED);
     int *prompt = kd_alloc((size_t)o->seq, sizeof(int), "benchmark prompt");
     int *out = kd_alloc((size_t)o->new_tokens, sizeof(int), "benchmark output");
     double *token_times = kd_alloc((size_t)o->steps, sizeof(double), "token times");
@@ -43,9 +43,9 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
     if (!prompt || !out || !token_times || !prefill_times)
         status = KD_ERR_NOMEM;
     if (status == KD_OK)
-        status = gpt2_prepare(&model, 1, o->seq, 0);
+        status = kd_gpt2_prepare(&model, 1, o->seq, 0);
     if (status == KD_OK)
-        status = gpt2_kv_cache_create(&cache, config, o->seq + o->new_tokens);
+        status = kd_gpt2_kv_cache_create(&cache, config, o->seq + o->new_tokens);
     kd_rng rng;
     kd_rng_seed(&rng, BENCH_SEED + 1);
     for (int i = 0; status == KD_OK && i < o->seq; i++)
@@ -64,8 +64,8 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
         bench_summarise(token_times, o->steps, timing);
         timing->prefill_tokens_per_s = prefill.median_s;
     }
-    gpt2_kv_cache_free(&cache);
-    gpt2_free(&model);
+    kd_gpt2_kv_cache_free(&cache);
+    kd_gpt2_free(&model);
     free(prompt);
     free(out);
     free(token_times);

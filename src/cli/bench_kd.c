@@ -66,16 +66,16 @@ static void fill_rows(kd_bench *b, const bench_options *o, int vocab_size)
 static kd_status setup(kd_bench *b, const bench_options *o, const gpt2_config *student,
                        const gpt2_config *teacher)
 {
-    kd_status status = gpt2_create(&b->student, student);
+    kd_status status = kd_gpt2_create(&b->student, student);
     if (status == KD_OK)
-        status = gpt2_create(&b->teacher, teacher);
+        status = kd_gpt2_create(&b->teacher, teacher);
     if (status != KD_OK)
         return status;
-    gpt2_init_random(&b->student, BENCH_SEED);
-    gpt2_init_random(&b->teacher, BENCH_SEED + 1);
-    status = gpt2_prepare(&b->student, o->batch, o->seq, 1);
+    kd_gpt2_init_random(&b->student, BENCH_SEED);
+    kd_gpt2_init_random(&b->teacher, BENCH_SEED + 1);
+    status = kd_gpt2_prepare(&b->student, o->batch, o->seq, 1);
     if (status == KD_OK)
-        status = gpt2_prepare(&b->teacher, o->batch, o->seq, 0);
+        status = kd_gpt2_prepare(&b->teacher, o->batch, o->seq, 0);
     if (status == KD_OK)
         status = allocate(b, o);
     if (status != KD_OK)
@@ -87,7 +87,7 @@ static kd_status setup(kd_bench *b, const bench_options *o, const gpt2_config *s
         b->targets[i] = (int)kd_rng_below(&rng, (uint64_t)student->vocab_size);
     }
     fill_rows(b, o, student->vocab_size);
-    b->distill = distill_config_default();
+    b->distill = kd_distill_config_default();
     b->step = (gpt2_step_config){{5e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0}, 5e-4f, 1.0f};
     return KD_OK;
 }
@@ -100,15 +100,15 @@ static kd_status one_step(kd_bench *b, const bench_options *o, kd_step_kind kind
     gpt2_batch batch = {b->tokens, b->targets, NULL, o->batch, o->seq};
     if (kind == STEP_CE) {
         gpt2_step_result result;
-        kd_status status = gpt2_train_step(&b->student, &batch, 1, &b->step, step, &result);
+        kd_status status = kd_gpt2_train_step(&b->student, &batch, 1, &b->step, step, &result);
         *loss = result.loss;
         return status;
     }
     int cached = kind == STEP_CACHED;
     distill_batch micro = {batch, cached ? b->rows : NULL, cached ? o->batch * o->seq : 0};
     distill_step_result result;
-    kd_status status = gpt2_distill_train_step(&b->student, cached ? NULL : &b->teacher, &micro,
-                                               1, &b->distill, &b->step, step, &result);
+    kd_status status = kd_gpt2_distill_train_step(&b->student, cached ? NULL : &b->teacher, &micro,
+                                                  1, &b->distill, &b->step, step, &result);
     *loss = result.step.loss;
     return status;
 }
@@ -154,8 +154,8 @@ kd_status bench_kd(const bench_options *options, const gpt2_config *student,
         status = time_kind(&b, options, STEP_LIVE, times, timing, &timing->live_median_s);
     if (status == KD_OK)
         status = time_kind(&b, options, STEP_CE, times, timing, &timing->ce_median_s);
-    gpt2_free(&b.student);
-    gpt2_free(&b.teacher);
+    kd_gpt2_free(&b.student);
+    kd_gpt2_free(&b.teacher);
     free(b.tokens);
     free(b.targets);
     free(b.rows);

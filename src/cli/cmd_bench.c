@@ -1,10 +1,10 @@
 /* kd bench: times the GPT-2 engine on random tokens and reports tokens/s,
  * model FLOP/s and peak memory, as a table or one JSON object.
  *
- * train: one full gpt2_train_step (forward, fused head + CE, backward,
+ * train: one full kd_gpt2_train_step (forward, fused head + CE, backward,
  *        clipping norm, AdamW) per timed step.
  * fwd:   inference forward plus the logits of every position through the
- *        chunked head (gpt2_head_evaluate), never the full (B, T, V) tensor.
+ *        chunked head (kd_gpt2_head_evaluate), never the full (B, T, V) tensor.
  * kd:    a distillation step from cached teacher rows, the same step with a
  *        live teacher and a CE step (bench_kd.c).
  * generate: batch-1 decoding with the KV cache (bench_generate.c).
@@ -46,8 +46,8 @@ static kd_status check_sizes(const bench_options *options, const gpt2_config *co
     if (options->seq > config->n_positions)
         return kd_fail(KD_ERR_INVALID, "--seq %d exceeds the model's n_positions %d",
                        options->seq, config->n_positions);
-    size_t bytes = gpt2_prepare_bytes(config, options->batch, options->seq,
-                                      options->mode == BENCH_TRAIN);
+    size_t bytes = kd_gpt2_prepare_bytes(config, options->batch, options->seq,
+                                         options->mode == BENCH_TRAIN);
     size_t machine = kd_physical_memory_bytes();
     if (machine && bytes > machine)
         return kd_fail(KD_ERR_NOMEM, "batch %d x seq %d needs %.1f GB; this machine has %.1f GB",
@@ -79,8 +79,8 @@ static kd_status run_step(gpt2_model *model, const bench_options *options, const
     int B = options->batch, T = options->seq;
     if (options->mode == BENCH_FWD) {
         gpt2_eval_sums sums = {0};
-        gpt2_forward(model, tokens, B, T);
-        gpt2_head_evaluate(model, targets, NULL, &sums);
+        kd_gpt2_forward(model, tokens, B, T);
+        kd_gpt2_head_evaluate(model, targets, NULL, &sums);
         *loss = sums.loss_sum / sums.counted;
         return KD_OK;
     }
@@ -91,7 +91,7 @@ static kd_status run_step(gpt2_model *model, const bench_options *options, const
     };
     gpt2_batch batch = {tokens, targets, NULL, B, T};
     gpt2_step_result result;
-    kd_status status = gpt2_train_step(model, &batch, 1, &config, step, &result);
+    kd_status status = kd_gpt2_train_step(model, &batch, 1, &config, step, &result);
     *loss = result.loss;
     return status;
 }
@@ -173,7 +173,7 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "n_embd", config->n_embd);
     cJSON_AddNumberToObject(json, "n_head", config->n_head);
     cJSON_AddNumberToObject(json, "vocab_size", config->vocab_size);
-    cJSON_AddNumberToObject(json, "params", (double)gpt2_num_params(config));
+    cJSON_AddNumberToObject(json, "params", (double)kd_gpt2_num_params(config));
     cJSON_AddNumberToObject(json, "batch", options->batch);
     cJSON_AddNumberToObject(json, "seq", options->seq);
     cJSON_AddNumberToObject(json, "steps", options->steps);
@@ -205,7 +205,7 @@ static void print_table(const bench_options *options, const gpt2_config *config,
     printf("mode        %s\n", options->mode_name);
     printf("model       %d layers, %d embd, %d heads, vocab %d (%.1fM parameters)\n",
            config->n_layer, config->n_embd, config->n_head, config->vocab_size,
-           (double)gpt2_num_params(config) / 1e6);
+           (double)kd_gpt2_num_params(config) / 1e6);
     printf("batch       %d x %d tokens\n", options->batch, options->seq);
     printf("threads     %d (OpenBLAS %s kernels)\n", kd_threads(), kd_blas_core_name());
     printf("step        %.1f ms median of %d (min %.1f, max %.1f)\n", timing->median_s * 1e3,
@@ -228,14 +228,14 @@ static kd_status run_engine(const bench_options *options, const gpt2_config *con
                             bench_timing *timing)
 {
     gpt2_model model;
-    kd_status status = gpt2_create(&model, config);
+    kd_status status = kd_gpt2_create(&model, config);
     if (status != KD_OK)
         return status;
-    gpt2_init_random(&model, BENCH_SEED);
-    status = gpt2_prepare(&model, options->batch, options->seq, options->mode == BENCH_TRAIN);
+    kd_gpt2_init_random(&model, BENCH_SEED);
+    status = kd_gpt2_prepare(&model, options->batch, options->seq, options->mode == BENCH_TRAIN);
     if (status == KD_OK)
         status = run_steps(&model, options, timing);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
     return status;
 }
 
@@ -247,7 +247,7 @@ static kd_status run_bench(const bench_options *options, const gpt2_config *conf
     if (options->mode != BENCH_KD)
         return run_engine(options, config, timing);
     gpt2_config teacher;
-    kd_status status = gpt2_config_read_model_section(options->teacher_config_path, &teacher);
+    kd_status status = kd_gpt2_config_read_model_section(options->teacher_config_path, &teacher);
     if (status == KD_OK && teacher.vocab_size != config->vocab_size)
         status = kd_fail(KD_ERR_INVALID, "the teacher's vocabulary (%d) differs from the "
                          "student's (%d)", teacher.vocab_size, config->vocab_size);
@@ -334,7 +334,7 @@ int cmd_bench(int argc, char **argv)
         kd_set_threads(options.threads);
 
     gpt2_config config;
-    kd_status status = gpt2_config_read_model_section(options.config_path, &config);
+    kd_status status = kd_gpt2_config_read_model_section(options.config_path, &config);
     if (status == KD_OK)
         status = check_sizes(&options, &config);
     bench_timing timing = {0};

@@ -26,12 +26,12 @@ int cmd_cache_verify(int argc, char **argv)
     if (!dir)
         return cli_usage_error(&verify_spec, "which cache? (DIR is missing)");
     cache_manifest manifest;
-    if (cache_verify(dir, &manifest) != KD_OK)
+    if (kd_cache_verify(dir, &manifest) != KD_OK)
         return cli_fail(verify_spec.name);
     printf("ok %s: %llu examples, %llu cached tokens, %d shards\n", dir,
            (unsigned long long)manifest.examples, (unsigned long long)manifest.positions,
            manifest.shard_count);
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     return CLI_EXIT_OK;
 }
 
@@ -58,14 +58,14 @@ int cmd_cache_inspect(int argc, char **argv)
     if (!dir)
         return cli_usage_error(&inspect_spec, "which cache? (DIR is missing)");
     cache_manifest manifest;
-    if (cache_manifest_read(dir, &manifest) != KD_OK)
+    if (kd_cache_manifest_read(dir, &manifest) != KD_OK)
         return cli_fail(inspect_spec.name);
     if (inspect_json) {
         cJSON *root = NULL;
         char path[4096];
         snprintf(path, sizeof path, "%s/manifest.json", dir);
-        if (json_read_file(path, &root) != KD_OK) {
-            cache_manifest_free(&manifest);
+        if (kd_json_read_file(path, &root) != KD_OK) {
+            kd_cache_manifest_free(&manifest);
             return cli_fail(inspect_spec.name);
         }
         char *text = cJSON_Print(root);
@@ -74,8 +74,8 @@ int cmd_cache_inspect(int argc, char **argv)
         cJSON_Delete(root);
     } else {
         printf("cache               %s\n", dir);
-        cache_manifest_print(&manifest, stdout);
+        kd_cache_manifest_print(&manifest, stdout);
     }
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     return CLI_EXIT_OK;
 }

@@ -16,29 +16,29 @@ static kd_status epoch_tokens(run_config *config, double *tokens, double *steps)
     batcher *batches = NULL;
     const char *dir = config->tokenizer_dir;
     char *fallback = dir ? NULL : kd_resolve_asset("gpt2");
-    kd_status status = dir || fallback ? tokenizer_load(dir ? dir : fallback, &tokenizer)
+    kd_status status = dir || fallback ? kd_tokenizer_load(dir ? dir : fallback, &tokenizer)
                                        : KD_ERR_IO;
     if (status == KD_OK)
-        status = dataset_build(&config->data, tokenizer, &data, NULL);
+        status = kd_dataset_build(&config->data, tokenizer, &data, NULL);
     batcher_options options;
-    batcher_options_default(&options);
+    kd_batcher_options_default(&options);
     options.batch_size = (size_t)config->train.batch_size;
     options.seq_len = (size_t)config->train.seq_len;
     options.trim_multiple = 16;
     if (status == KD_OK)
-        status = batcher_create(data, DATASET_TRAIN, &options, &batches);
+        status = kd_batcher_create(data, DATASET_TRAIN, &options, &batches);
     if (status == KD_OK) {
-        size_t count = batcher_batches_per_epoch(batches);
+        size_t count = kd_batcher_batches_per_epoch(batches);
         *tokens = 0.0;
         for (size_t i = 0; i < count; i++) {
-            const kd_batch *batch = batcher_next(batches);
+            const kd_batch *batch = kd_batcher_next(batches);
             *tokens += (double)batch->rows * (double)batch->columns;
         }
         *steps = (double)count / config->train.grad_accum;
     }
-    batcher_free(batches);
-    dataset_free(data);
-    tokenizer_free(tokenizer);
+    kd_batcher_free(batches);
+    kd_dataset_free(data);
+    kd_tokenizer_free(tokenizer);
     free(fallback);
     return status;
 }
@@ -124,13 +124,13 @@ int cmd_estimate(int argc, char **argv)
     if (batch < 0 || seq < 0)
         return cli_usage_error(&spec, "--batch and --seq must be positive");
     run_config config;
-    kd_status result = run_config_load(path, &config);
+    kd_status result = kd_run_config_load(path, &config);
     if (result == KD_OK && !config.has_model)
         result = kd_fail(KD_ERR_INVALID, "%s has no \"model\" section", path);
     if (result == KD_OK) {
         config.train.batch_size = batch > 0 ? batch : config.train.batch_size;
         config.train.seq_len = seq > 0 ? seq : config.train.seq_len;
-        run_config_sync_data(&config);
+        kd_run_config_sync_data(&config);
         kd_set_threads(config.train.threads);
     }
     if (result == KD_OK && config.train.seq_len > config.model.n_positions)
@@ -139,11 +139,11 @@ int cmd_estimate(int argc, char **argv)
     train_cost cost;
     double tokens = 0.0, steps = 0.0;
     if (result == KD_OK)
-        result = train_estimate(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                                &cost);
+        result = kd_train_estimate(&config.model, config.train.batch_size, config.train.seq_len, 1,
+                                   &cost);
     /* The epoch estimate needs the data; without it the rest still stands. */
     if (result == KD_OK && config.data_file_count > 0) {
-        if (run_config_resolve_files(&config) == KD_OK)
+        if (kd_run_config_resolve_files(&config) == KD_OK)
             result = epoch_tokens(&config, &tokens, &steps);
         else
             fprintf(stderr, "kd estimate: no time per epoch: %s\n", kd_last_error());
@@ -151,6 +151,6 @@ int cmd_estimate(int argc, char **argv)
     if (result == KD_OK)
         (json ? print_json : print_human)(&config.model, config.train.batch_size,
                                           config.train.seq_len, &cost, tokens, steps);
-    run_config_free(&config);
+    kd_run_config_free(&config);
     return result == KD_OK ? CLI_EXIT_OK : cli_fail("estimate");
 }

@@ -54,7 +54,7 @@ int cmd_eval(int argc, char **argv)
         kd_set_threads(threads);
     eval_options eval = {model, data.items, data.count, batch, seq};
     eval_result result;
-    if (eval_model_dir(&eval, &result) != KD_OK)
+    if (kd_eval_model_dir(&eval, &result) != KD_OK)
         return cli_fail("eval");
     if (json)
         print_json(model, &result);

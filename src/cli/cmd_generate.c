@@ -35,11 +35,11 @@ typedef struct {
 static kd_status encode_prompt(const generate_args *args, generate_run *run)
 {
     if (args->raw)
-        return tokenizer_encode(run->tokenizer, args->prompt, strlen(args->prompt), &run->prompt);
+        return kd_tokenizer_encode(run->tokenizer, args->prompt, strlen(args->prompt), &run->prompt);
     /* The instruction template the model was trained with, without context. */
     prompt_template prompt;
-    prompt_template_default(&prompt);
-    return template_encode_prompt(run->tokenizer, &prompt, args->prompt, "", &run->prompt);
+    kd_prompt_template_default(&prompt);
+    return kd_template_encode_prompt(run->tokenizer, &prompt, args->prompt, "", &run->prompt);
 }
 
 /* Writes one token's bytes to stdout as soon as it is sampled. A token may
@@ -49,7 +49,7 @@ static kd_status print_token(int token, void *context)
     const kd_tokenizer *tokenizer = context;
     char *text = NULL;
     size_t length = 0;
-    kd_status status = tokenizer_decode(tokenizer, &token, 1, &text, &length);
+    kd_status status = kd_tokenizer_decode(tokenizer, &token, 1, &text, &length);
     if (status != KD_OK)
         return status;
     int written = fwrite(text, 1, length, stdout) == length && fflush(stdout) == 0;
@@ -85,25 +85,25 @@ static void report_speed(const gpt2_generate_stats *stats, const gpt2_sampling *
 static kd_status run_generation(const generate_args *args, const gpt2_sampling *base,
                                 generate_run *run)
 {
-    kd_status status = model_dir_load(args->model_dir, &run->model);
+    kd_status status = kd_model_dir_load(args->model_dir, &run->model);
     if (status == KD_OK)
-        status = tokenizer_load(args->model_dir, &run->tokenizer);
+        status = kd_tokenizer_load(args->model_dir, &run->tokenizer);
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
     const gpt2_config *config = &run->model.config;
     if (status == KD_OK)
-        status = gpt2_prompt_check(config, count);
+        status = kd_gpt2_prompt_check(config, count);
     if (status != KD_OK)
         return status;
 
     gpt2_sampling sampling = *base;
-    sampling.stop_token = tokenizer_token_id(run->tokenizer, "<|endoftext|>");
+    sampling.stop_token = kd_tokenizer_token_id(run->tokenizer, "<|endoftext|>");
     /* Room for the prompt and every new token, within the model's context. */
     int room = config->n_positions - count;
     int max_len = count + (sampling.max_new_tokens < room ? sampling.max_new_tokens : room);
-    if ((status = gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
-        (status = gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
+    if ((status = kd_gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
+        (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
         return status;
     fprintf(stderr, "kd generate: %d layers, %d wide, %zu parameters; prompt of %d tokens\n",
             config->n_layer, config->n_embd, run->model.num_params, count);
@@ -111,8 +111,8 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     kd_rng rng;
     kd_rng_seed(&rng, (uint64_t)args->seed);
     gpt2_generate_stats stats;
-    status = gpt2_generate_tokens(&run->model, &run->cache, run->prompt.ids, count, &sampling,
-                                  &rng, NULL, print_token, run->tokenizer, &stats);
+    status = kd_gpt2_generate_tokens(&run->model, &run->cache, run->prompt.ids, count, &sampling,
+                                     &rng, NULL, print_token, run->tokenizer, &stats);
     if (isatty(STDOUT_FILENO))
         putchar('\n'); /* only for the eye: piped output is exactly the continuation */
     if (status == KD_OK)
@@ -123,7 +123,7 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
 int cmd_generate(int argc, char **argv)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     generate_args args = {
         .temperature = sampling.temperature, .top_k = sampling.top_k, .top_p = sampling.top_p,
         .max_new_tokens = sampling.max_new_tokens, .seed = 1,
@@ -168,14 +168,14 @@ int cmd_generate(int argc, char **argv)
     sampling.top_k = args.top_k;
     sampling.top_p = args.top_p;
     sampling.max_new_tokens = args.max_new_tokens;
-    if (gpt2_sampling_validate(&sampling) != KD_OK)
+    if (kd_gpt2_sampling_validate(&sampling) != KD_OK)
         return cli_usage_error(&spec, kd_last_error());
 
     generate_run run = {0};
     kd_status status = run_generation(&args, &sampling, &run);
-    gpt2_kv_cache_free(&run.cache);
-    gpt2_free(&run.model);
-    tokenizer_free(run.tokenizer);
-    token_buffer_free(&run.prompt);
+    kd_gpt2_kv_cache_free(&run.cache);
+    kd_gpt2_free(&run.model);
+    kd_tokenizer_free(run.tokenizer);
+    kd_token_buffer_free(&run.prompt);
     return status == KD_OK ? CLI_EXIT_OK : cli_fail("generate");
 }

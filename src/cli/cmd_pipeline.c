@@ -30,5 +30,5 @@ int cmd_pipeline(int argc, char **argv)
         return cli_usage_error(&spec, "--threads must not be negative");
     pipeline_options run = {.config_path = config ? config : "configs/demo.json", .out_dir = out,
                             .threads = threads};
-    return pipeline_run(&run) == KD_OK ? CLI_EXIT_OK : cli_fail("pipeline");
+    return kd_pipeline_run(&run) == KD_OK ? CLI_EXIT_OK : cli_fail("pipeline");
 }

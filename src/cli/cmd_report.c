@@ -8,7 +8,7 @@
 int cmd_report(int argc, char **argv)
 {
     report_options report;
-    report_options_default(&report);
+    kd_report_options_default(&report);
     cli_string_list students = {0};
     const cli_option options[] = {
         {"--teacher", OPT_STRING, &report.teacher_dir, "the teacher: a run or model directory"},
@@ -53,7 +53,7 @@ int cmd_report(int argc, char **argv)
                                       "be negative");
     report.student_dirs = students.items;
     report.student_count = students.count;
-    if (report_write(&report) != KD_OK)
+    if (kd_report_write(&report) != KD_OK)
         return cli_fail("report");
     printf("%s/report.md\n%s/report.json\n", report.out_dir, report.out_dir);
     return CLI_EXIT_OK;

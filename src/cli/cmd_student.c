@@ -55,5 +55,5 @@ int cmd_student_train(int argc, char **argv)
         .overrides = cli_training_overrides(&flags),
         .stop_after = flags.stop_after, .resume = flags.resume,
     };
-    return student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");
+    return kd_student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");
 }

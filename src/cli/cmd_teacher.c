@@ -40,5 +40,5 @@ int cmd_teacher_train(int argc, char **argv)
         .overrides = cli_training_overrides(&flags),
         .stop_after = flags.stop_after, .resume = flags.resume,
     };
-    return teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");
+    return kd_teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");
 }

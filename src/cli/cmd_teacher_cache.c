@@ -11,7 +11,7 @@ int cmd_teacher_cache(int argc, char **argv)
     const char *model = NULL, *out = NULL, *config = NULL;
     cli_string_list data = {0};
     cache_encoding encoding;
-    cache_encoding_default(&encoding);
+    kd_cache_encoding_default(&encoding);
     int sample_seed = 0, batch = 0, threads = 0;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "the teacher's model directory"},
@@ -51,10 +51,10 @@ int cmd_teacher_cache(int argc, char **argv)
         .threads = threads,
     };
     cache_manifest manifest;
-    if (teacher_cache(&run, &manifest) != KD_OK)
+    if (kd_teacher_cache(&run, &manifest) != KD_OK)
         return cli_fail(spec.name);
     printf("cache               %s\n", out);
-    cache_manifest_print(&manifest, stdout);
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_print(&manifest, stdout);
+    kd_cache_manifest_free(&manifest);
     return CLI_EXIT_OK;
 }

@@ -43,18 +43,18 @@ static kd_status run(const tokenize_options *options, const kd_tokenizer *tokeni
     if (options->decode) {
         char *text = NULL;
         size_t text_length = 0;
-        status = token_ids_parse(input, length, &ids);
+        status = kd_token_ids_parse(input, length, &ids);
         if (status == KD_OK)
-            status = tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &text_length);
+            status = kd_tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &text_length);
         if (status == KD_OK)
             fwrite(text, 1, text_length, stdout);
         free(text);
     } else {
-        status = tokenizer_encode(tokenizer, input, length, &ids);
+        status = kd_tokenizer_encode(tokenizer, input, length, &ids);
         if (status == KD_OK)
             print_ids(&ids);
     }
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
     if (status == KD_OK && fflush(stdout) != 0)
         status = kd_fail(KD_ERR_IO, "cannot write the output: %s", strerror(errno));
     return status;
@@ -86,13 +86,13 @@ int cmd_tokenize(int argc, char **argv)
     if (options.file && kd_read_file(options.file, INPUT_MAX_BYTES, &file_text, &length) != KD_OK)
         return cli_fail("tokenize");
     kd_tokenizer *tokenizer = NULL;
-    kd_status result = tokenizer_load(options.vocab, &tokenizer);
+    kd_status result = kd_tokenizer_load(options.vocab, &tokenizer);
     if (result == KD_OK) {
         result = run(&options, tokenizer, options.text ? options.text : file_text, length);
         if (result != KD_OK && options.file)
             kd_fail_context(result, "%s", options.file);
     }
-    tokenizer_free(tokenizer);
+    kd_tokenizer_free(tokenizer);
     free(file_text);
     return result == KD_OK ? CLI_EXIT_OK : cli_fail("tokenize");
 }

@@ -9,7 +9,7 @@
 enum { BAR_WIDTH = 24 };
 #define PLAIN_INTERVAL_S 10.0
 
-void progress_start(kd_progress *progress, const char *label, long total)
+void kd_progress_start(kd_progress *progress, const char *label, long total)
 {
     progress->label = label;
     progress->total = total > 0 ? total : 1;
@@ -27,7 +27,7 @@ static void format_duration(char *out, size_t size, double seconds)
         snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
 }
 
-void progress_update(kd_progress *progress, long done, const char *status)
+void kd_progress_update(kd_progress *progress, long done, const char *status)
 {
     double now = kd_now_seconds(), elapsed = now - progress->start_s;
     int finished = done >= progress->total;
@@ -51,7 +51,7 @@ void progress_update(kd_progress *progress, long done, const char *status)
     fflush(stderr);
 }
 
-void progress_finish(kd_progress *progress)
+void kd_progress_finish(kd_progress *progress)
 {
     if (progress->interactive)
         fputc('\n', stderr);

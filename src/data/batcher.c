@@ -20,7 +20,7 @@ struct batcher {
     kd_batch batch;
 };
 
-void batcher_options_default(batcher_options *options)
+void kd_batcher_options_default(batcher_options *options)
 {
     memset(options, 0, sizeof *options);
     options->batch_size = 8;
@@ -37,10 +37,10 @@ static kd_status check_options(const batcher_options *options, const dataset *da
     static const char *const part_names[] = {"train", "validation", "whole"};
     if (options->batch_size == 0 || options->seq_len == 0)
         return kd_fail(KD_ERR_INVALID, "batcher: batch size and sequence length must be positive");
-    if (options->seq_len < dataset_seq_len(data))
+    if (options->seq_len < kd_dataset_seq_len(data))
         return kd_fail(KD_ERR_INVALID,
                        "batcher: sequence length %zu is shorter than the dataset's %zu",
-                       options->seq_len, dataset_seq_len(data));
+                       options->seq_len, kd_dataset_seq_len(data));
     if (options->world_size < 1 || options->rank < 0 || options->rank >= options->world_size)
         return kd_fail(KD_ERR_INVALID, "batcher: rank %d of world size %d", options->rank,
                        options->world_size);
@@ -56,12 +56,12 @@ static kd_status check_options(const batcher_options *options, const dataset *da
     return KD_OK;
 }
 
-kd_status batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
-                         batcher **out)
+kd_status kd_batcher_create(const dataset *data, dataset_part part, const batcher_options *options,
+                            batcher **out)
 {
     *out = NULL;
     size_t part_count;
-    const size_t *indices = dataset_part_indices(data, part, &part_count);
+    const size_t *indices = kd_dataset_part_indices(data, part, &part_count);
     kd_status status = check_options(options, data, part_count, part);
     if (status != KD_OK)
         return status;
@@ -82,7 +82,7 @@ kd_status batcher_create(const dataset *data, dataset_part part, const batcher_o
     loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
     kd_batch *batch = &loader->batch;
     if (!loader->order || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
-        batcher_free(loader);
+        kd_batcher_free(loader);
         return KD_ERR_NOMEM;
     }
     batch->examples = loader->rows;
@@ -90,7 +90,7 @@ kd_status batcher_create(const dataset *data, dataset_part part, const batcher_o
     return KD_OK;
 }
 
-void batcher_free(batcher *loader)
+void kd_batcher_free(batcher *loader)
 {
     if (!loader)
         return;
@@ -102,7 +102,7 @@ void batcher_free(batcher *loader)
     free(loader);
 }
 
-size_t batcher_batches_per_epoch(const batcher *loader)
+size_t kd_batcher_batches_per_epoch(const batcher *loader)
 {
     return loader->batches_per_epoch;
 }
@@ -135,7 +135,7 @@ static size_t pick_rows(batcher *loader, uint64_t index, size_t *max_length)
     *max_length = 0;
     for (size_t at = start; rows < loader->options.batch_size && at < loader->part_count; at += world) {
         loader->rows[rows] = loader->order[at];
-        kd_example example = dataset_example(loader->data, loader->rows[rows++]);
+        kd_example example = kd_dataset_example(loader->data, loader->rows[rows++]);
         if (example.length - 1 > *max_length)
             *max_length = example.length - 1;
     }
@@ -162,7 +162,7 @@ static void fill_row(batcher *loader, size_t row, size_t columns)
     float *weights = batch->weights + row * columns;
     size_t inputs = 0;
     if (row < batch->rows) {
-        kd_example example = dataset_example(loader->data, loader->rows[row]);
+        kd_example example = kd_dataset_example(loader->data, loader->rows[row]);
         inputs = example.length - 1;
         for (size_t t = 0; t < inputs; t++) {
             tokens[t] = example.ids[t];
@@ -178,7 +178,7 @@ static void fill_row(batcher *loader, size_t row, size_t columns)
     }
 }
 
-const kd_batch *batcher_next(batcher *loader)
+const kd_batch *kd_batcher_next(batcher *loader)
 {
     if (!loader->order_ready || loader->order_epoch != loader->next.epoch)
         order_epoch(loader, loader->next.epoch);
@@ -196,12 +196,12 @@ const kd_batch *batcher_next(batcher *loader)
     return batch;
 }
 
-batcher_position batcher_tell(const batcher *loader)
+batcher_position kd_batcher_tell(const batcher *loader)
 {
     return loader->next;
 }
 
-kd_status batcher_seek(batcher *loader, batcher_position position)
+kd_status kd_batcher_seek(batcher *loader, batcher_position position)
 {
     if (position.batch >= loader->batches_per_epoch)
         return kd_fail(KD_ERR_INVALID, "batcher: batch %llu of an epoch of %zu batches",

@@ -19,7 +19,7 @@ struct dataset {
     int *ids;
     uint8_t *target_mask;
     size_t token_capacity;
-    size_t *train;            /* after dataset_split */
+    size_t *train;            /* after kd_dataset_split */
     size_t train_count;
     size_t *validation;
     size_t validation_count;
@@ -27,10 +27,10 @@ struct dataset {
 };
 
 /* Room for `examples` more examples of `tokens` more tokens in all. */
-kd_status dataset_reserve(dataset *data, size_t examples, size_t tokens);
+kd_status kd_dataset_reserve(dataset *data, size_t examples, size_t tokens);
 /* KD_ERR_INVALID unless the example keeps the conventions of kd/data.h. */
-kd_status dataset_check_example(const int *ids, const uint8_t *target_mask, size_t length,
-                                size_t seq_len);
+kd_status kd_dataset_check_example(const int *ids, const uint8_t *target_mask, size_t length,
+                                   size_t seq_len);
 
 /* Data and cache files are read whole; memory is their only size limit. */
 #define DATA_MAX_FILE_BYTES (SIZE_MAX / 2)
@@ -39,6 +39,6 @@ kd_status dataset_check_example(const int *ids, const uint8_t *target_mask, size
  * forms, no surrogates, nothing past U+10FFFF), or `length` when it is
  * all valid. The tokenizer rejects such text, so readers check it first
  * to name the file and line. */
-size_t utf8_invalid_offset(const char *text, size_t length);
+size_t kd_utf8_invalid_offset(const char *text, size_t length);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-kd_status dataset_create(size_t seq_len, dataset **out)
+kd_status kd_dataset_create(size_t seq_len, dataset **out)
 {
     *out = NULL;
     if (seq_len == 0)
@@ -45,7 +45,7 @@ static size_t grown_capacity(size_t capacity, size_t needed)
 
 /* The arrays of one kind share a capacity that is raised only once all of
  * them have grown, so a failed realloc leaves a consistent dataset. */
-kd_status dataset_reserve(dataset *data, size_t examples, size_t tokens)
+kd_status kd_dataset_reserve(dataset *data, size_t examples, size_t tokens)
 {
     size_t needed = data->count + examples;
     if (needed > data->capacity) {
@@ -80,8 +80,8 @@ static void forget_split(dataset *data)
     data->train_count = data->validation_count = 0;
 }
 
-kd_status dataset_check_example(const int *ids, const uint8_t *target_mask, size_t length,
-                                size_t seq_len)
+kd_status kd_dataset_check_example(const int *ids, const uint8_t *target_mask, size_t length,
+                                   size_t seq_len)
 {
     if (length < 2 || length > seq_len + 1)
         return kd_fail(KD_ERR_INVALID, "dataset: example of %zu tokens (allowed 2 to %zu)", length,
@@ -97,13 +97,13 @@ kd_status dataset_check_example(const int *ids, const uint8_t *target_mask, size
     return KD_OK;
 }
 
-kd_status dataset_append(dataset *data, const int *ids, const uint8_t *target_mask,
-                         size_t length, uint64_t record_hash)
+kd_status kd_dataset_append(dataset *data, const int *ids, const uint8_t *target_mask,
+                            size_t length, uint64_t record_hash)
 {
-    kd_status status = dataset_check_example(ids, target_mask, length, data->seq_len);
+    kd_status status = kd_dataset_check_example(ids, target_mask, length, data->seq_len);
     if (status != KD_OK)
         return status;
-    status = dataset_reserve(data, 1, length);
+    status = kd_dataset_reserve(data, 1, length);
     if (status != KD_OK)
         return status;
     forget_split(data);
@@ -116,7 +116,7 @@ kd_status dataset_append(dataset *data, const int *ids, const uint8_t *target_ma
     return KD_OK;
 }
 
-void dataset_free(dataset *data)
+void kd_dataset_free(dataset *data)
 {
     if (!data)
         return;
@@ -129,22 +129,22 @@ void dataset_free(dataset *data)
     free(data);
 }
 
-size_t dataset_size(const dataset *data)
+size_t kd_dataset_size(const dataset *data)
 {
     return data->count;
 }
 
-size_t dataset_seq_len(const dataset *data)
+size_t kd_dataset_seq_len(const dataset *data)
 {
     return data->seq_len;
 }
 
-size_t dataset_token_count(const dataset *data)
+size_t kd_dataset_token_count(const dataset *data)
 {
     return data->offsets[data->count];
 }
 
-kd_example dataset_example(const dataset *data, size_t index)
+kd_example kd_dataset_example(const dataset *data, size_t index)
 {
     size_t start = data->offsets[index];
     kd_example example = {data->ids + start, data->target_mask + start,
@@ -152,17 +152,17 @@ kd_example dataset_example(const dataset *data, size_t index)
     return example;
 }
 
-dataset_counts dataset_get_counts(const dataset *data)
+dataset_counts kd_dataset_get_counts(const dataset *data)
 {
     return data->counts;
 }
 
-void dataset_set_counts(dataset *data, const dataset_counts *counts)
+void kd_dataset_set_counts(dataset *data, const dataset_counts *counts)
 {
     data->counts = *counts;
 }
 
-const size_t *dataset_part_indices(const dataset *data, dataset_part part, size_t *count)
+const size_t *kd_dataset_part_indices(const dataset *data, dataset_part part, size_t *count)
 {
     switch (part) {
     case DATASET_TRAIN:

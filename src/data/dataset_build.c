@@ -1,4 +1,4 @@
-/* dataset_build: data files to a split, cached dataset of examples. */
+/* kd_dataset_build: data files to a split, cached dataset of examples. */
 #include "kd/data.h"
 
 #include "data_internal.h"
@@ -20,7 +20,7 @@ static kd_status check_options(const dataset_options *options)
     if (!(options->validation_fraction >= 0.0 && options->validation_fraction < 1.0))
         return kd_fail(KD_ERR_INVALID, "dataset: validation fraction %g is not in [0, 1)",
                        options->validation_fraction);
-    return prompt_template_validate(&options->prompt);
+    return kd_prompt_template_validate(&options->prompt);
 }
 
 /* Scratch memory for turning records into examples, reused for each. */
@@ -44,20 +44,20 @@ static kd_status add_record(const dataset_options *options, const kd_tokenizer *
                             const data_record *record, example_scratch *scratch, dataset *data,
                             dataset_counts *counts)
 {
-    kd_status status = template_render(&options->prompt, record, &scratch->rendered);
+    kd_status status = kd_template_render(&options->prompt, record, &scratch->rendered);
     if (status == KD_OK)
-        status = example_encode(tokenizer, &scratch->rendered, &scratch->tokens);
+        status = kd_example_encode(tokenizer, &scratch->rendered, &scratch->tokens);
     if (status != KD_OK)
         return status;
     size_t length;
-    fit_result fit = example_fit(scratch->tokens.ids.ids, scratch->tokens.roles,
-                                 scratch->tokens.ids.count, options->seq_len, options->loss,
-                                 scratch->ids, scratch->mask, &length);
+    fit_result fit = kd_example_fit(scratch->tokens.ids.ids, scratch->tokens.roles,
+                                    scratch->tokens.ids.count, options->seq_len, options->loss,
+                                    scratch->ids, scratch->mask, &length);
     count_fit(counts, fit);
     if (fit.outcome == FIT_DROPPED)
         return KD_OK;
-    uint64_t hash = record_content_hash(record->instruction, record->context, record->response);
-    return dataset_append(data, scratch->ids, scratch->mask, length, hash);
+    uint64_t hash = kd_record_content_hash(record->instruction, record->context, record->response);
+    return kd_dataset_append(data, scratch->ids, scratch->mask, length, hash);
 }
 
 static kd_status add_records(const dataset_options *options, const kd_tokenizer *tokenizer,
@@ -74,12 +74,12 @@ static kd_status add_records(const dataset_options *options, const kd_tokenizer 
         if (status != KD_OK)
             kd_fail_context(status, "%s:%zu", records->sources[record->source], record->line);
     }
-    rendered_prompt_free(&scratch.rendered);
-    example_tokens_free(&scratch.tokens);
+    kd_rendered_prompt_free(&scratch.rendered);
+    kd_example_tokens_free(&scratch.tokens);
     free(scratch.ids);
     free(scratch.mask);
-    dataset_set_counts(data, &counts);
-    if (status == KD_OK && dataset_size(data) == 0)
+    kd_dataset_set_counts(data, &counts);
+    if (status == KD_OK && kd_dataset_size(data) == 0)
         status = kd_fail(KD_ERR_INVALID,
                          "dataset: none of the %zu records fits sequence length %zu",
                          records->count, options->seq_len);
@@ -93,16 +93,16 @@ static kd_status build_examples(const dataset_options *options, const kd_tokeniz
     record_list records = {0};
     kd_status status = KD_OK;
     for (size_t i = 0; i < options->path_count && status == KD_OK; i++)
-        status = records_read_file(options->paths[i], &options->fields, options->skip_bad,
-                                   &records);
+        status = kd_records_read_file(options->paths[i], &options->fields, options->skip_bad,
+                                      &records);
     dataset *data = NULL;
     if (status == KD_OK)
-        status = dataset_create(options->seq_len, &data);
+        status = kd_dataset_create(options->seq_len, &data);
     if (status == KD_OK)
         status = add_records(options, tokenizer, &records, data);
-    record_list_free(&records);
+    kd_record_list_free(&records);
     if (status != KD_OK) {
-        dataset_free(data);
+        kd_dataset_free(data);
         return status;
     }
     *out = data;
@@ -118,7 +118,7 @@ static kd_status load_cached(const char *path, uint64_t key, dataset **out,
         report->cache = CACHE_MISS;
         return KD_OK;
     }
-    kd_status status = dataset_load(path, key, out);
+    kd_status status = kd_dataset_load(path, key, out);
     switch (status) {
     case KD_OK:
         report->cache = CACHE_HIT;
@@ -147,21 +147,21 @@ static kd_status cache_path(const char *dir, uint64_t key, dataset_report *repor
 
 static void fill_report(const dataset *data, dataset_report *report)
 {
-    report->counts = dataset_get_counts(data);
-    report->examples = dataset_size(data);
-    report->tokens = dataset_token_count(data);
+    report->counts = kd_dataset_get_counts(data);
+    report->examples = kd_dataset_size(data);
+    report->tokens = kd_dataset_token_count(data);
     report->loss_tokens = 0;
     for (size_t i = 0; i < report->examples; i++) {
-        kd_example example = dataset_example(data, i);
+        kd_example example = kd_dataset_example(data, i);
         for (size_t t = 0; t < example.length; t++)
             report->loss_tokens += example.target_mask[t];
     }
-    dataset_part_indices(data, DATASET_TRAIN, &report->train_examples);
-    dataset_part_indices(data, DATASET_VALIDATION, &report->validation_examples);
+    kd_dataset_part_indices(data, DATASET_TRAIN, &report->train_examples);
+    kd_dataset_part_indices(data, DATASET_VALIDATION, &report->validation_examples);
 }
 
-kd_status dataset_build(const dataset_options *options, const kd_tokenizer *tokenizer,
-                        dataset **out, dataset_report *report)
+kd_status kd_dataset_build(const dataset_options *options, const kd_tokenizer *tokenizer,
+                           dataset **out, dataset_report *report)
 {
     dataset_report unused;
     report = report ? report : &unused;
@@ -169,7 +169,7 @@ kd_status dataset_build(const dataset_options *options, const kd_tokenizer *toke
     *out = NULL;
     kd_status status = check_options(options);
     if (status == KD_OK)
-        status = dataset_options_key(options, tokenizer_hash(tokenizer), &report->key);
+        status = kd_dataset_options_key(options, kd_tokenizer_hash(tokenizer), &report->key);
     report->files = options->path_count;
     dataset *data = NULL;
     if (status == KD_OK && options->cache_dir) {
@@ -180,12 +180,12 @@ kd_status dataset_build(const dataset_options *options, const kd_tokenizer *toke
     if (status == KD_OK && !data) {
         status = build_examples(options, tokenizer, &data);
         if (status == KD_OK && options->cache_dir)
-            status = dataset_save(data, report->key, report->cache_path);
+            status = kd_dataset_save(data, report->key, report->cache_path);
     }
     if (status == KD_OK)
-        status = dataset_split(data, options->split_seed, options->validation_fraction);
+        status = kd_dataset_split(data, options->split_seed, options->validation_fraction);
     if (status != KD_OK) {
-        dataset_free(data);
+        kd_dataset_free(data);
         return status;
     }
     fill_report(data, report);
@@ -193,7 +193,7 @@ kd_status dataset_build(const dataset_options *options, const kd_tokenizer *toke
     return KD_OK;
 }
 
-void dataset_report_print(const dataset_report *report, FILE *stream)
+void kd_dataset_report_print(const dataset_report *report, FILE *stream)
 {
     static const char *const cache_states[] = {"off", "hit", "miss, built", "stale, rebuilt",
                                                "damaged, rebuilt"};

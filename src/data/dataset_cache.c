@@ -1,4 +1,4 @@
-/* The dataset cache file: everything dataset_build computed, so that the
+/* The dataset cache file: everything kd_dataset_build computed, so that the
  * next run skips reading, templating and tokenizing.
  *
  *   header   magic "kd-data\n", then 12 little-endian u64: version,
@@ -113,7 +113,7 @@ static void sync_directory(const char *path)
     free(copy);
 }
 
-kd_status dataset_save(const dataset *data, uint64_t key, const char *path)
+kd_status kd_dataset_save(const dataset *data, uint64_t key, const char *path)
 {
     char temp[4096];
     if ((size_t)snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid()) >= sizeof temp)
@@ -176,7 +176,7 @@ static kd_status read_examples(const char *path, const unsigned char *bytes,
                                const cache_header *header, dataset *data)
 {
     size_t n = header->example_count, tokens = header->token_count;
-    kd_status status = dataset_reserve(data, n, tokens);
+    kd_status status = kd_dataset_reserve(data, n, tokens);
     if (status != KD_OK)
         return status;
     const unsigned char *at = bytes + sizeof *header;
@@ -196,8 +196,8 @@ static kd_status read_examples(const char *path, const unsigned char *bytes,
         return damaged(path, "offsets do not cover the tokens");
     for (size_t i = 0; i < n; i++) {
         size_t start = data->offsets[i];
-        if (dataset_check_example(data->ids + start, data->target_mask + start,
-                                  data->offsets[i + 1] - start, data->seq_len) != KD_OK)
+        if (kd_dataset_check_example(data->ids + start, data->target_mask + start,
+                                     data->offsets[i + 1] - start, data->seq_len) != KD_OK)
             return kd_fail_context(KD_ERR_FORMAT, "%s: damaged dataset cache, example %zu",
                                    path, i);
         data->all_indices[i] = i;
@@ -207,7 +207,7 @@ static kd_status read_examples(const char *path, const unsigned char *bytes,
     return KD_OK;
 }
 
-kd_status dataset_load(const char *path, uint64_t expected_key, dataset **out)
+kd_status kd_dataset_load(const char *path, uint64_t expected_key, dataset **out)
 {
     *out = NULL;
     char *bytes;
@@ -223,12 +223,12 @@ kd_status dataset_load(const char *path, uint64_t expected_key, dataset **out)
                          path, (unsigned long long)header.key, (unsigned long long)expected_key);
     dataset *data = NULL;
     if (status == KD_OK)
-        status = dataset_create((size_t)header.seq_len, &data);
+        status = kd_dataset_create((size_t)header.seq_len, &data);
     if (status == KD_OK)
         status = read_examples(path, (const unsigned char *)bytes, &header, data);
     free(bytes);
     if (status != KD_OK) {
-        dataset_free(data);
+        kd_dataset_free(data);
         return status;
     }
     *out = data;

@@ -13,11 +13,11 @@
  * changes meaning, so caches made by older code go stale. */
 enum { DATASET_KEY_VERSION = 1 };
 
-void dataset_options_default(dataset_options *options)
+void kd_dataset_options_default(dataset_options *options)
 {
     memset(options, 0, sizeof *options);
-    record_fields_default(&options->fields);
-    prompt_template_default(&options->prompt);
+    kd_record_fields_default(&options->fields);
+    kd_prompt_template_default(&options->prompt);
     options->loss = LOSS_RESPONSE;
     options->seq_len = 1024;
     options->validation_fraction = 0.2;
@@ -42,8 +42,8 @@ static void hash_string(XXH3_state_t *state, const char *text)
     XXH3_64bits_update(state, text, length);
 }
 
-kd_status dataset_options_key(const dataset_options *options, uint64_t tokenizer_hash,
-                              uint64_t *key)
+kd_status kd_dataset_options_key(const dataset_options *options, uint64_t kd_tokenizer_hash,
+                                 uint64_t *key)
 {
     XXH3_state_t state;
     XXH3_64bits_reset(&state);
@@ -56,7 +56,7 @@ kd_status dataset_options_key(const dataset_options *options, uint64_t tokenizer
             return status;
         hash_word(&state, file_hash);
     }
-    hash_word(&state, tokenizer_hash);
+    hash_word(&state, kd_tokenizer_hash);
     hash_string(&state, options->prompt.with_context);
     hash_string(&state, options->prompt.without_context);
     hash_string(&state, options->fields.instruction);

@@ -2,8 +2,8 @@
  * Pure array work, so the policy is testable with made-up ids. */
 #include "kd/data.h"
 
-fit_result example_fit(const int *ids, const uint8_t *roles, size_t count, size_t seq_len,
-                       loss_mode loss, int *out_ids, uint8_t *out_mask, size_t *out_length)
+fit_result kd_example_fit(const int *ids, const uint8_t *roles, size_t count, size_t seq_len,
+                          loss_mode loss, int *out_ids, uint8_t *out_mask, size_t *out_length)
 {
     fit_result result = {FIT_KEPT, 0, 0};
     *out_length = 0;

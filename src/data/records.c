@@ -17,7 +17,7 @@ typedef enum {
     FIELD_OPTIONAL   /* may be absent or null */
 } field_need;
 
-void record_fields_default(record_fields *fields)
+void kd_record_fields_default(record_fields *fields)
 {
     fields->instruction = "instruction";
     fields->context = "context";
@@ -86,7 +86,7 @@ static kd_status read_field(const cJSON *object, const char *name, field_need ne
     } else {
         text = item->valuestring;
         size_t length = strlen(text);
-        size_t bad = utf8_invalid_offset(text, length);
+        size_t bad = kd_utf8_invalid_offset(text, length);
         if (bad != length)
             return kd_fail(KD_ERR_FORMAT, "%s: field \"%s\" is not valid UTF-8 (byte %zu)", place,
                            name, bad);
@@ -262,8 +262,8 @@ static kd_status add_source(record_list *list, const char *name)
     return KD_OK;
 }
 
-kd_status records_parse(const char *name, const char *text, size_t length,
-                        const record_fields *fields, int skip_bad, record_list *list)
+kd_status kd_records_parse(const char *name, const char *text, size_t length,
+                           const record_fields *fields, int skip_bad, record_list *list)
 {
     if (!fields->instruction || !fields->response)
         return kd_fail(KD_ERR_INVALID, "records: the instruction and response fields need names");
@@ -290,20 +290,20 @@ kd_status records_parse(const char *name, const char *text, size_t length,
     return status;
 }
 
-kd_status records_read_file(const char *path, const record_fields *fields, int skip_bad,
-                            record_list *list)
+kd_status kd_records_read_file(const char *path, const record_fields *fields, int skip_bad,
+                               record_list *list)
 {
     char *text;
     size_t length;
     kd_status status = kd_read_file(path, DATA_MAX_FILE_BYTES, &text, &length);
     if (status != KD_OK)
         return status;
-    status = records_parse(path, text, length, fields, skip_bad, list);
+    status = kd_records_parse(path, text, length, fields, skip_bad, list);
     free(text);
     return status;
 }
 
-void record_list_free(record_list *list)
+void kd_record_list_free(record_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
         record_free(&list->items[i]);

@@ -19,7 +19,7 @@ static void hash_field(XXH3_state_t *state, const char *text)
     XXH3_64bits_update(state, text, length);
 }
 
-uint64_t record_content_hash(const char *instruction, const char *context, const char *response)
+uint64_t kd_record_content_hash(const char *instruction, const char *context, const char *response)
 {
     XXH3_state_t state;
     XXH3_64bits_reset(&state);
@@ -29,14 +29,14 @@ uint64_t record_content_hash(const char *instruction, const char *context, const
     return XXH3_64bits_digest(&state);
 }
 
-int split_is_validation(uint64_t record_hash, uint64_t seed, double fraction)
+int kd_split_is_validation(uint64_t record_hash, uint64_t seed, double fraction)
 {
     uint64_t mixed = XXH3_64bits_withSeed(&record_hash, sizeof record_hash, seed);
     double uniform = (double)(mixed >> 11) * 0x1.0p-53; /* [0, 1) */
     return uniform < fraction;
 }
 
-kd_status dataset_split(dataset *data, uint64_t seed, double fraction)
+kd_status kd_dataset_split(dataset *data, uint64_t seed, double fraction)
 {
     if (!(fraction >= 0.0 && fraction < 1.0))
         return kd_fail(KD_ERR_INVALID, "split: validation fraction %g is not in [0, 1)", fraction);
@@ -49,7 +49,7 @@ kd_status dataset_split(dataset *data, uint64_t seed, double fraction)
     }
     size_t train_count = 0, validation_count = 0;
     for (size_t i = 0; i < data->count; i++) {
-        if (split_is_validation(data->record_hashes[i], seed, fraction))
+        if (kd_split_is_validation(data->record_hashes[i], seed, fraction))
             validation[validation_count++] = i;
         else
             train[train_count++] = i;

@@ -26,7 +26,7 @@ typedef struct {
 
 static const char *const placeholder_names[] = {"{instruction}", "{context}", "{response}"};
 
-void prompt_template_default(prompt_template *prompt)
+void kd_prompt_template_default(prompt_template *prompt)
 {
     prompt->with_context = KD_TEMPLATE_WITH_CONTEXT;
     prompt->without_context = KD_TEMPLATE_WITHOUT_CONTEXT;
@@ -80,7 +80,7 @@ static kd_status validate_one(const char *which, const char *text, int allow_con
     if (!text)
         return kd_fail(KD_ERR_INVALID, "template %s: missing", which);
     size_t text_length = strlen(text);
-    size_t bad = utf8_invalid_offset(text, text_length);
+    size_t bad = kd_utf8_invalid_offset(text, text_length);
     if (bad != text_length)
         return kd_fail(KD_ERR_INVALID, "template %s: not valid UTF-8 (byte %zu)", which, bad);
     int uses[3] = {0, 0, 0};
@@ -110,7 +110,7 @@ static kd_status validate_one(const char *which, const char *text, int allow_con
     return KD_OK;
 }
 
-kd_status prompt_template_validate(const prompt_template *prompt)
+kd_status kd_prompt_template_validate(const prompt_template *prompt)
 {
     kd_status status = validate_one("with_context", prompt->with_context, 1);
     if (status == KD_OK)
@@ -169,8 +169,8 @@ static kd_status append(rendered_prompt *out, token_role role, const char *bytes
     return add_segment(out, &segment);
 }
 
-kd_status template_render(const prompt_template *prompt, const data_record *record,
-                          rendered_prompt *out)
+kd_status kd_template_render(const prompt_template *prompt, const data_record *record,
+                             rendered_prompt *out)
 {
     const char *text = record->context[0] ? prompt->with_context : prompt->without_context;
     out->text_length = 0;
@@ -205,7 +205,7 @@ kd_status template_render(const prompt_template *prompt, const data_record *reco
     return status;
 }
 
-void rendered_prompt_free(rendered_prompt *rendered)
+void kd_rendered_prompt_free(rendered_prompt *rendered)
 {
     free(rendered->text);
     free(rendered->segments);

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-kd_status token_buffer_push(kd_token_buffer *buffer, int id)
+kd_status kd_token_buffer_push(kd_token_buffer *buffer, int id)
 {
     if (buffer->count == buffer->capacity) {
         size_t capacity = buffer->capacity ? 2 * buffer->capacity : 256;
@@ -19,12 +19,12 @@ kd_status token_buffer_push(kd_token_buffer *buffer, int id)
     return KD_OK;
 }
 
-void token_buffer_clear(kd_token_buffer *buffer)
+void kd_token_buffer_clear(kd_token_buffer *buffer)
 {
     buffer->count = 0;
 }
 
-void token_buffer_free(kd_token_buffer *buffer)
+void kd_token_buffer_free(kd_token_buffer *buffer)
 {
     free(buffer->ids);
     buffer->ids = NULL;

@@ -27,7 +27,7 @@ static int64_t parse_id(const char *text, size_t length)
     return id;
 }
 
-kd_status token_ids_parse(const char *text, size_t length, kd_token_buffer *ids)
+kd_status kd_token_ids_parse(const char *text, size_t length, kd_token_buffer *ids)
 {
     size_t count_before = ids->count;
     const char *cursor = text, *end = text + length;
@@ -51,7 +51,7 @@ kd_status token_ids_parse(const char *text, size_t length, kd_token_buffer *ids)
             return kd_fail(KD_ERR_INVALID, "'%.*s' (word %zu) is not a token id",
                            (int)(word_length > QUOTE_MAX ? QUOTE_MAX : word_length), cursor, word);
         }
-        kd_status status = token_buffer_push(ids, (int)id);
+        kd_status status = kd_token_buffer_push(ids, (int)id);
         if (status != KD_OK) {
             ids->count = count_before;
             return status;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
-                               kd_tokenizer **out)
+kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_path,
+                                  kd_tokenizer **out)
 {
     *out = NULL;
     kd_tokenizer *tokenizer = kd_alloc(1, sizeof *tokenizer, "tokenizer");
@@ -17,24 +17,24 @@ kd_status tokenizer_load_files(const char *vocab_path, const char *merges_path,
         return kd_fail(KD_ERR_NOMEM, "cannot allocate a tokenizer");
     }
     XXH3_64bits_reset(hash);
-    kd_status status = vocab_parse(tokenizer, vocab_path, hash);
+    kd_status status = kd_vocab_parse(tokenizer, vocab_path, hash);
     if (status == KD_OK)
-        status = merges_parse(tokenizer, merges_path, hash);
+        status = kd_merges_parse(tokenizer, merges_path, hash);
     if (status == KD_OK)
-        status = bpe_find_whole_tokens(tokenizer);
+        status = kd_bpe_find_whole_tokens(tokenizer);
     if (status == KD_OK)
-        status = pretokenizer_compile(&tokenizer->pretokenizer);
+        status = kd_pretokenizer_compile(&tokenizer->pretokenizer);
     tokenizer->hash = XXH3_64bits_digest(hash);
     XXH3_freeState(hash);
     if (status != KD_OK) {
-        tokenizer_free(tokenizer);
+        kd_tokenizer_free(tokenizer);
         return status;
     }
     *out = tokenizer;
     return KD_OK;
 }
 
-kd_status tokenizer_load(const char *dir, kd_tokenizer **out)
+kd_status kd_tokenizer_load(const char *dir, kd_tokenizer **out)
 {
     size_t length = strlen(dir) + sizeof "/vocab.json";
     char *vocab_path = kd_alloc(length, 1, "path");
@@ -43,28 +43,28 @@ kd_status tokenizer_load(const char *dir, kd_tokenizer **out)
     if (vocab_path && merges_path) {
         snprintf(vocab_path, length, "%s/vocab.json", dir);
         snprintf(merges_path, length, "%s/merges.txt", dir);
-        status = tokenizer_load_files(vocab_path, merges_path, out);
+        status = kd_tokenizer_load_files(vocab_path, merges_path, out);
     }
     free(vocab_path);
     free(merges_path);
     return status;
 }
 
-void tokenizer_free(kd_tokenizer *tokenizer)
+void kd_tokenizer_free(kd_tokenizer *tokenizer)
 {
     if (!tokenizer)
         return;
     free(tokenizer->token_bytes);
     free(tokenizer->token_offsets);
     free(tokenizer->encodes_to_itself);
-    token_index_free(&tokenizer->index);
-    merge_table_free(&tokenizer->merges);
+    kd_token_index_free(&tokenizer->index);
+    kd_merge_table_free(&tokenizer->merges);
     pcre2_code_free(tokenizer->pretokenizer);
     free(tokenizer);
 }
 
-kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,
-                           char **text, size_t *length)
+kd_status kd_tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t count,
+                              char **text, size_t *length)
 {
     *text = NULL;
     *length = 0;
@@ -91,17 +91,17 @@ kd_status tokenizer_decode(const kd_tokenizer *tokenizer, const int *ids, size_t
     return KD_OK;
 }
 
-int tokenizer_vocab_size(const kd_tokenizer *tokenizer)
+int kd_tokenizer_vocab_size(const kd_tokenizer *tokenizer)
 {
     return tokenizer->vocab_size;
 }
 
-int tokenizer_token_id(const kd_tokenizer *tokenizer, const char *token)
+int kd_tokenizer_token_id(const kd_tokenizer *tokenizer, const char *token)
 {
-    return tokenizer_find_bytes(tokenizer, (const uint8_t *)token, strlen(token));
+    return kd_tokenizer_find_bytes(tokenizer, (const uint8_t *)token, strlen(token));
 }
 
-uint64_t tokenizer_hash(const kd_tokenizer *tokenizer)
+uint64_t kd_tokenizer_hash(const kd_tokenizer *tokenizer)
 {
     return tokenizer->hash;
 }

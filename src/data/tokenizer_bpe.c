@@ -24,7 +24,7 @@
 
 enum { BPE_MAX_PIECE = INT32_MAX / 4 };
 
-void bpe_workspace_free(bpe_workspace *workspace)
+void kd_bpe_workspace_free(bpe_workspace *workspace)
 {
     free(workspace->ids);
     free(workspace->next);
@@ -46,7 +46,7 @@ static kd_status workspace_reserve(bpe_workspace *workspace, size_t length)
     size_t capacity = 2 * workspace->capacity > length ? 2 * workspace->capacity : length;
     if (capacity > BPE_MAX_PIECE)
         capacity = BPE_MAX_PIECE;
-    bpe_workspace_free(workspace);
+    kd_bpe_workspace_free(workspace);
     workspace->ids = kd_alloc(capacity, sizeof(int32_t), "BPE symbols");
     workspace->next = kd_alloc(capacity, sizeof(int32_t), "BPE symbols");
     workspace->prev = kd_alloc(capacity, sizeof(int32_t), "BPE symbols");
@@ -54,7 +54,7 @@ static kd_status workspace_reserve(bpe_workspace *workspace, size_t length)
     workspace->heap = kd_alloc(3 * capacity, sizeof(bpe_candidate), "BPE heap");
     if (!workspace->ids || !workspace->next || !workspace->prev || !workspace->touched ||
         !workspace->heap) {
-        bpe_workspace_free(workspace);
+        kd_bpe_workspace_free(workspace);
         return KD_ERR_NOMEM;
     }
     workspace->capacity = capacity;
@@ -133,14 +133,14 @@ static size_t merge_lowest_rank(bpe_workspace *workspace)
     return touched;
 }
 
-kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspace,
-                           const uint8_t *piece, size_t length, kd_token_buffer *out)
+kd_status kd_bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspace,
+                              const uint8_t *piece, size_t length, kd_token_buffer *out)
 {
     if (length == 1)
-        return token_buffer_push(out, tokenizer->byte_tokens[piece[0]]);
-    int whole = tokenizer_find_bytes(tokenizer, piece, length);
+        return kd_token_buffer_push(out, tokenizer->byte_tokens[piece[0]]);
+    int whole = kd_tokenizer_find_bytes(tokenizer, piece, length);
     if (whole >= 0 && tokenizer->encodes_to_itself[whole])
-        return token_buffer_push(out, whole);
+        return kd_token_buffer_push(out, whole);
     kd_status status = workspace_reserve(workspace, length);
     if (status != KD_OK)
         return status;
@@ -159,11 +159,11 @@ kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspa
             queue_pair(tokenizer, workspace, workspace->touched[i]);
     }
     for (int32_t position = 0; position >= 0 && status == KD_OK; position = workspace->next[position])
-        status = token_buffer_push(out, workspace->ids[position]);
+        status = kd_token_buffer_push(out, workspace->ids[position]);
     return status;
 }
 
-kd_status bpe_find_whole_tokens(kd_tokenizer *tokenizer)
+kd_status kd_bpe_find_whole_tokens(kd_tokenizer *tokenizer)
 {
     tokenizer->encodes_to_itself = kd_alloc((size_t)tokenizer->vocab_size, 1, "token flags");
     if (!tokenizer->encodes_to_itself)
@@ -173,12 +173,12 @@ kd_status bpe_find_whole_tokens(kd_tokenizer *tokenizer)
     kd_status status = KD_OK;
     for (int id = 0; id < tokenizer->vocab_size && status == KD_OK; id++) {
         size_t start = tokenizer->token_offsets[id];
-        token_buffer_clear(&ids);
-        status = bpe_encode_piece(tokenizer, &workspace, tokenizer->token_bytes + start,
-                                  tokenizer->token_offsets[id + 1] - start, &ids);
+        kd_token_buffer_clear(&ids);
+        status = kd_bpe_encode_piece(tokenizer, &workspace, tokenizer->token_bytes + start,
+                                     tokenizer->token_offsets[id + 1] - start, &ids);
         tokenizer->encodes_to_itself[id] = ids.count == 1 && ids.ids[0] == id;
     }
-    token_buffer_free(&ids);
-    bpe_workspace_free(&workspace);
+    kd_token_buffer_free(&ids);
+    kd_bpe_workspace_free(&workspace);
     return status;
 }

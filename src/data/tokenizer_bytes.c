@@ -6,7 +6,7 @@
  * encoder.py, inverted. */
 #include "tokenizer_internal.h"
 
-int byte_unicode_decode(uint32_t codepoint)
+int kd_byte_unicode_decode(uint32_t codepoint)
 {
     if ((codepoint >= 0x21 && codepoint <= 0x7E) || (codepoint >= 0xA1 && codepoint <= 0xAC) ||
         (codepoint >= 0xAE && codepoint <= 0xFF))
@@ -38,15 +38,15 @@ static int decode_utf8(const uint8_t *text, size_t length, uint32_t *codepoint)
     return *codepoint >= smallest[width] ? width : 0;
 }
 
-kd_status byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t *out,
-                                size_t *out_length)
+kd_status kd_byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t *out,
+                                   size_t *out_length)
 {
     const uint8_t *text = (const uint8_t *)spelling;
     size_t used = 0;
     for (size_t i = 0; i < length;) {
         uint32_t codepoint = 0;
         int width = decode_utf8(text + i, length - i, &codepoint);
-        int byte = width ? byte_unicode_decode(codepoint) : -1;
+        int byte = width ? kd_byte_unicode_decode(codepoint) : -1;
         if (byte < 0) {
             if (width)
                 return kd_fail(KD_ERR_FORMAT, "character U+%04X at byte %zu is not one of "

@@ -13,7 +13,7 @@ static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+"
     "|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+";
 
-kd_status pretokenizer_compile(pcre2_code **out)
+kd_status kd_pretokenizer_compile(pcre2_code **out)
 {
     int error = 0;
     PCRE2_SIZE error_offset = 0;
@@ -42,8 +42,8 @@ static kd_status match_failure(int code, pcre2_match_data *match, size_t offset)
                    (const char *)message);
 }
 
-kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
-                           kd_token_buffer *out)
+kd_status kd_tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size_t length,
+                              kd_token_buffer *out)
 {
     pcre2_match_data *match = pcre2_match_data_create(1, NULL);
     if (!match)
@@ -62,13 +62,13 @@ kd_status tokenizer_encode(const kd_tokenizer *tokenizer, const char *text, size
         }
         options = PCRE2_NO_UTF_CHECK;
         const PCRE2_SIZE *piece = pcre2_get_ovector_pointer(match);
-        status = bpe_encode_piece(tokenizer, &workspace, (const uint8_t *)text + piece[0],
-                                  piece[1] - piece[0], out);
+        status = kd_bpe_encode_piece(tokenizer, &workspace, (const uint8_t *)text + piece[0],
+                                     piece[1] - piece[0], out);
         offset = piece[1];
     }
     if (status != KD_OK)
         out->count = first_id;
-    bpe_workspace_free(&workspace);
+    kd_bpe_workspace_free(&workspace);
     pcre2_match_data_free(match);
     return status;
 }

@@ -1,5 +1,5 @@
 /* The two hash tables the tokenizer looks things up in: token bytes -> id
- * (loading merges.txt, tokenizer_token_id) and (left, right) -> merge (the
+ * (loading merges.txt, kd_tokenizer_token_id) and (left, right) -> merge (the
  * inner loop of encoding). Both use open addressing with linear probing at a
  * load factor of at most one half. */
 #include "tokenizer_internal.h"
@@ -21,7 +21,7 @@ static size_t table_slots(size_t count, unsigned *log2)
     return slots;
 }
 
-kd_status token_index_init(token_index *index, int token_count)
+kd_status kd_token_index_create(token_index *index, int token_count)
 {
     size_t slots = table_slots((size_t)token_count, NULL);
     index->slots = kd_alloc(slots, sizeof *index->slots, "token index");
@@ -33,7 +33,7 @@ kd_status token_index_init(token_index *index, int token_count)
     return KD_OK;
 }
 
-void token_index_free(token_index *index)
+void kd_token_index_free(token_index *index)
 {
     free(index->slots);
     index->slots = NULL;
@@ -67,12 +67,12 @@ static token_slot *index_slot(const kd_tokenizer *tokenizer, const uint8_t *byte
     }
 }
 
-int tokenizer_find_bytes(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length)
+int kd_tokenizer_find_bytes(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length)
 {
     return index_slot(tokenizer, bytes, length)->id;
 }
 
-kd_status tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous)
+kd_status kd_tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous)
 {
     size_t start = tokenizer->token_offsets[id];
     const uint8_t *bytes = tokenizer->token_bytes + start;
@@ -85,7 +85,7 @@ kd_status tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous)
     return KD_OK;
 }
 
-kd_status merge_table_init(merge_table *table, size_t merge_count)
+kd_status kd_merge_table_create(merge_table *table, size_t merge_count)
 {
     unsigned bits = 0;
     size_t slots = table_slots(merge_count, &bits);
@@ -99,7 +99,7 @@ kd_status merge_table_init(merge_table *table, size_t merge_count)
     return KD_OK;
 }
 
-void merge_table_free(merge_table *table)
+void kd_merge_table_free(merge_table *table)
 {
     free(table->entries);
     table->entries = NULL;

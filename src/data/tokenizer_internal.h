@@ -18,12 +18,12 @@
 
 /* The byte that a vocab.json character stands for, or -1 when the code point
  * is not one of GPT-2's 256 byte characters. */
-int byte_unicode_decode(uint32_t codepoint);
+int kd_byte_unicode_decode(uint32_t codepoint);
 /* Undoes the byte spelling of a token (`length` bytes of UTF-8) into `out`,
  * which has room for `length` bytes; a character outside the alphabet is a
  * KD_ERR_FORMAT naming it. */
-kd_status byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t *out,
-                                size_t *out_length);
+kd_status kd_byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t *out,
+                                   size_t *out_length);
 
 /* ---- token bytes -> id ---------------------------------------------------- */
 
@@ -41,8 +41,8 @@ typedef struct {
     size_t mask;
 } token_index;
 
-kd_status token_index_init(token_index *index, int token_count);
-void token_index_free(token_index *index);
+kd_status kd_token_index_create(token_index *index, int token_count);
+void kd_token_index_free(token_index *index);
 
 /* ---- (left id, right id) -> merge ----------------------------------------- */
 
@@ -60,8 +60,8 @@ typedef struct {
     unsigned shift;   /* 64 - log2(slot count), for Fibonacci hashing */
 } merge_table;
 
-kd_status merge_table_init(merge_table *table, size_t merge_count);
-void merge_table_free(merge_table *table);
+kd_status kd_merge_table_create(merge_table *table, size_t merge_count);
+void kd_merge_table_free(merge_table *table);
 
 static inline uint64_t merge_pair_key(int left, int right)
 {
@@ -93,10 +93,10 @@ struct kd_tokenizer {
 };
 
 /* The id of the token whose bytes are exactly bytes[0 .. length), or -1. */
-int tokenizer_find_bytes(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length);
+int kd_tokenizer_find_bytes(const kd_tokenizer *tokenizer, const uint8_t *bytes, size_t length);
 /* Adds token `id` (already in token_bytes) to the index; KD_ERR_INVALID when
  * another id has the same bytes (*previous gets that id). */
-kd_status tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous);
+kd_status kd_tokenizer_index_add(kd_tokenizer *tokenizer, int id, int *previous);
 
 /* Feeds a number to the tokenizer hash in a fixed (little-endian) byte order,
  * so that the hash is the same on every machine. */
@@ -109,11 +109,11 @@ static inline void hash_update_u32(XXH3_state_t *hash, uint32_t value)
 
 /* Fills vocab_size, token_bytes, token_offsets, index and byte_tokens, and
  * feeds the tokens in id order to `hash`. */
-kd_status vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
+kd_status kd_vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
 /* Fills merge_count and merges, and feeds the merges in order to `hash`. */
-kd_status merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
+kd_status kd_merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
 /* Compiles GPT-2's pre-tokenizer regex, JIT-compiled where PCRE2 can. */
-kd_status pretokenizer_compile(pcre2_code **out);
+kd_status kd_pretokenizer_compile(pcre2_code **out);
 
 /* ---- byte-pair merging ---------------------------------------------------- */
 
@@ -137,11 +137,11 @@ typedef struct {
 
 /* Appends the ids of one pre-token piece to `out`, applying merges exactly as
  * GPT-2's encoder does: lowest rank first, every occurrence left to right. */
-kd_status bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspace,
-                           const uint8_t *piece, size_t length, kd_token_buffer *out);
-void bpe_workspace_free(bpe_workspace *workspace);
+kd_status kd_bpe_encode_piece(const kd_tokenizer *tokenizer, bpe_workspace *workspace,
+                              const uint8_t *piece, size_t length, kd_token_buffer *out);
+void kd_bpe_workspace_free(bpe_workspace *workspace);
 /* Fills encodes_to_itself, which lets a piece that is a whole token skip the
  * merge loop (most English words) without changing any result. */
-kd_status bpe_find_whole_tokens(kd_tokenizer *tokenizer);
+kd_status kd_bpe_find_whole_tokens(kd_tokenizer *tokenizer);
 
 #endif

@@ -25,10 +25,10 @@ static kd_status find_half(const kd_tokenizer *tokenizer, merges_reader *reader,
     if (length == 0)
         return kd_fail(KD_ERR_FORMAT, "%s:%d: empty token (expected \"left right\")",
                        reader->path, reader->line);
-    if (byte_unicode_to_bytes(spelling, length, reader->scratch + offset, byte_length) != KD_OK)
+    if (kd_byte_unicode_to_bytes(spelling, length, reader->scratch + offset, byte_length) != KD_OK)
         return kd_fail_context(KD_ERR_FORMAT, "%s:%d: token \"%.*s\"", reader->path,
                                reader->line, quote, spelling);
-    *id = tokenizer_find_bytes(tokenizer, reader->scratch + offset, *byte_length);
+    *id = kd_tokenizer_find_bytes(tokenizer, reader->scratch + offset, *byte_length);
     if (*id < 0)
         return kd_fail(KD_ERR_FORMAT, "%s:%d: token \"%.*s\" is not in the vocabulary",
                        reader->path, reader->line, quote, spelling);
@@ -54,7 +54,7 @@ static kd_status add_merge(kd_tokenizer *tokenizer, merges_reader *reader, const
                            &right_bytes);
     if (status != KD_OK)
         return status;
-    int merged = tokenizer_find_bytes(tokenizer, reader->scratch, left_bytes + right_bytes);
+    int merged = kd_tokenizer_find_bytes(tokenizer, reader->scratch, left_bytes + right_bytes);
     int quote = length < QUOTE_MAX ? (int)length : QUOTE_MAX;
     if (merged < 0)
         return kd_fail(KD_ERR_FORMAT, "%s:%d: \"%.*s\" makes a token that is not in the "
@@ -98,7 +98,7 @@ static kd_status read_lines(kd_tokenizer *tokenizer, merges_reader *reader, cons
     return KD_OK;
 }
 
-kd_status merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash)
+kd_status kd_merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash)
 {
     char *text = NULL;
     size_t size = 0;
@@ -109,7 +109,7 @@ kd_status merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *
     for (size_t i = 0; i < size; i++)
         line_count += text[i] == '\n';
     merges_reader reader = {.path = path, .line = 1, .first_line = 1};
-    status = merge_table_init(&tokenizer->merges, line_count);
+    status = kd_merge_table_create(&tokenizer->merges, line_count);
     if (status == KD_OK && !(reader.scratch = kd_alloc(size, 1, "merge line")))
         status = KD_ERR_NOMEM;
     if (status == KD_OK) {

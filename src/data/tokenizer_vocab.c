@@ -48,14 +48,14 @@ static kd_status store_tokens(kd_tokenizer *tokenizer, const char *path, const c
     for (int id = 0; id < count; id++) {
         const char *spelling = by_id[id]->string;
         size_t start = tokenizer->token_offsets[id], length = 0;
-        if (byte_unicode_to_bytes(spelling, strlen(spelling), tokenizer->token_bytes + start,
-                                  &length) != KD_OK)
+        if (kd_byte_unicode_to_bytes(spelling, strlen(spelling), tokenizer->token_bytes + start,
+                                     &length) != KD_OK)
             return kd_fail_context(KD_ERR_FORMAT, "%s: token \"%.60s\"", path, spelling);
         if (length == 0)
             return kd_fail(KD_ERR_FORMAT, "%s: id %d is the empty token", path, id);
         tokenizer->token_offsets[id + 1] = start + length;
         int previous = -1;
-        if (tokenizer_index_add(tokenizer, id, &previous) != KD_OK)
+        if (kd_tokenizer_index_add(tokenizer, id, &previous) != KD_OK)
             return kd_fail(KD_ERR_INVALID, "%s: \"%.60s\" (id %d) and \"%.60s\" (id %d) are the "
                            "same token", path, by_id[previous]->string, previous, spelling, id);
         if (length == 1)
@@ -66,10 +66,10 @@ static kd_status store_tokens(kd_tokenizer *tokenizer, const char *path, const c
     return KD_OK;
 }
 
-kd_status vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash)
+kd_status kd_vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash)
 {
     cJSON *root = NULL;
-    kd_status status = json_read_file(path, &root);
+    kd_status status = kd_json_read_file(path, &root);
     if (status != KD_OK)
         return status;
     const cJSON **by_id = NULL;
@@ -88,7 +88,7 @@ kd_status vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *h
         status = collect_ids(root, path, count, by_id);
     }
     if (status == KD_OK)
-        status = token_index_init(&tokenizer->index, count);
+        status = kd_token_index_create(&tokenizer->index, count);
     if (status == KD_OK)
         status = store_tokens(tokenizer, path, by_id, hash);
     for (int byte = 0; status == KD_OK && byte < 256; byte++) {

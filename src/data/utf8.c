@@ -37,7 +37,7 @@ static size_t utf8_sequence_length(const unsigned char *text, size_t left)
     return length;
 }
 
-size_t utf8_invalid_offset(const char *text, size_t length)
+size_t kd_utf8_invalid_offset(const char *text, size_t length)
 {
     const unsigned char *bytes = (const unsigned char *)text;
     size_t at = 0;

@@ -50,7 +50,7 @@ static void remove_abandoned_temporaries(const char *dir, const char *base, cons
     closedir(handle);
 }
 
-kd_status atomic_file_open(atomic_file *file, const char *path)
+kd_status kd_atomic_file_open(atomic_file *file, const char *path)
 {
     memset(file, 0, sizeof *file);
     file->fd = -1;
@@ -61,7 +61,7 @@ kd_status atomic_file_open(atomic_file *file, const char *path)
     file->temp_path = length ? malloc(length) : NULL;
     if (!dir || !file->path || !file->temp_path) {
         free(dir);
-        atomic_file_abort(file);
+        kd_atomic_file_abort(file);
         return kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(file->temp_path, length, "%s/.%s.tmp-XXXXXX", dir, base);
@@ -72,7 +72,7 @@ kd_status atomic_file_open(atomic_file *file, const char *path)
         free(dir);
         free(file->temp_path);
         file->temp_path = NULL; /* nothing was created, so nothing to remove */
-        atomic_file_abort(file);
+        kd_atomic_file_abort(file);
         return status;
     }
     remove_abandoned_temporaries(dir, base, strrchr(file->temp_path, '/') + 1);
@@ -82,7 +82,7 @@ kd_status atomic_file_open(atomic_file *file, const char *path)
     return KD_OK;
 }
 
-kd_status atomic_file_write(atomic_file *file, const void *data, size_t size)
+kd_status kd_atomic_file_write(atomic_file *file, const void *data, size_t size)
 {
     const char *bytes = data;
     while (size > 0) {
@@ -114,11 +114,11 @@ static kd_status sync_directory(const char *path)
     return status;
 }
 
-kd_status atomic_file_commit(atomic_file *file)
+kd_status kd_atomic_file_commit(atomic_file *file)
 {
     if (fsync(file->fd) != 0) {
         kd_status status = kd_fail(KD_ERR_IO, "%s: fsync failed: %s", file->path, strerror(errno));
-        atomic_file_abort(file);
+        kd_atomic_file_abort(file);
         return status;
     }
     int closed = close(file->fd);
@@ -126,7 +126,7 @@ kd_status atomic_file_commit(atomic_file *file)
     if (closed != 0 || rename(file->temp_path, file->path) != 0) {
         kd_status status = kd_fail(KD_ERR_IO, "%s: cannot replace the file: %s", file->path,
                                    strerror(errno));
-        atomic_file_abort(file);
+        kd_atomic_file_abort(file);
         return status;
     }
     kd_status status = sync_directory(file->path);
@@ -137,7 +137,7 @@ kd_status atomic_file_commit(atomic_file *file)
     return status;
 }
 
-void atomic_file_abort(atomic_file *file)
+void kd_atomic_file_abort(atomic_file *file)
 {
     if (file->fd >= 0)
         close(file->fd);
@@ -149,27 +149,27 @@ void atomic_file_abort(atomic_file *file)
     file->fd = -1;
 }
 
-kd_status atomic_write_file(const char *path, const void *data, size_t size)
+kd_status kd_atomic_write_file(const char *path, const void *data, size_t size)
 {
     atomic_file file;
-    kd_status status = atomic_file_open(&file, path);
+    kd_status status = kd_atomic_file_open(&file, path);
     if (status != KD_OK)
         return status;
-    status = atomic_file_write(&file, data, size);
+    status = kd_atomic_file_write(&file, data, size);
     if (status != KD_OK) {
-        atomic_file_abort(&file);
+        kd_atomic_file_abort(&file);
         return status;
     }
-    return atomic_file_commit(&file);
+    return kd_atomic_file_commit(&file);
 }
 
-kd_status atomic_copy_file(const char *source, const char *destination)
+kd_status kd_atomic_copy_file(const char *source, const char *destination)
 {
     int fd = open(source, O_RDONLY);
     if (fd < 0)
         return kd_fail(KD_ERR_IO, "%s: cannot open: %s", source, strerror(errno));
     atomic_file file;
-    kd_status status = atomic_file_open(&file, destination);
+    kd_status status = kd_atomic_file_open(&file, destination);
     char buffer[1 << 16];
     while (status == KD_OK) {
         ssize_t got = read(fd, buffer, sizeof buffer);
@@ -180,15 +180,15 @@ kd_status atomic_copy_file(const char *source, const char *destination)
         else if (got == 0)
             break;
         else
-            status = atomic_file_write(&file, buffer, (size_t)got);
+            status = kd_atomic_file_write(&file, buffer, (size_t)got);
         if (status != KD_OK)
-            atomic_file_abort(&file);
+            kd_atomic_file_abort(&file);
     }
     close(fd);
-    return status == KD_OK ? atomic_file_commit(&file) : status;
+    return status == KD_OK ? kd_atomic_file_commit(&file) : status;
 }
 
-kd_status file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset)
+kd_status kd_file_read_at(int fd, const char *path, void *buffer, size_t size, uint64_t offset)
 {
     char *bytes = buffer;
     while (size > 0) {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-kd_status make_directories(const char *path)
+kd_status kd_make_directories(const char *path)
 {
     if (!*path)
         return kd_fail(KD_ERR_INVALID, "empty directory name");

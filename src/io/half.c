@@ -18,7 +18,7 @@ static float bits_float(uint32_t bits)
     return value;
 }
 
-float float16_to_float(uint16_t half)
+float kd_float16_to_float(uint16_t half)
 {
     uint32_t sign = (uint32_t)(half & 0x8000u) << 16;
     uint32_t exponent = (half >> 10) & 0x1fu;
@@ -32,7 +32,7 @@ float float16_to_float(uint16_t half)
     return bits_float(sign | float_bits(magnitude));
 }
 
-uint16_t float_to_float16(float value)
+uint16_t kd_float_to_float16(float value)
 {
     uint32_t bits = float_bits(value);
     uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
@@ -61,7 +61,7 @@ uint16_t float_to_float16(float value)
     return sign | (uint16_t)result;
 }
 
-float bfloat16_to_float(uint16_t bits)
+float kd_bfloat16_to_float(uint16_t bits)
 {
     return bits_float((uint32_t)bits << 16);
 }

@@ -92,7 +92,7 @@ static kd_status check_inner(const cJSON *object, int n_embd)
     return KD_OK;
 }
 
-kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config)
+kd_status kd_gpt2_config_from_json(const cJSON *object, gpt2_config *config)
 {
     if (!cJSON_IsObject(object))
         return kd_fail(KD_ERR_FORMAT, "model configuration is not a JSON object");
@@ -123,17 +123,17 @@ kd_status gpt2_config_from_json(const cJSON *object, gpt2_config *config)
     if (status == KD_OK)
         status = check_bool(object, "add_cross_attention", 0);
     if (status == KD_OK)
-        status = gpt2_config_validate(config);
+        status = kd_gpt2_config_validate(config);
     return status;
 }
 
-kd_status gpt2_config_read(const char *path, gpt2_config *config)
+kd_status kd_gpt2_config_read(const char *path, gpt2_config *config)
 {
     cJSON *root;
-    kd_status status = json_read_file(path, &root);
+    kd_status status = kd_json_read_file(path, &root);
     if (status != KD_OK)
         return status;
-    status = gpt2_config_from_json(root, config);
+    status = kd_gpt2_config_from_json(root, config);
     cJSON_Delete(root);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
 }
@@ -151,7 +151,7 @@ static double float_as_decimal(float value)
     return strtod(text, NULL);
 }
 
-cJSON *gpt2_config_to_json(const gpt2_config *config)
+cJSON *kd_gpt2_config_to_json(const gpt2_config *config)
 {
     /* Keys sorted as save_pretrained writes them; values are GPT2Config's
      * defaults except the sizes. The dropout rates only matter to PyTorch
@@ -192,28 +192,28 @@ cJSON *gpt2_config_to_json(const gpt2_config *config)
     return json;
 }
 
-kd_status gpt2_config_write(const char *path, const gpt2_config *config)
+kd_status kd_gpt2_config_write(const char *path, const gpt2_config *config)
 {
-    cJSON *json = gpt2_config_to_json(config);
+    cJSON *json = kd_gpt2_config_to_json(config);
     char *text = cJSON_Print(json);
     cJSON_Delete(json);
     if (!text)
         return kd_fail(KD_ERR_NOMEM, "%s: cannot format config.json", path);
     size_t length = strlen(text);
     text[length] = '\n'; /* replaces the terminator: files end with a newline */
-    kd_status status = atomic_write_file(path, text, length + 1);
+    kd_status status = kd_atomic_write_file(path, text, length + 1);
     free(text);
     return status;
 }
 
-kd_status gpt2_config_read_model_section(const char *path, gpt2_config *config)
+kd_status kd_gpt2_config_read_model_section(const char *path, gpt2_config *config)
 {
     cJSON *root;
-    kd_status status = json_read_file(path, &root);
+    kd_status status = kd_json_read_file(path, &root);
     if (status != KD_OK)
         return status;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    status = model ? gpt2_config_from_json(model, config)
+    status = model ? kd_gpt2_config_from_json(model, config)
                    : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
     cJSON_Delete(root);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);

@@ -23,7 +23,7 @@ static void locate(const char *text, const char *position, int *line, int *colum
     }
 }
 
-kd_status json_read_file(const char *path, cJSON **root)
+kd_status kd_json_read_file(const char *path, cJSON **root)
 {
     *root = NULL;
     char *text = NULL;
@@ -42,7 +42,7 @@ kd_status json_read_file(const char *path, cJSON **root)
     return status;
 }
 
-void json_add_exact_number(cJSON *object, const char *key, double value)
+void kd_json_add_exact_number(cJSON *object, const char *key, double value)
 {
     if (!isfinite(value)) {
         cJSON_AddNullToObject(object, key);

@@ -75,8 +75,8 @@ static kd_status find_parameter(const safetensors_file *file, const char *name,
 {
     char prefixed[NAME_CAPACITY];
     snprintf(prefixed, sizeof prefixed, "%s%s", transformer_prefix, name);
-    const safetensors_tensor *plain = safetensors_find(file, name);
-    const safetensors_tensor *with_prefix = safetensors_find(file, prefixed);
+    const safetensors_tensor *plain = kd_safetensors_find(file, name);
+    const safetensors_tensor *with_prefix = kd_safetensors_find(file, prefixed);
     if (plain && with_prefix)
         return kd_fail(KD_ERR_FORMAT, "%s: tensor %s appears both as %s and %s", file->path, name,
                        name, prefixed);
@@ -90,7 +90,7 @@ static kd_status find_parameter(const safetensors_file *file, const char *name,
 static kd_status match_tensors(const safetensors_file *file, const gpt2_model *model,
                                const safetensors_tensor **matched)
 {
-    int expected = gpt2_tensor_count(&model->config);
+    int expected = kd_gpt2_tensor_count(&model->config);
     char *used = kd_alloc((size_t)file->tensor_count + 1, 1, file->path);
     if (!used)
         return KD_ERR_NOMEM;
@@ -98,7 +98,7 @@ static kd_status match_tensors(const safetensors_file *file, const gpt2_model *m
     kd_status status = KD_OK;
     for (int i = 0; i < expected && status == KD_OK; i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&model->config, &model->params, i, &tensor);
+        kd_gpt2_tensor_at(&model->config, &model->params, i, &tensor);
         status = find_parameter(file, tensor.name, &matched[i]);
         if (status == KD_OK && matched[i])
             used[matched[i] - file->tensors] = 1;
@@ -107,7 +107,7 @@ static kd_status match_tensors(const safetensors_file *file, const gpt2_model *m
     }
     if (status == KD_OK && missing > 0) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&model->config, &model->params, first_missing, &tensor);
+        kd_gpt2_tensor_at(&model->config, &model->params, first_missing, &tensor);
         status = kd_fail(KD_ERR_FORMAT, "%s: missing tensor %s (%d of %d parameters missing)",
                          file->path, tensor.name, missing, expected);
     }
@@ -136,18 +136,18 @@ static kd_status check_finite(const char *path, const gpt2_tensor *tensor, size_
 /* kd ties lm_head to wte, so a distinct lm_head cannot be represented. */
 static kd_status check_lm_head(const safetensors_file *file, const gpt2_model *model)
 {
-    const safetensors_tensor *lm_head = safetensors_find(file, "lm_head.weight");
+    const safetensors_tensor *lm_head = kd_safetensors_find(file, "lm_head.weight");
     if (!lm_head)
         return KD_OK;
     gpt2_tensor wte;
-    gpt2_tensor_at(&model->config, &model->params, 0, &wte);
+    kd_gpt2_tensor_at(&model->config, &model->params, 0, &wte);
     snprintf(wte.name, sizeof wte.name, "lm_head.weight");
     kd_status status = check_shape(file->path, lm_head, &wte);
-    uint64_t total = safetensors_tensor_elements(lm_head);
+    uint64_t total = kd_safetensors_tensor_elements(lm_head);
     float chunk[4096];
     for (uint64_t first = 0; first < total && status == KD_OK; first += 4096) {
         uint64_t count = total - first < 4096 ? total - first : 4096;
-        status = safetensors_read_f32(file, lm_head, first, count, chunk);
+        status = kd_safetensors_read_f32(file, lm_head, first, count, chunk);
         if (status == KD_OK && memcmp(chunk, wte.data + first, count * sizeof *chunk) != 0)
             status = kd_fail(KD_ERR_UNSUPPORTED,
                              "%s: lm_head.weight differs from wte.weight; kd ties them and "
@@ -159,18 +159,18 @@ static kd_status check_lm_head(const safetensors_file *file, const gpt2_model *m
 
 static kd_status read_parameters(const safetensors_file *file, gpt2_model *model)
 {
-    int count = gpt2_tensor_count(&model->config);
+    int count = kd_gpt2_tensor_count(&model->config);
     const safetensors_tensor **matched = kd_alloc((size_t)count, sizeof *matched, file->path);
     if (!matched)
         return KD_ERR_NOMEM;
     kd_status status = match_tensors(file, model, matched);
     for (int i = 0; i < count && status == KD_OK; i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&model->config, &model->params, i, &tensor);
+        kd_gpt2_tensor_at(&model->config, &model->params, i, &tensor);
         status = check_shape(file->path, matched[i], &tensor);
-        uint64_t elements = safetensors_tensor_elements(matched[i]);
+        uint64_t elements = kd_safetensors_tensor_elements(matched[i]);
         if (status == KD_OK)
-            status = safetensors_read_f32(file, matched[i], 0, elements, tensor.data);
+            status = kd_safetensors_read_f32(file, matched[i], 0, elements, tensor.data);
         if (status == KD_OK)
             status = check_finite(file->path, &tensor, (size_t)elements);
     }
@@ -178,20 +178,20 @@ static kd_status read_parameters(const safetensors_file *file, gpt2_model *model
     return status == KD_OK ? check_lm_head(file, model) : status;
 }
 
-kd_status model_weights_read(const char *path, gpt2_model *model)
+kd_status kd_model_weights_read(const char *path, gpt2_model *model)
 {
     safetensors_file file;
-    kd_status status = safetensors_open(&file, path);
+    kd_status status = kd_safetensors_open(&file, path);
     if (status != KD_OK)
         return status;
     status = read_parameters(&file, model);
-    safetensors_close(&file);
+    kd_safetensors_close(&file);
     return status;
 }
 
-kd_status model_weights_write(const char *path, const gpt2_model *model, safetensors_dtype dtype)
+kd_status kd_model_weights_write(const char *path, const gpt2_model *model, safetensors_dtype dtype)
 {
-    int count = gpt2_tensor_count(&model->config);
+    int count = kd_gpt2_tensor_count(&model->config);
     safetensors_source *sources = kd_alloc((size_t)count, sizeof *sources, path);
     char (*names)[NAME_CAPACITY] = kd_alloc((size_t)count, sizeof *names, path);
     if (!sources || !names) {
@@ -201,7 +201,7 @@ kd_status model_weights_write(const char *path, const gpt2_model *model, safeten
     }
     for (int i = 0; i < count; i++) {
         gpt2_tensor tensor;
-        gpt2_tensor_at(&model->config, &model->params, i, &tensor);
+        kd_gpt2_tensor_at(&model->config, &model->params, i, &tensor);
         snprintf(names[i], sizeof names[i], "%s%s", transformer_prefix, tensor.name);
         sources[i].name = names[i];
         sources[i].data = tensor.data;
@@ -209,13 +209,13 @@ kd_status model_weights_write(const char *path, const gpt2_model *model, safeten
         for (int axis = 0; axis < tensor.ndim; axis++)
             sources[i].shape[axis] = tensor.shape[axis];
     }
-    kd_status status = safetensors_write(path, sources, count, dtype);
+    kd_status status = kd_safetensors_write(path, sources, count, dtype);
     free(sources);
     free(names);
     return status;
 }
 
-kd_status model_dir_load(const char *dir, gpt2_model *model)
+kd_status kd_model_dir_load(const char *dir, gpt2_model *model)
 {
     memset(model, 0, sizeof *model);
     char *config_path = join_path(dir, "config.json");
@@ -223,16 +223,16 @@ kd_status model_dir_load(const char *dir, gpt2_model *model)
     kd_status status = config_path && weights_path ? KD_OK : KD_ERR_NOMEM;
     gpt2_config config;
     if (status == KD_OK)
-        status = gpt2_config_read(config_path, &config);
+        status = kd_gpt2_config_read(config_path, &config);
     if (status == KD_OK) {
-        status = gpt2_create(model, &config);
+        status = kd_gpt2_create(model, &config);
         if (status != KD_OK)
             kd_fail_context(status, "%s", config_path);
     }
     if (status == KD_OK)
-        status = model_weights_read(weights_path, model);
+        status = kd_model_weights_read(weights_path, model);
     if (status != KD_OK)
-        gpt2_free(model);
+        kd_gpt2_free(model);
     free(config_path);
     free(weights_path);
     return status;
@@ -242,22 +242,22 @@ static kd_status copy_tokenizer_file(const char *from_dir, const char *to_dir, c
 {
     char *source = join_path(from_dir, name);
     char *destination = join_path(to_dir, name);
-    kd_status status = source && destination ? atomic_copy_file(source, destination)
+    kd_status status = source && destination ? kd_atomic_copy_file(source, destination)
                                               : KD_ERR_NOMEM;
     free(source);
     free(destination);
     return status;
 }
 
-kd_status model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir)
+kd_status kd_model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir)
 {
     char *weights_path = join_path(dir, "model.safetensors");
     char *config_path = join_path(dir, "config.json");
-    kd_status status = weights_path && config_path ? make_directories(dir) : KD_ERR_NOMEM;
+    kd_status status = weights_path && config_path ? kd_make_directories(dir) : KD_ERR_NOMEM;
     if (status == KD_OK)
-        status = model_weights_write(weights_path, model, SAFETENSORS_F32);
+        status = kd_model_weights_write(weights_path, model, SAFETENSORS_F32);
     if (status == KD_OK)
-        status = gpt2_config_write(config_path, &model->config);
+        status = kd_gpt2_config_write(config_path, &model->config);
     if (status == KD_OK && tokenizer_dir)
         status = copy_tokenizer_file(tokenizer_dir, dir, "vocab.json");
     if (status == KD_OK && tokenizer_dir)

@@ -36,19 +36,19 @@ static const struct {
     [SAFETENSORS_U64] = {"U64", 8},
 };
 
-const char *safetensors_dtype_name(safetensors_dtype dtype)
+const char *kd_safetensors_dtype_name(safetensors_dtype dtype)
 {
     return dtype < SAFETENSORS_DTYPE_COUNT ? dtype_table[dtype].name : "?";
 }
 
-size_t safetensors_dtype_size(safetensors_dtype dtype)
+size_t kd_safetensors_dtype_size(safetensors_dtype dtype)
 {
     return dtype < SAFETENSORS_DTYPE_COUNT ? dtype_table[dtype].size : 0;
 }
 
-uint64_t safetensors_tensor_elements(const safetensors_tensor *tensor)
+uint64_t kd_safetensors_tensor_elements(const safetensors_tensor *tensor)
 {
-    return (tensor->data_end - tensor->data_begin) / safetensors_dtype_size(tensor->dtype);
+    return (tensor->data_end - tensor->data_begin) / kd_safetensors_dtype_size(tensor->dtype);
 }
 
 /* JSON numbers are doubles; accept only exact non-negative integers below
@@ -154,7 +154,7 @@ static kd_status parse_tensor(const char *path, const cJSON *entry, uint64_t dat
         status = parse_offsets(path, name, entry, data_size, tensor);
     if (status != KD_OK)
         return status;
-    uint64_t element_size = safetensors_dtype_size(tensor->dtype);
+    uint64_t element_size = kd_safetensors_dtype_size(tensor->dtype);
     uint64_t bytes = tensor->data_end - tensor->data_begin;
     if (elements > UINT64_MAX / element_size || elements * element_size != bytes)
         return kd_fail(KD_ERR_FORMAT,
@@ -284,7 +284,7 @@ static kd_status open_and_parse(safetensors_file *file, const char *path)
                        "%s: %llu bytes is too short for a safetensors file (truncated?)", path,
                        (unsigned long long)file_size);
     uint8_t prefix[8];
-    kd_status status = file_read_at(file->fd, path, prefix, sizeof prefix, 0);
+    kd_status status = kd_file_read_at(file->fd, path, prefix, sizeof prefix, 0);
     if (status != KD_OK)
         return status;
     uint64_t header_length = 0;
@@ -302,24 +302,24 @@ static kd_status open_and_parse(safetensors_file *file, const char *path)
     char *text = kd_alloc((size_t)header_length + 1, 1, path);
     if (!text)
         return KD_ERR_NOMEM;
-    status = file_read_at(file->fd, path, text, (size_t)header_length, 8);
+    status = kd_file_read_at(file->fd, path, text, (size_t)header_length, 8);
     if (status == KD_OK)
         status = parse_header(file, text, header_length);
     free(text);
     return status;
 }
 
-kd_status safetensors_open(safetensors_file *file, const char *path)
+kd_status kd_safetensors_open(safetensors_file *file, const char *path)
 {
     memset(file, 0, sizeof *file);
     file->fd = -1;
     kd_status status = open_and_parse(file, path);
     if (status != KD_OK)
-        safetensors_close(file);
+        kd_safetensors_close(file);
     return status;
 }
 
-void safetensors_close(safetensors_file *file)
+void kd_safetensors_close(safetensors_file *file)
 {
     if (file->fd >= 0)
         close(file->fd);
@@ -330,7 +330,7 @@ void safetensors_close(safetensors_file *file)
     file->fd = -1;
 }
 
-const safetensors_tensor *safetensors_find(const safetensors_file *file, const char *name)
+const safetensors_tensor *kd_safetensors_find(const safetensors_file *file, const char *name)
 {
     for (int i = 0; i < file->tensor_count; i++)
         if (strcmp(file->tensors[i].name, name) == 0)
@@ -338,7 +338,7 @@ const safetensors_tensor *safetensors_find(const safetensors_file *file, const c
     return NULL;
 }
 
-const char *safetensors_metadata(const safetensors_file *file, const char *key)
+const char *kd_safetensors_metadata(const safetensors_file *file, const char *key)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(file->metadata, key);
     return cJSON_IsString(item) ? item->valuestring : NULL;
@@ -351,11 +351,11 @@ static kd_status read_half_elements(const safetensors_file *file, uint64_t offse
     uint16_t chunk[4096];
     while (count > 0) {
         size_t n = count < 4096 ? (size_t)count : 4096;
-        kd_status status = file_read_at(file->fd, file->path, chunk, n * sizeof *chunk, offset);
+        kd_status status = kd_file_read_at(file->fd, file->path, chunk, n * sizeof *chunk, offset);
         if (status != KD_OK)
             return status;
         for (size_t i = 0; i < n; i++)
-            out[i] = is_bfloat ? bfloat16_to_float(chunk[i]) : float16_to_float(chunk[i]);
+            out[i] = is_bfloat ? kd_bfloat16_to_float(chunk[i]) : kd_float16_to_float(chunk[i]);
         out += n;
         count -= n;
         offset += n * sizeof *chunk;
@@ -363,19 +363,19 @@ static kd_status read_half_elements(const safetensors_file *file, uint64_t offse
     return KD_OK;
 }
 
-kd_status safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
-                               uint64_t first, uint64_t count, float *out)
+kd_status kd_safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *tensor,
+                                  uint64_t first, uint64_t count, float *out)
 {
-    uint64_t elements = safetensors_tensor_elements(tensor);
+    uint64_t elements = kd_safetensors_tensor_elements(tensor);
     if (first > elements || count > elements - first)
         return kd_fail(KD_ERR_INVALID, "%s: tensor %s: elements [%llu, +%llu) out of range (%llu)",
                        file->path, tensor->name, (unsigned long long)first,
                        (unsigned long long)count, (unsigned long long)elements);
     uint64_t offset = file->data_offset + tensor->data_begin +
-                      first * safetensors_dtype_size(tensor->dtype);
+                      first * kd_safetensors_dtype_size(tensor->dtype);
     switch (tensor->dtype) {
     case SAFETENSORS_F32:
-        return file_read_at(file->fd, file->path, out, (size_t)count * sizeof *out, offset);
+        return kd_file_read_at(file->fd, file->path, out, (size_t)count * sizeof *out, offset);
     case SAFETENSORS_F16:
         return read_half_elements(file, offset, count, 0, out);
     case SAFETENSORS_BF16:

@@ -21,7 +21,7 @@ static cJSON *tensor_entry(const safetensors_source *source, safetensors_dtype d
     cJSON *entry = cJSON_CreateObject();
     cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
     cJSON *offsets = cJSON_AddArrayToObject(entry, "data_offsets");
-    cJSON_AddStringToObject(entry, "dtype", safetensors_dtype_name(dtype));
+    cJSON_AddStringToObject(entry, "dtype", kd_safetensors_dtype_name(dtype));
     for (int axis = 0; axis < source->ndim; axis++)
         cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)source->shape[axis]));
     /* Doubles hold these offsets exactly: the header check keeps files below 2^53 bytes. */
@@ -39,7 +39,7 @@ static char *build_header(const char *path, const safetensors_source *tensors, i
     cJSON_AddStringToObject(metadata, "format", "pt");
     uint64_t offset = 0;
     for (int i = 0; i < count; i++) {
-        uint64_t bytes = source_elements(&tensors[i]) * safetensors_dtype_size(dtype);
+        uint64_t bytes = source_elements(&tensors[i]) * kd_safetensors_dtype_size(dtype);
         cJSON_AddItemToObject(header, tensors[i].name,
                               tensor_entry(&tensors[i], dtype, offset, offset + bytes));
         offset += bytes;
@@ -70,8 +70,8 @@ static kd_status write_f16(atomic_file *file, const float *data, uint64_t count)
     while (count > 0) {
         size_t n = count < 4096 ? (size_t)count : 4096;
         for (size_t i = 0; i < n; i++)
-            chunk[i] = float_to_float16(data[i]);
-        kd_status status = atomic_file_write(file, chunk, n * sizeof *chunk);
+            chunk[i] = kd_float_to_float16(data[i]);
+        kd_status status = kd_atomic_file_write(file, chunk, n * sizeof *chunk);
         if (status != KD_OK)
             return status;
         data += n;
@@ -85,7 +85,7 @@ static kd_status check_sources(const char *path, const safetensors_source *tenso
 {
     if (dtype != SAFETENSORS_F32 && dtype != SAFETENSORS_F16)
         return kd_fail(KD_ERR_UNSUPPORTED, "%s: kd writes F32 or F16 tensors, not %s", path,
-                       safetensors_dtype_name(dtype));
+                       kd_safetensors_dtype_name(dtype));
     for (int i = 0; i < count; i++) {
         const safetensors_source *source = &tensors[i];
         if (source->ndim < 0 || source->ndim > SAFETENSORS_MAX_DIMS)
@@ -99,8 +99,8 @@ static kd_status check_sources(const char *path, const safetensors_source *tenso
     return KD_OK;
 }
 
-kd_status safetensors_write(const char *path, const safetensors_source *tensors, int count,
-                            safetensors_dtype dtype)
+kd_status kd_safetensors_write(const char *path, const safetensors_source *tensors, int count,
+                               safetensors_dtype dtype)
 {
     kd_status status = check_sources(path, tensors, count, dtype);
     if (status != KD_OK)
@@ -113,25 +113,25 @@ kd_status safetensors_write(const char *path, const safetensors_source *tensors,
     for (int i = 0; i < 8; i++)
         prefix[i] = (uint8_t)(header_length >> (8 * i));
     atomic_file file;
-    status = atomic_file_open(&file, path);
+    status = kd_atomic_file_open(&file, path);
     if (status != KD_OK) {
         free(header);
         return status;
     }
-    status = atomic_file_write(&file, prefix, sizeof prefix);
+    status = kd_atomic_file_write(&file, prefix, sizeof prefix);
     if (status == KD_OK)
-        status = atomic_file_write(&file, header, (size_t)header_length);
+        status = kd_atomic_file_write(&file, header, (size_t)header_length);
     for (int i = 0; i < count && status == KD_OK; i++) {
         uint64_t elements = source_elements(&tensors[i]);
         if (dtype == SAFETENSORS_F32)
-            status = atomic_file_write(&file, tensors[i].data, (size_t)elements * sizeof(float));
+            status = kd_atomic_file_write(&file, tensors[i].data, (size_t)elements * sizeof(float));
         else
             status = write_f16(&file, tensors[i].data, elements);
     }
     free(header);
     if (status != KD_OK) {
-        atomic_file_abort(&file);
+        kd_atomic_file_abort(&file);
         return status;
     }
-    return atomic_file_commit(&file);
+    return kd_atomic_file_commit(&file);
 }

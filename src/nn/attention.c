@@ -44,7 +44,7 @@ static void causal_softmax_row(float *row, int t, int T)
         row[j] = 0.0f;
 }
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H)
+void kd_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H)
 {
     int D = C / H;
     float scale = 1.0f / sqrtf((float)D);
@@ -74,8 +74,8 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 
 /* Decoding one token: per head, two sgemv over the strided cached keys and
  * values. The new position is the last one, so nothing is masked. */
-void attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
-                              const float *values, int length, int C, int H)
+void kd_attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
+                                 const float *values, int length, int C, int H)
 {
     int D = C / H;
     float scale = 1.0f / sqrtf((float)D);
@@ -107,8 +107,8 @@ static void causal_softmax_backward_row(float *d, const float *p, int t, int T, 
         d[j] = 0.0f;
 }
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
-                        const float *qkv, int B, int T, int C, int H)
+void kd_attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
+                           const float *qkv, int B, int T, int C, int H)
 {
     int D = C / H, ld = 3 * C;
     float scale = 1.0f / sqrtf((float)D);

@@ -101,12 +101,12 @@ static double cached_row(float *z, int V, const head_row *row, float grad_scale,
     distill_head *head = context;
     const distill_config *config = head->config;
     const teacher_row_target *target = &head->rows[row->counted];
-    distill_scales scales = distill_row_scales(config, row, grad_scale);
+    distill_scales scales = kd_distill_row_scales(config, row, grad_scale);
     float inv_t = scales.inv_temperature;
     int y = head->targets[row->position];
 
-    float z_max = logits_max(z, V);
-    float ce_lse = z_max + logf(logits_scaled_sum_exp(z, V, z_max, 1.0f));
+    float z_max = kd_logits_max(z, V);
+    float ce_lse = z_max + logf(kd_logits_scaled_sum_exp(z, V, z_max, 1.0f));
     double cross_entropy = (double)ce_lse - (double)z[y];
     float top[DISTILL_MAX_TOP_K], top_a[DISTILL_MAX_TOP_K];
     double top_sum = 0.0;
@@ -115,7 +115,7 @@ static double cached_row(float *z, int V, const head_row *row, float grad_scale,
         top_sum += exp((double)(top[k] - z_max) * inv_t);
         z[target->ids[k]] = -INFINITY;
     }
-    double rest_sum = logits_scaled_sum_exp(z, V, z_max, inv_t);
+    double rest_sum = kd_logits_scaled_sum_exp(z, V, z_max, inv_t);
     double log_sum = log(top_sum + rest_sum);
     bucket_result buckets = bucket_divergence(config, target, top, top_a, z, V, z_max, inv_t,
                                               log_sum, rest_sum);
@@ -123,14 +123,14 @@ static double cached_row(float *z, int V, const head_row *row, float grad_scale,
         cached_gradient(z, V, target, top, top_a, &buckets, &scales, z_max, ce_lse, log_sum);
         z[y] -= scales.ce;
     }
-    return distill_row_total(head, row, cross_entropy, buckets.divergence);
+    return kd_distill_row_total(head, row, cross_entropy, buckets.divergence);
 }
 
-double gpt2_head_distill_cached(gpt2_model *student, const teacher_row_target *rows,
-                                const int *targets, const float *weights,
-                                const distill_config *config, float grad_scale,
-                                distill_parts *parts)
+double kd_gpt2_head_distill_cached(gpt2_model *student, const teacher_row_target *rows,
+                                   const int *targets, const float *weights,
+                                   const distill_config *config, float grad_scale,
+                                   distill_parts *parts)
 {
     distill_head head = {.config = config, .targets = targets, .rows = rows};
-    return distill_head_run(student, weights, grad_scale, cached_row, NULL, &head, parts);
+    return kd_distill_head_run(student, weights, grad_scale, cached_row, NULL, &head, parts);
 }

@@ -9,18 +9,18 @@
 static const char *const divergence_names[] = {"forward_kl", "reverse_kl", "jsd"};
 enum { DIVERGENCE_COUNT = sizeof divergence_names / sizeof *divergence_names };
 
-distill_config distill_config_default(void)
+distill_config kd_distill_config_default(void)
 {
     distill_config config = {0.5f, 1.0f, 0.5f, DIVERGENCE_FORWARD_KL};
     return config;
 }
 
-const char *divergence_name(divergence_kind kind)
+const char *kd_divergence_name(divergence_kind kind)
 {
     return (int)kind >= 0 && (int)kind < DIVERGENCE_COUNT ? divergence_names[kind] : NULL;
 }
 
-kd_status divergence_from_name(const char *name, divergence_kind *kind)
+kd_status kd_divergence_from_name(const char *name, divergence_kind *kind)
 {
     for (int i = 0; i < DIVERGENCE_COUNT; i++) {
         if (strcmp(name, divergence_names[i]) == 0) {
@@ -32,14 +32,14 @@ kd_status divergence_from_name(const char *name, divergence_kind *kind)
                    name);
 }
 
-kd_status distill_config_validate(const distill_config *config)
+kd_status kd_distill_config_validate(const distill_config *config)
 {
     if (!(config->alpha >= 0.0f && config->alpha <= 1.0f))
         return kd_fail(KD_ERR_INVALID, "alpha %g is outside [0, 1]", (double)config->alpha);
     if (!(config->temperature > 0.0f) || !isfinite(config->temperature))
         return kd_fail(KD_ERR_INVALID, "temperature %g is not positive",
                        (double)config->temperature);
-    if (!divergence_name(config->divergence))
+    if (!kd_divergence_name(config->divergence))
         return kd_fail(KD_ERR_INVALID, "unknown divergence %d", (int)config->divergence);
     if (config->divergence == DIVERGENCE_JSD &&
         !(config->jsd_beta > 0.0f && config->jsd_beta < 1.0f))
@@ -118,8 +118,8 @@ static kd_status check_samples(const teacher_row_target *row, int index, int V,
     return KD_OK;
 }
 
-kd_status distill_check_rows(const teacher_row_target *rows, int count, int vocab_size,
-                             const distill_config *config)
+kd_status kd_distill_check_rows(const teacher_row_target *rows, int count, int vocab_size,
+                                const distill_config *config)
 {
     int sorted[DISTILL_MAX_TOP_K];
     for (int i = 0; i < count; i++) {

@@ -3,8 +3,8 @@
 
 #include "distill_head.h"
 
-distill_scales distill_row_scales(const distill_config *config, const head_row *row,
-                                  float grad_scale)
+distill_scales kd_distill_row_scales(const distill_config *config, const head_row *row,
+                                     float grad_scale)
 {
     float scale = row->weight * grad_scale;
     distill_scales scales = {
@@ -15,8 +15,8 @@ distill_scales distill_row_scales(const distill_config *config, const head_row *
     return scales;
 }
 
-double distill_row_total(distill_head *head, const head_row *row, double cross_entropy,
-                         double divergence)
+double kd_distill_row_total(distill_head *head, const head_row *row, double cross_entropy,
+                            double divergence)
 {
     const distill_config *config = head->config;
     double T = config->temperature, weight = row->weight;
@@ -35,13 +35,13 @@ static void add_chunk_parts(const int *positions, int rows, void *context)
     }
 }
 
-double distill_head_run(gpt2_model *student, const float *weights, float grad_scale,
-                        head_row_loss_fn row_loss, head_chunk_fn chunk_begin,
-                        distill_head *head, distill_parts *parts)
+double kd_distill_head_run(gpt2_model *student, const float *weights, float grad_scale,
+                           head_row_loss_fn row_loss, head_chunk_fn chunk_begin,
+                           distill_head *head, distill_parts *parts)
 {
     memset(&head->sums, 0, sizeof head->sums);
     head_loss loss = {row_loss, chunk_begin, add_chunk_parts, head};
-    double total = head_run(student, weights, grad_scale, &loss);
+    double total = kd_head_run(student, weights, grad_scale, &loss);
     if (parts)
         *parts = head->sums;
     return total;

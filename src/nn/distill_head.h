@@ -31,18 +31,18 @@ typedef struct {
     float divergence;  /* (1 - alpha) * T * weight * grad_scale, times dD/d(z / T) */
 } distill_scales;
 
-distill_scales distill_row_scales(const distill_config *config, const head_row *row,
-                                  float grad_scale);
+distill_scales kd_distill_row_scales(const distill_config *config, const head_row *row,
+                                     float grad_scale);
 
 /* Records a row's CE and D and returns its weighted total loss. */
-double distill_row_total(distill_head *head, const head_row *row, double cross_entropy,
-                         double divergence);
+double kd_distill_row_total(distill_head *head, const head_row *row, double cross_entropy,
+                            double divergence);
 
 /* Runs the head with `row_loss` (and chunk_begin, may be NULL) over `head`
  * and reports the parts. */
-double distill_head_run(gpt2_model *student, const float *weights, float grad_scale,
-                        head_row_loss_fn row_loss, head_chunk_fn chunk_begin,
-                        distill_head *head, distill_parts *parts);
+double kd_distill_head_run(gpt2_model *student, const float *weights, float grad_scale,
+                           head_row_loss_fn row_loss, head_chunk_fn chunk_begin,
+                           distill_head *head, distill_parts *parts);
 
 /* One token's share of D for teacher p and student q (probabilities with their
  * logs, which stay finite where the probabilities underflow). Returns the

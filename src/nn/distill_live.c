@@ -75,31 +75,31 @@ static double live_row(float *z, int V, const head_row *row, float grad_scale, v
     distill_head *head = context;
     const distill_config *config = head->config;
     const float *t = head->teacher_logits + (size_t)row->slot * V;
-    distill_scales scales = distill_row_scales(config, row, grad_scale);
+    distill_scales scales = kd_distill_row_scales(config, row, grad_scale);
     float inv_t = scales.inv_temperature;
     int target = head->targets[row->position];
 
-    float z_max = logits_max(z, V), t_max = logits_max(t, V);
-    float ce_lse = z_max + logf(logits_scaled_sum_exp(z, V, z_max, 1.0f));
+    float z_max = kd_logits_max(z, V), t_max = kd_logits_max(t, V);
+    float ce_lse = z_max + logf(kd_logits_scaled_sum_exp(z, V, z_max, 1.0f));
     float student_lse = config->temperature == 1.0f
                             ? ce_lse
-                            : z_max * inv_t + logf(logits_scaled_sum_exp(z, V, z_max, inv_t));
-    float teacher_lse = t_max * inv_t + logf(logits_scaled_sum_exp(t, V, t_max, inv_t));
+                            : z_max * inv_t + logf(kd_logits_scaled_sum_exp(z, V, z_max, inv_t));
+    float teacher_lse = t_max * inv_t + logf(kd_logits_scaled_sum_exp(t, V, t_max, inv_t));
     double cross_entropy = (double)ce_lse - (double)z[target];
     double divergence = live_divergence(config, z, t, V, student_lse, teacher_lse, ce_lse,
                                         &scales, grad_scale != 0.0f);
     if (grad_scale != 0.0f)
         z[target] -= scales.ce;
-    return distill_row_total(head, row, cross_entropy, divergence);
+    return kd_distill_row_total(head, row, cross_entropy, divergence);
 }
 
 static void teacher_chunk_logits(const int *positions, int rows, void *context)
 {
     distill_head *head = context;
-    head->teacher_logits = head_chunk_logits(head->teacher, positions, rows);
+    head->teacher_logits = kd_head_chunk_logits(head->teacher, positions, rows);
 }
 
-kd_status distill_check_live(const gpt2_model *student, const gpt2_model *teacher)
+kd_status kd_distill_check_live(const gpt2_model *student, const gpt2_model *teacher)
 {
     if (teacher->config.vocab_size != student->config.vocab_size)
         return kd_fail(KD_ERR_INVALID, "teacher vocabulary %d differs from the student's %d",
@@ -117,11 +117,11 @@ kd_status distill_check_live(const gpt2_model *student, const gpt2_model *teache
     return KD_OK;
 }
 
-double gpt2_head_distill_live(gpt2_model *student, gpt2_model *teacher, const int *targets,
-                              const float *weights, const distill_config *config,
-                              float grad_scale, distill_parts *parts)
+double kd_gpt2_head_distill_live(gpt2_model *student, gpt2_model *teacher, const int *targets,
+                                 const float *weights, const distill_config *config,
+                                 float grad_scale, distill_parts *parts)
 {
     distill_head head = {.config = config, .targets = targets, .teacher = teacher};
-    return distill_head_run(student, weights, grad_scale, live_row, teacher_chunk_logits, &head,
-                            parts);
+    return kd_distill_head_run(student, weights, grad_scale, live_row, teacher_chunk_logits, &head,
+                               parts);
 }

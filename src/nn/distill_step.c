@@ -17,16 +17,16 @@ static double distill_micro(gpt2_model *student, int index, float grad_scale, vo
     const gpt2_batch *b = &micro->batch;
     distill_parts parts;
     double loss;
-    gpt2_forward(student, b->tokens, b->batch, b->seq);
+    kd_gpt2_forward(student, b->tokens, b->batch, b->seq);
     if (step->teacher) {
-        gpt2_forward(step->teacher, b->tokens, b->batch, b->seq);
-        loss = gpt2_head_distill_live(student, step->teacher, b->targets, b->weights,
-                                      step->config, grad_scale, &parts);
+        kd_gpt2_forward(step->teacher, b->tokens, b->batch, b->seq);
+        loss = kd_gpt2_head_distill_live(student, step->teacher, b->targets, b->weights,
+                                         step->config, grad_scale, &parts);
     } else {
-        loss = gpt2_head_distill_cached(student, micro->teacher_rows, b->targets, b->weights,
-                                        step->config, grad_scale, &parts);
+        loss = kd_gpt2_head_distill_cached(student, micro->teacher_rows, b->targets, b->weights,
+                                           step->config, grad_scale, &parts);
     }
-    gpt2_backward(student);
+    kd_gpt2_backward(student);
     step->parts.cross_entropy += parts.cross_entropy;
     step->parts.divergence += parts.divergence;
     return loss;
@@ -61,30 +61,30 @@ static kd_status check_micro_batch(const gpt2_model *student, const gpt2_model *
         return kd_fail(KD_ERR_INVALID,
                        "micro-batch %d: %d cached teacher rows for %d counted tokens", index,
                        micro->teacher_rows ? micro->teacher_row_count : 0, counted);
-    kd_status status = distill_check_rows(micro->teacher_rows, micro->teacher_row_count,
-                                          student->config.vocab_size, config);
+    kd_status status = kd_distill_check_rows(micro->teacher_rows, micro->teacher_row_count,
+                                             student->config.vocab_size, config);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "micro-batch %d", index);
 }
 
-kd_status gpt2_distill_train_step(gpt2_model *student, gpt2_model *teacher,
-                                  const distill_batch *micro, int micro_count,
-                                  const distill_config *distill, const gpt2_step_config *config,
-                                  int step, distill_step_result *result)
+kd_status kd_gpt2_distill_train_step(gpt2_model *student, gpt2_model *teacher,
+                                     const distill_batch *micro, int micro_count,
+                                     const distill_config *distill, const gpt2_step_config *config,
+                                     int step, distill_step_result *result)
 {
-    kd_status status = distill_config_validate(distill);
+    kd_status status = kd_distill_config_validate(distill);
     if (status == KD_OK && teacher && teacher->config.vocab_size != student->config.vocab_size)
         status = kd_fail(KD_ERR_INVALID, "teacher vocabulary %d differs from the student's %d",
                          teacher->config.vocab_size, student->config.vocab_size);
     double counted = 0.0;
     for (int i = 0; status == KD_OK && i < micro_count; i++) {
         status = check_micro_batch(student, teacher, &micro[i], i, distill);
-        counted += batch_counted_tokens(&micro[i].batch);
+        counted += kd_batch_counted_tokens(&micro[i].batch);
     }
     if (status != KD_OK)
         return kd_fail_context(status, "step %d", step);
     distill_step_context context = {teacher, micro, distill, {0.0, 0.0}};
-    status = train_step_run(student, counted, micro_count, distill_micro, &context, config, step,
-                            &result->step);
+    status = kd_train_step_run(student, counted, micro_count, distill_micro, &context, config, step,
+                               &result->step);
     result->cross_entropy = context.parts.cross_entropy / counted;
     result->divergence = context.parts.divergence / counted;
     return status;

@@ -1,8 +1,8 @@
 /* Token + position embedding. */
 #include "ops.h"
 
-void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
-                     int B, int T, int C)
+void kd_encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
+                        int B, int T, int C)
 {
 #pragma omp parallel for collapse(2)
     for (int b = 0; b < B; b++) {
@@ -18,8 +18,8 @@ void encoder_forward(float *out, const int *tokens, const float *wte, const floa
 
 /* Serial on purpose: the same token can appear in many rows, and a fixed
  * summation order keeps runs bit-reproducible. It is O(B*T*C), negligible. */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
-                      int B, int T, int C)
+void kd_encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
+                         int B, int T, int C)
 {
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {

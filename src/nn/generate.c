@@ -5,7 +5,7 @@
 
 #include "kd/nn.h"
 
-kd_status gpt2_prompt_check(const gpt2_config *config, int prompt_count)
+kd_status kd_gpt2_prompt_check(const gpt2_config *config, int prompt_count)
 {
     if (prompt_count < 1)
         return kd_fail(KD_ERR_INVALID, "the prompt is empty (0 tokens)");
@@ -28,19 +28,19 @@ static kd_status check_logits(const float *logits, int V, int position)
     return KD_OK;
 }
 
-kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
-                               int prompt_count, const gpt2_sampling *sampling, kd_rng *rng,
-                               int *out, gpt2_token_fn on_token, void *context,
-                               gpt2_generate_stats *stats)
+kd_status kd_gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
+                                  int prompt_count, const gpt2_sampling *sampling, kd_rng *rng,
+                                  int *out, gpt2_token_fn on_token, void *context,
+                                  gpt2_generate_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
     stats->prompt_tokens = prompt_count;
-    kd_status status = gpt2_prompt_check(&model->config, prompt_count);
+    kd_status status = kd_gpt2_prompt_check(&model->config, prompt_count);
     if (status == KD_OK)
-        status = gpt2_sampling_validate(sampling);
+        status = kd_gpt2_sampling_validate(sampling);
     double start = kd_now_seconds();
     if (status == KD_OK)
-        status = gpt2_prefill(model, cache, prompt, prompt_count);
+        status = kd_gpt2_prefill(model, cache, prompt, prompt_count);
     stats->prefill_seconds = kd_now_seconds() - start;
     if (status != KD_OK)
         return status;
@@ -52,7 +52,7 @@ kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const in
     for (int n = 0; n < wanted; n++) {
         if (n > 0) {
             start = kd_now_seconds();
-            status = gpt2_decode_step(model, cache, token);
+            status = kd_gpt2_decode_step(model, cache, token);
             stats->decode_seconds += kd_now_seconds() - start;
             if (status != KD_OK)
                 return status;
@@ -61,7 +61,7 @@ kd_status gpt2_generate_tokens(gpt2_model *model, gpt2_kv_cache *cache, const in
         if ((status = check_logits(cache->logits, V, cache->length - 1)) != KD_OK)
             return status;
         start = kd_now_seconds();
-        token = gpt2_sample_token(cache->logits, V, sampling, cache->candidates, rng);
+        token = kd_gpt2_sample_token(cache->logits, V, sampling, cache->candidates, rng);
         stats->sample_seconds += kd_now_seconds() - start;
         if (token == sampling->stop_token) {
             stats->stopped = 1;

@@ -60,14 +60,14 @@ static size_t head_scratch_floats(const gpt2_config *config, int B, int T)
     return R * (size_t)config->vocab_size + (1 + HEAD_VOCAB_PARTS) * R * (size_t)config->n_embd;
 }
 
-size_t gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)
+size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)
 {
     size_t acts[NUM_ACTS], grad_acts[NUM_GRAD_ACTS];
     act_sizes(config, batch, seq, acts);
     size_t floats = sum_sizes(acts, NUM_ACTS) + head_scratch_floats(config, batch, seq);
     if (training) {
         grad_act_sizes(config, batch, seq, kd_threads(), grad_acts);
-        floats += sum_sizes(grad_acts, NUM_GRAD_ACTS) + 3 * gpt2_num_params(config);
+        floats += sum_sizes(grad_acts, NUM_GRAD_ACTS) + 3 * kd_gpt2_num_params(config);
     }
     size_t ints = 3 * (size_t)batch * (size_t)seq; /* head rows, row values, inputs */
     return floats * sizeof(float) + ints * sizeof(int);
@@ -116,7 +116,7 @@ static kd_status prepare_training(gpt2_model *model, int B, int T)
                                        "activation gradients");
     if (!model->grads_memory || !model->adam_m || !model->adam_v || !model->grad_acts_memory)
         return KD_ERR_NOMEM;
-    gpt2_params_point(&model->grads, model->grads_memory, &model->config);
+    kd_gpt2_params_point(&model->grads, model->grads_memory, &model->config);
     gpt2_grad_acts *g = &model->grad_acts;
     float **views[NUM_GRAD_ACTS] = {&g->dresidual, &g->dln, &g->dqkv, &g->datty,
                                     &g->dfch, &g->dfch_gelu, &g->datt};
@@ -124,7 +124,7 @@ static kd_status prepare_training(gpt2_model *model, int B, int T)
     return KD_OK;
 }
 
-kd_status gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training)
+kd_status kd_gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training)
 {
     if (model->acts_memory)
         return kd_fail(KD_ERR_INVALID, "model already prepared");
@@ -162,7 +162,7 @@ static layer_acts layer_at(const gpt2_model *model, int l)
     return layer;
 }
 
-void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
+void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
 {
     const gpt2_config *cfg = &model->config;
     const gpt2_params *p = &model->params;
@@ -172,40 +172,40 @@ void gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
     model->seq = seq;
     memcpy(model->inputs, tokens, (size_t)N * sizeof(int));
 
-    encoder_forward(model->acts.encoded, tokens, p->wte, p->wpe, batch, seq, C);
+    kd_encoder_forward(model->acts.encoded, tokens, p->wte, p->wpe, batch, seq, C);
     for (int l = 0; l < cfg->n_layer; l++) {
         layer_acts a = layer_at(model, l);
         size_t CC = (size_t)C * C;
         /* x + attn(ln_1(x)) */
-        layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual_in,
-                          LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
-        matmul_forward(a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
-                       LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
-        attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
-        matmul_forward(a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
-                       LAYER_PARAM(p->attprojb, l, C), N, C, C);
-        add_inplace(a.residual2, a.residual_in, (size_t)N * C);
+        kd_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual_in,
+                             LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
+        kd_matmul_forward(a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
+                          LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
+        kd_attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
+        kd_matmul_forward(a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
+                          LAYER_PARAM(p->attprojb, l, C), N, C, C);
+        kd_add_inplace(a.residual2, a.residual_in, (size_t)N * C);
         /* x + mlp(ln_2(x)) */
-        layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
-                          LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
-        matmul_forward(a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
-                       LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
-        gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
-        matmul_forward(a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
-                       LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
-        add_inplace(a.residual3, a.residual2, (size_t)N * C);
+        kd_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
+                             LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
+        kd_matmul_forward(a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
+                          LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
+        kd_gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
+        kd_matmul_forward(a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+                          LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
+        kd_add_inplace(a.residual3, a.residual2, (size_t)N * C);
     }
     const float *last = layer_at(model, cfg->n_layer - 1).residual3;
-    layernorm_forward(model->acts.lnf, model->acts.lnf_mean, model->acts.lnf_rstd, last,
-                      p->lnfw, p->lnfb, N, C, eps);
+    kd_layernorm_forward(model->acts.lnf, model->acts.lnf_mean, model->acts.lnf_rstd, last,
+                         p->lnfw, p->lnfb, N, C, eps);
 }
 
-void gpt2_zero_grad(gpt2_model *model)
+void kd_gpt2_zero_grad(gpt2_model *model)
 {
     memset(model->grads_memory, 0, model->num_params * sizeof(float));
 }
 
-void gpt2_backward(gpt2_model *model)
+void kd_gpt2_backward(gpt2_model *model)
 {
     const gpt2_config *cfg = &model->config;
     const gpt2_params *p = &model->params;
@@ -217,30 +217,30 @@ void gpt2_backward(gpt2_model *model)
     /* dresidual holds d(loss)/d(residual stream) as it flows down the layers. */
     memset(d->dresidual, 0, NC * sizeof(float));
     const float *last = layer_at(model, cfg->n_layer - 1).residual3;
-    layernorm_backward(d->dresidual, g->lnfw, g->lnfb, model->acts.dlnf, last, p->lnfw,
-                       model->acts.lnf_mean, model->acts.lnf_rstd, N, C);
+    kd_layernorm_backward(d->dresidual, g->lnfw, g->lnfb, model->acts.dlnf, last, p->lnfw,
+                          model->acts.lnf_mean, model->acts.lnf_rstd, N, C);
     for (int l = cfg->n_layer - 1; l >= 0; l--) {
         layer_acts a = layer_at(model, l);
         /* MLP: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))) */
-        matmul_backward(d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
-                        LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
-                        LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
-        gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
-        matmul_backward(d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
-                        d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
-        layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
-                           d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
-                           a.ln2_rstd, N, C);
+        kd_matmul_backward(d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
+                           LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
+                           LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
+        kd_gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
+        kd_matmul_backward(d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
+                           d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
+        kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
+                              d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
+                              a.ln2_rstd, N, C);
         /* Attention: residual2 = residual_in + c_proj(attn(c_attn(ln_1(residual_in)))) */
-        matmul_backward(d->datty, LAYER_PARAM(g->attprojw, l, CC),
-                        LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
-                        LAYER_PARAM(p->attprojw, l, CC), N, C, C);
-        attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
-        matmul_backward(d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
-                        d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
-        layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
-                           d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,
-                           a.ln1_rstd, N, C);
+        kd_matmul_backward(d->datty, LAYER_PARAM(g->attprojw, l, CC),
+                           LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
+                           LAYER_PARAM(p->attprojw, l, CC), N, C, C);
+        kd_attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
+        kd_matmul_backward(d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
+                           d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
+        kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
+                              d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,
+                              a.ln1_rstd, N, C);
     }
-    encoder_backward(g->wte, g->wpe, d->dresidual, model->inputs, B, T, C);
+    kd_encoder_backward(g->wte, g->wpe, d->dresidual, model->inputs, B, T, C);
 }

@@ -15,7 +15,7 @@
 #include "nn_limits.h"
 #include "vector_math.h"
 
-float logits_max(const float *logits, int V)
+float kd_logits_max(const float *logits, int V)
 {
     float max = -FLT_MAX;
 #pragma omp simd reduction(max : max)
@@ -24,7 +24,7 @@ float logits_max(const float *logits, int V)
     return max;
 }
 
-float logits_scaled_sum_exp(const float *logits, int V, float max, float scale)
+float kd_logits_scaled_sum_exp(const float *logits, int V, float max, float scale)
 {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -33,10 +33,10 @@ float logits_scaled_sum_exp(const float *logits, int V, float max, float scale)
     return sum;
 }
 
-float logits_log_sum_exp(const float *logits, int V)
+float kd_logits_log_sum_exp(const float *logits, int V)
 {
-    float max = logits_max(logits, V);
-    return max + logf(logits_scaled_sum_exp(logits, V, max, 1.0f));
+    float max = kd_logits_max(logits, V);
+    return max + logf(kd_logits_scaled_sum_exp(logits, V, max, 1.0f));
 }
 
 /* Collects the rows with a nonzero weight; returns how many. */
@@ -56,7 +56,7 @@ static float *scratch_hidden(const gpt2_model *model)
     return model->head_scratch + (size_t)model->head_chunk_rows * model->config.vocab_size;
 }
 
-float *head_chunk_logits(gpt2_model *model, const int *positions, int rows)
+float *kd_head_chunk_logits(gpt2_model *model, const int *positions, int rows)
 {
     int C = model->config.n_embd, V = model->config.vocab_size;
     float *logits = model->head_scratch, *hidden = scratch_hidden(model);
@@ -96,8 +96,8 @@ static void head_hidden_gradient(float *partials, const float *dlogits, const fl
     }
 }
 
-double head_run(gpt2_model *model, const float *weights, float grad_scale,
-                const head_loss *loss)
+double kd_head_run(gpt2_model *model, const float *weights, float grad_scale,
+                   const head_loss *loss)
 {
     const gpt2_config *cfg = &model->config;
     int C = cfg->n_embd, V = cfg->vocab_size, N = model->batch * model->seq;
@@ -119,7 +119,7 @@ double head_run(gpt2_model *model, const float *weights, float grad_scale,
     for (int begin = 0; begin < count; begin += chunk_rows) {
         int rows = count - begin < chunk_rows ? count - begin : chunk_rows;
         const int *index = model->head_rows + begin;
-        float *logits = head_chunk_logits(model, index, rows);
+        float *logits = kd_head_chunk_logits(model, index, rows);
         if (loss->chunk_begin)
             loss->chunk_begin(index, rows, loss->context);
 #pragma omp parallel for
@@ -154,8 +154,8 @@ static double cross_entropy_row(float *logits, int V, const head_row *row, float
     int target = ((const int *)context)[row->position];
     float target_logit = logits[target], weight = row->weight;
     if (grad_scale == 0.0f)
-        return (double)weight * (double)(logits_log_sum_exp(logits, V) - target_logit);
-    float max = logits_max(logits, V);
+        return (double)weight * (double)(kd_logits_log_sum_exp(logits, V) - target_logit);
+    float max = kd_logits_max(logits, V);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++) {
@@ -170,11 +170,11 @@ static double cross_entropy_row(float *logits, int V, const head_row *row, float
     return (double)weight * (double)(max + logf(sum) - target_logit);
 }
 
-double gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
-                               float grad_scale)
+double kd_gpt2_head_cross_entropy(gpt2_model *model, const int *targets, const float *weights,
+                                  float grad_scale)
 {
     head_loss loss = {cross_entropy_row, NULL, NULL, (void *)targets};
-    return head_run(model, weights, grad_scale, &loss);
+    return kd_head_run(model, weights, grad_scale, &loss);
 }
 
 typedef struct {
@@ -209,28 +209,28 @@ static double evaluate_row(float *logits, int V, const head_row *row, float grad
     int target = eval->targets[row->position];
     /* The argmax is the first position holding the (vectorised) maximum; a
      * row with a NaN may have none, and then counts as a miss. */
-    float max = logits_max(logits, V);
+    float max = kd_logits_max(logits, V);
     int best = first_index_of(logits, V, max);
     eval->hits[row->position] = best == target ? row->weight : 0.0f;
     return (double)row->weight *
-           (double)(max + logf(logits_scaled_sum_exp(logits, V, max, 1.0f)) - logits[target]);
+           (double)(max + logf(kd_logits_scaled_sum_exp(logits, V, max, 1.0f)) - logits[target]);
 }
 
-void gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
-                        gpt2_eval_sums *sums)
+void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,
+                           gpt2_eval_sums *sums)
 {
     int N = model->batch * model->seq;
     evaluate_context context = {targets, model->head_row_values};
     memset(context.hits, 0, (size_t)N * sizeof(float));
     head_loss loss = {evaluate_row, NULL, NULL, &context};
-    sums->loss_sum += head_run(model, weights, 0.0f, &loss);
+    sums->loss_sum += kd_head_run(model, weights, 0.0f, &loss);
     for (int n = 0; n < N; n++) {
         sums->counted += weights ? weights[n] : 1.0f;
         sums->correct += context.hits[n];
     }
 }
 
-void gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out)
+void kd_gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out)
 {
     int C = model->config.n_embd, V = model->config.vocab_size;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f,

@@ -30,19 +30,19 @@ typedef struct {
 /* Runs loss->row_loss over every row with a nonzero weight (all rows when
  * weights is NULL) and returns the sum of the row losses, in row order. With
  * a nonzero grad_scale it also writes acts.dlnf and accumulates grads.wte. */
-double head_run(gpt2_model *model, const float *weights, float grad_scale,
-                const head_loss *loss);
+double kd_head_run(gpt2_model *model, const float *weights, float grad_scale,
+                   const head_loss *loss);
 
 /* The (rows, V) logits of `model` at the given positions of its last forward
  * pass, through its own head scratch; returns where they are. */
-float *head_chunk_logits(gpt2_model *model, const int *positions, int rows);
+float *kd_head_chunk_logits(gpt2_model *model, const int *positions, int rows);
 
 /* The largest of V logits. */
-float logits_max(const float *logits, int V);
+float kd_logits_max(const float *logits, int V);
 /* sum(exp((logits - max) * scale)) over V entries; with max the largest
  * logit and scale > 0 no term overflows. Entries of -inf add nothing. */
-float logits_scaled_sum_exp(const float *logits, int V, float max, float scale);
+float kd_logits_scaled_sum_exp(const float *logits, int V, float max, float scale);
 /* log(sum(exp(logits))) over V entries, computed stably. */
-float logits_log_sum_exp(const float *logits, int V);
+float kd_logits_log_sum_exp(const float *logits, int V);
 
 #endif

@@ -3,7 +3,7 @@
  * values are copied out of acts.qkv; after that each new position costs one
  * matrix-vector product per weight matrix and attends over the cache, so a
  * token costs O(parameters + length * C) instead of a forward over the whole
- * sequence. The order of operations mirrors gpt2_forward line for line. */
+ * sequence. The order of operations mirrors kd_gpt2_forward line for line. */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,24 +37,24 @@ static size_t cache_floats(const gpt2_config *config, int max_len)
     return total;
 }
 
-size_t gpt2_kv_cache_bytes(const gpt2_config *config, int max_len)
+size_t kd_gpt2_kv_cache_bytes(const gpt2_config *config, int max_len)
 {
     return cache_floats(config, max_len) * sizeof(float) +
            (size_t)config->vocab_size * sizeof(gpt2_candidate);
 }
 
-kd_status gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, int max_len)
+kd_status kd_gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, int max_len)
 {
     memset(cache, 0, sizeof *cache);
     if (max_len < 1 || max_len > config->n_positions)
         return kd_fail(KD_ERR_INVALID, "KV cache length %d is outside 1..n_positions (%d)",
                        max_len, config->n_positions);
-    /* The config fits memory (gpt2_config_validate), but L * T * C need not
+    /* The config fits memory (kd_gpt2_config_validate), but L * T * C need not
      * fit a size_t on a pathological one: check in double before multiplying. */
     double bytes = 2.0 * config->n_layer * max_len * config->n_embd * sizeof(float);
     if (bytes > (double)(SIZE_MAX / 4))
         return kd_fail(KD_ERR_NOMEM, "KV cache of %.3g bytes cannot be allocated", bytes);
-    cache->memory = kd_alloc(1, gpt2_kv_cache_bytes(config, max_len), "KV cache");
+    cache->memory = kd_alloc(1, kd_gpt2_kv_cache_bytes(config, max_len), "KV cache");
     if (!cache->memory)
         return KD_ERR_NOMEM;
     size_t sizes[CACHE_VIEWS];
@@ -74,7 +74,7 @@ kd_status gpt2_kv_cache_create(gpt2_kv_cache *cache, const gpt2_config *config, 
     return KD_OK;
 }
 
-void gpt2_kv_cache_free(gpt2_kv_cache *cache)
+void kd_gpt2_kv_cache_free(gpt2_kv_cache *cache)
 {
     free(cache->memory);
     memset(cache, 0, sizeof *cache);
@@ -98,7 +98,7 @@ static kd_status check_token(const gpt2_config *config, int token, int position)
     return KD_OK;
 }
 
-kd_status gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *tokens, int count)
+kd_status kd_gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *tokens, int count)
 {
     kd_status status = check_cache_matches(model, cache);
     if (status != KD_OK)
@@ -114,7 +114,7 @@ kd_status gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *token
         if ((status = check_token(&model->config, tokens[t], t)) != KD_OK)
             return status;
 
-    gpt2_forward(model, tokens, 1, count);
+    kd_gpt2_forward(model, tokens, 1, count);
     size_t C = (size_t)model->config.n_embd, stride = (size_t)cache->max_len * C;
     for (int l = 0; l < model->config.n_layer; l++) {
         /* acts.qkv is (L, 1, count, 3C): q | k | v per position. */
@@ -125,12 +125,12 @@ kd_status gpt2_prefill(gpt2_model *model, gpt2_kv_cache *cache, const int *token
             memcpy(cache->values + l * stride + t * C, row + 2 * C, C * sizeof(float));
         }
     }
-    gpt2_head_logits(model, count - 1, 1, cache->logits);
+    kd_gpt2_head_logits(model, count - 1, 1, cache->logits);
     cache->length = count;
     return KD_OK;
 }
 
-kd_status gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int token)
+kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int token)
 {
     kd_status status = check_cache_matches(model, cache);
     if (status != KD_OK)
@@ -148,32 +148,32 @@ kd_status gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int to
     float eps = cfg->layer_norm_epsilon;
     float *x = cache->residual, *mean = cache->ln_stats, *rstd = cache->ln_stats + 1;
 
-    residual_forward(x, p->wte + (size_t)token * C, p->wpe + (size_t)position * C, (size_t)C);
+    kd_residual_forward(x, p->wte + (size_t)token * C, p->wpe + (size_t)position * C, (size_t)C);
     for (int l = 0; l < cfg->n_layer; l++) {
         float *keys = cache->keys + l * stride, *values = cache->values + l * stride;
         /* x + attn(ln_1(x)), the new key and value joining the cache first */
-        layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln1w, l, C),
-                          LAYER_PARAM(p->ln1b, l, C), 1, C, eps);
-        matvec_forward(cache->qkv, cache->ln, LAYER_PARAM(p->qkvw, l, 3 * CC),
-                       LAYER_PARAM(p->qkvb, l, 3 * C), C, 3 * C);
+        kd_layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln1w, l, C),
+                             LAYER_PARAM(p->ln1b, l, C), 1, C, eps);
+        kd_matvec_forward(cache->qkv, cache->ln, LAYER_PARAM(p->qkvw, l, 3 * CC),
+                          LAYER_PARAM(p->qkvb, l, 3 * C), C, 3 * C);
         memcpy(keys + (size_t)position * C, cache->qkv + C, (size_t)C * sizeof(float));
         memcpy(values + (size_t)position * C, cache->qkv + 2 * C, (size_t)C * sizeof(float));
-        attention_decode_forward(cache->atty, cache->scores, cache->qkv, keys, values,
-                                 position + 1, C, H);
-        matvec_forward(cache->projected, cache->atty, LAYER_PARAM(p->attprojw, l, CC),
-                       LAYER_PARAM(p->attprojb, l, C), C, C);
-        add_inplace(x, cache->projected, (size_t)C);
+        kd_attention_decode_forward(cache->atty, cache->scores, cache->qkv, keys, values,
+                                    position + 1, C, H);
+        kd_matvec_forward(cache->projected, cache->atty, LAYER_PARAM(p->attprojw, l, CC),
+                          LAYER_PARAM(p->attprojb, l, C), C, C);
+        kd_add_inplace(x, cache->projected, (size_t)C);
         /* x + mlp(ln_2(x)) */
-        layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln2w, l, C),
-                          LAYER_PARAM(p->ln2b, l, C), 1, C, eps);
-        matvec_forward(cache->fch, cache->ln, LAYER_PARAM(p->fcw, l, 4 * CC),
-                       LAYER_PARAM(p->fcb, l, 4 * C), C, 4 * C);
-        gelu_forward(cache->fch_gelu, cache->fch, 4 * (size_t)C);
-        matvec_forward(cache->projected, cache->fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
-                       LAYER_PARAM(p->fcprojb, l, C), 4 * C, C);
-        add_inplace(x, cache->projected, (size_t)C);
+        kd_layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln2w, l, C),
+                             LAYER_PARAM(p->ln2b, l, C), 1, C, eps);
+        kd_matvec_forward(cache->fch, cache->ln, LAYER_PARAM(p->fcw, l, 4 * CC),
+                          LAYER_PARAM(p->fcb, l, 4 * C), C, 4 * C);
+        kd_gelu_forward(cache->fch_gelu, cache->fch, 4 * (size_t)C);
+        kd_matvec_forward(cache->projected, cache->fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+                          LAYER_PARAM(p->fcprojb, l, C), 4 * C, C);
+        kd_add_inplace(x, cache->projected, (size_t)C);
     }
-    layernorm_forward(cache->ln, mean, rstd, x, p->lnfw, p->lnfb, 1, C, eps);
+    kd_layernorm_forward(cache->ln, mean, rstd, x, p->lnfw, p->lnfb, 1, C, eps);
     /* logits (V) = wte (V,C) . ln_f(x): the tied lm_head */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, cfg->vocab_size, C, 1.0f, p->wte, C, cache->ln, 1,
                 0.0f, cache->logits, 1);

@@ -6,8 +6,8 @@
 #include "nn_limits.h"
 #include "ops.h"
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, int N, int C, float eps)
+void kd_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                          const float *weight, const float *bias, int N, int C, float eps)
 {
 #pragma omp parallel for if ((size_t)N * C >= PARALLEL_MIN_FLOATS)
     for (int n = 0; n < N; n++) {
@@ -34,9 +34,9 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 
 /* Two passes so that no two threads write the same gradient: rows in
  * parallel for dinp, then channel blocks in parallel for dweight/dbias. */
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C)
+void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, const float *mean,
+                           const float *rstd, int N, int C)
 {
 #pragma omp parallel for
     for (int n = 0; n < N; n++) {

@@ -4,8 +4,8 @@
 
 #include "ops.h"
 
-void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int N, int IC, int OC)
+void kd_matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       int N, int IC, int OC)
 {
     /* Seed the output with the bias and let sgemm accumulate onto it. */
     float beta = 0.0f;
@@ -19,8 +19,8 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
                 beta, out, OC);
 }
 
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int IC, int OC)
+void kd_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, int N, int IC, int OC)
 {
     /* dinp (N,IC) = dout (N,OC) . weight^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, weight, OC,
@@ -43,8 +43,8 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
     }
 }
 
-void matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int IC, int OC)
+void kd_matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       int IC, int OC)
 {
     float beta = 0.0f;
     if (bias) {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TENSORS])
+void kd_gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TENSORS])
 {
     size_t V = (size_t)config->vocab_size, P = (size_t)config->n_positions;
     size_t L = (size_t)config->n_layer, C = (size_t)config->n_embd;
@@ -29,20 +29,20 @@ void gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_TEN
     sizes[15] = C;             /* lnfb */
 }
 
-size_t gpt2_num_params(const gpt2_config *config)
+size_t kd_gpt2_num_params(const gpt2_config *config)
 {
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(config, sizes);
+    kd_gpt2_param_sizes(config, sizes);
     size_t total = 0;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++)
         total += sizes[i];
     return total;
 }
 
-void gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config)
+void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config)
 {
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(config, sizes);
+    kd_gpt2_param_sizes(config, sizes);
     float **views[GPT2_NUM_PARAM_TENSORS] = {
         &params->wte,  &params->wpe,      &params->ln1w,     &params->ln1b,
         &params->qkvw, &params->qkvb,     &params->attprojw, &params->attprojb,
@@ -80,7 +80,7 @@ static const layer_tensor_spec layer_tensors[] = {
 };
 enum { LAYER_TENSORS = sizeof layer_tensors / sizeof *layer_tensors };
 
-int gpt2_tensor_count(const gpt2_config *config)
+int kd_gpt2_tensor_count(const gpt2_config *config)
 {
     return 4 + LAYER_TENSORS * config->n_layer;
 }
@@ -95,17 +95,17 @@ static void set_tensor(gpt2_tensor *tensor, const char *name, float *data, int64
     tensor->shape[1] = cols;
 }
 
-void gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
-                    gpt2_tensor *tensor)
+void kd_gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
+                       gpt2_tensor *tensor)
 {
     int64_t C = config->n_embd;
     if (index == 0) {
         set_tensor(tensor, "wte.weight", params->wte, config->vocab_size, C);
     } else if (index == 1) {
         set_tensor(tensor, "wpe.weight", params->wpe, config->n_positions, C);
-    } else if (index == gpt2_tensor_count(config) - 2) {
+    } else if (index == kd_gpt2_tensor_count(config) - 2) {
         set_tensor(tensor, "ln_f.weight", params->lnfw, C, 0);
-    } else if (index == gpt2_tensor_count(config) - 1) {
+    } else if (index == kd_gpt2_tensor_count(config) - 1) {
         set_tensor(tensor, "ln_f.bias", params->lnfb, C, 0);
     } else {
         int layer = (index - 2) / LAYER_TENSORS;
@@ -119,7 +119,7 @@ void gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int in
     }
 }
 
-kd_status gpt2_config_validate(const gpt2_config *config)
+kd_status kd_gpt2_config_validate(const gpt2_config *config)
 {
     const struct { const char *name; int value; } sizes[] = {
         {"n_layer", config->n_layer}, {"n_head", config->n_head}, {"n_embd", config->n_embd},
@@ -148,22 +148,22 @@ kd_status gpt2_config_validate(const gpt2_config *config)
     return KD_OK;
 }
 
-kd_status gpt2_create(gpt2_model *model, const gpt2_config *config)
+kd_status kd_gpt2_create(gpt2_model *model, const gpt2_config *config)
 {
     memset(model, 0, sizeof *model);
-    kd_status status = gpt2_config_validate(config);
+    kd_status status = kd_gpt2_config_validate(config);
     if (status != KD_OK)
         return status;
     model->config = *config;
-    model->num_params = gpt2_num_params(config);
+    model->num_params = kd_gpt2_num_params(config);
     model->params_memory = kd_alloc(model->num_params, sizeof(float), "model parameters");
     if (!model->params_memory)
         return KD_ERR_NOMEM;
-    gpt2_params_point(&model->params, model->params_memory, config);
+    kd_gpt2_params_point(&model->params, model->params_memory, config);
     return KD_OK;
 }
 
-void gpt2_free(gpt2_model *model)
+void kd_gpt2_free(gpt2_model *model)
 {
     free(model->params_memory);
     free(model->grads_memory);
@@ -190,11 +190,11 @@ static void fill_constant(float *data, size_t count, float value)
         data[i] = value;
 }
 
-void gpt2_init_random(gpt2_model *model, uint64_t seed)
+void kd_gpt2_init_random(gpt2_model *model, uint64_t seed)
 {
     const gpt2_config *config = &model->config;
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(config, sizes);
+    kd_gpt2_param_sizes(config, sizes);
     gpt2_params *p = &model->params;
     /* HF's _init_weights: N(0, 0.02) for weights and embeddings, and
      * c_proj weights scaled by 1/sqrt(2 n_layer) (GPT-2 paper, sec. 2.3). */

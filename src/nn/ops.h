@@ -2,7 +2,7 @@
  * N = B*T rows, C channels, H heads, D = C/H. Every backward *accumulates*
  * into its parameter gradients (+=), which are zeroed once per step. Input
  * gradients are overwritten, which spares a pass that zeroes them first,
- * except layernorm_backward's: it adds into the residual stream's gradient,
+ * except kd_layernorm_backward's: it adds into the residual stream's gradient,
  * where the branches meet. */
 #ifndef KD_NN_OPS_H
 #define KD_NN_OPS_H
@@ -13,44 +13,44 @@
 #define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
 
 /* out (N,C) = wte[tokens] + wpe[t] for t = position within each row of T. */
-void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
-                     int B, int T, int C);
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
-                      int B, int T, int C);
+void kd_encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
+                        int B, int T, int C);
+void kd_encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
+                         int B, int T, int C);
 
 /* out (N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) saved. */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, int N, int C, float eps);
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C);
+void kd_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                          const float *weight, const float *bias, int N, int C, float eps);
+void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, const float *mean,
+                           const float *rstd, int N, int C);
 
 /* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL. */
-void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int N, int IC, int OC);
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int IC, int OC);
-/* The one-row case of matmul_forward through sgemv: out (OC) = inp (IC) . weight + bias. */
-void matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int IC, int OC);
+void kd_matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       int N, int IC, int OC);
+void kd_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, int N, int IC, int OC);
+/* The one-row case of kd_matmul_forward through sgemv: out (OC) = inp (IC) . weight + bias. */
+void kd_matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
+                       int IC, int OC);
 
 /* Causal self-attention. qkv (B,T,3C) holds q|k|v; out (B,T,C) is the heads
  * concatenated; att (B,H,T,T) keeps the probabilities for backward. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
+void kd_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
 /* One new query attending to `length` cached positions (itself included):
  * q (C), keys and values (length, C) with the heads side by side as in qkv,
  * out (C). scores: (H, length) scratch for the probabilities. */
-void attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
-                              const float *values, int length, int C, int H);
+void kd_attention_decode_forward(float *out, float *scores, const float *q, const float *keys,
+                                 const float *values, int length, int C, int H);
 /* scratch: (threads, T, T). */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
-                        const float *qkv, int B, int T, int C, int H);
+void kd_attention_backward(float *dqkv, float *scratch, const float *dout, const float *att,
+                           const float *qkv, int B, int T, int C, int H);
 
 /* GELU with the tanh approximation (HF "gelu_new"). */
-void gelu_forward(float *out, const float *inp, size_t n);
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void kd_gelu_forward(float *out, const float *inp, size_t n);
+void kd_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
-void residual_forward(float *out, const float *a, const float *b, size_t n);
-void add_inplace(float *acc, const float *x, size_t n);
+void kd_residual_forward(float *out, const float *a, const float *b, size_t n);
+void kd_add_inplace(float *acc, const float *x, size_t n);
 
 #endif

@@ -34,11 +34,11 @@ static void adamw_tensor(float *param, const float *grad, float *m, float *v, si
     }
 }
 
-void gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
-                       float grad_factor)
+void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
+                          float grad_factor)
 {
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    gpt2_param_sizes(&model->config, sizes);
+    kd_gpt2_param_sizes(&model->config, sizes);
     adamw_step terms = {0.0f, 1.0f - powf(adamw->beta1, (float)step),
                         1.0f - powf(adamw->beta2, (float)step), grad_factor};
     size_t offset = 0;
@@ -75,18 +75,18 @@ static double sum_of_squares(const float *x, size_t n)
     return total;
 }
 
-float gpt2_grad_norm(const gpt2_model *model)
+float kd_gpt2_grad_norm(const gpt2_model *model)
 {
     return (float)sqrt(sum_of_squares(model->grads_memory, model->num_params));
 }
 
-float grad_clip_factor(float norm, float max_norm)
+float kd_grad_clip_factor(float norm, float max_norm)
 {
     return max_norm > 0.0f && norm > max_norm ? max_norm / (norm + 1e-6f) : 1.0f;
 }
 
-float lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
-                 int total_steps, int step)
+float kd_lr_at_step(lr_schedule schedule, float peak, float min_ratio, int warmup_steps,
+                    int total_steps, int step)
 {
     if (step < warmup_steps)
         return peak * (float)(step + 1) / (float)warmup_steps;

@@ -7,7 +7,7 @@
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
-void gelu_forward(float *out, const float *inp, size_t n)
+void kd_gelu_forward(float *out, const float *inp, size_t n)
 {
 #pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++) {
@@ -17,7 +17,7 @@ void gelu_forward(float *out, const float *inp, size_t n)
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+void kd_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
 #pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
@@ -31,14 +31,14 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
     }
 }
 
-void residual_forward(float *out, const float *a, const float *b, size_t n)
+void kd_residual_forward(float *out, const float *a, const float *b, size_t n)
 {
 #pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
 
-void add_inplace(float *acc, const float *x, size_t n)
+void kd_add_inplace(float *acc, const float *x, size_t n)
 {
 #pragma omp parallel for simd if (n >= PARALLEL_MIN_FLOATS)
     for (size_t i = 0; i < n; i++)

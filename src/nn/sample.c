@@ -6,7 +6,7 @@
 
 #include "kd/nn.h"
 
-void gpt2_sampling_default(gpt2_sampling *sampling)
+void kd_gpt2_sampling_default(gpt2_sampling *sampling)
 {
     /* 0.7 keeps small models coherent yet not repetitive; top-k 50 is the
      * usual GPT-2 cut-off and also keeps the sampler's sort short. */
@@ -17,7 +17,7 @@ void gpt2_sampling_default(gpt2_sampling *sampling)
     sampling->stop_token = -1;
 }
 
-kd_status gpt2_sampling_validate(const gpt2_sampling *sampling)
+kd_status kd_gpt2_sampling_validate(const gpt2_sampling *sampling)
 {
     if (!(sampling->temperature >= 0.0f) || !isfinite(sampling->temperature))
         return kd_fail(KD_ERR_INVALID,
@@ -90,8 +90,8 @@ static void select_top_k(const float *logits, int V, int k, gpt2_candidate *out)
     qsort(out, (size_t)k, sizeof *out, compare_rank);
 }
 
-int gpt2_sample_token(const float *logits, int V, const gpt2_sampling *sampling,
-                      gpt2_candidate *scratch, kd_rng *rng)
+int kd_gpt2_sample_token(const float *logits, int V, const gpt2_sampling *sampling,
+                         gpt2_candidate *scratch, kd_rng *rng)
 {
     if (sampling->temperature == 0.0f || sampling->top_k == 1)
         return argmax(logits, V);

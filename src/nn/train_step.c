@@ -4,7 +4,7 @@
 
 #include "train_step.h"
 
-double batch_counted_tokens(const gpt2_batch *batch)
+double kd_batch_counted_tokens(const gpt2_batch *batch)
 {
     size_t n = (size_t)batch->batch * (size_t)batch->seq;
     if (!batch->weights)
@@ -15,27 +15,27 @@ double batch_counted_tokens(const gpt2_batch *batch)
     return total;
 }
 
-kd_status train_step_run(gpt2_model *model, double counted, int micro_count,
-                         micro_batch_fn run_micro, void *context,
-                         const gpt2_step_config *config, int step, gpt2_step_result *result)
+kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
+                            micro_batch_fn run_micro, void *context,
+                            const gpt2_step_config *config, int step, gpt2_step_result *result)
 {
     if (counted <= 0.0)
         return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
     float grad_scale = (float)(1.0 / counted);
     double loss_sum = 0.0;
-    gpt2_zero_grad(model);
+    kd_gpt2_zero_grad(model);
     for (int i = 0; i < micro_count; i++)
         loss_sum += run_micro(model, i, grad_scale, context);
     result->loss = loss_sum / counted;
     result->counted = counted;
-    result->grad_norm = gpt2_grad_norm(model);
+    result->grad_norm = kd_gpt2_grad_norm(model);
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))
         return kd_fail(KD_ERR_NUMERIC, "step %d: loss %g, gradient norm %g: not finite", step,
                        result->loss, (double)result->grad_norm);
     adamw_config adamw = config->adamw;
     adamw.learning_rate = config->learning_rate;
-    gpt2_adamw_update(model, &adamw, step,
-                      grad_clip_factor(result->grad_norm, config->grad_clip));
+    kd_gpt2_adamw_update(model, &adamw, step,
+                         kd_grad_clip_factor(result->grad_norm, config->grad_clip));
     return KD_OK;
 }
 
@@ -43,18 +43,18 @@ static double cross_entropy_micro(gpt2_model *model, int index, float grad_scale
                                   void *context)
 {
     const gpt2_batch *b = (const gpt2_batch *)context + index;
-    gpt2_forward(model, b->tokens, b->batch, b->seq);
-    double loss = gpt2_head_cross_entropy(model, b->targets, b->weights, grad_scale);
-    gpt2_backward(model);
+    kd_gpt2_forward(model, b->tokens, b->batch, b->seq);
+    double loss = kd_gpt2_head_cross_entropy(model, b->targets, b->weights, grad_scale);
+    kd_gpt2_backward(model);
     return loss;
 }
 
-kd_status gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
-                          const gpt2_step_config *config, int step, gpt2_step_result *result)
+kd_status kd_gpt2_train_step(gpt2_model *model, const gpt2_batch *micro, int micro_count,
+                             const gpt2_step_config *config, int step, gpt2_step_result *result)
 {
     double counted = 0.0;
     for (int i = 0; i < micro_count; i++)
-        counted += batch_counted_tokens(&micro[i]);
-    return train_step_run(model, counted, micro_count, cross_entropy_micro, (void *)micro,
-                          config, step, result);
+        counted += kd_batch_counted_tokens(&micro[i]);
+    return kd_train_step_run(model, counted, micro_count, cross_entropy_micro, (void *)micro,
+                             config, step, result);
 }

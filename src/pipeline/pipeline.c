@@ -44,19 +44,19 @@ static kd_status run_stage(pipeline *p, const char *label, const char *dir, stag
                            stage_work work, void *arg)
 {
     char last[PATH_CAPACITY];
-    stage_status state = stage_check(dir, key);
+    stage_status state = kd_stage_check(dir, key);
     if (state == STAGE_DONE) {
         fprintf(stderr, "pipeline: %s is up to date (%s)\n", label, dir);
         return KD_OK;
     }
     int resume = state == STAGE_INTERRUPTED &&
-                 kd_path_join(last, sizeof last, dir, "last") == KD_OK && checkpoint_exists(last);
+                 kd_path_join(last, sizeof last, dir, "last") == KD_OK && kd_checkpoint_exists(last);
     fprintf(stderr, "pipeline: %s %s -> %s\n", resume ? "resuming" : "running", label, dir);
-    kd_status status = stage_mark(dir, key, 0);
+    kd_status status = kd_stage_mark(dir, key, 0);
     if (status == KD_OK)
         status = work(p, resume, arg);
     if (status == KD_OK)
-        status = stage_mark(dir, key, 1);
+        status = kd_stage_mark(dir, key, 1);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "pipeline stage %s", label);
 }
 
@@ -65,24 +65,24 @@ static kd_status teacher_key(pipeline *p, stage_key *key)
     const pipeline_config *c = &p->config;
     run_config run;
     memset(&run, 0, sizeof run);
-    stage_key_begin(key, "teacher");
-    kd_status status = stage_key_add_file(key, c->teacher_config);
+    kd_stage_key_begin(key, "teacher");
+    kd_status status = kd_stage_key_add_file(key, c->teacher_config);
     if (status == KD_OK)
-        status = run_config_load(c->teacher_config, &run);
+        status = kd_run_config_load(c->teacher_config, &run);
     if (status == KD_OK)
-        status = run_config_resolve_files(&run);
+        status = kd_run_config_resolve_files(&run);
     for (size_t i = 0; status == KD_OK && i < run.data.path_count; i++)
-        status = stage_key_add_file(key, run.data.paths[i]);
-    run_config_free(&run);
+        status = kd_stage_key_add_file(key, run.data.paths[i]);
+    kd_run_config_free(&run);
     char weights[PATH_CAPACITY];
     if (status == KD_OK && c->teacher_init &&
         (status = kd_path_join(weights, sizeof weights, c->teacher_init, "model.safetensors")) ==
             KD_OK)
-        status = stage_key_add_file(key, weights);
+        status = kd_stage_key_add_file(key, weights);
     double numbers[] = {c->teacher_max_steps, c->teacher_epochs, (double)c->teacher_seed,
                         p->threads};
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
-        stage_key_add_number(key, numbers[i]);
+        kd_stage_key_add_number(key, numbers[i]);
     return status;
 }
 
@@ -96,7 +96,7 @@ static kd_status train_teacher(pipeline *p, int resume, void *arg)
         .overrides = {.epochs = c->teacher_epochs, .max_steps = c->teacher_max_steps,
                       .seed = c->teacher_seed, .threads = p->threads},
     };
-    return teacher_train(&options);
+    return kd_teacher_train(&options);
 }
 
 static kd_status write_cache(pipeline *p, int resume, void *arg)
@@ -105,17 +105,17 @@ static kd_status write_cache(pipeline *p, int resume, void *arg)
     (void)arg;
     teacher_cache_options options = {.model_dir = p->teacher_model, .out_dir = p->cache_dir,
                                      .encoding = p->config.cache, .threads = p->threads};
-    return teacher_cache(&options, NULL);
+    return kd_teacher_cache(&options, NULL);
 }
 
 static void cache_key(pipeline *p)
 {
     const cache_encoding *e = &p->config.cache;
-    stage_key_begin(&p->cache_key, "cache");
-    stage_key_add_number(&p->cache_key, (double)p->teacher_key.value);
+    kd_stage_key_begin(&p->cache_key, "cache");
+    kd_stage_key_add_number(&p->cache_key, (double)p->teacher_key.value);
     double numbers[] = {e->topk, e->samples, e->zstd_level, e->shard_examples, p->threads};
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
-        stage_key_add_number(&p->cache_key, numbers[i]);
+        kd_stage_key_add_number(&p->cache_key, numbers[i]);
 }
 
 static kd_status train_student(pipeline *p, int resume, void *arg)
@@ -130,7 +130,7 @@ static kd_status train_student(pipeline *p, int resume, void *arg)
         .overrides = {.epochs = s->epochs, .max_steps = s->max_steps, .seed = -1,
                       .threads = p->threads},
     };
-    return student_train(&options);
+    return kd_student_train(&options);
 }
 
 static kd_status plan_students(pipeline *p)
@@ -144,17 +144,17 @@ static kd_status plan_students(pipeline *p)
             if (snprintf(run->dir, sizeof run->dir, "%s/students/%s-%s", p->out, s->name,
                          baseline ? "baseline" : "kd") >= (int)sizeof run->dir)
                 return kd_fail(KD_ERR_INVALID, "student %s: output path too long", s->name);
-            stage_key_begin(&run->key, baseline ? "baseline, random init" : "student");
-            stage_key_add_number(&run->key, (double)p->cache_key.value);
-            kd_status status = stage_key_add_file(&run->key, s->config_path);
+            kd_stage_key_begin(&run->key, baseline ? "baseline, random init" : "student");
+            kd_stage_key_add_number(&run->key, (double)p->cache_key.value);
+            kd_status status = kd_stage_key_add_file(&run->key, s->config_path);
             if (status != KD_OK)
                 return status;
-            stage_key_add_number(&run->key, run->baseline ? 1.0 : s->alpha);
-            stage_key_add_number(&run->key, s->temperature);
-            stage_key_add_text(&run->key, s->divergence);
-            stage_key_add_number(&run->key, s->max_steps);
-            stage_key_add_number(&run->key, s->epochs);
-            stage_key_add_number(&run->key, p->threads);
+            kd_stage_key_add_number(&run->key, run->baseline ? 1.0 : s->alpha);
+            kd_stage_key_add_number(&run->key, s->temperature);
+            kd_stage_key_add_text(&run->key, s->divergence);
+            kd_stage_key_add_number(&run->key, s->max_steps);
+            kd_stage_key_add_number(&run->key, s->epochs);
+            kd_stage_key_add_number(&run->key, p->threads);
         }
     }
     return KD_OK;
@@ -168,7 +168,7 @@ static kd_status write_report(pipeline *p, int resume, void *arg)
     for (int i = 0; i < p->run_count; i++)
         students[i] = p->runs[i].dir;
     report_options options;
-    report_options_default(&options);
+    kd_report_options_default(&options);
     options.teacher_dir = p->teacher_dir;
     options.student_dirs = students;
     options.student_count = p->run_count;
@@ -179,20 +179,20 @@ static kd_status write_report(pipeline *p, int resume, void *arg)
     if (p->config.repeats > 0)
         options.repeats = p->config.repeats;
     options.eval_batches = p->config.eval_batches;
-    return report_write(&options);
+    return kd_report_write(&options);
 }
 
 static stage_key report_key(const pipeline *p)
 {
     stage_key key;
-    stage_key_begin(&key, "report");
-    stage_key_add_number(&key, (double)p->teacher_key.value);
+    kd_stage_key_begin(&key, "report");
+    kd_stage_key_add_number(&key, (double)p->teacher_key.value);
     for (int i = 0; i < p->run_count; i++)
-        stage_key_add_number(&key, (double)p->runs[i].key.value);
+        kd_stage_key_add_number(&key, (double)p->runs[i].key.value);
     double numbers[] = {p->config.rouge_examples, p->config.repeats, p->config.eval_batches,
                         p->threads};
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
-        stage_key_add_number(&key, numbers[i]);
+        kd_stage_key_add_number(&key, numbers[i]);
     return key;
 }
 
@@ -237,18 +237,18 @@ static kd_status run_all(pipeline *p)
     return status;
 }
 
-kd_status pipeline_run(const pipeline_options *options)
+kd_status kd_pipeline_run(const pipeline_options *options)
 {
     pipeline *p = kd_alloc(1, sizeof *p, "pipeline"); /* ~150 KB of paths: not on the stack */
     if (!p)
         return KD_ERR_NOMEM;
-    kd_status status = pipeline_config_load(options->config_path, &p->config);
+    kd_status status = kd_pipeline_config_load(options->config_path, &p->config);
     p->threads = options->threads > 0 ? options->threads : p->config.threads;
     if (status == KD_OK)
         status = set_paths(p, options);
     if (status == KD_OK)
         status = run_all(p);
-    pipeline_config_free(&p->config);
+    kd_pipeline_config_free(&p->config);
     free(p);
     return status;
 }

@@ -234,16 +234,16 @@ static kd_status read_root(const config_source *src, pipeline_config *config)
     return status;
 }
 
-kd_status pipeline_config_load(const char *path, pipeline_config *config)
+kd_status kd_pipeline_config_load(const char *path, pipeline_config *config)
 {
     memset(config, 0, sizeof *config);
     config->teacher_seed = -1;
-    cache_encoding_default(&config->cache);
+    kd_cache_encoding_default(&config->cache);
     config_source src = {.path = path};
     char copy[PATH_CAPACITY];
     snprintf(copy, sizeof copy, "%s", path);
     snprintf(src.dir, sizeof src.dir, "%s", dirname(copy));
-    kd_status status = json_read_file(path, &config->root);
+    kd_status status = kd_json_read_file(path, &config->root);
     if (status == KD_OK && !cJSON_IsObject(config->root))
         status = kd_fail(KD_ERR_INVALID, "%s: a pipeline must be a JSON object", path);
     if (status == KD_OK)
@@ -251,7 +251,7 @@ kd_status pipeline_config_load(const char *path, pipeline_config *config)
     return status;
 }
 
-void pipeline_config_free(pipeline_config *config)
+void kd_pipeline_config_free(pipeline_config *config)
 {
     for (int i = 0; i < config->student_count; i++)
         free(config->students[i].config_path);

@@ -41,25 +41,25 @@ typedef struct {
     int eval_batches;
 } pipeline_config;
 
-kd_status pipeline_config_load(const char *path, pipeline_config *config);
-void pipeline_config_free(pipeline_config *config);
+kd_status kd_pipeline_config_load(const char *path, pipeline_config *config);
+void kd_pipeline_config_free(pipeline_config *config);
 
 /* A stage's key: an XXH3 hash of everything the stage depends on. */
 typedef struct {
     uint64_t value;
 } stage_key;
 
-void stage_key_begin(stage_key *key, const char *stage);
-void stage_key_add_text(stage_key *key, const char *text);   /* NULL adds a marker */
-void stage_key_add_number(stage_key *key, double value);
+void kd_stage_key_begin(stage_key *key, const char *stage);
+void kd_stage_key_add_text(stage_key *key, const char *text);   /* NULL adds a marker */
+void kd_stage_key_add_number(stage_key *key, double value);
 /* The file's contents (its XXH3), so an edited config or data file counts. */
-kd_status stage_key_add_file(stage_key *key, const char *path);
+kd_status kd_stage_key_add_file(stage_key *key, const char *path);
 
 typedef enum { STAGE_FRESH, STAGE_INTERRUPTED, STAGE_DONE } stage_status;
 
 /* What dir/pipeline-stage.json says about a stage with this key. */
-stage_status stage_check(const char *dir, stage_key key);
+stage_status kd_stage_check(const char *dir, stage_key key);
 /* Records the key (written atomically), complete or not yet. */
-kd_status stage_mark(const char *dir, stage_key key, int complete);
+kd_status kd_stage_mark(const char *dir, stage_key key, int complete);
 
 #endif

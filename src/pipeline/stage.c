@@ -18,26 +18,26 @@ static void fold(stage_key *key, const void *bytes, size_t length)
     key->value = XXH3_64bits(parts, sizeof parts);
 }
 
-void stage_key_begin(stage_key *key, const char *stage)
+void kd_stage_key_begin(stage_key *key, const char *stage)
 {
     key->value = 0;
-    stage_key_add_text(key, stage);
+    kd_stage_key_add_text(key, stage);
 }
 
-void stage_key_add_text(stage_key *key, const char *text)
+void kd_stage_key_add_text(stage_key *key, const char *text)
 {
     static const char absent[] = "\x01(none)";
     fold(key, text ? text : absent, text ? strlen(text) : sizeof absent);
 }
 
-void stage_key_add_number(stage_key *key, double value)
+void kd_stage_key_add_number(stage_key *key, double value)
 {
     char text[64];
     snprintf(text, sizeof text, "%.17g", value);
-    stage_key_add_text(key, text);
+    kd_stage_key_add_text(key, text);
 }
 
-kd_status stage_key_add_file(stage_key *key, const char *path)
+kd_status kd_stage_key_add_file(stage_key *key, const char *path)
 {
     uint64_t hash;
     kd_status status = kd_hash_file(path, &hash);
@@ -46,7 +46,7 @@ kd_status stage_key_add_file(stage_key *key, const char *path)
     return status;
 }
 
-stage_status stage_check(const char *dir, stage_key key)
+stage_status kd_stage_check(const char *dir, stage_key key)
 {
     char path[PATH_CAPACITY], expected[17];
     if (kd_path_join(path, sizeof path, dir, STAGE_RECORD) != KD_OK)
@@ -56,7 +56,7 @@ stage_status stage_check(const char *dir, stage_key key)
     if (!probe)
         return STAGE_FRESH;
     fclose(probe);
-    if (json_read_file(path, &record) != KD_OK)
+    if (kd_json_read_file(path, &record) != KD_OK)
         return STAGE_FRESH; /* damaged: redo the stage */
     snprintf(expected, sizeof expected, "%016" PRIx64, key.value);
     const cJSON *stored = cJSON_GetObjectItemCaseSensitive(record, "key");
@@ -68,15 +68,15 @@ stage_status stage_check(const char *dir, stage_key key)
     return status;
 }
 
-kd_status stage_mark(const char *dir, stage_key key, int complete)
+kd_status kd_stage_mark(const char *dir, stage_key key, int complete)
 {
     char path[PATH_CAPACITY], text[96];
-    kd_status status = make_directories(dir);
+    kd_status status = kd_make_directories(dir);
     if (status == KD_OK)
         status = kd_path_join(path, sizeof path, dir, STAGE_RECORD);
     if (status != KD_OK)
         return status;
     int length = snprintf(text, sizeof text, "{\"key\": \"%016" PRIx64 "\", \"complete\": %s}\n",
                           key.value, complete ? "true" : "false");
-    return atomic_write_file(path, text, (size_t)length);
+    return kd_atomic_write_file(path, text, (size_t)length);
 }

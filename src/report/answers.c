@@ -15,9 +15,9 @@ static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
     for (int i = 0; i < set->rouge_count && status == KD_OK; i++) {
         char *answer = NULL;
         rouge_score score;
-        status = greedy_answer(model, cache, tokenizer, &set->rouge_prompts[i],
-                               set->answer_tokens, generated, &answer);
-        if (status == KD_OK && (status = rouge_l(answer, set->rouge_references[i], &score)) ==
+        status = kd_greedy_answer(model, cache, tokenizer, &set->rouge_prompts[i],
+                                  set->answer_tokens, generated, &answer);
+        if (status == KD_OK && (status = kd_rouge_l(answer, set->rouge_references[i], &score)) ==
                                    KD_OK)
             sum += score.f_measure;
         free(answer);
@@ -26,8 +26,8 @@ static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
     return status;
 }
 
-kd_status measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
-                          const validation_set *set, model_quality *quality, char **answers)
+kd_status kd_measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
+                             const validation_set *set, model_quality *quality, char **answers)
 {
     int room = set->max_prompt_tokens + set->answer_tokens;
     int max_len = room < model->config.n_positions ? room : model->config.n_positions;
@@ -35,16 +35,16 @@ kd_status measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
     int *generated = kd_alloc((size_t)set->answer_tokens, sizeof *generated, "answer tokens");
     if (!generated)
         return KD_ERR_NOMEM;
-    kd_status status = gpt2_kv_cache_create(&cache, &model->config, max_len);
+    kd_status status = kd_gpt2_kv_cache_create(&cache, &model->config, max_len);
     if (status != KD_OK) {
         free(generated);
         return status;
     }
     status = score_rouge(model, &cache, tokenizer, set, generated, quality);
     for (int i = 0; i < set->sample_count && status == KD_OK; i++)
-        status = greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
-                               set->answer_tokens, generated, &answers[i]);
-    gpt2_kv_cache_free(&cache);
+        status = kd_greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
+                                  set->answer_tokens, generated, &answers[i]);
+    kd_gpt2_kv_cache_free(&cache);
     free(generated);
     return status;
 }

@@ -4,7 +4,7 @@
 
 #include "report_internal.h"
 
-void machine_cpu_model(char *out, size_t size)
+void kd_machine_cpu_model(char *out, size_t size)
 {
     snprintf(out, size, "unknown");
     FILE *file = fopen("/proc/cpuinfo", "r");

@@ -32,7 +32,7 @@ static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const 
                                  const speed_settings *settings, model_speed *speed)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     sampling.temperature = 0.0f;
     sampling.max_new_tokens = settings->new_tokens;
     sampling.stop_token = -1;
@@ -43,8 +43,8 @@ static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const 
         kd_rng rng;
         kd_rng_seed(&rng, 1);
         gpt2_generate_stats stats;
-        status = gpt2_generate_tokens(model, cache, prompt, settings->prompt_tokens, &sampling,
-                                      &rng, NULL, NULL, NULL, &stats);
+        status = kd_gpt2_generate_tokens(model, cache, prompt, settings->prompt_tokens, &sampling,
+                                         &rng, NULL, NULL, NULL, &stats);
         double decode_seconds = stats.decode_seconds + stats.sample_seconds;
         if (status == KD_OK && run > 0) { /* run 0 warms caches and thread pools */
             prefill[run - 1] = stats.prefill_seconds > 0 ? stats.prompt_tokens /
@@ -61,28 +61,28 @@ static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const 
     return status;
 }
 
-kd_status measure_speed(const char *model_dir, const speed_settings *settings,
-                        model_speed *speed)
+kd_status kd_measure_speed(const char *model_dir, const speed_settings *settings,
+                           model_speed *speed)
 {
     double resident_before = 0.0, unused_peak, resident_after;
-    speed->memory_measured = process_memory_reset_peak() == KD_OK &&
-                             process_memory_mb(&resident_before, &unused_peak) == KD_OK;
+    speed->memory_measured = kd_process_memory_reset_peak() == KD_OK &&
+                             kd_process_memory_mb(&resident_before, &unused_peak) == KD_OK;
     kd_clear_error();
 
     gpt2_model model = {0};
     gpt2_kv_cache cache = {0};
     int *prompt = NULL;
-    kd_status status = model_dir_load(model_dir, &model);
+    kd_status status = kd_model_dir_load(model_dir, &model);
     if (status == KD_OK && settings->prompt_tokens + settings->new_tokens >
                                model.config.n_positions)
         status = kd_fail(KD_ERR_INVALID, "%s: a %d-token prompt and %d new tokens exceed "
                          "n_positions %d", model_dir, settings->prompt_tokens,
                          settings->new_tokens, model.config.n_positions);
     if (status == KD_OK)
-        status = gpt2_prepare(&model, 1, settings->prompt_tokens, 0);
+        status = kd_gpt2_prepare(&model, 1, settings->prompt_tokens, 0);
     if (status == KD_OK)
-        status = gpt2_kv_cache_create(&cache, &model.config,
-                                      settings->prompt_tokens + settings->new_tokens);
+        status = kd_gpt2_kv_cache_create(&cache, &model.config,
+                                         settings->prompt_tokens + settings->new_tokens);
     if (status == KD_OK && !(prompt = kd_alloc((size_t)settings->prompt_tokens, sizeof *prompt,
                                                "speed prompt")))
         status = KD_ERR_NOMEM;
@@ -91,11 +91,11 @@ kd_status measure_speed(const char *model_dir, const speed_settings *settings,
         status = time_generation(&model, &cache, prompt, settings, speed);
     }
     if (speed->memory_measured)
-        speed->memory_measured = process_memory_mb(&resident_after, &speed->peak_rss_mb) == KD_OK;
+        speed->memory_measured = kd_process_memory_mb(&resident_after, &speed->peak_rss_mb) == KD_OK;
     if (speed->memory_measured)
         speed->model_rss_mb = speed->peak_rss_mb - resident_before;
     free(prompt);
-    gpt2_kv_cache_free(&cache);
-    gpt2_free(&model);
+    kd_gpt2_kv_cache_free(&cache);
+    kd_gpt2_free(&model);
     return status;
 }

@@ -50,7 +50,7 @@ static kd_status append_point(metrics_history *history, const metrics_point *poi
     return KD_OK;
 }
 
-kd_status metrics_history_read(const char *path, metrics_history *history)
+kd_status kd_metrics_history_read(const char *path, metrics_history *history)
 {
     *history = (metrics_history){0};
     FILE *file = fopen(path, "r");
@@ -79,11 +79,11 @@ kd_status metrics_history_read(const char *path, metrics_history *history)
     free(line);
     fclose(file);
     if (status != KD_OK)
-        metrics_history_free(history);
+        kd_metrics_history_free(history);
     return status;
 }
 
-void metrics_history_free(metrics_history *history)
+void kd_metrics_history_free(metrics_history *history)
 {
     free(history->points);
     *history = (metrics_history){0};

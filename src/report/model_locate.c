@@ -69,36 +69,36 @@ static kd_status read_run(report_model *model)
     char path[REPORT_PATH_CAPACITY];
     kd_status status = kd_path_join(path, sizeof path, model->run_dir, "config.json");
     if (status == KD_OK)
-        status = json_read_file(path, &model->run_config);
+        status = kd_json_read_file(path, &model->run_config);
     if (status == KD_OK && !cJSON_IsObject(model->run_config))
         return kd_fail(KD_ERR_FORMAT, "%s: a run configuration must be a JSON object", path);
     if (status == KD_OK && file_exists(model->run_dir, "metrics.jsonl") &&
         (status = kd_path_join(path, sizeof path, model->run_dir, "metrics.jsonl")) == KD_OK)
-        status = metrics_history_read(path, &model->history);
+        status = kd_metrics_history_read(path, &model->history);
     return status;
 }
 
-kd_status report_model_locate(const char *dir, int is_teacher, report_model *model)
+kd_status kd_report_model_locate(const char *dir, int is_teacher, report_model *model)
 {
     char path[REPORT_PATH_CAPACITY];
     kd_status status = find_directories(dir, model);
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, model->model_dir,
                                                   "config.json")) == KD_OK)
-        status = gpt2_config_read(path, &model->config);
+        status = kd_gpt2_config_read(path, &model->config);
     if (status == KD_OK && model->run_dir[0])
         status = read_run(model);
     if (status != KD_OK)
         return status;
     set_name(model);
     model->role = is_teacher ? "teacher" : student_role(model->run_config);
-    model_size_compute(&model->config, model->model_dir, &model->size);
+    kd_model_size_compute(&model->config, model->model_dir, &model->size);
     return KD_OK;
 }
 
-void report_model_free(report_model *model)
+void kd_report_model_free(report_model *model)
 {
     cJSON_Delete(model->run_config);
-    metrics_history_free(&model->history);
+    kd_metrics_history_free(&model->history);
     for (int i = 0; model->answers && model->answers[i]; i++)
         free(model->answers[i]);
     free(model->answers);

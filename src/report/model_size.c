@@ -5,9 +5,9 @@
 
 #include "report_internal.h"
 
-void model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size)
+void kd_model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size)
 {
-    double params = (double)gpt2_num_params(config);
+    double params = (double)kd_gpt2_num_params(config);
     double embeddings = (double)config->vocab_size * config->n_embd +
                         (double)config->n_positions * config->n_embd;
     size->params = params;

@@ -11,7 +11,7 @@
 
 #include "report_internal.h"
 
-kd_status process_memory_mb(double *resident, double *peak)
+kd_status kd_process_memory_mb(double *resident, double *peak)
 {
     FILE *file = fopen("/proc/self/status", "r");
     if (!file)
@@ -32,7 +32,7 @@ kd_status process_memory_mb(double *resident, double *peak)
     return KD_OK;
 }
 
-kd_status process_memory_reset_peak(void)
+kd_status kd_process_memory_reset_peak(void)
 {
     malloc_trim(0);
     FILE *file = fopen("/proc/self/clear_refs", "w");

@@ -12,12 +12,12 @@
 
 enum { LOGIT_ROWS = 32 };
 
-kd_status validation_prepare(gpt2_model *model, const validation_set *set)
+kd_status kd_validation_prepare(gpt2_model *model, const validation_set *set)
 {
     int seq = (int)set->seq_len;
     if (set->max_prompt_tokens > seq)
         seq = set->max_prompt_tokens;
-    return gpt2_prepare(model, set->batch_size, seq, 0);
+    return kd_gpt2_prepare(model, set->batch_size, seq, 0);
 }
 
 /* The first index holding the maximum, as the head's own argmax picks. */
@@ -58,7 +58,7 @@ static kd_status record_argmax(gpt2_model *model, const kd_batch *batch, float *
         int rows = 1;
         while (begin + rows < N && rows < LOGIT_ROWS && batch->weights[begin + rows] != 0.0f)
             rows++;
-        gpt2_head_logits(model, begin, rows, logits);
+        kd_gpt2_head_logits(model, begin, rows, logits);
         for (int r = 0; r < rows; r++)
             set->teacher_argmax[set->teacher_argmax_count++] =
                 first_argmax(logits + (size_t)r * V, V);
@@ -95,37 +95,37 @@ typedef struct {
 static kd_status run_pass(gpt2_model *model, validation_set *set, int record,
                           validation_pass *pass, gpt2_eval_sums *sums, gpt2_eval_sums *agreement)
 {
-    size_t count = batcher_batches_per_epoch(pass->batches);
+    size_t count = kd_batcher_batches_per_epoch(pass->batches);
     if (set->max_batches > 0 && (size_t)set->max_batches < count)
         count = (size_t)set->max_batches;
     kd_status status = KD_OK;
     for (size_t i = 0; i < count && status == KD_OK; i++) {
-        const kd_batch *batch = batcher_next(pass->batches);
+        const kd_batch *batch = kd_batcher_next(pass->batches);
         if (batch->rows == 0)
             continue;
-        gpt2_forward(model, batch->tokens, (int)batch->rows, (int)batch->columns);
-        gpt2_head_evaluate(model, batch->targets, batch->weights, sums);
+        kd_gpt2_forward(model, batch->tokens, (int)batch->rows, (int)batch->columns);
+        kd_gpt2_head_evaluate(model, batch->targets, batch->weights, sums);
         if (record) {
             status = record_argmax(model, batch, pass->logits, set, &pass->argmax_capacity);
         } else if ((status = teacher_targets(batch, set, &pass->cursor, pass->targets)) == KD_OK) {
-            gpt2_head_evaluate(model, pass->targets, batch->weights, agreement);
+            kd_gpt2_head_evaluate(model, pass->targets, batch->weights, agreement);
         }
     }
     return status;
 }
 
-kd_status measure_validation(gpt2_model *model, validation_set *set, int record,
-                             model_quality *quality)
+kd_status kd_measure_validation(gpt2_model *model, validation_set *set, int record,
+                                model_quality *quality)
 {
     batcher_options options;
-    batcher_options_default(&options);
+    kd_batcher_options_default(&options);
     options.batch_size = (size_t)set->batch_size;
     options.seq_len = set->seq_len;
     options.shuffle = 0;
     options.trim_multiple = 16;
     validation_pass pass = {0};
     size_t V = (size_t)model->config.vocab_size;
-    kd_status status = batcher_create(set->data, DATASET_VALIDATION, &options, &pass.batches);
+    kd_status status = kd_batcher_create(set->data, DATASET_VALIDATION, &options, &pass.batches);
     if (status == KD_OK && record) {
         set->teacher_argmax_count = 0;
         if (!(pass.logits = kd_alloc(LOGIT_ROWS * V, sizeof *pass.logits, "teacher logits")))
@@ -149,7 +149,7 @@ kd_status measure_validation(gpt2_model *model, validation_set *set, int record,
         quality->val_tokens = sums.counted;
         quality->top1_agreement = record ? 1.0 : agreement.correct / agreement.counted;
     }
-    batcher_free(pass.batches);
+    kd_batcher_free(pass.batches);
     free(pass.logits);
     free(pass.targets);
     return status;

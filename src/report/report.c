@@ -10,7 +10,7 @@
 #include "kd/tokenizer.h"
 #include "report_internal.h"
 
-void report_options_default(report_options *options)
+void kd_report_options_default(report_options *options)
 {
     *options = (report_options){
         .prompt_tokens = 128, .new_tokens = 64, .repeats = 5, .rouge_examples = 32,
@@ -43,7 +43,7 @@ static kd_status locate_models(report *summary)
     for (int i = 0; i < summary->model_count; i++) {
         const char *dir = i == 0 ? o->teacher_dir : o->student_dirs[i - 1];
         report_model *model = &summary->models[i];
-        kd_status status = report_model_locate(dir, i == 0, model);
+        kd_status status = kd_report_model_locate(dir, i == 0, model);
         if (status != KD_OK)
             return kd_fail_context(status, "%s", i == 0 ? "--teacher" : "--student");
         if (model->config.vocab_size != summary->models[0].config.vocab_size)
@@ -83,7 +83,7 @@ static kd_status measure_speeds(report *summary)
     for (int i = 0; i < summary->model_count; i++) {
         report_model *model = &summary->models[i];
         fprintf(stderr, "kd report: timing %s (%s)\n", model->name, model->model_dir);
-        kd_status status = measure_speed(model->model_dir, &summary->speed, &model->speed);
+        kd_status status = kd_measure_speed(model->model_dir, &summary->speed, &model->speed);
         if (status != KD_OK)
             return status;
     }
@@ -99,9 +99,9 @@ static kd_status load_split_config(report *summary, run_config *config)
         kd_status status = kd_path_join(summary->split_config, sizeof summary->split_config,
                                         summary->models[i].run_dir, "config.json");
         if (status == KD_OK)
-            status = run_config_load(summary->split_config, config);
+            status = kd_run_config_load(summary->split_config, config);
         if (status == KD_OK)
-            status = run_config_resolve_files(config);
+            status = kd_run_config_resolve_files(config);
         return status;
     }
     return kd_fail(KD_ERR_INVALID, "no run directory among the models: the validation split "
@@ -113,16 +113,16 @@ static kd_status load_split_config(report *summary, run_config *config)
 static kd_status check_tokenizers(const report *summary)
 {
     kd_tokenizer *teacher = NULL;
-    kd_status status = tokenizer_load(summary->models[0].model_dir, &teacher);
+    kd_status status = kd_tokenizer_load(summary->models[0].model_dir, &teacher);
     for (int i = 1; i < summary->model_count && status == KD_OK; i++) {
         kd_tokenizer *student = NULL;
-        status = tokenizer_load(summary->models[i].model_dir, &student);
-        if (status == KD_OK && tokenizer_hash(student) != tokenizer_hash(teacher))
+        status = kd_tokenizer_load(summary->models[i].model_dir, &student);
+        if (status == KD_OK && kd_tokenizer_hash(student) != kd_tokenizer_hash(teacher))
             status = kd_fail(KD_ERR_INVALID, "%s has another vocabulary than the teacher "
                              "(vocab.json / merges.txt differ)", summary->models[i].model_dir);
-        tokenizer_free(student);
+        kd_tokenizer_free(student);
     }
-    tokenizer_free(teacher);
+    kd_tokenizer_free(teacher);
     return status;
 }
 
@@ -135,14 +135,14 @@ static kd_status score_model(report_model *model, int is_teacher, const kd_token
         return kd_fail(KD_ERR_NOMEM, "no memory for answers");
     fprintf(stderr, "kd report: scoring %s on %zu validation examples\n", model->name,
             set->validation_examples);
-    kd_status status = model_dir_load(model->model_dir, &network);
+    kd_status status = kd_model_dir_load(model->model_dir, &network);
     if (status == KD_OK)
-        status = validation_prepare(&network, set);
+        status = kd_validation_prepare(&network, set);
     if (status == KD_OK)
-        status = measure_validation(&network, set, is_teacher, &model->quality);
+        status = kd_measure_validation(&network, set, is_teacher, &model->quality);
     if (status == KD_OK)
-        status = measure_answers(&network, tokenizer, set, &model->quality, model->answers);
-    gpt2_free(&network);
+        status = kd_measure_answers(&network, tokenizer, set, &model->quality, model->answers);
+    kd_gpt2_free(&network);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", model->name);
 }
 
@@ -158,9 +158,9 @@ static kd_status measure_quality(report *summary, const run_config *config)
         .answer_tokens = summary->options.answer_tokens, .smallest_context = context,
         .prompts = config->prompts, .prompt_count = config->prompt_count,
     };
-    kd_status status = tokenizer_load(summary->models[0].model_dir, &tokenizer);
+    kd_status status = kd_tokenizer_load(summary->models[0].model_dir, &tokenizer);
     options.tokenizer = tokenizer;
-    if (status == KD_OK && (status = validation_set_build(&options, &set)) == KD_OK) {
+    if (status == KD_OK && (status = kd_validation_set_build(&options, &set)) == KD_OK) {
         summary->eval_seq_len = seq_len;
         summary->eval_batch_size = set.batch_size;
         summary->validation_examples = set.validation_examples;
@@ -172,8 +172,8 @@ static kd_status measure_quality(report *summary, const run_config *config)
         status = score_model(&summary->models[i], i == 0, tokenizer, &set);
     if (status == KD_OK)
         summary->validation_tokens = summary->models[0].quality.val_tokens;
-    validation_set_free(&set);
-    tokenizer_free(tokenizer);
+    kd_validation_set_free(&set);
+    kd_tokenizer_free(tokenizer);
     return status;
 }
 
@@ -181,23 +181,23 @@ static kd_status write_outputs(const report *summary)
 {
     const char *out = summary->options.out_dir;
     char path[REPORT_PATH_CAPACITY];
-    kd_status status = make_directories(out);
-    cJSON *json = status == KD_OK ? report_to_json(summary) : NULL;
+    kd_status status = kd_make_directories(out);
+    cJSON *json = status == KD_OK ? kd_report_to_json(summary) : NULL;
     char *text = json ? cJSON_Print(json) : NULL;
     if (status == KD_OK && !text)
         status = kd_fail(KD_ERR_NOMEM, "no memory for report.json");
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.json")) == KD_OK)
-        status = atomic_write_file(path, text, strlen(text));
+        status = kd_atomic_write_file(path, text, strlen(text));
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.md")) == KD_OK)
-        status = report_markdown_write(summary, path);
+        status = kd_report_markdown_write(summary, path);
     if (status == KD_OK)
-        status = report_charts_write(summary, out);
+        status = kd_report_charts_write(summary, out);
     free(text);
     cJSON_Delete(json);
     return status;
 }
 
-kd_status report_write(const report_options *options)
+kd_status kd_report_write(const report_options *options)
 {
     kd_status status = check_options(options);
     if (status != KD_OK)
@@ -205,7 +205,7 @@ kd_status report_write(const report_options *options)
     if (options->threads > 0)
         kd_set_threads(options->threads);
     report summary = {.options = *options};
-    machine_cpu_model(summary.cpu_model, sizeof summary.cpu_model);
+    kd_machine_cpu_model(summary.cpu_model, sizeof summary.cpu_model);
     summary.threads = kd_threads();
     summary.blas_core = kd_blas_core_name();
     run_config config = {0};
@@ -223,8 +223,8 @@ kd_status report_write(const report_options *options)
     if (status == KD_OK)
         status = write_outputs(&summary);
     for (int i = 0; summary.models && i < summary.model_count; i++)
-        report_model_free(&summary.models[i]);
+        kd_report_model_free(&summary.models[i]);
     free(summary.models);
-    run_config_free(&config);
+    kd_run_config_free(&config);
     return status;
 }

@@ -51,7 +51,7 @@ static kd_status loss_curves(const report *summary, const char *path)
     }
     if (status == KD_OK) {
         svg_chart chart = {"Loss during training", "step", "loss (cross-entropy)", series, used};
-        status = svg_chart_write(path, &chart);
+        status = kd_svg_chart_write(path, &chart);
     }
     for (int i = 0; columns && i < count; i++) {
         free(columns[i].steps);
@@ -79,7 +79,7 @@ static kd_status size_scatter(const report *summary, const char *path, const cha
     }
     if (status == KD_OK) {
         svg_chart chart = {title, "parameters", y_label, series, count};
-        status = svg_chart_write(path, &chart);
+        status = kd_svg_chart_write(path, &chart);
     }
     free(x);
     free(y);
@@ -87,7 +87,7 @@ static kd_status size_scatter(const report *summary, const char *path, const cha
     return status;
 }
 
-kd_status report_charts_write(const report *summary, const char *out_dir)
+kd_status kd_report_charts_write(const report *summary, const char *out_dir)
 {
     char path[REPORT_PATH_CAPACITY];
     kd_status status = kd_path_join(path, sizeof path, out_dir, "loss_curves.svg");

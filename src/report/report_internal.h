@@ -20,13 +20,13 @@ typedef struct {
     char *data;
     size_t length;
     size_t capacity;
-    int failed;     /* an allocation failed; text_buffer_write reports it */
+    int failed;     /* an allocation failed; kd_text_buffer_write reports it */
 } text_buffer;
 
-void text_printf(text_buffer *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void text_append_xml(text_buffer *text, const char *value);
-kd_status text_buffer_write(const text_buffer *text, const char *path);
-void text_buffer_free(text_buffer *text);
+void kd_text_printf(text_buffer *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kd_text_append_xml(text_buffer *text, const char *value);
+kd_status kd_text_buffer_write(const text_buffer *text, const char *path);
+void kd_text_buffer_free(text_buffer *text);
 
 /* ---- one model ----------------------------------------------------------- */
 
@@ -44,8 +44,8 @@ typedef struct {
 } metrics_history;
 
 /* Reads every row of metrics.jsonl; rows must carry a numeric "step". */
-kd_status metrics_history_read(const char *path, metrics_history *history);
-void metrics_history_free(metrics_history *history);
+kd_status kd_metrics_history_read(const char *path, metrics_history *history);
+void kd_metrics_history_free(metrics_history *history);
 
 typedef struct {
     double params;
@@ -69,7 +69,7 @@ typedef struct {
     double val_accuracy;          /* argmax == the reference token */
     double val_tokens;
     double top1_agreement;        /* argmax == the teacher's argmax */
-    double rouge_l;               /* mean F over the ROUGE records */
+    double rouge_l;                  /* mean F over the ROUGE records */
 } model_quality;
 
 typedef struct {
@@ -87,9 +87,9 @@ typedef struct {
 } report_model;
 
 /* Finds the model directory and run of `dir` and reads their configs. */
-kd_status report_model_locate(const char *dir, int is_teacher, report_model *model);
-void report_model_free(report_model *model);
-void model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size);
+kd_status kd_report_model_locate(const char *dir, int is_teacher, report_model *model);
+void kd_report_model_free(report_model *model);
+void kd_model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size);
 
 /* What training cost and how it was set up, from the run's metrics.jsonl
  * (its last row) and config.json; NaN or NULL where the run does not say. */
@@ -109,15 +109,15 @@ typedef struct {
     const cJSON *init;
 } training_summary;
 
-void training_summary_read(const report_model *model, training_summary *summary);
+void kd_training_summary_read(const report_model *model, training_summary *summary);
 
 /* ---- measurements ------------------------------------------------------- */
 
 /* The resident memory figures of this process, from /proc/self/status. */
-kd_status process_memory_mb(double *resident, double *peak);
+kd_status kd_process_memory_mb(double *resident, double *peak);
 /* Makes the peak start again from what is resident now (Linux 4.0+:
  * /proc/self/clear_refs), after handing freed heap memory back. */
-kd_status process_memory_reset_peak(void);
+kd_status kd_process_memory_reset_peak(void);
 
 typedef struct {
     int prompt_tokens;
@@ -128,8 +128,8 @@ typedef struct {
 /* Loads the model directory and times prefill and greedy generation with a
  * KV cache at batch 1: one warm-up, then the median of `repeats` runs. The
  * memory figures cover the load, the warm-up and the repeats. */
-kd_status measure_speed(const char *model_dir, const speed_settings *settings,
-                        model_speed *speed);
+kd_status kd_measure_speed(const char *model_dir, const speed_settings *settings,
+                           model_speed *speed);
 
 /* The validation data every model is scored on. */
 typedef struct {
@@ -164,23 +164,23 @@ typedef struct {
     int prompt_count;
 } validation_options;
 
-kd_status validation_set_build(const validation_options *options, validation_set *set);
-void validation_set_free(validation_set *set);
+kd_status kd_validation_set_build(const validation_options *options, validation_set *set);
+void kd_validation_set_free(validation_set *set);
 
 /* Prepares a loaded model for everything measured on the set. */
-kd_status validation_prepare(gpt2_model *model, const validation_set *set);
+kd_status kd_validation_prepare(gpt2_model *model, const validation_set *set);
 
 /* Loss, perplexity and accuracy on the validation set; with `record`, the
  * teacher's argmax is stored in `set`, otherwise agreement with it is
  * measured. */
-kd_status measure_validation(gpt2_model *model, validation_set *set, int record,
-                             model_quality *quality);
+kd_status kd_measure_validation(gpt2_model *model, validation_set *set, int record,
+                                model_quality *quality);
 
 /* Greedy answers (temperature 0, stop at <|endoftext|>): the mean ROUGE-L F
  * over the set's records, and the text of each side-by-side prompt
  * (answers has room for set->sample_count strings). */
-kd_status measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
-                          const validation_set *set, model_quality *quality, char **answers);
+kd_status kd_measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
+                             const validation_set *set, model_quality *quality, char **answers);
 
 /* ---- the whole report --------------------------------------------------- */
 
@@ -202,10 +202,10 @@ typedef struct {
     const char *blas_core;
 } report;
 
-void machine_cpu_model(char *out, size_t size);
+void kd_machine_cpu_model(char *out, size_t size);
 
-cJSON *report_to_json(const report *summary);
-kd_status report_markdown_write(const report *summary, const char *path);
-kd_status report_charts_write(const report *summary, const char *out_dir);
+cJSON *kd_report_to_json(const report *summary);
+kd_status kd_report_markdown_write(const report *summary, const char *path);
+kd_status kd_report_charts_write(const report *summary, const char *out_dir);
 
 #endif

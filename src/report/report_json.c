@@ -51,7 +51,7 @@ static cJSON *settings_json(const report *summary)
 static void add_training(cJSON *object, const report_model *model)
 {
     training_summary training;
-    training_summary_read(model, &training);
+    kd_training_summary_read(model, &training);
     add_string(object, "run", training.has_run ? model->run_dir : NULL);
     add_number(object, "steps", training.steps);
     add_number(object, "train_wall_s", training.wall_s);
@@ -118,7 +118,7 @@ static cJSON *model_json(const report *summary, const report_model *model)
     return object;
 }
 
-cJSON *report_to_json(const report *summary)
+cJSON *kd_report_to_json(const report *summary)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *machine = cJSON_AddObjectToObject(root, "machine");

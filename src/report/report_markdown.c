@@ -9,14 +9,14 @@
 /* A table cell: '|' would end it and a newline the row. */
 static void cell(text_buffer *md, const char *value)
 {
-    text_printf(md, " ");
+    kd_text_printf(md, " ");
     for (const char *c = value; *c; c++) {
         if (*c == '|')
-            text_printf(md, "\\|");
+            kd_text_printf(md, "\\|");
         else
-            text_printf(md, "%c", *c == '\n' || *c == '\r' ? ' ' : *c);
+            kd_text_printf(md, "%c", *c == '\n' || *c == '\r' ? ' ' : *c);
     }
-    text_printf(md, " |");
+    kd_text_printf(md, " |");
 }
 
 /* A number cell, "-" when the value is unknown. */
@@ -35,13 +35,13 @@ static void ratio_cell(text_buffer *md, double value, double teacher)
 
 static void header(text_buffer *md, const char *title, const char *const *columns, int count)
 {
-    text_printf(md, "\n## %s\n\n|", title);
+    kd_text_printf(md, "\n## %s\n\n|", title);
     for (int i = 0; i < count; i++)
         cell(md, columns[i]);
-    text_printf(md, "\n|");
+    kd_text_printf(md, "\n|");
     for (int i = 0; i < count; i++)
-        text_printf(md, "%s|", i == 0 ? "---" : "---:");
-    text_printf(md, "\n");
+        kd_text_printf(md, "%s|", i == 0 ? "---" : "---:");
+    kd_text_printf(md, "\n");
 }
 
 static void size_table(text_buffer *md, const report *summary)
@@ -55,7 +55,7 @@ static void size_table(text_buffer *md, const report *summary)
         char shape[64];
         snprintf(shape, sizeof shape, "%d x %d (%d)", model->config.n_layer, model->config.n_embd,
                  model->config.n_head);
-        text_printf(md, "|");
+        kd_text_printf(md, "|");
         cell(md, model->name);
         cell(md, model->role);
         cell(md, shape);
@@ -64,7 +64,7 @@ static void size_table(text_buffer *md, const report *summary)
         number_cell(md, "%.1f", model->size.bytes_fp32 / 1e6);
         number_cell(md, "%.1f", model->size.bytes_fp16 / 1e6);
         ratio_cell(md, model->size.params, teacher->params);
-        text_printf(md, "\n");
+        kd_text_printf(md, "\n");
     }
 }
 
@@ -76,15 +76,15 @@ static void speed_table(text_buffer *md, const report *summary)
     const model_speed *teacher = &summary->models[0].speed;
     for (int i = 0; i < summary->model_count; i++) {
         const model_speed *speed = &summary->models[i].speed;
-        text_printf(md, "|");
+        kd_text_printf(md, "|");
         cell(md, summary->models[i].name);
         number_cell(md, "%.0f", speed->prefill_tokens_per_s);
         ratio_cell(md, speed->prefill_tokens_per_s, teacher->prefill_tokens_per_s);
         number_cell(md, "%.1f", speed->gen_tokens_per_s);
         ratio_cell(md, speed->gen_tokens_per_s, teacher->gen_tokens_per_s);
-        text_printf(md, "\n");
+        kd_text_printf(md, "\n");
     }
-    text_printf(md, "\nBatch 1, KV cache, greedy; a %d-token prompt, then %d generated tokens; "
+    kd_text_printf(md, "\nBatch 1, KV cache, greedy; a %d-token prompt, then %d generated tokens; "
                     "one warm-up, median of %d runs. Generation tokens/s counts the decode steps "
                     "(forward pass and argmax) after the prompt.\n",
                 summary->speed.prompt_tokens, summary->speed.new_tokens, summary->speed.repeats);
@@ -99,14 +99,14 @@ static void memory_table(text_buffer *md, const report *summary)
     for (int i = 0; i < summary->model_count; i++) {
         const model_speed *speed = &summary->models[i].speed;
         int known = speed->memory_measured;
-        text_printf(md, "|");
+        kd_text_printf(md, "|");
         cell(md, summary->models[i].name);
         number_cell(md, "%.1f", known ? speed->peak_rss_mb : NAN);
         number_cell(md, "%.1f", known ? speed->model_rss_mb : NAN);
         ratio_cell(md, known ? speed->peak_rss_mb : NAN, teacher->peak_rss_mb);
-        text_printf(md, "\n");
+        kd_text_printf(md, "\n");
     }
-    text_printf(md, "\nPeak resident memory of the report process while it loaded the model and "
+    kd_text_printf(md, "\nPeak resident memory of the report process while it loaded the model and "
                     "ran the speed test, the peak reset before each model; \"above baseline\" "
                     "leaves out what the process held before loading.\n");
 }
@@ -118,16 +118,16 @@ static void quality_table(text_buffer *md, const report *summary)
     header(md, "Quality", columns, 6);
     for (int i = 0; i < summary->model_count; i++) {
         const model_quality *quality = &summary->models[i].quality;
-        text_printf(md, "|");
+        kd_text_printf(md, "|");
         cell(md, summary->models[i].name);
         number_cell(md, "%.4f", quality->val_loss);
         number_cell(md, "%.2f", quality->val_ppl);
         number_cell(md, "%.4f", quality->val_accuracy);
         number_cell(md, "%.4f", quality->top1_agreement);
         number_cell(md, "%.4f", quality->rouge_l);
-        text_printf(md, "\n");
+        kd_text_printf(md, "\n");
     }
-    text_printf(md, "\nValidation split of `%s`: %zu examples, %.0f counted response tokens, "
+    kd_text_printf(md, "\nValidation split of `%s`: %zu examples, %.0f counted response tokens, "
                     "sequence length %zu%s. Top-1 agreement: positions where the model's argmax "
                     "equals the teacher's. ROUGE-L: mean F-measure of greedy answers (at most %d "
                     "tokens) to the first %d validation records against their reference "
@@ -145,8 +145,8 @@ static void training_table(text_buffer *md, const report *summary)
     header(md, "Training", columns, 9);
     for (int i = 0; i < summary->model_count; i++) {
         training_summary training;
-        training_summary_read(&summary->models[i], &training);
-        text_printf(md, "|");
+        kd_training_summary_read(&summary->models[i], &training);
+        kd_text_printf(md, "|");
         cell(md, summary->models[i].name);
         number_cell(md, "%.0f", training.steps);
         number_cell(md, "%.1f", training.wall_s);
@@ -156,7 +156,7 @@ static void training_table(text_buffer *md, const report *summary)
         number_cell(md, "%.0f", training.topk);
         number_cell(md, "%.0f", training.samples);
         cell(md, training.logits_source ? training.logits_source : "-");
-        text_printf(md, "\n");
+        kd_text_printf(md, "\n");
     }
 }
 
@@ -164,25 +164,25 @@ static void training_table(text_buffer *md, const report *summary)
  * inside it. */
 static void generations(text_buffer *md, const report *summary)
 {
-    text_printf(md, "\n## Generations\n\nGreedy answers (at most %d tokens) through the "
+    kd_text_printf(md, "\n## Generations\n\nGreedy answers (at most %d tokens) through the "
                     "instruction template.\n", summary->options.answer_tokens);
     for (int p = 0; p < summary->prompt_count; p++) {
-        text_printf(md, "\n### %s\n", summary->prompts[p]);
+        kd_text_printf(md, "\n### %s\n", summary->prompts[p]);
         for (int i = 0; i < summary->model_count; i++) {
             const char *answer = summary->models[i].answers[p];
-            text_printf(md, "\n**%s** (%s):\n\n> ", summary->models[i].name,
-                        summary->models[i].role);
+            kd_text_printf(md, "\n**%s** (%s):\n\n> ", summary->models[i].name,
+                           summary->models[i].role);
             for (const char *c = answer; *c; c++)
-                text_printf(md, *c == '\n' ? "\n> " : "%c", *c);
-            text_printf(md, "%s\n", answer[0] ? "" : "*(empty)*");
+                kd_text_printf(md, *c == '\n' ? "\n> " : "%c", *c);
+            kd_text_printf(md, "%s\n", answer[0] ? "" : "*(empty)*");
         }
     }
 }
 
-kd_status report_markdown_write(const report *summary, const char *path)
+kd_status kd_report_markdown_write(const report *summary, const char *path)
 {
     text_buffer md = {0};
-    text_printf(&md, "# kd report\n\nTeacher **%s** (`%s`) and %d student(s), measured on %s "
+    kd_text_printf(&md, "# kd report\n\nTeacher **%s** (`%s`) and %d student(s), measured on %s "
                      "with %d threads (OpenBLAS %s).\n",
                 summary->models[0].name, summary->models[0].model_dir, summary->model_count - 1,
                 summary->cpu_model, summary->threads, summary->blas_core);
@@ -191,11 +191,11 @@ kd_status report_markdown_write(const report *summary, const char *path)
     memory_table(&md, summary);
     quality_table(&md, summary);
     training_table(&md, summary);
-    text_printf(&md, "\n## Charts\n\n![loss curves](loss_curves.svg)\n\n"
+    kd_text_printf(&md, "\n## Charts\n\n![loss curves](loss_curves.svg)\n\n"
                      "![size against validation loss](size_vs_loss.svg)\n\n"
                      "![size against generation speed](size_vs_speed.svg)\n");
     generations(&md, summary);
-    kd_status status = text_buffer_write(&md, path);
-    text_buffer_free(&md);
+    kd_status status = kd_text_buffer_write(&md, path);
+    kd_text_buffer_free(&md);
     return status;
 }

@@ -84,7 +84,7 @@ static kd_status lcs_length(const word_list *a, const word_list *b, size_t *leng
     return KD_OK;
 }
 
-kd_status rouge_l(const char *candidate, const char *reference, rouge_score *score)
+kd_status kd_rouge_l(const char *candidate, const char *reference, rouge_score *score)
 {
     word_list candidate_words = {0}, reference_words = {0};
     size_t common = 0;

@@ -97,35 +97,35 @@ static void write_axes(text_buffer *svg, const svg_chart *chart, const axis_scal
                        const axis_scale *y)
 {
     int right = WIDTH - RIGHT, bottom = HEIGHT - BOTTOM;
-    text_printf(svg, "<g class=\"axes\" stroke=\"#333\" stroke-width=\"1\">\n"
+    kd_text_printf(svg, "<g class=\"axes\" stroke=\"#333\" stroke-width=\"1\">\n"
                      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n"
                      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n</g>\n",
                 LEFT, bottom, right, bottom, LEFT, TOP, LEFT, bottom);
     char label[32];
-    text_printf(svg, "<g class=\"ticks\" font-size=\"11\" fill=\"#333\">\n");
+    kd_text_printf(svg, "<g class=\"ticks\" font-size=\"11\" fill=\"#333\">\n");
     for (int i = 0; i <= tick_count(x); i++) {
         double v = x->low + i * x->step, px = to_pixel_x(x, v);
         tick_label(v, x, label, sizeof label);
-        text_printf(svg, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>"
+        kd_text_printf(svg, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>"
                          "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
                     px, bottom, px, bottom + 5, px, bottom + 18, label);
     }
     for (int i = 0; i <= tick_count(y); i++) {
         double v = y->low + i * y->step, py = to_pixel_y(y, v);
         tick_label(v, y, label, sizeof label);
-        text_printf(svg, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333\"/>"
+        kd_text_printf(svg, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333\"/>"
                          "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                     LEFT - 5, py, LEFT, py, LEFT - 8, py + 4, label);
     }
-    text_printf(svg, "</g>\n<text class=\"x-title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+    kd_text_printf(svg, "</g>\n<text class=\"x-title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
                      "font-size=\"13\">",
                 (LEFT + right) / 2, HEIGHT - 20);
-    text_append_xml(svg, chart->x_label);
-    text_printf(svg, "</text>\n<text class=\"y-title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+    kd_text_append_xml(svg, chart->x_label);
+    kd_text_printf(svg, "</text>\n<text class=\"y-title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
                      "font-size=\"13\" transform=\"rotate(-90 %d %d)\">",
                 22, (TOP + bottom) / 2, 22, (TOP + bottom) / 2);
-    text_append_xml(svg, chart->y_label);
-    text_printf(svg, "</text>\n");
+    kd_text_append_xml(svg, chart->y_label);
+    kd_text_printf(svg, "</text>\n");
 }
 
 static void write_series(text_buffer *svg, const svg_series *series, const axis_scale *x,
@@ -136,63 +136,63 @@ static void write_series(text_buffer *svg, const svg_series *series, const axis_
     const char *radius = series->style == SVG_POINTS ? "5" : "2.5";
     for (int i = 0; i < series->count; i++)
         if (isfinite(series->x[i]) && isfinite(series->y[i]))
-            text_printf(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>\n",
-                        to_pixel_x(x, series->x[i]), to_pixel_y(y, series->y[i]), radius, color);
+            kd_text_printf(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\"/>\n",
+                           to_pixel_x(x, series->x[i]), to_pixel_y(y, series->y[i]), radius, color);
     if (series->style == SVG_POINTS)
         return;
-    text_printf(svg, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color,
-                series->style == SVG_DASHED_LINE ? " stroke-dasharray=\"6 4\"" : "");
+    kd_text_printf(svg, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color,
+                   series->style == SVG_DASHED_LINE ? " stroke-dasharray=\"6 4\"" : "");
     for (int i = 0; i < series->count; i++)
         if (isfinite(series->x[i]) && isfinite(series->y[i]))
-            text_printf(svg, "%.1f,%.1f ", to_pixel_x(x, series->x[i]),
-                        to_pixel_y(y, series->y[i]));
-    text_printf(svg, "\"/>\n");
+            kd_text_printf(svg, "%.1f,%.1f ", to_pixel_x(x, series->x[i]),
+                           to_pixel_y(y, series->y[i]));
+    kd_text_printf(svg, "\"/>\n");
 }
 
 static void write_legend(text_buffer *svg, const svg_chart *chart)
 {
     int x = WIDTH - RIGHT + 16;
-    text_printf(svg, "<g class=\"legend\" font-size=\"12\">\n");
+    kd_text_printf(svg, "<g class=\"legend\" font-size=\"12\">\n");
     for (int s = 0; s < chart->series_count; s++) {
         const svg_series *series = &chart->series[s];
         const char *color = palette[(unsigned)series->color % PALETTE_SIZE];
         int y = TOP + 10 + s * LEGEND_ROW;
         if (series->style == SVG_POINTS)
-            text_printf(svg, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"%s\"/>", x + 12, y, color);
+            kd_text_printf(svg, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"%s\"/>", x + 12, y, color);
         else
-            text_printf(svg, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+            kd_text_printf(svg, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
                              "stroke-width=\"2\"%s/>",
                         x, y, x + 24, y, color,
                         series->style == SVG_DASHED_LINE ? " stroke-dasharray=\"6 4\"" : "");
-        text_printf(svg, "<text x=\"%d\" y=\"%d\">", x + 32, y + 4);
-        text_append_xml(svg, series->label);
-        text_printf(svg, "</text>\n");
+        kd_text_printf(svg, "<text x=\"%d\" y=\"%d\">", x + 32, y + 4);
+        kd_text_append_xml(svg, series->label);
+        kd_text_printf(svg, "</text>\n");
     }
-    text_printf(svg, "</g>\n");
+    kd_text_printf(svg, "</g>\n");
 }
 
-kd_status svg_chart_write(const char *path, const svg_chart *chart)
+kd_status kd_svg_chart_write(const char *path, const svg_chart *chart)
 {
     double x_low, x_high, y_low, y_high;
     data_range(chart, 1, &x_low, &x_high);
     data_range(chart, 0, &y_low, &y_high);
     axis_scale x = scale_for(x_low, x_high), y = scale_for(y_low, y_high);
     text_buffer svg = {0};
-    text_printf(&svg, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    kd_text_printf(&svg, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                       "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
                       "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
                       "<text class=\"title\" x=\"%d\" y=\"26\" text-anchor=\"middle\" "
                       "font-size=\"16\">",
                 WIDTH, HEIGHT, WIDTH, HEIGHT, WIDTH, HEIGHT, (LEFT + WIDTH - RIGHT) / 2);
-    text_append_xml(&svg, chart->title);
-    text_printf(&svg, "</text>\n");
+    kd_text_append_xml(&svg, chart->title);
+    kd_text_printf(&svg, "</text>\n");
     write_axes(&svg, chart, &x, &y);
     for (int s = 0; s < chart->series_count; s++)
         write_series(&svg, &chart->series[s], &x, &y);
     write_legend(&svg, chart);
-    text_printf(&svg, "</svg>\n");
-    kd_status status = text_buffer_write(&svg, path);
-    text_buffer_free(&svg);
+    kd_text_printf(&svg, "</svg>\n");
+    kd_status status = kd_text_buffer_write(&svg, path);
+    kd_text_buffer_free(&svg);
     return status;
 }

@@ -1,6 +1,6 @@
 /* A growing text buffer for the report's Markdown and SVG. Appends never
  * fail on the spot: a failed allocation marks the buffer, and the one check
- * at the end (text_buffer_write) reports it, so writers stay linear. */
+ * at the end (kd_text_buffer_write) reports it, so writers stay linear. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "kd/io.h"
 #include "report_internal.h"
 
-void text_printf(text_buffer *text, const char *fmt, ...)
+void kd_text_printf(text_buffer *text, const char *fmt, ...)
 {
     if (text->failed)
         return;
@@ -38,28 +38,28 @@ void text_printf(text_buffer *text, const char *fmt, ...)
 }
 
 /* Text inside SVG elements and attributes: the five XML specials escaped. */
-void text_append_xml(text_buffer *text, const char *value)
+void kd_text_append_xml(text_buffer *text, const char *value)
 {
     for (const char *c = value; *c; c++) {
         switch (*c) {
-        case '&': text_printf(text, "&amp;"); break;
-        case '<': text_printf(text, "&lt;"); break;
-        case '>': text_printf(text, "&gt;"); break;
-        case '"': text_printf(text, "&quot;"); break;
-        case '\'': text_printf(text, "&apos;"); break;
-        default: text_printf(text, "%c", *c);
+        case '&': kd_text_printf(text, "&amp;"); break;
+        case '<': kd_text_printf(text, "&lt;"); break;
+        case '>': kd_text_printf(text, "&gt;"); break;
+        case '"': kd_text_printf(text, "&quot;"); break;
+        case '\'': kd_text_printf(text, "&apos;"); break;
+        default: kd_text_printf(text, "%c", *c);
         }
     }
 }
 
-kd_status text_buffer_write(const text_buffer *text, const char *path)
+kd_status kd_text_buffer_write(const text_buffer *text, const char *path)
 {
     if (text->failed)
         return kd_fail(KD_ERR_NOMEM, "%s: out of memory while composing it", path);
-    return atomic_write_file(path, text->data ? text->data : "", text->length);
+    return kd_atomic_write_file(path, text->data ? text->data : "", text->length);
 }
 
-void text_buffer_free(text_buffer *text)
+void kd_text_buffer_free(text_buffer *text)
 {
     free(text->data);
     *text = (text_buffer){0};

@@ -37,7 +37,7 @@ static void read_history(const metrics_history *history, training_summary *summa
     }
 }
 
-void training_summary_read(const report_model *model, training_summary *summary)
+void kd_training_summary_read(const report_model *model, training_summary *summary)
 {
     *summary = (training_summary){
         .steps = NAN, .wall_s = NAN, .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN,

@@ -1,6 +1,6 @@
 /* The data every model is scored on, built once: the validation split of
  * the run that trained the teacher (same files, template, loss mask and
- * split as teacher training's dataset_build), the first validation records
+ * split as teacher training's kd_dataset_build), the first validation records
  * for ROUGE-L with their reference responses, and the side-by-side prompts,
  * all encoded with the teacher's tokenizer. */
 #include <stdlib.h>
@@ -15,10 +15,10 @@ static kd_status build_dataset(const validation_options *options, validation_set
     dataset_options data = options->config->data;
     data.seq_len = options->seq_len;
     data.cache_dir = NULL; /* the report never writes into a run directory */
-    kd_status status = dataset_build(&data, options->tokenizer, &set->data, NULL);
+    kd_status status = kd_dataset_build(&data, options->tokenizer, &set->data, NULL);
     if (status != KD_OK)
         return status;
-    dataset_part_indices(set->data, DATASET_VALIDATION, &set->validation_examples);
+    kd_dataset_part_indices(set->data, DATASET_VALIDATION, &set->validation_examples);
     if (set->validation_examples == 0)
         return kd_fail(KD_ERR_INVALID, "the validation split is empty (validation_fraction %g)",
                        data.validation_fraction);
@@ -31,8 +31,8 @@ static kd_status build_dataset(const validation_options *options, validation_set
 static kd_status encode_prompt(const validation_options *options, const char *instruction,
                                const char *context, kd_token_buffer *out, int *fits)
 {
-    kd_status status = template_encode_prompt(options->tokenizer, &options->config->data.prompt,
-                                              instruction, context, out);
+    kd_status status = kd_template_encode_prompt(options->tokenizer, &options->config->data.prompt,
+                                                 instruction, context, out);
     /* At least one new token must fit after the prompt in every model. */
     *fits = status == KD_OK && out->count < (size_t)options->smallest_context;
     return status;
@@ -46,7 +46,7 @@ static kd_status add_rouge_record(const validation_options *options, const data_
     kd_status status = encode_prompt(options, record->instruction, record->context, &prompt, &fits);
     char *reference = fits ? strdup(record->response) : NULL;
     if (status != KD_OK || !fits || !reference) {
-        token_buffer_free(&prompt);
+        kd_token_buffer_free(&prompt);
         return status != KD_OK || !fits ? status : kd_fail(KD_ERR_NOMEM, "no memory for text");
     }
     set->rouge_prompts[set->rouge_count] = prompt;
@@ -63,7 +63,7 @@ static kd_status collect_rouge_records(const validation_options *options, valida
     record_list records = {0};
     kd_status status = KD_OK;
     for (size_t f = 0; f < data->path_count && status == KD_OK; f++)
-        status = records_read_file(data->paths[f], &data->fields, data->skip_bad, &records);
+        status = kd_records_read_file(data->paths[f], &data->fields, data->skip_bad, &records);
     size_t wanted = (size_t)options->rouge_examples;
     set->rouge_prompts = calloc(wanted + 1, sizeof *set->rouge_prompts);
     set->rouge_references = calloc(wanted + 1, sizeof *set->rouge_references);
@@ -72,11 +72,11 @@ static kd_status collect_rouge_records(const validation_options *options, valida
     for (size_t i = 0; i < records.count && (size_t)set->rouge_count < wanted && status == KD_OK;
          i++) {
         const data_record *record = &records.items[i];
-        uint64_t hash = record_content_hash(record->instruction, record->context, record->response);
-        if (split_is_validation(hash, data->split_seed, data->validation_fraction))
+        uint64_t hash = kd_record_content_hash(record->instruction, record->context, record->response);
+        if (kd_split_is_validation(hash, data->split_seed, data->validation_fraction))
             status = add_rouge_record(options, record, set);
     }
-    record_list_free(&records);
+    kd_record_list_free(&records);
     return status;
 }
 
@@ -103,7 +103,7 @@ static kd_status encode_sample_prompts(const validation_options *options, valida
     return KD_OK;
 }
 
-kd_status validation_set_build(const validation_options *options, validation_set *set)
+kd_status kd_validation_set_build(const validation_options *options, validation_set *set)
 {
     memset(set, 0, sizeof *set);
     set->answer_tokens = options->answer_tokens;
@@ -115,15 +115,15 @@ kd_status validation_set_build(const validation_options *options, validation_set
     return status;
 }
 
-void validation_set_free(validation_set *set)
+void kd_validation_set_free(validation_set *set)
 {
-    dataset_free(set->data);
+    kd_dataset_free(set->data);
     for (int i = 0; i < set->rouge_count; i++) {
-        token_buffer_free(&set->rouge_prompts[i]);
+        kd_token_buffer_free(&set->rouge_prompts[i]);
         free(set->rouge_references[i]);
     }
     for (int i = 0; i < set->sample_count; i++)
-        token_buffer_free(&set->sample_prompts[i]);
+        kd_token_buffer_free(&set->sample_prompts[i]);
     free(set->rouge_prompts);
     free(set->rouge_references);
     free(set->sample_prompts);

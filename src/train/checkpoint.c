@@ -2,7 +2,7 @@
  * replaced as a whole. The new checkpoint is written to "<dir>.new", then
  * "<dir>" becomes "<dir>.old", "<dir>.new" becomes "<dir>", and "<dir>.old"
  * is removed. Whenever a crash strikes, either "<dir>" or "<dir>.old" is a
- * complete checkpoint, and checkpoint_load finds it. */
+ * complete checkpoint, and kd_checkpoint_load finds it. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -149,7 +149,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
                                         const train_state *state, const char *tokenizer_dir)
 {
     char path[PATH_CAPACITY];
-    kd_status status = model_dir_save(dir, model, tokenizer_dir);
+    kd_status status = kd_model_dir_save(dir, model, tokenizer_dir);
     if (status != KD_OK)
         return status;
     safetensors_source moments[2] = {
@@ -157,7 +157,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
         {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_params}},
     };
     if ((status = kd_path_join(path, sizeof path, dir, "optimizer.safetensors")) != KD_OK ||
-        (status = safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
+        (status = kd_safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
         return status;
     cJSON *json = state_to_json(state);
     char *text = json ? cJSON_Print(json) : NULL;
@@ -166,13 +166,13 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
         return kd_fail(KD_ERR_NOMEM, "cannot format state.json");
     status = kd_path_join(path, sizeof path, dir, "state.json");
     if (status == KD_OK)
-        status = atomic_write_file(path, text, strlen(text));
+        status = kd_atomic_write_file(path, text, strlen(text));
     free(text);
     return status;
 }
 
-kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
-                          const char *tokenizer_dir)
+kd_status kd_checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
+                             const char *tokenizer_dir)
 {
     char fresh[PATH_CAPACITY], old[PATH_CAPACITY];
     kd_status status;
@@ -199,7 +199,7 @@ kd_status checkpoint_save(const char *dir, const gpt2_model *model, const train_
 }
 
 /* The complete checkpoint to read: "<dir>", or "<dir>.old" after a crash
- * between the two renames of checkpoint_save. */
+ * between the two renames of kd_checkpoint_save. */
 static int checkpoint_location(const char *dir, char *out)
 {
     char state[PATH_CAPACITY];
@@ -214,7 +214,7 @@ static int checkpoint_location(const char *dir, char *out)
     return 0;
 }
 
-int checkpoint_exists(const char *dir)
+int kd_checkpoint_exists(const char *dir)
 {
     char location[PATH_CAPACITY];
     return checkpoint_location(dir, location);
@@ -223,18 +223,18 @@ int checkpoint_exists(const char *dir)
 static kd_status load_moments(const char *path, gpt2_model *model)
 {
     safetensors_file file;
-    kd_status status = safetensors_open(&file, path);
+    kd_status status = kd_safetensors_open(&file, path);
     if (status != KD_OK)
         return status;
     float *targets[2] = {model->adam_m, model->adam_v};
     const char *names[2] = {"adam_m", "adam_v"};
     for (int i = 0; i < 2 && status == KD_OK; i++) {
-        const safetensors_tensor *tensor = safetensors_find(&file, names[i]);
-        if (!tensor || safetensors_tensor_elements(tensor) != model->num_params)
+        const safetensors_tensor *tensor = kd_safetensors_find(&file, names[i]);
+        if (!tensor || kd_safetensors_tensor_elements(tensor) != model->num_params)
             status = kd_fail(KD_ERR_FORMAT, "%s: tensor %s is missing or has the wrong size",
                              path, names[i]);
         else
-            status = safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
+            status = kd_safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
         /* Resuming from a NaN, or a negative second moment (whose root AdamW
          * takes), would only fail later and further from the cause. */
         for (size_t j = 0; j < model->num_params && status == KD_OK; j++)
@@ -242,11 +242,11 @@ static kd_status load_moments(const char *path, gpt2_model *model)
                 status = kd_fail(KD_ERR_NUMERIC, "%s: tensor %s: element %zu is %g", path,
                                  names[i], j, (double)targets[i][j]);
     }
-    safetensors_close(&file);
+    kd_safetensors_close(&file);
     return status;
 }
 
-kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state)
+kd_status kd_checkpoint_load(const char *dir, gpt2_model *model, train_state *state)
 {
     char location[PATH_CAPACITY], path[PATH_CAPACITY];
     if (!checkpoint_location(dir, location))
@@ -254,17 +254,17 @@ kd_status checkpoint_load(const char *dir, gpt2_model *model, train_state *state
     gpt2_config config;
     kd_status status = kd_path_join(path, sizeof path, location, "config.json");
     if (status == KD_OK)
-        status = gpt2_config_read(path, &config);
+        status = kd_gpt2_config_read(path, &config);
     if (status == KD_OK && memcmp(&config, &model->config, sizeof config) != 0)
         status = kd_fail(KD_ERR_INVALID, "%s: the checkpoint's model shape differs from the "
                          "run's configuration", location);
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "model.safetensors")) == KD_OK)
-        status = model_weights_read(path, model);
+        status = kd_model_weights_read(path, model);
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "optimizer.safetensors")) == KD_OK)
         status = load_moments(path, model);
     cJSON *json = NULL;
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "state.json")) == KD_OK &&
-        (status = json_read_file(path, &json)) == KD_OK)
+        (status = kd_json_read_file(path, &json)) == KD_OK)
         status = state_from_json(json, state);
     cJSON_Delete(json);
     return status;

@@ -16,7 +16,7 @@ static double attention_flops_per_token(const gpt2_config *config, int seq)
     return 3.0 * 4.0 * config->n_layer * (double)seq * config->n_embd;
 }
 
-double train_flops_per_token(const gpt2_config *config, int seq)
+double kd_train_flops_per_token(const gpt2_config *config, int seq)
 {
     double C = config->n_embd;
     double matmul_params = 12.0 * config->n_layer * C * C + (double)config->vocab_size * C;
@@ -28,13 +28,13 @@ static kd_status measure_step(const gpt2_config *config, int batch, int seq, int
                               double *seconds_per_step)
 {
     gpt2_model model;
-    kd_status status = gpt2_create(&model, config);
+    kd_status status = kd_gpt2_create(&model, config);
     if (status != KD_OK)
         return status;
-    gpt2_init_random(&model, 1);
+    kd_gpt2_init_random(&model, 1);
     size_t cells = (size_t)batch * seq;
     int *tokens = kd_alloc(cells, sizeof(int), "estimate tokens");
-    if ((status = gpt2_prepare(&model, batch, seq, 1)) == KD_OK && tokens) {
+    if ((status = kd_gpt2_prepare(&model, batch, seq, 1)) == KD_OK && tokens) {
         kd_rng rng;
         kd_rng_seed(&rng, 7);
         for (size_t i = 0; i < cells; i++)
@@ -46,27 +46,27 @@ static kd_status measure_step(const gpt2_config *config, int batch, int seq, int
         for (int i = 0; i <= steps && status == KD_OK; i++) {
             if (i == 1)
                 start = kd_now_seconds(); /* the first step warms caches and pools */
-            status = gpt2_train_step(&model, &micro, 1, &step, i + 1, &result);
+            status = kd_gpt2_train_step(&model, &micro, 1, &step, i + 1, &result);
         }
         *seconds_per_step = (kd_now_seconds() - start) / steps;
     } else if (!tokens) {
         status = KD_ERR_NOMEM;
     }
     free(tokens);
-    gpt2_free(&model);
+    kd_gpt2_free(&model);
     return status;
 }
 
-kd_status train_estimate(const gpt2_config *config, int batch, int seq, int measure,
-                         train_cost *cost)
+kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int measure,
+                            train_cost *cost)
 {
     memset(cost, 0, sizeof *cost);
-    cost->params = (double)gpt2_num_params(config);
-    cost->flops_per_token = train_flops_per_token(config, seq);
+    cost->params = (double)kd_gpt2_num_params(config);
+    cost->flops_per_token = kd_train_flops_per_token(config, seq);
     cost->weights_bytes = 4.0 * cost->params;
     cost->grads_bytes = 4.0 * cost->params;
     cost->optimizer_bytes = 8.0 * cost->params;
-    double prepared = (double)gpt2_prepare_bytes(config, batch, seq, 1);
+    double prepared = (double)kd_gpt2_prepare_bytes(config, batch, seq, 1);
     cost->activation_bytes = prepared - cost->grads_bytes - cost->optimizer_bytes;
     cost->total_bytes = cost->weights_bytes + prepared;
     cost->machine_bytes = (double)kd_physical_memory_bytes();
@@ -80,7 +80,7 @@ kd_status train_estimate(const gpt2_config *config, int batch, int seq, int meas
     if (status != KD_OK)
         return status;
     double probe_tokens = (double)probe_batch * probe_seq;
-    cost->measured_flops = train_flops_per_token(config, probe_seq) * probe_tokens / seconds;
+    cost->measured_flops = kd_train_flops_per_token(config, probe_seq) * probe_tokens / seconds;
     cost->tokens_per_s = cost->measured_flops / cost->flops_per_token;
     return KD_OK;
 }

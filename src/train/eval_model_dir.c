@@ -17,14 +17,14 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
     kd_status status;
     if (options->data_count > 0) {
         memset(config, 0, sizeof *config);
-        train_settings_default(&config->train);
-        dataset_options_default(&config->data);
+        kd_train_settings_default(&config->train);
+        kd_dataset_options_default(&config->data);
         config->train.seq_len = model->n_positions < DEFAULT_EVAL_SEQ ? model->n_positions
                                                                       : DEFAULT_EVAL_SEQ;
         config->train.validation_fraction = 0.0;
-        run_config_sync_data(config);
+        kd_run_config_sync_data(config);
         *part = DATASET_ALL;
-        status = run_config_set_files(config, options->data_files, options->data_count);
+        status = kd_run_config_set_files(config, options->data_files, options->data_count);
     } else {
         char path[PATH_CAPACITY];
         if (kd_path_join(path, sizeof path, options->model_dir, "../config.json") != KD_OK ||
@@ -32,12 +32,12 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
             return kd_fail(KD_ERR_INVALID, "no --data given and %s is not inside a kd run "
                            "directory (no ../config.json)", options->model_dir);
         *part = DATASET_VALIDATION;
-        if ((status = run_config_load(path, config)) == KD_OK)
-            status = run_config_resolve_files(config);
+        if ((status = kd_run_config_load(path, config)) == KD_OK)
+            status = kd_run_config_resolve_files(config);
     }
     if (status == KD_OK && options->seq_len > 0) {
         config->train.seq_len = options->seq_len;
-        run_config_sync_data(config);
+        kd_run_config_sync_data(config);
     }
     return status;
 }
@@ -46,22 +46,22 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
                                int batch_size, eval_result *result)
 {
     batcher_options options;
-    batcher_options_default(&options);
+    kd_batcher_options_default(&options);
     options.batch_size = (size_t)batch_size;
-    options.seq_len = dataset_seq_len(data);
+    options.seq_len = kd_dataset_seq_len(data);
     options.shuffle = 0;
     options.trim_multiple = 16;
     batcher *batches = NULL;
-    kd_status status = batcher_create(data, part, &options, &batches);
+    kd_status status = kd_batcher_create(data, part, &options, &batches);
     if (status == KD_OK)
-        status = gpt2_prepare(model, batch_size, (int)options.seq_len, 0);
+        status = kd_gpt2_prepare(model, batch_size, (int)options.seq_len, 0);
     if (status == KD_OK)
-        status = evaluate_model(model, batches, 0, result);
-    batcher_free(batches);
+        status = kd_evaluate_model(model, batches, 0, result);
+    kd_batcher_free(batches);
     return status;
 }
 
-kd_status eval_model_dir(const eval_options *options, eval_result *result)
+kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
 {
     gpt2_model model = {0};
     gpt2_config model_config;
@@ -72,7 +72,7 @@ kd_status eval_model_dir(const eval_options *options, eval_result *result)
     char path[PATH_CAPACITY];
     kd_status status = kd_path_join(path, sizeof path, options->model_dir, "config.json");
     if (status == KD_OK)
-        status = gpt2_config_read(path, &model_config);
+        status = kd_gpt2_config_read(path, &model_config);
     if (status == KD_OK)
         status = eval_data_options(options, &model_config, &config, &part);
     if (status == KD_OK && config.data.seq_len > (size_t)model_config.n_positions)
@@ -81,19 +81,19 @@ kd_status eval_model_dir(const eval_options *options, eval_result *result)
     /* The batcher's tokens, targets and weights come on top of the model's. */
     double batch_bytes = 3.0 * options->batch_size * (double)config.data.seq_len * sizeof(int);
     if (status == KD_OK)
-        status = memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
-                              batch_bytes, "evaluation");
+        status = kd_memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
+                                 batch_bytes, "evaluation");
     if (status == KD_OK)
-        status = model_dir_load(options->model_dir, &model);
+        status = kd_model_dir_load(options->model_dir, &model);
     if (status == KD_OK)
-        status = tokenizer_load(options->model_dir, &tokenizer);
+        status = kd_tokenizer_load(options->model_dir, &tokenizer);
     if (status == KD_OK)
-        status = dataset_build(&config.data, tokenizer, &data, NULL);
+        status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
         status = evaluate_part(&model, data, part, options->batch_size, result);
-    dataset_free(data);
-    run_config_free(&config);
-    tokenizer_free(tokenizer);
-    gpt2_free(&model);
+    kd_dataset_free(data);
+    kd_run_config_free(&config);
+    kd_tokenizer_free(tokenizer);
+    kd_gpt2_free(&model);
     return status;
 }

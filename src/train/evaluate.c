@@ -3,24 +3,24 @@
 
 #include "kd/train.h"
 
-kd_status evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
-                         eval_result *result)
+kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
+                            eval_result *result)
 {
-    kd_status status = batcher_seek(batches, (batcher_position){0, 0});
+    kd_status status = kd_batcher_seek(batches, (batcher_position){0, 0});
     if (status != KD_OK)
         return status;
-    size_t count = batcher_batches_per_epoch(batches);
+    size_t count = kd_batcher_batches_per_epoch(batches);
     if (max_batches > 0 && (size_t)max_batches < count)
         count = (size_t)max_batches;
     gpt2_eval_sums sums = {0};
     double fed = 0.0, start = kd_now_seconds();
     for (size_t i = 0; i < count; i++) {
-        const kd_batch *batch = batcher_next(batches);
+        const kd_batch *batch = kd_batcher_next(batches);
         int rows = (int)batch->rows, seq = (int)batch->columns;
         if (rows == 0)
             continue;
-        gpt2_forward(model, batch->tokens, rows, seq);
-        gpt2_head_evaluate(model, batch->targets, batch->weights, &sums);
+        kd_gpt2_forward(model, batch->tokens, rows, seq);
+        kd_gpt2_head_evaluate(model, batch->targets, batch->weights, &sums);
         fed += (double)rows * seq;
     }
     if (sums.counted <= 0)

@@ -3,11 +3,11 @@
  * halfway through a run, so the whole need is compared up front. */
 #include "kd/train.h"
 
-kd_status memory_check(const gpt2_config *config, int batch, int seq, int training,
-                       double extra_bytes, const char *what)
+kd_status kd_memory_check(const gpt2_config *config, int batch, int seq, int training,
+                          double extra_bytes, const char *what)
 {
-    double needed = (double)gpt2_num_params(config) * sizeof(float) +
-                    (double)gpt2_prepare_bytes(config, batch, seq, training) + extra_bytes;
+    double needed = (double)kd_gpt2_num_params(config) * sizeof(float) +
+                    (double)kd_gpt2_prepare_bytes(config, batch, seq, training) + extra_bytes;
     double available = (double)kd_physical_memory_bytes();
     /* The rest is the system's and the page cache's. */
     if (available > 0 && needed > 0.9 * available)

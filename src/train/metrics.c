@@ -8,7 +8,7 @@
 #include "kd/io.h"
 #include "train_internal.h"
 
-kd_status metrics_truncate_after(const char *path, int step)
+kd_status kd_metrics_truncate_after(const char *path, int step)
 {
     FILE *in = fopen(path, "r");
     if (!in)
@@ -40,12 +40,12 @@ kd_status metrics_truncate_after(const char *path, int step)
         used += length;
     }
     fclose(in);
-    kd_status status = atomic_write_file(path, kept, used);
+    kd_status status = kd_atomic_write_file(path, kept, used);
     free(kept);
     return status;
 }
 
-kd_status metrics_append(const char *path, const metrics_row *row)
+kd_status kd_metrics_append(const char *path, const metrics_row *row)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddNumberToObject(json, "step", row->step);
@@ -75,14 +75,14 @@ kd_status metrics_append(const char *path, const metrics_row *row)
     return status;
 }
 
-void epoch_table_header(FILE *out)
+void kd_epoch_table_header(FILE *out)
 {
     fprintf(out, "%-6s %-20s %-10s %-8s %-14s %-16s %-18s\n", "epoch", "model", "batch_size",
             "threads", "training_loss", "validation_loss", "epoch_duration_sec");
 }
 
-void epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
-                     double training_loss, double validation_loss, double seconds)
+void kd_epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
+                        double training_loss, double validation_loss, double seconds)
 {
     fprintf(out, "%-6d %-20s %-10d %-8d %-14.4f %-16.4f %-18.1f\n", epoch, model, batch_size,
             threads, training_loss, validation_loss, seconds);

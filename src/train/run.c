@@ -1,5 +1,5 @@
 /* The training run: batches in, steps, evaluations, the best model and the
- * checkpoint out. train_run() reads top to bottom; the helpers above it each
+ * checkpoint out. kd_train_run() reads top to bottom; the helpers above it each
  * do one part. Everything a step needs is allocated in run_open. */
 #include <math.h>
 #include <stdio.h>
@@ -39,16 +39,16 @@ static kd_status open_batchers(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
     batcher_options options;
-    batcher_options_default(&options);
+    kd_batcher_options_default(&options);
     options.batch_size = (size_t)s->batch_size;
     options.seq_len = (size_t)s->seq_len;
     options.seed = s->seed;
     options.trim_multiple = 16; /* short batches run on fewer columns */
-    kd_status status = batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
+    kd_status status = kd_batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
     if (status != KD_OK)
         return kd_fail_context(status, "training split");
     options.shuffle = 0;
-    status = batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
+    status = kd_batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "validation split");
 }
 
@@ -76,7 +76,7 @@ static kd_status write_resolved_config(const run_context *run)
     char *text = cJSON_Print(run->options->resolved_config);
     if (!text)
         return kd_fail(KD_ERR_NOMEM, "cannot format %s", path);
-    status = atomic_write_file(path, text, strlen(text));
+    status = kd_atomic_write_file(path, text, strlen(text));
     free(text);
     return status;
 }
@@ -85,7 +85,7 @@ static kd_status start_or_resume(run_context *run)
 {
     train_state *state = &run->state;
     const train_settings *s = run->settings;
-    int batches = (int)batcher_batches_per_epoch(run->train_batches);
+    int batches = (int)kd_batcher_batches_per_epoch(run->train_batches);
     run->steps_per_epoch = batches / s->grad_accum > 0 ? batches / s->grad_accum : 1;
     int total = s->max_steps > 0 ? s->max_steps : s->epochs * run->steps_per_epoch;
     memset(state, 0, sizeof *state);
@@ -95,15 +95,15 @@ static kd_status start_or_resume(run_context *run)
         remove(run->metrics_path); /* a fresh run starts a fresh log */
         return KD_OK;
     }
-    kd_status status = checkpoint_load(run->last_dir, run->model, state);
+    kd_status status = kd_checkpoint_load(run->last_dir, run->model, state);
     if (status != KD_OK)
         return status;
     if (state->total_steps != total)
         return kd_fail(KD_ERR_INVALID, "cannot resume: the checkpoint's run has %d steps, these "
                        "settings give %d", state->total_steps, total);
-    status = batcher_seek(run->train_batches, state->data);
+    status = kd_batcher_seek(run->train_batches, state->data);
     if (status == KD_OK)
-        status = metrics_truncate_after(run->metrics_path, state->step);
+        status = kd_metrics_truncate_after(run->metrics_path, state->step);
     return status;
 }
 
@@ -112,12 +112,12 @@ static kd_status run_open(run_context *run, const dataset *data)
     const train_settings *s = run->settings;
     const char *out = run->options->out_dir;
     kd_status status;
-    if ((status = make_directories(out)) != KD_OK ||
+    if ((status = kd_make_directories(out)) != KD_OK ||
         (status = kd_path_join(run->metrics_path, PATH_CAPACITY, out, "metrics.jsonl")) != KD_OK ||
         (status = kd_path_join(run->best_dir, PATH_CAPACITY, out, "model")) != KD_OK ||
         (status = kd_path_join(run->last_dir, PATH_CAPACITY, out, "last")) != KD_OK ||
         (status = kd_path_join(run->samples_path, PATH_CAPACITY, out, "samples.md")) != KD_OK ||
-        (status = gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
+        (status = kd_gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
         (status = start_or_resume(run)) != KD_OK)
@@ -128,8 +128,8 @@ static kd_status run_open(run_context *run, const dataset *data)
 
 static void run_close(run_context *run)
 {
-    batcher_free(run->train_batches);
-    batcher_free(run->val_batches);
+    kd_batcher_free(run->train_batches);
+    kd_batcher_free(run->val_batches);
     free(run->tokens);
     free(run->targets);
     free(run->weights);
@@ -145,7 +145,7 @@ static int fill_step_batches(run_context *run)
     size_t stride = (size_t)s->batch_size * (size_t)s->seq_len;
     int used = 0;
     for (int i = 0; i < s->grad_accum; i++) {
-        const kd_batch *batch = batcher_next(run->train_batches);
+        const kd_batch *batch = kd_batcher_next(run->train_batches);
         size_t cells = batch->rows * batch->columns;
         if (cells == 0)
             continue;
@@ -160,11 +160,11 @@ static int fill_step_batches(run_context *run)
         run->window_tokens += (double)cells;
         used++;
     }
-    run->state.data = batcher_tell(run->train_batches);
+    run->state.data = kd_batcher_tell(run->train_batches);
     return used;
 }
 
-/* A step whose loss or gradient is NaN or Inf; gpt2_train_step left the
+/* A step whose loss or gradient is NaN or Inf; kd_gpt2_train_step left the
  * parameters and AdamW moments untouched. train.nonfinite = "skip" counts
  * the step as done without its update, unless too many came in a row;
  * otherwise the run stops, and last/ and model/ keep what the last good
@@ -175,7 +175,7 @@ static kd_status skip_or_stop(run_context *run, int step)
     train_state *state = &run->state;
     char cause[512];
     snprintf(cause, sizeof cause, "%s", kd_last_error());
-    const char *kept = checkpoint_exists(run->last_dir) ? " keeps the last good checkpoint"
+    const char *kept = kd_checkpoint_exists(run->last_dir) ? " keeps the last good checkpoint"
                                                          : ": no checkpoint yet";
     if (s->nonfinite == NONFINITE_STOP)
         return kd_fail(KD_ERR_NUMERIC, "%s; stopping (%s%s; train.nonfinite = \"skip\" drops "
@@ -196,8 +196,8 @@ static kd_status train_one_step(run_context *run, int step)
     int used = fill_step_batches(run);
     gpt2_step_config config = {
         .adamw = {s->learning_rate, s->beta1, s->beta2, s->eps, s->weight_decay, s->decay_all},
-        .learning_rate = lr_at_step(s->schedule, s->learning_rate, s->min_lr_ratio,
-                                    s->warmup_steps, run->state.total_steps, step - 1),
+        .learning_rate = kd_lr_at_step(s->schedule, s->learning_rate, s->min_lr_ratio,
+                                       s->warmup_steps, run->state.total_steps, step - 1),
         .grad_clip = s->grad_clip,
     };
     double start = kd_now_seconds();
@@ -207,7 +207,7 @@ static kd_status train_one_step(run_context *run, int step)
     kd_status status =
         objective ? objective->step(objective->context, run->model, run->micro, run->examples,
                                     used, &config, step, report)
-                  : gpt2_train_step(run->model, run->micro, used, &config, step, &report->step);
+                  : kd_gpt2_train_step(run->model, run->micro, used, &config, step, &report->step);
     if (status == KD_ERR_NUMERIC)
         return skip_or_stop(run, step);
     if (status != KD_OK)
@@ -233,7 +233,7 @@ static double elapsed(const run_context *run)
 static kd_status evaluate_and_log(run_context *run, eval_result *val)
 {
     const train_settings *s = run->settings;
-    kd_status status = evaluate_model(run->model, run->val_batches, s->eval_batches, val);
+    kd_status status = kd_evaluate_model(run->model, run->val_batches, s->eval_batches, val);
     if (status != KD_OK)
         return status;
     double now = kd_now_seconds();
@@ -257,7 +257,7 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
     state->window_ce_sum = state->window_divergence_sum = 0.0;
     run->window_tokens = 0.0;
     run->window_start_s = now;
-    return metrics_append(run->metrics_path, &row);
+    return kd_metrics_append(run->metrics_path, &row);
 }
 
 /* Keeps the best model by validation loss and counts evaluations without
@@ -269,7 +269,7 @@ static kd_status keep_best(run_context *run, const eval_result *val)
         state->best_val_loss = val->loss;
         state->best_step = state->step;
         state->evals_without_improvement = 0;
-        return model_dir_save(run->best_dir, run->model, run->options->tokenizer_dir);
+        return kd_model_dir_save(run->best_dir, run->model, run->options->tokenizer_dir);
     }
     state->evals_without_improvement++;
     return KD_OK;
@@ -279,15 +279,15 @@ static kd_status save_checkpoint(run_context *run)
 {
     train_state saved = run->state;
     saved.elapsed_s = elapsed(run);
-    return checkpoint_save(run->last_dir, run->model, &saved, run->options->tokenizer_dir);
+    return kd_checkpoint_save(run->last_dir, run->model, &saved, run->options->tokenizer_dir);
 }
 
 static void end_epoch(run_context *run, int epoch, double val_loss)
 {
     train_state *state = &run->state;
     double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
-    epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
-                    kd_threads(), mean, val_loss, state->epoch_elapsed_s);
+    kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
+                       kd_threads(), mean, val_loss, state->epoch_elapsed_s);
     state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
 }
 
@@ -297,7 +297,7 @@ static void show_progress(run_context *run, kd_progress *progress)
     double seconds = kd_now_seconds() - run->window_start_s;
     snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
              (double)run->last_lr, seconds > 0 ? run->window_tokens / seconds : 0.0);
-    progress_update(progress, run->state.step, status);
+    kd_progress_update(progress, run->state.step, status);
 }
 
 static kd_status write_samples(run_context *run, const char *heading, int append)
@@ -305,8 +305,8 @@ static kd_status write_samples(run_context *run, const char *heading, int append
     const train_run_options *o = run->options;
     if (!o->tokenizer || o->prompt_count == 0)
         return KD_OK;
-    return samples_write(run->samples_path, heading, run->model, o->tokenizer, o->template,
-                         o->prompts, o->prompt_count, append);
+    return kd_samples_write(run->samples_path, heading, run->model, o->tokenizer, o->template,
+                            o->prompts, o->prompt_count, append);
 }
 
 /* Answers the prompts with the best model's weights (loaded over the
@@ -316,24 +316,24 @@ static kd_status write_final_samples(run_context *run)
     char path[PATH_CAPACITY], heading[128];
     kd_status status = kd_path_join(path, sizeof path, run->best_dir, "model.safetensors");
     if (status == KD_OK && run->state.best_step > 0)
-        status = model_weights_read(path, run->model);
+        status = kd_model_weights_read(path, run->model);
     snprintf(heading, sizeof heading, "After training (best model: step %d, validation loss %.4f)",
              run->state.best_step, run->state.best_val_loss);
     return status == KD_OK ? write_samples(run, heading, 1) : status;
 }
 
-kd_status train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
-                    const train_run_options *options, train_summary *summary)
+kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
+                       const train_run_options *options, train_summary *summary)
 {
     run_context run = {.model = model, .settings = settings, .options = options};
     kd_status status = run_open(&run, data);
     train_state *state = &run.state;
     kd_progress progress;
-    progress_start(&progress, options->model_name, state->total_steps);
+    kd_progress_start(&progress, options->model_name, state->total_steps);
     if (status == KD_OK && state->step == 0)
         status = write_samples(&run, "Before training", 0);
     if (status == KD_OK && state->step == 0)
-        epoch_table_header(stdout);
+        kd_epoch_table_header(stdout);
     memset(summary, 0, sizeof *summary);
     while (status == KD_OK && state->step < state->total_steps) {
         int step = state->step + 1;
@@ -362,7 +362,7 @@ kd_status train_run(gpt2_model *model, const dataset *data, const train_settings
             break;
         }
     }
-    progress_finish(&progress);
+    kd_progress_finish(&progress);
     if (status == KD_OK && !summary->interrupted)
         status = write_final_samples(&run);
     summary->steps = state->step;

@@ -84,18 +84,18 @@ static kd_status read_data_section(const cJSON *data, run_config *config)
 static void use_defaults(run_config *config)
 {
     memset(config, 0, sizeof *config);
-    train_settings_default(&config->train);
-    dataset_options_default(&config->data);
+    kd_train_settings_default(&config->train);
+    kd_dataset_options_default(&config->data);
     config->prompts[0] = "Why can camels survive for long without water?";
     config->prompts[1] = "What is the capital of France?";
     config->prompts[2] = "Give me three tips for staying healthy.";
     config->prompt_count = 3;
 }
 
-kd_status run_config_load(const char *path, run_config *config)
+kd_status kd_run_config_load(const char *path, run_config *config)
 {
     use_defaults(config);
-    kd_status status = json_read_file(path, &config->root);
+    kd_status status = kd_json_read_file(path, &config->root);
     if (status != KD_OK)
         return status;
     if (!cJSON_IsObject(config->root))
@@ -119,24 +119,24 @@ kd_status run_config_load(const char *path, run_config *config)
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(config->root, "model");
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(config->root, "train");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(config->root, "data");
-    if (model && (status = gpt2_config_from_json(model, &config->model)) == KD_OK)
+    if (model && (status = kd_gpt2_config_from_json(model, &config->model)) == KD_OK)
         config->has_model = 1;
     if (status == KD_OK && train)
-        status = train_settings_from_json(train, &config->train);
+        status = kd_train_settings_from_json(train, &config->train);
     if (status == KD_OK && data)
         status = read_data_section(data, config);
-    run_config_sync_data(config);
+    kd_run_config_sync_data(config);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
 }
 
-void run_config_sync_data(run_config *config)
+void kd_run_config_sync_data(run_config *config)
 {
     config->data.seq_len = (size_t)config->train.seq_len;
     config->data.validation_fraction = config->train.validation_fraction;
     config->data.split_seed = config->train.split_seed;
 }
 
-kd_status run_config_set_files(run_config *config, const char *const *files, int count)
+kd_status kd_run_config_set_files(run_config *config, const char *const *files, int count)
 {
     for (int i = 0; i < RUN_CONFIG_MAX_FILES; i++) {
         free(config->resolved_files[i]);
@@ -150,12 +150,12 @@ kd_status run_config_set_files(run_config *config, const char *const *files, int
     return KD_OK;
 }
 
-kd_status run_config_resolve_files(run_config *config)
+kd_status kd_run_config_resolve_files(run_config *config)
 {
-    return run_config_set_files(config, config->data_files, config->data_file_count);
+    return kd_run_config_set_files(config, config->data_files, config->data_file_count);
 }
 
-void run_config_free(run_config *config)
+void kd_run_config_free(run_config *config)
 {
     for (int i = 0; i < RUN_CONFIG_MAX_FILES; i++)
         free(config->resolved_files[i]);
@@ -164,11 +164,11 @@ void run_config_free(run_config *config)
     memset(config, 0, sizeof *config);
 }
 
-cJSON *run_config_to_json(const run_config *config)
+cJSON *kd_run_config_to_json(const run_config *config)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "model", gpt2_config_to_json(&config->model));
-    cJSON_AddItemToObject(root, "train", train_settings_to_json(&config->train));
+    cJSON_AddItemToObject(root, "model", kd_gpt2_config_to_json(&config->model));
+    cJSON_AddItemToObject(root, "train", kd_train_settings_to_json(&config->train));
     cJSON *data = cJSON_AddObjectToObject(root, "data");
     cJSON *files = cJSON_AddArrayToObject(data, "files");
     for (size_t i = 0; i < config->data.path_count; i++)

@@ -1,4 +1,4 @@
-/* What every training command does before train_run, whatever it trains:
+/* What every training command does before kd_train_run, whatever it trains:
  * command-line overrides, the dataset and the default run directory. */
 #include <libgen.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 enum { PATH_CAPACITY = 4096 };
 
-void run_config_apply_overrides(run_config *config, const train_overrides *overrides)
+void kd_run_config_apply_overrides(run_config *config, const train_overrides *overrides)
 {
     train_settings *train = &config->train;
     if (overrides->epochs > 0) {
@@ -22,11 +22,11 @@ void run_config_apply_overrides(run_config *config, const train_overrides *overr
         train->seed = (uint64_t)overrides->seed;
     if (overrides->threads > 0)
         train->threads = overrides->threads;
-    run_config_sync_data(config);
+    kd_run_config_sync_data(config);
 }
 
-kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
-                            const char *out_dir, dataset **data)
+kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
+                               const char *out_dir, dataset **data)
 {
     if (config->data.path_count == 0)
         return kd_fail(KD_ERR_INVALID, "no data: give data.files in the config or --data FILE");
@@ -36,15 +36,15 @@ kd_status run_dataset_build(const run_config *config, const kd_tokenizer *tokeni
     dataset_report report;
     kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, "dataset-cache");
     if (status == KD_OK)
-        status = make_directories(out_dir);
+        status = kd_make_directories(out_dir);
     if (status == KD_OK)
-        status = dataset_build(&options, tokenizer, data, &report);
+        status = kd_dataset_build(&options, tokenizer, data, &report);
     if (status == KD_OK)
-        dataset_report_print(&report, stderr);
+        kd_dataset_report_print(&report, stderr);
     return status;
 }
 
-void run_default_out_dir(const char *config_path, const char *role, char *out, size_t size)
+void kd_run_default_out_dir(const char *config_path, const char *role, char *out, size_t size)
 {
     char copy[PATH_CAPACITY];
     snprintf(copy, sizeof copy, "%s", config_path);

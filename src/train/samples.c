@@ -12,23 +12,23 @@
 enum { SAMPLE_NEW_TOKENS = 64 };
 #define SAMPLES_MAX_BYTES ((size_t)64 << 20)
 
-kd_status greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
-                        const kd_token_buffer *prompt, int max_new_tokens, int *generated,
-                        char **text)
+kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                           const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                           char **text)
 {
     gpt2_sampling sampling;
-    gpt2_sampling_default(&sampling);
+    kd_gpt2_sampling_default(&sampling);
     sampling.temperature = 0.0f;
     sampling.max_new_tokens = max_new_tokens;
-    sampling.stop_token = tokenizer_token_id(tokenizer, "<|endoftext|>");
+    sampling.stop_token = kd_tokenizer_token_id(tokenizer, "<|endoftext|>");
     kd_rng rng;
     kd_rng_seed(&rng, 1);
     gpt2_generate_stats stats;
     size_t length = 0;
-    kd_status status = gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count,
-                                            &sampling, &rng, generated, NULL, NULL, &stats);
+    kd_status status = kd_gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count,
+                                               &sampling, &rng, generated, NULL, NULL, &stats);
     if (status == KD_OK)
-        status = tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
+        status = kd_tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
     return status;
 }
 
@@ -37,13 +37,13 @@ static kd_status sample_one(gpt2_model *model, gpt2_kv_cache *cache, const kd_to
                             const prompt_template *template, const char *instruction,
                             kd_token_buffer *prompt, int *generated, char **text)
 {
-    token_buffer_clear(prompt);
-    kd_status status = template_encode_prompt(tokenizer, template, instruction, "", prompt);
+    kd_token_buffer_clear(prompt);
+    kd_status status = kd_template_encode_prompt(tokenizer, template, instruction, "", prompt);
     if (status == KD_OK && (int)prompt->count > model->max_seq)
         status = kd_fail(KD_ERR_INVALID, "sample prompt of %zu tokens is longer than %d",
                          prompt->count, model->max_seq);
-    return status == KD_OK ? greedy_answer(model, cache, tokenizer, prompt, SAMPLE_NEW_TOKENS,
-                                           generated, text)
+    return status == KD_OK ? kd_greedy_answer(model, cache, tokenizer, prompt, SAMPLE_NEW_TOKENS,
+                                              generated, text)
                            : status;
 }
 
@@ -66,9 +66,9 @@ static kd_status samples_kept_text(const char *path, const char *heading_line, c
     return KD_OK;
 }
 
-kd_status samples_write(const char *path, const char *heading, gpt2_model *model,
-                        const kd_tokenizer *tokenizer, const prompt_template *template,
-                        const char *const *prompts, int prompt_count, int append)
+kd_status kd_samples_write(const char *path, const char *heading, gpt2_model *model,
+                           const kd_tokenizer *tokenizer, const prompt_template *template,
+                           const char *const *prompts, int prompt_count, int append)
 {
     gpt2_kv_cache cache;
     kd_token_buffer prompt = {0};
@@ -78,7 +78,7 @@ kd_status samples_write(const char *path, const char *heading, gpt2_model *model
                       : model->max_seq + SAMPLE_NEW_TOKENS;
     char heading_line[512], *kept = NULL, *text = NULL;
     size_t text_size = 0;
-    kd_status status = gpt2_kv_cache_create(&cache, &model->config, max_len);
+    kd_status status = kd_gpt2_kv_cache_create(&cache, &model->config, max_len);
     if (status != KD_OK)
         return status;
     FILE *file = open_memstream(&text, &text_size);
@@ -108,10 +108,10 @@ kd_status samples_write(const char *path, const char *heading, gpt2_model *model
         status = kd_fail(KD_ERR_NOMEM, "%s: out of memory", path);
     /* Replaced as a whole: a crash never leaves half a section. */
     if (status == KD_OK)
-        status = atomic_write_file(path, text, text_size);
+        status = kd_atomic_write_file(path, text, text_size);
     free(text);
     free(kept);
-    token_buffer_free(&prompt);
-    gpt2_kv_cache_free(&cache);
+    kd_token_buffer_free(&prompt);
+    kd_gpt2_kv_cache_free(&cache);
     return status;
 }

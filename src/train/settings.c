@@ -62,7 +62,7 @@ static const setting_field fields[] = {
 };
 enum { FIELD_COUNT = sizeof fields / sizeof *fields };
 
-void train_settings_default(train_settings *s)
+void kd_train_settings_default(train_settings *s)
 {
     /* The original notebook: 4 epochs, batch 8, lr 5e-5 for fine-tuning.
      * These defaults suit training a small model from scratch; configs for
@@ -134,7 +134,7 @@ static kd_status read_field(const cJSON *item, const setting_field *f, train_set
     return KD_OK;
 }
 
-kd_status train_settings_from_json(const cJSON *object, train_settings *settings)
+kd_status kd_train_settings_from_json(const cJSON *object, train_settings *settings)
 {
     if (!cJSON_IsObject(object))
         return kd_fail(KD_ERR_INVALID, "\"train\" must be an object");
@@ -149,10 +149,10 @@ kd_status train_settings_from_json(const cJSON *object, train_settings *settings
         if (status != KD_OK)
             return status;
     }
-    return train_settings_validate(settings);
+    return kd_train_settings_validate(settings);
 }
 
-cJSON *train_settings_to_json(const train_settings *settings)
+cJSON *kd_train_settings_to_json(const train_settings *settings)
 {
     cJSON *object = cJSON_CreateObject();
     for (int i = 0; object && i < FIELD_COUNT; i++) {
@@ -160,14 +160,14 @@ cJSON *train_settings_to_json(const train_settings *settings)
         if (f->type == FIELD_CHOICE)
             cJSON_AddStringToObject(object, f->key, f->names[(int)field_value(settings, f)]);
         else if (f->type == FIELD_SEED) /* up to 2^53: every digit must survive */
-            json_add_exact_number(object, f->key, field_value(settings, f));
+            kd_json_add_exact_number(object, f->key, field_value(settings, f));
         else
             cJSON_AddNumberToObject(object, f->key, field_value(settings, f));
     }
     return object;
 }
 
-kd_status train_settings_validate(const train_settings *settings)
+kd_status kd_train_settings_validate(const train_settings *settings)
 {
     for (int i = 0; i < FIELD_COUNT; i++) {
         const setting_field *f = &fields[i];

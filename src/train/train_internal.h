@@ -22,12 +22,12 @@ typedef struct {
 } metrics_row;
 
 /* Keeps the rows with step <= `step` (rewritten atomically). */
-kd_status metrics_truncate_after(const char *path, int step);
-kd_status metrics_append(const char *path, const metrics_row *row);
+kd_status kd_metrics_truncate_after(const char *path, int step);
+kd_status kd_metrics_append(const char *path, const metrics_row *row);
 
 /* The table the original dolly notebook printed, one row per epoch. */
-void epoch_table_header(FILE *out);
-void epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
-                     double training_loss, double validation_loss, double seconds);
+void kd_epoch_table_header(FILE *out);
+void kd_epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
+                        double training_loss, double validation_loss, double seconds);
 
 #endif

@@ -25,16 +25,16 @@ static void check_accepted(const cache_manifest *manifest)
     static FILE *sink;
     if (!sink)
         FUZZ_CHECK((sink = fopen("/dev/null", "w")) != NULL);
-    cache_manifest_print(manifest, sink);
-    FUZZ_CHECK(cache_check_compatible(manifest, &manifest->identity, fuzz_temp_dir()) == KD_OK);
+    kd_cache_manifest_print(manifest, sink);
+    FUZZ_CHECK(kd_cache_check_compatible(manifest, &manifest->identity, fuzz_temp_dir()) == KD_OK);
     cache_manifest copy, again;
-    FUZZ_CHECK(cache_manifest_copy(&copy, manifest) == KD_OK);
+    FUZZ_CHECK(kd_cache_manifest_copy(&copy, manifest) == KD_OK);
     check_same(manifest, &copy);
-    FUZZ_CHECK(cache_manifest_write(fuzz_temp_dir(), &copy) == KD_OK);
-    FUZZ_CHECK(cache_manifest_read(fuzz_temp_dir(), &again) == KD_OK);
+    FUZZ_CHECK(kd_cache_manifest_write(fuzz_temp_dir(), &copy) == KD_OK);
+    FUZZ_CHECK(kd_cache_manifest_read(fuzz_temp_dir(), &again) == KD_OK);
     check_same(manifest, &again);
-    cache_manifest_free(&again);
-    cache_manifest_free(&copy);
+    kd_cache_manifest_free(&again);
+    kd_cache_manifest_free(&copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,16 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = malloc(size ? size : 1);
     FUZZ_CHECK(text != NULL);
     memcpy(text, data, size);
-    if (cache_manifest_seal(text, size) != KD_OK)
+    if (kd_cache_manifest_seal(text, size) != KD_OK)
         memcpy(text, data, size);
     fuzz_write_temp(CACHE_MANIFEST_NAME, (const uint8_t *)text, size);
     free(text);
     cache_manifest manifest;
-    kd_status status = cache_manifest_read(fuzz_temp_dir(), &manifest);
+    kd_status status = kd_cache_manifest_read(fuzz_temp_dir(), &manifest);
     if (status == KD_OK)
         check_accepted(&manifest);
     else
         fuzz_check_refusal(status);
-    cache_manifest_free(&manifest);
+    kd_cache_manifest_free(&manifest);
     return 0;
 }

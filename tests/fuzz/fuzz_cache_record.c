@@ -29,15 +29,15 @@ static void check_same_rows(const record_shape *shape, const record_rows *a, con
 static void check_reencoding(const record_shape *shape, const record_rows *rows, size_t size)
 {
     size_t n = (size_t)rows->positions;
-    uint8_t *encoded = malloc(record_max_bytes(shape, n, n));
+    uint8_t *encoded = malloc(kd_record_max_bytes(shape, n, n));
     record_rows again;
-    FUZZ_CHECK(encoded && record_rows_create(&again, shape) == KD_OK);
-    size_t encoded_size = record_encode(shape, rows, encoded);
+    FUZZ_CHECK(encoded && kd_record_rows_create(&again, shape) == KD_OK);
+    size_t encoded_size = kd_record_encode(shape, rows, encoded);
     /* Re-encoding can only join position runs that the input kept apart. */
     FUZZ_CHECK(encoded_size <= size);
-    FUZZ_CHECK(record_decode(shape, encoded, encoded_size, &again) == KD_OK);
+    FUZZ_CHECK(kd_record_decode(shape, encoded, encoded_size, &again) == KD_OK);
     check_same_rows(shape, rows, &again);
-    record_rows_free(&again);
+    kd_record_rows_free(&again);
     free(encoded);
 }
 
@@ -48,15 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_cache_shape chosen;
     fuzz_cache_shape_from(data, &chosen);
     record_shape shape;
-    record_shape_from(&shape, &chosen.encoding, chosen.vocab_size, chosen.seq_len);
+    kd_record_shape_from(&shape, &chosen.encoding, chosen.vocab_size, chosen.seq_len);
     record_rows rows;
-    FUZZ_CHECK(record_rows_create(&rows, &shape) == KD_OK);
-    kd_status status = record_decode(&shape, data + FUZZ_CACHE_SHAPE_BYTES,
-                                     size - FUZZ_CACHE_SHAPE_BYTES, &rows);
+    FUZZ_CHECK(kd_record_rows_create(&rows, &shape) == KD_OK);
+    kd_status status = kd_record_decode(&shape, data + FUZZ_CACHE_SHAPE_BYTES,
+                                        size - FUZZ_CACHE_SHAPE_BYTES, &rows);
     if (status == KD_OK)
         check_reencoding(&shape, &rows, size - FUZZ_CACHE_SHAPE_BYTES);
     else
         fuzz_check_refusal(status);
-    record_rows_free(&rows);
+    kd_record_rows_free(&rows);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* Fuzz target: a logit cache shard as the reader meets it: header, footer
- * and index (shard_read_layout), the checks against its manifest entry,
+ * and index (kd_shard_read_layout), the checks against its manifest entry,
  * then every example's zstd frame and record. The harness rewrites the
  * shard's trailing XXH3 checksum to match and makes the manifest entry from
  * the shard's own index, or the fuzzer would never get past either; the
@@ -21,7 +21,7 @@ static const char *write_shard(const uint8_t *data, size_t size)
     memcpy(shard, data, size);
     put_u64(shard + size - 8, XXH3_64bits(shard, size - 8));
     char name[32];
-    shard_file_name(name, 0);
+    kd_shard_file_name(name, 0);
     const char *path = fuzz_write_temp(name, shard, size);
     free(shard);
     return path;
@@ -33,7 +33,7 @@ static void manifest_for(const fuzz_cache_shape *shape, const shard_layout *layo
 {
     memset(manifest, 0, sizeof *manifest);
     memset(info, 0, sizeof *info);
-    shard_file_name(info->file, 0);
+    kd_shard_file_name(info->file, 0);
     info->examples = layout->example_count;
     info->bytes = layout->file_bytes;
     info->checksum = layout->checksum;
@@ -68,9 +68,9 @@ static void check_record(const fuzz_cache_shape *shape, const cache_record *reco
 
 static void read_every_example(const fuzz_cache_shape *shape, cache_reader *reader)
 {
-    for (size_t i = 0; i < cache_reader_count(reader); i++) {
+    for (size_t i = 0; i < kd_cache_reader_count(reader); i++) {
         cache_record record;
-        kd_status status = cache_reader_read(reader, cache_reader_example_at(reader, i), &record);
+        kd_status status = kd_cache_reader_read(reader, kd_cache_reader_example_at(reader, i), &record);
         if (status == KD_OK)
             check_record(shape, &record);
         else
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_cache_shape_from(data, &shape);
     const char *path = write_shard(data + FUZZ_CACHE_SHAPE_BYTES, size - FUZZ_CACHE_SHAPE_BYTES);
     shard_layout layout;
-    kd_status status = shard_read_layout(path, &layout);
+    kd_status status = kd_shard_read_layout(path, &layout);
     if (status != KD_OK) {
         fuzz_check_refusal(status);
         return 0;
@@ -95,12 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cache_shard_info info;
     manifest_for(&shape, &layout, &manifest, &info);
     cache_reader *reader = NULL;
-    status = cache_open_manifest(fuzz_temp_dir(), &manifest, &reader);
+    status = kd_cache_open_manifest(fuzz_temp_dir(), &manifest, &reader);
     if (status == KD_OK)
         read_every_example(&shape, reader);
     else
         fuzz_check_refusal(status);
-    cache_close(reader);
-    shard_layout_free(&layout);
+    kd_cache_close(reader);
+    kd_shard_layout_free(&layout);
     return 0;
 }

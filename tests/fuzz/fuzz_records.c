@@ -12,17 +12,17 @@ static void check_record(const data_record *record, const prompt_template *promp
                          rendered_prompt *rendered)
 {
     FUZZ_CHECK(record->instruction && record->context && record->response && record->category);
-    FUZZ_CHECK(template_render(prompt, record, rendered) == KD_OK);
+    FUZZ_CHECK(kd_template_render(prompt, record, rendered) == KD_OK);
     FUZZ_CHECK(rendered->count > 0);
 }
 
 static void parse(const uint8_t *data, size_t size, int skip_bad, const prompt_template *prompt)
 {
     record_fields fields;
-    record_fields_default(&fields);
+    kd_record_fields_default(&fields);
     record_list list = {0};
     const char *path = fuzz_write_temp("records.jsonl", data, size);
-    kd_status status = records_read_file(path, &fields, skip_bad, &list);
+    kd_status status = kd_records_read_file(path, &fields, skip_bad, &list);
     if (status != KD_OK) {
         fuzz_check_refusal(status);
     } else {
@@ -30,15 +30,15 @@ static void parse(const uint8_t *data, size_t size, int skip_bad, const prompt_t
         rendered_prompt rendered = {0};
         for (size_t i = 0; i < list.count; i++)
             check_record(&list.items[i], prompt, &rendered);
-        rendered_prompt_free(&rendered);
+        kd_rendered_prompt_free(&rendered);
     }
-    record_list_free(&list);
+    kd_record_list_free(&list);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     prompt_template prompt;
-    prompt_template_default(&prompt);
+    kd_prompt_template_default(&prompt);
     parse(data, size, 0, &prompt);
     parse(data, size, 1, &prompt);
     return 0;

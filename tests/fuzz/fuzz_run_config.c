@@ -12,24 +12,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write_temp("run.json", data, size);
     run_config config;
-    kd_status status = run_config_load(path, &config);
+    kd_status status = kd_run_config_load(path, &config);
     if (status != KD_OK) {
         fuzz_check_refusal(status);
-        run_config_free(&config);
+        kd_run_config_free(&config);
         return 0;
     }
-    status = train_settings_validate(&config.train);
+    status = kd_train_settings_validate(&config.train);
     if (status == KD_OK)
-        status = prompt_template_validate(&config.data.prompt);
+        status = kd_prompt_template_validate(&config.data.prompt);
     if (status == KD_OK)
-        status = run_config_resolve_files(&config);
+        status = kd_run_config_resolve_files(&config);
     if (status != KD_OK)
         fuzz_check_refusal(status);
-    cJSON *resolved = run_config_to_json(&config);
+    cJSON *resolved = kd_run_config_to_json(&config);
     char *text = cJSON_PrintUnformatted(resolved);
     FUZZ_CHECK(text != NULL);
     free(text);
     cJSON_Delete(resolved);
-    run_config_free(&config);
+    kd_run_config_free(&config);
     return 0;
 }

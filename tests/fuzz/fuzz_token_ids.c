@@ -12,16 +12,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const kd_tokenizer *tokenizer = fuzz_tiny_tokenizer();
     kd_token_buffer ids = {0};
-    kd_status status = token_ids_parse((const char *)data, size, &ids);
+    kd_status status = kd_token_ids_parse((const char *)data, size, &ids);
     char *text = NULL;
     size_t length = 0;
     if (status == KD_OK)
-        status = tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &length);
+        status = kd_tokenizer_decode(tokenizer, ids.ids, ids.count, &text, &length);
     if (status == KD_OK)
         fuzz_check_round_trip(tokenizer, text, length);
     else
         fuzz_check_refusal(status);
     free(text);
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
     return 0;
 }

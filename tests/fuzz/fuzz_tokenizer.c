@@ -18,14 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write_temp("vocab.json", parts[0], sizes[0]);
     fuzz_write_temp("merges.txt", parts[1], sizes[1]);
     kd_tokenizer *tokenizer = NULL;
-    kd_status status = tokenizer_load(fuzz_temp_dir(), &tokenizer);
+    kd_status status = kd_tokenizer_load(fuzz_temp_dir(), &tokenizer);
     if (status != KD_OK) {
         fuzz_check_refusal(status);
         return 0;
     }
     fuzz_check_round_trip(tokenizer, (const char *)parts[2], sizes[2]);
-    int end_of_text = tokenizer_token_id(tokenizer, "<|endoftext|>");
-    FUZZ_CHECK(end_of_text >= -1 && end_of_text < tokenizer_vocab_size(tokenizer));
-    tokenizer_free(tokenizer);
+    int end_of_text = kd_tokenizer_token_id(tokenizer, "<|endoftext|>");
+    FUZZ_CHECK(end_of_text >= -1 && end_of_text < kd_tokenizer_vocab_size(tokenizer));
+    kd_tokenizer_free(tokenizer);
     return 0;
 }

@@ -92,31 +92,31 @@ size_t fuzz_split(const uint8_t *data, size_t size, uint8_t separator, const uin
 void fuzz_check_round_trip(const kd_tokenizer *tokenizer, const char *text, size_t length)
 {
     kd_token_buffer ids = {0};
-    kd_status status = tokenizer_encode(tokenizer, text, length, &ids);
+    kd_status status = kd_tokenizer_encode(tokenizer, text, length, &ids);
     if (status == KD_OK) {
         char *decoded = NULL;
         size_t decoded_length = 0;
-        FUZZ_CHECK(tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &decoded_length) ==
+        FUZZ_CHECK(kd_tokenizer_decode(tokenizer, ids.ids, ids.count, &decoded, &decoded_length) ==
                    KD_OK);
         FUZZ_CHECK(decoded_length == length && memcmp(decoded, text, length) == 0);
         free(decoded);
     } else {
         fuzz_check_refusal(status);
     }
-    token_buffer_free(&ids);
+    kd_token_buffer_free(&ids);
 }
 
 const kd_tokenizer *fuzz_tiny_tokenizer(void)
 {
     static kd_tokenizer *tokenizer;
     if (!tokenizer)
-        FUZZ_CHECK(tokenizer_load(KD_FUZZ_DIR "/tiny_tokenizer", &tokenizer) == KD_OK);
+        FUZZ_CHECK(kd_tokenizer_load(KD_FUZZ_DIR "/tiny_tokenizer", &tokenizer) == KD_OK);
     return tokenizer;
 }
 
 void fuzz_cache_shape_from(const uint8_t *bytes, fuzz_cache_shape *shape)
 {
-    cache_encoding_default(&shape->encoding);
+    kd_cache_encoding_default(&shape->encoding);
     shape->encoding.topk = bytes[0] % 33;
     shape->encoding.samples = bytes[1];
     shape->vocab_size = bytes[2] < 128 ? 64 + bytes[2] : 65536 + bytes[2];

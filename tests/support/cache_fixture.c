@@ -57,7 +57,7 @@ void cache_fixture_plan(cache_plan *plan, const cache_fixture *fixture, int topk
                                       .template_hash = 0x4444, .seq_len = fixture->seq_len,
                                       .split_seed = 42, .validation_fraction = 0.2,
                                       .part = "train"};
-    cache_encoding_default(&plan->encoding);
+    kd_cache_encoding_default(&plan->encoding);
     plan->encoding.topk = topk;
     plan->encoding.samples = samples;
     plan->encoding.sample_seed = 7;
@@ -83,35 +83,35 @@ void cache_fixture_write(const char *dir, const cache_plan *plan, const cache_fi
                          size_t limit)
 {
     cache_writer *writer = NULL;
-    assert_int_equal(cache_writer_open(dir, plan, &writer), KD_OK);
+    assert_int_equal(kd_cache_writer_open(dir, plan, &writer), KD_OK);
     int V = fixture->vocab_size;
     float *logits = malloc((size_t)fixture->seq_len * (size_t)V * sizeof(float));
     assert_non_null(logits);
     size_t written = 0;
     for (size_t e = 0; e < fixture->count && written < limit; e++) {
-        if (!cache_writer_pending(writer, e))
+        if (!kd_cache_writer_pending(writer, e))
             continue;
         int rows = 0;
         for (size_t t = 0; t + 1 < fixture->lengths[e]; t++)
             if (fixture->masks[e][t])
                 cache_fixture_logits(logits + (size_t)rows++ * V, V, fixture->examples[e], (int)t);
-        assert_int_equal(cache_writer_begin(writer, e, fixture->ids[e], fixture->masks[e],
-                                            fixture->lengths[e]),
+        assert_int_equal(kd_cache_writer_begin(writer, e, fixture->ids[e], fixture->masks[e],
+                                               fixture->lengths[e]),
                          KD_OK);
         /* Two calls, to exercise a row stream split across add_rows. */
         int first = rows / 2;
-        assert_int_equal(cache_writer_add_rows(writer, logits, first), KD_OK);
-        assert_int_equal(cache_writer_add_rows(writer, logits + (size_t)first * V, rows - first),
+        assert_int_equal(kd_cache_writer_add_rows(writer, logits, first), KD_OK);
+        assert_int_equal(kd_cache_writer_add_rows(writer, logits + (size_t)first * V, rows - first),
                          KD_OK);
-        assert_int_equal(cache_writer_end(writer), KD_OK);
+        assert_int_equal(kd_cache_writer_end(writer), KD_OK);
         written++;
     }
     if (limit == SIZE_MAX) {
-        kd_status status = cache_writer_finish(writer, NULL);
+        kd_status status = kd_cache_writer_finish(writer, NULL);
         if (status != KD_OK)
             fail_msg("%s", kd_last_error());
     }
-    cache_writer_free(writer);
+    kd_cache_writer_close(writer);
     free(logits);
 }
 

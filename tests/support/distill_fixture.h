@@ -148,9 +148,9 @@ typedef struct {
 static inline void init_model(gpt2_model *model, const gpt2_config *config, uint64_t seed,
                               float wiggle)
 {
-    if (gpt2_create(model, config) != KD_OK)
+    if (kd_gpt2_create(model, config) != KD_OK)
         abort();
-    gpt2_init_random(model, seed);
+    kd_gpt2_init_random(model, seed);
     for (size_t i = 0; i < model->num_params; i++)
         model->params_memory[i] += wiggle * sinf((float)i * 0.7f + (float)seed);
 }
@@ -160,17 +160,17 @@ static inline void distill_models_create(distill_models *models)
 {
     init_model(&models->student, &student_config, 42, 0.3f);
     init_model(&models->teacher, &teacher_config, 43, 0.5f);
-    if (gpt2_prepare(&models->student, B, T, 1) != KD_OK ||
-        gpt2_prepare(&models->teacher, B, T, 0) != KD_OK)
+    if (kd_gpt2_prepare(&models->student, B, T, 1) != KD_OK ||
+        kd_gpt2_prepare(&models->teacher, B, T, 0) != KD_OK)
         abort();
-    gpt2_forward(&models->teacher, tokens, B, T);
-    gpt2_head_logits(&models->teacher, 0, N, models->teacher_logits);
+    kd_gpt2_forward(&models->teacher, tokens, B, T);
+    kd_gpt2_head_logits(&models->teacher, 0, N, models->teacher_logits);
 }
 
 static inline void distill_models_free(distill_models *models)
 {
-    gpt2_free(&models->student);
-    gpt2_free(&models->teacher);
+    kd_gpt2_free(&models->student);
+    kd_gpt2_free(&models->teacher);
 }
 
 #endif

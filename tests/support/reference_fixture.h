@@ -19,13 +19,13 @@ typedef struct {
 static inline void reference_open(reference_fixture *ref, const char *path)
 {
     ref->path = path;
-    if (safetensors_open(&ref->file, path) != KD_OK)
+    if (kd_safetensors_open(&ref->file, path) != KD_OK)
         fail_msg("%s", kd_last_error());
 }
 
 static inline double reference_number(const reference_fixture *ref, const char *key)
 {
-    const char *text = safetensors_metadata(&ref->file, key);
+    const char *text = kd_safetensors_metadata(&ref->file, key);
     if (!text)
         fail_msg("%s: metadata %s missing", ref->path, key);
     char *end;
@@ -39,14 +39,14 @@ static inline const safetensors_tensor *reference_tensor(const reference_fixture
                                                          const char *name,
                                                          safetensors_dtype dtype, uint64_t count)
 {
-    const safetensors_tensor *tensor = safetensors_find(&ref->file, name);
+    const safetensors_tensor *tensor = kd_safetensors_find(&ref->file, name);
     if (!tensor)
         fail_msg("%s: tensor %s missing", ref->path, name);
-    if (tensor->dtype != dtype || safetensors_tensor_elements(tensor) != count)
+    if (tensor->dtype != dtype || kd_safetensors_tensor_elements(tensor) != count)
         fail_msg("%s: tensor %s is %s with %llu elements, expected %s with %llu", ref->path,
-                 name, safetensors_dtype_name(tensor->dtype),
-                 (unsigned long long)safetensors_tensor_elements(tensor),
-                 safetensors_dtype_name(dtype), (unsigned long long)count);
+                 name, kd_safetensors_dtype_name(tensor->dtype),
+                 (unsigned long long)kd_safetensors_tensor_elements(tensor),
+                 kd_safetensors_dtype_name(dtype), (unsigned long long)count);
     return tensor;
 }
 
@@ -54,7 +54,7 @@ static inline void reference_floats_into(const reference_fixture *ref, const cha
                                          float *out, size_t count)
 {
     const safetensors_tensor *tensor = reference_tensor(ref, name, SAFETENSORS_F32, count);
-    if (safetensors_read_f32(&ref->file, tensor, 0, count, out) != KD_OK)
+    if (kd_safetensors_read_f32(&ref->file, tensor, 0, count, out) != KD_OK)
         fail_msg("%s", kd_last_error());
 }
 

@@ -149,7 +149,7 @@ kd_tokenizer *test_gpt2_tokenizer_or_skip(void)
     test_need_asset("gpt2");
     char *dir = test_path(KD_ASSETS_DIR, "gpt2");
     kd_tokenizer *tokenizer = NULL;
-    if (tokenizer_load(dir, &tokenizer) != KD_OK)
+    if (kd_tokenizer_load(dir, &tokenizer) != KD_OK)
         fail_msg("%s", kd_last_error());
     free(dir);
     return tokenizer;

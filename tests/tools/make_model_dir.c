@@ -16,21 +16,21 @@ static kd_status make_model_dir(const char *config_path, const char *out_dir,
                                 const char *tokenizer_dir, uint64_t seed)
 {
     cJSON *root = NULL;
-    kd_status status = json_read_file(config_path, &root);
+    kd_status status = kd_json_read_file(config_path, &root);
     if (status != KD_OK)
         return status;
     const cJSON *model_object = cJSON_GetObjectItemCaseSensitive(root, "model");
     gpt2_config config;
-    status = gpt2_config_from_json(model_object ? model_object : root, &config);
+    status = kd_gpt2_config_from_json(model_object ? model_object : root, &config);
     cJSON_Delete(root);
     if (status != KD_OK)
         return kd_fail_context(status, "%s", config_path);
     gpt2_model model;
-    if ((status = gpt2_create(&model, &config)) != KD_OK)
+    if ((status = kd_gpt2_create(&model, &config)) != KD_OK)
         return status;
-    gpt2_init_random(&model, seed);
-    status = model_dir_save(out_dir, &model, tokenizer_dir);
-    gpt2_free(&model);
+    kd_gpt2_init_random(&model, seed);
+    status = kd_model_dir_save(out_dir, &model, tokenizer_dir);
+    kd_gpt2_free(&model);
     return status;
 }
 
