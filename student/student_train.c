@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/student.h"
 #include "kd/tokenizer.h"
 

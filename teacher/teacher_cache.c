@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "kd/cache.h"
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/teacher.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/teacher.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"

@@ -2,7 +2,7 @@
  * HF's own files (n_ctx, extra keys), and a one-line error per bad value. */
 #include "test_support.h"
 
-#include "kd/io.h"
+#include "kd/hf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * bad configs fail with a message naming the file and tensor. */
 #include "test_support.h"
 
-#include "kd/io.h"
+#include "kd/hf.h"
 
 #include <math.h>
 #include <stdio.h>

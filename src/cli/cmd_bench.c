@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "kd/core.h"
 #include "kd/distill.h"
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/nn.h"
 
 enum { BENCH_MAX_STEPS = 10000 };

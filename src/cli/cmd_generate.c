@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "kd/data.h"
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/nn.h"
 #include "kd/tokenizer.h"
 

@@ -4,7 +4,7 @@
  * tokens. One warm-up run, then the median of the timed ones. */
 #include <stdlib.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "report_internal.h"
 
 static int compare_doubles(const void *a, const void *b)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "report_internal.h"
 
 static int file_exists(const char *dir, const char *name)

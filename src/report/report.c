@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/tokenizer.h"
 #include "report_internal.h"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/train.h"
 
 enum { PATH_CAPACITY = 4096 };

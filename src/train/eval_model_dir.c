@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 

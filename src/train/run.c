@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "train_internal.h"
 
 enum { PATH_CAPACITY = 4096 };

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/train.h"
 
 static kd_status read_string(const cJSON *object, const char *key, const char **out)

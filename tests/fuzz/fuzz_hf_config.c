@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 
 static void check_round_trip(const gpt2_config *config)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 
 /* A tensor this target reads in full; bigger ones are read at both ends. */
 enum { READ_MAX_ELEMENTS = 1 << 14 };

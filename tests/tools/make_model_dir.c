@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kd/io.h"
+#include "kd/hf.h"
 #include "kd/nn.h"
 
 static kd_status make_model_dir(const char *config_path, const char *out_dir,

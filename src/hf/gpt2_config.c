@@ -5,7 +5,7 @@
  * and 1/sqrt(d) attention scaling, so a config asking for something else is
  * refused rather than silently run differently. Keys that only matter for
  * training in PyTorch (dropout rates, initializer_range, ...) are ignored. */
-#include "kd/io.h"
+#include "kd/hf.h"
 
 #include <math.h>
 #include <stdio.h>

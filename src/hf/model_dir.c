@@ -6,7 +6,7 @@
  * carries the causal-mask buffers h.N.attn.bias ([1, 1, 1024, 1024], F32);
  * save_pretrained writes the prefix and no buffers; older conversions also
  * carry h.N.attn.masked_bias and sometimes lm_head.weight, a copy of wte. */
-#include "kd/io.h"
+#include "kd/hf.h"
 
 #include <math.h>
 #include <stdio.h>
