@@ -4,9 +4,7 @@
  * student, and hand over to kd_train_run with the distillation objective. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kd/hf.h"
 #include "kd/student.h"
@@ -81,33 +79,6 @@ static kd_status load_settings(student_run *run)
     return kd_distill_config_validate(&run->distill);
 }
 
-/* The config's tokenizer, else the teacher's, else GPT-2's from the assets. */
-static kd_status load_tokenizer(student_run *run, const char *teacher_dir)
-{
-    char path[PATH_CAPACITY];
-    run_config *config = &run->config;
-    if (!config->tokenizer_dir && teacher_dir &&
-        kd_path_join(path, sizeof path, teacher_dir, "vocab.json") == KD_OK &&
-        access(path, R_OK) == 0)
-        config->tokenizer_dir = strdup(teacher_dir);
-    if (!config->tokenizer_dir)
-        config->tokenizer_dir = kd_resolve_asset("gpt2");
-    if (!config->tokenizer_dir)
-        return kd_fail_context(KD_ERR_IO, "tokenizer");
-    kd_status status = kd_tokenizer_load(config->tokenizer_dir, &run->tokenizer);
-    if (status == KD_OK && kd_tokenizer_vocab_size(run->tokenizer) > config->model.vocab_size)
-        status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the student only %d",
-                         kd_tokenizer_vocab_size(run->tokenizer), config->model.vocab_size);
-    return status;
-}
-
-static kd_status hash_teacher(const char *dir, uint64_t *hash)
-{
-    char path[PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, dir, "model.safetensors");
-    return status == KD_OK ? kd_hash_file(path, hash) : status;
-}
-
 /* The cache must hold this student's examples, as its teacher saw them:
  * the same data, tokenizer, template, sequence length, split and, when the
  * run also names a teacher, that teacher. */
@@ -119,10 +90,10 @@ static kd_status open_cache(student_run *run, const char *teacher_dir)
         return status;
     const cache_manifest *manifest = kd_cache_reader_manifest(run->reader);
     cache_identity expected;
-    status = kd_cache_identity_from_data(&run->config.data, kd_tokenizer_hash(run->tokenizer), &expected);
-    expected.teacher = manifest->identity.teacher;
-    if (status == KD_OK && teacher_dir)
-        status = hash_teacher(teacher_dir, &expected.teacher);
+    status = kd_cache_identity_compute(&run->config.data, kd_tokenizer_hash(run->tokenizer),
+                                       teacher_dir, &expected);
+    if (!teacher_dir) /* no teacher of its own to check the cache's against */
+        expected.teacher = manifest->identity.teacher;
     if (status == KD_OK)
         status = kd_cache_check_compatible(manifest, &expected, dir);
     if (status == KD_OK && manifest->vocab_size != run->config.model.vocab_size)
@@ -209,7 +180,7 @@ static kd_status init_from_teacher(student_run *run)
     kd_status status = run->teacher_loaded ? KD_OK : load_teacher(run, dir);
     if (status == KD_OK && run->reader && dir != run->options->teacher_dir) {
         uint64_t hash = 0;
-        status = hash_teacher(dir, &hash);
+        status = kd_cache_teacher_hash(dir, &hash);
         if (status == KD_OK && hash != kd_cache_reader_manifest(run->reader)->identity.teacher)
             status = kd_fail(KD_ERR_INVALID, "init.teacher %s is not the teacher the cache %s "
                              "was made from", dir, run->options->cache_dir);
@@ -335,7 +306,9 @@ static kd_status train(student_run *run)
 static kd_status open_teacher_side(student_run *run)
 {
     const student_train_options *o = run->options;
-    kd_status status = load_tokenizer(run, o->teacher_dir);
+    kd_status status = kd_run_tokenizer_load(&run->config, o->teacher_dir, &run->tokenizer);
+    if (status == KD_OK)
+        status = kd_run_tokenizer_check(run->tokenizer, run->config.model.vocab_size, "student");
     if (status == KD_OK && o->teacher_dir)
         status = load_teacher(run, o->teacher_dir);
     if (status == KD_OK && o->cache_dir)

@@ -38,37 +38,13 @@ static kd_status load_config(const teacher_cache_options *options, run_config *c
     return status;
 }
 
-/* The model directory's own tokenizer, else the config's, else GPT-2's
- * from the assets. */
-static kd_status load_tokenizer(const char *model_dir, const run_config *config,
-                                kd_tokenizer **tokenizer)
-{
-    char path[PATH_CAPACITY];
-    if (kd_path_join(path, sizeof path, model_dir, "vocab.json") == KD_OK &&
-        access(path, R_OK) == 0)
-        return kd_tokenizer_load(model_dir, tokenizer);
-    if (config->tokenizer_dir)
-        return kd_tokenizer_load(config->tokenizer_dir, tokenizer);
-    char *assets = kd_resolve_asset("gpt2");
-    if (!assets)
-        return kd_fail_context(KD_ERR_IO, "tokenizer");
-    kd_status status = kd_tokenizer_load(assets, tokenizer);
-    free(assets);
-    return status;
-}
-
 static kd_status make_plan(const teacher_cache_options *options, const run_config *config,
                            const kd_tokenizer *tokenizer, const gpt2_model *model,
                            const dataset *data, cache_plan *plan, uint32_t **examples)
 {
-    char path[PATH_CAPACITY];
     memset(plan, 0, sizeof *plan);
-    kd_status status = kd_cache_identity_from_data(&config->data, kd_tokenizer_hash(tokenizer),
-                                                   &plan->identity);
-    if (status == KD_OK)
-        status = kd_path_join(path, sizeof path, options->model_dir, "model.safetensors");
-    if (status == KD_OK)
-        status = kd_hash_file(path, &plan->identity.teacher);
+    kd_status status = kd_cache_identity_compute(&config->data, kd_tokenizer_hash(tokenizer),
+                                                 options->model_dir, &plan->identity);
     if (status != KD_OK)
         return status;
     size_t count = 0;
@@ -211,7 +187,7 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     kd_status status = load_config(options, &config);
     if (status == KD_OK) {
         kd_set_threads(options->threads > 0 ? options->threads : config.train.threads);
-        status = load_tokenizer(options->model_dir, &config, &tokenizer);
+        status = kd_run_tokenizer_load(&config, options->model_dir, &tokenizer);
     }
     run.batch_size = options->batch_size > 0 ? options->batch_size : config.train.batch_size;
     if (status == KD_OK && (run.batch_size < 1 || run.batch_size > MAX_BATCH))
@@ -224,9 +200,8 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     if (status == KD_OK && config.data.seq_len > (size_t)model.config.n_positions)
         status = kd_fail(KD_ERR_INVALID, "sequence length %zu exceeds the teacher's n_positions %d",
                          config.data.seq_len, model.config.n_positions);
-    if (status == KD_OK && kd_tokenizer_vocab_size(tokenizer) > model.config.vocab_size)
-        status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the teacher only %d",
-                         kd_tokenizer_vocab_size(tokenizer), model.config.vocab_size);
+    if (status == KD_OK)
+        status = kd_run_tokenizer_check(tokenizer, model.config.vocab_size, "teacher");
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)

@@ -1,9 +1,6 @@
 /* kd teacher train: resolve the configuration, build the dataset, create or
  * load the model, check it fits in memory, and hand over to kd_train_run. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "kd/hf.h"
 #include "kd/teacher.h"
@@ -42,22 +39,6 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
     return KD_OK;
 }
 
-/* The tokenizer: the config's, else the one shipped with --init, else the
- * GPT-2 files in the assets directory. */
-static kd_status resolve_tokenizer_dir(const teacher_train_options *options, run_config *config)
-{
-    if (config->tokenizer_dir)
-        return KD_OK;
-    char path[PATH_CAPACITY];
-    if (options->init_dir) {
-        if (kd_path_join(path, sizeof path, options->init_dir, "vocab.json") == KD_OK &&
-            access(path, R_OK) == 0)
-            return (config->tokenizer_dir = strdup(options->init_dir)) ? KD_OK : KD_ERR_NOMEM;
-    }
-    config->tokenizer_dir = kd_resolve_asset("gpt2");
-    return config->tokenizer_dir ? KD_OK : kd_fail_context(KD_ERR_IO, "tokenizer");
-}
-
 static kd_status create_model(const teacher_train_options *options, const run_config *config,
                               gpt2_model *model)
 {
@@ -94,13 +75,13 @@ kd_status kd_teacher_train(const teacher_train_options *options)
         kd_set_threads(config.train.threads);
         status = resolve_model_config(options, &config);
     }
-    if (status == KD_OK && (status = resolve_tokenizer_dir(options, &config)) == KD_OK &&
-        (status = kd_memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                                  0.0, "training")) == KD_OK)
-        status = kd_tokenizer_load(config.tokenizer_dir, &tokenizer);
-    if (status == KD_OK && kd_tokenizer_vocab_size(tokenizer) > config.model.vocab_size)
-        status = kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the model only %d",
-                         kd_tokenizer_vocab_size(tokenizer), config.model.vocab_size);
+    if (status == KD_OK)
+        status = kd_memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
+                                 0.0, "training");
+    if (status == KD_OK)
+        status = kd_run_tokenizer_load(&config, options->init_dir, &tokenizer);
+    if (status == KD_OK)
+        status = kd_run_tokenizer_check(tokenizer, config.model.vocab_size, "model");
     if (status == KD_OK)
         status = kd_run_dataset_build(&config, tokenizer, out_dir, &data);
     if (status == KD_OK)

@@ -147,11 +147,16 @@ void kd_cache_manifest_print(const cache_manifest *manifest, FILE *out);
 kd_status kd_cache_check_compatible(const cache_manifest *manifest, const cache_identity *expected,
                                     const char *dir);
 
-/* The identity fields a dataset determines: data files, tokenizer,
- * templates (with the field names, loss mode and skip_bad), sequence length
- * and split, for the train part. The teacher field is left 0. */
-kd_status kd_cache_identity_from_data(const dataset_options *options, uint64_t kd_tokenizer_hash,
-                                      cache_identity *identity);
+/* A cache's identity, computed here alone so that the writer, which records
+ * it, and every reader, which must find the same values to accept the cache,
+ * cannot disagree: the fields the dataset determines (data files, tokenizer,
+ * templates with the field names, loss mode and skip_bad, sequence length
+ * and split, for the train part) and the teacher's (kd_cache_teacher_hash of
+ * `teacher_dir`). With teacher_dir NULL the teacher field is left 0. */
+kd_status kd_cache_identity_compute(const dataset_options *options, uint64_t tokenizer_hash,
+                                    const char *teacher_dir, cache_identity *identity);
+/* The teacher field: XXH3-64 of teacher_dir/model.safetensors. */
+kd_status kd_cache_teacher_hash(const char *teacher_dir, uint64_t *hash);
 
 /* The hash a record keeps of its example (ids and target mask), so that a
  * reader can check the record belongs to the example it trains on. */

@@ -3,6 +3,8 @@
 #ifndef KD_CORE_H
 #define KD_CORE_H
 
+#include "kd/limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

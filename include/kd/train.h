@@ -269,6 +269,18 @@ typedef struct {
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */
 void kd_run_config_apply_overrides(run_config *config, const train_overrides *overrides);
+/* The run's tokenizer, found in one order by every command:
+ *   1. the config's data.tokenizer;
+ *   2. else `model_dir` when it holds vocab.json: the model the command
+ *      starts from or runs (teacher train --init, kd teacher cache's teacher,
+ *      student train --teacher), or NULL when there is none;
+ *   3. else GPT-2's tokenizer in the assets directory.
+ * Sets config->tokenizer_dir to the one chosen (every model directory the
+ * run saves copies its files) and loads it. */
+kd_status kd_run_tokenizer_load(run_config *config, const char *model_dir, kd_tokenizer **tokenizer);
+/* KD_ERR_INVALID when the tokenizer has more tokens than the model called
+ * `name`, with `vocab_size` rows of embeddings, can take. */
+kd_status kd_run_tokenizer_check(const kd_tokenizer *tokenizer, int vocab_size, const char *name);
 /* The config's dataset and split, cached in out_dir/dataset-cache; prints
  * what became of the records. */
 kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,

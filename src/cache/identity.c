@@ -1,6 +1,7 @@
 /* What a cache's identity is computed from: the hashes of the inputs that
  * decide the examples and the teacher. Each input has its own field, so a
- * refused cache can name what changed. */
+ * refused cache can name what changed. The writer and the readers all call
+ * kd_cache_identity_compute: a cache is accepted only when they agree. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +21,15 @@ static void hash_string(XXH3_state_t *state, const char *text)
         XXH3_64bits_update(state, text, strlen(text));
 }
 
-kd_status kd_cache_identity_from_data(const dataset_options *options, uint64_t kd_tokenizer_hash,
-                                      cache_identity *identity)
+kd_status kd_cache_teacher_hash(const char *teacher_dir, uint64_t *hash)
+{
+    char path[KD_PATH_CAPACITY];
+    kd_status status = kd_path_join(path, sizeof path, teacher_dir, "model.safetensors");
+    return status == KD_OK ? kd_hash_file(path, hash) : status;
+}
+
+kd_status kd_cache_identity_compute(const dataset_options *options, uint64_t tokenizer_hash,
+                                    const char *teacher_dir, cache_identity *identity)
 {
     memset(identity, 0, sizeof *identity);
     XXH3_state_t state;
@@ -46,10 +54,10 @@ kd_status kd_cache_identity_from_data(const dataset_options *options, uint64_t k
     hash_string(&state, options->loss == LOSS_ALL ? "loss:all" : "loss:response");
     hash_string(&state, options->skip_bad ? "skip_bad" : "strict");
     identity->template_hash = XXH3_64bits_digest(&state);
-    identity->tokenizer = kd_tokenizer_hash;
+    identity->tokenizer = tokenizer_hash;
     identity->seq_len = (int)options->seq_len;
     identity->split_seed = options->split_seed;
     identity->validation_fraction = options->validation_fraction;
     snprintf(identity->part, sizeof identity->part, "train");
-    return KD_OK;
+    return teacher_dir ? kd_cache_teacher_hash(teacher_dir, &identity->teacher) : KD_OK;
 }

@@ -14,10 +14,7 @@ static kd_status epoch_tokens(run_config *config, double *tokens, double *steps)
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
     batcher *batches = NULL;
-    const char *dir = config->tokenizer_dir;
-    char *fallback = dir ? NULL : kd_resolve_asset("gpt2");
-    kd_status status = dir || fallback ? kd_tokenizer_load(dir ? dir : fallback, &tokenizer)
-                                       : KD_ERR_IO;
+    kd_status status = kd_run_tokenizer_load(config, NULL, &tokenizer);
     if (status == KD_OK)
         status = kd_dataset_build(&config->data, tokenizer, &data, NULL);
     batcher_options options;
@@ -39,7 +36,6 @@ static kd_status epoch_tokens(run_config *config, double *tokens, double *steps)
     kd_batcher_free(batches);
     kd_dataset_free(data);
     kd_tokenizer_free(tokenizer);
-    free(fallback);
     return status;
 }
 

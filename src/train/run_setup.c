@@ -1,13 +1,15 @@
-/* What every training command does before kd_train_run, whatever it trains:
- * command-line overrides, the dataset and the default run directory. */
+/* What every command that runs a model on the config's data sets up first,
+ * whatever its role: command-line overrides, the tokenizer, the dataset and
+ * the default run directory. */
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kd/io.h"
+#include "kd/tokenizer.h"
 #include "kd/train.h"
-
-enum { PATH_CAPACITY = 4096 };
 
 void kd_run_config_apply_overrides(run_config *config, const train_overrides *overrides)
 {
@@ -25,12 +27,40 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
     kd_run_config_sync_data(config);
 }
 
+/* Whether `dir` holds a tokenizer (its vocab.json; merges.txt is checked
+ * when it loads). */
+static int has_tokenizer(const char *dir)
+{
+    char path[KD_PATH_CAPACITY];
+    return dir && kd_path_join(path, sizeof path, dir, "vocab.json") == KD_OK &&
+           access(path, R_OK) == 0;
+}
+
+kd_status kd_run_tokenizer_load(run_config *config, const char *model_dir, kd_tokenizer **tokenizer)
+{
+    if (!config->tokenizer_dir && has_tokenizer(model_dir) &&
+        !(config->tokenizer_dir = strdup(model_dir)))
+        return kd_fail(KD_ERR_NOMEM, "%s: out of memory", model_dir);
+    if (!config->tokenizer_dir && !(config->tokenizer_dir = kd_resolve_asset("gpt2")))
+        return kd_fail_context(KD_ERR_IO, "tokenizer");
+    return kd_tokenizer_load(config->tokenizer_dir, tokenizer);
+}
+
+kd_status kd_run_tokenizer_check(const kd_tokenizer *tokenizer, int vocab_size, const char *name)
+{
+    int tokens = kd_tokenizer_vocab_size(tokenizer);
+    if (tokens > vocab_size)
+        return kd_fail(KD_ERR_INVALID, "the tokenizer has %d tokens but the %s only %d", tokens,
+                       name, vocab_size);
+    return KD_OK;
+}
+
 kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
                                const char *out_dir, dataset **data)
 {
     if (config->data.path_count == 0)
         return kd_fail(KD_ERR_INVALID, "no data: give data.files in the config or --data FILE");
-    char cache_dir[PATH_CAPACITY];
+    char cache_dir[KD_PATH_CAPACITY];
     dataset_options options = config->data;
     options.cache_dir = cache_dir;
     dataset_report report;
@@ -46,7 +76,7 @@ kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tok
 
 void kd_run_default_out_dir(const char *config_path, const char *role, char *out, size_t size)
 {
-    char copy[PATH_CAPACITY];
+    char copy[KD_PATH_CAPACITY];
     snprintf(copy, sizeof copy, "%s", config_path);
     char *name = basename(copy);
     char *dot = strrchr(name, '.');
