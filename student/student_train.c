@@ -10,12 +10,10 @@
 #include "kd/student.h"
 #include "kd/tokenizer.h"
 
-enum { PATH_CAPACITY = 4096 };
-
 /* Everything a student run holds; released by run_release. */
 typedef struct {
     const student_train_options *options;
-    char out_dir[PATH_CAPACITY];
+    char out_dir[KD_PATH_CAPACITY];
     run_config config;
     distill_config distill;
     student_init init;
@@ -202,9 +200,9 @@ static kd_status init_from_teacher(student_run *run)
 static kd_status record_layer_plan(student_run *run)
 {
     const char *dir = init_teacher_dir(run);
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     gpt2_config teacher;
-    kd_status status = dir ? kd_path_join(path, sizeof path, dir, "config.json")
+    kd_status status = dir ? kd_path_join(path, sizeof path, dir, KD_MODEL_CONFIG_FILE)
                            : kd_fail(KD_ERR_INVALID, "cannot tell which teacher the run started "
                                      "from: set init.teacher or give --teacher");
     if (status == KD_OK)

@@ -12,16 +12,16 @@
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
-enum { PATH_CAPACITY = 4096, LOGIT_CHUNK_ROWS = 64, MAX_BATCH = 256 };
+enum { LOGIT_CHUNK_ROWS = 64, MAX_BATCH = 256 };
 
 /* The run configuration: --config, else the one saved beside the model by
  * the run that trained it. */
 static kd_status load_config(const teacher_cache_options *options, run_config *config)
 {
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     const char *config_path = options->config_path;
     if (!config_path) {
-        kd_status status = kd_path_join(path, sizeof path, options->model_dir, "../config.json");
+        kd_status status = kd_path_join(path, sizeof path, options->model_dir, "../" KD_RUN_CONFIG_FILE);
         if (status != KD_OK)
             return status;
         if (access(path, R_OK) != 0)
@@ -161,9 +161,9 @@ static kd_status write_cache(cache_run *run, cache_manifest *manifest)
  * seq_len) forward pass, the batch and one chunk of logits must fit. */
 static kd_status check_memory(const char *model_dir, const run_config *config, int batch_size)
 {
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     gpt2_config teacher;
-    kd_status status = kd_path_join(path, sizeof path, model_dir, "config.json");
+    kd_status status = kd_path_join(path, sizeof path, model_dir, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &teacher);
     if (status != KD_OK)

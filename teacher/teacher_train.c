@@ -7,8 +7,6 @@
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
-enum { PATH_CAPACITY = 4096 };
-
 /* The model's shape comes from --init when given (and must then agree with
  * the config's "model", if any), else from the config. */
 static kd_status resolve_model_config(const teacher_train_options *options, run_config *config)
@@ -19,9 +17,9 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
                            options->config_path);
         return KD_OK;
     }
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     gpt2_config from_init;
-    kd_status status = kd_path_join(path, sizeof path, options->init_dir, "config.json");
+    kd_status status = kd_path_join(path, sizeof path, options->init_dir, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &from_init);
     if (status != KD_OK)
@@ -56,7 +54,7 @@ kd_status kd_teacher_train(const teacher_train_options *options)
     gpt2_model model = {0};
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
-    char out_dir[PATH_CAPACITY];
+    char out_dir[KD_PATH_CAPACITY];
     if (options->out_dir)
         snprintf(out_dir, sizeof out_dir, "%s", options->out_dir);
     else

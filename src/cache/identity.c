@@ -24,7 +24,7 @@ static void hash_string(XXH3_state_t *state, const char *text)
 kd_status kd_cache_teacher_hash(const char *teacher_dir, uint64_t *hash)
 {
     char path[KD_PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, teacher_dir, "model.safetensors");
+    kd_status status = kd_path_join(path, sizeof path, teacher_dir, KD_MODEL_WEIGHTS_FILE);
     return status == KD_OK ? kd_hash_file(path, hash) : status;
 }
 

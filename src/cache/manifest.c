@@ -120,7 +120,7 @@ static kd_status check_seal(const char *path)
 {
     char *text = NULL, stored[SEAL_DIGITS + 1] = {0}, computed[SEAL_DIGITS + 1];
     size_t length = 0;
-    kd_status status = kd_read_file(path, (size_t)1 << 28, &text, &length);
+    kd_status status = kd_read_file(path, KD_TEXT_FILE_MAX_BYTES, &text, &length);
     if (status != KD_OK)
         return status;
     char *digits = seal_digits(text, length);
@@ -229,7 +229,7 @@ kd_status kd_cache_manifest_write(const char *dir, const cache_manifest *manifes
     cJSON_AddItemToObject(root, "stats", stats_to_json(&manifest->stats));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, KD_CACHE_MANIFEST_FILE);
     kd_status status = text && path ? KD_OK : kd_fail(KD_ERR_NOMEM, "%s: out of memory", dir);
     if (status == KD_OK) {
         size_t length = strlen(text);
@@ -384,7 +384,8 @@ static kd_status read_encoding(const char *path, const cJSON *root, cache_manife
     if (status == KD_OK)
         status = read_int(&at, object, "zstd_level", -(1 << 17), 22, &encoding->zstd_level);
     if (status == KD_OK)
-        status = read_int(&at, object, "shard_examples", 1, 1 << 24, &encoding->shard_examples);
+        status = read_int(&at, object, "shard_examples", 1, KD_FILE_MAX_COUNT,
+                          &encoding->shard_examples);
     if (status == KD_OK)
         status = read_string(&at, object, "value_type", &value_type);
     if (status == KD_OK && strcmp(value_type, MANIFEST_VALUE_TYPE) != 0)
@@ -434,7 +435,7 @@ static kd_status read_shards(const char *path, const cJSON *root, cache_manifest
     if (status == KD_OK)
         status = read_integer(&at, counts, "positions", 0, JSON_MAX_EXACT, &manifest->positions);
     if (status == KD_OK)
-        status = read_int(&at, counts, "shards", 1, 1 << 24, &manifest->shard_count);
+        status = read_int(&at, counts, "shards", 1, KD_FILE_MAX_COUNT, &manifest->shard_count);
     if (status != KD_OK)
         return status;
     uint64_t per_shard = (uint64_t)manifest->encoding.shard_examples;
@@ -534,7 +535,7 @@ static kd_status read_root(const char *path, const cJSON *root, cache_manifest *
 kd_status kd_cache_manifest_read(const char *dir, cache_manifest *manifest)
 {
     memset(manifest, 0, sizeof *manifest);
-    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, KD_CACHE_MANIFEST_FILE);
     if (!path)
         return KD_ERR_NOMEM;
     cJSON *root = NULL;

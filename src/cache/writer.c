@@ -69,7 +69,7 @@ static kd_status check_plan(const cache_plan *plan)
     if (enc->zstd_level < ZSTD_minCLevel() || enc->zstd_level > ZSTD_maxCLevel())
         return kd_fail(KD_ERR_INVALID, "cache: zstd level %d is outside [%d, %d]", enc->zstd_level,
                        ZSTD_minCLevel(), ZSTD_maxCLevel());
-    if (enc->shard_examples < 1 || enc->shard_examples > (1 << 24))
+    if (enc->shard_examples < 1 || enc->shard_examples > KD_FILE_MAX_COUNT)
         return kd_fail(KD_ERR_INVALID, "cache: %d examples per shard", enc->shard_examples);
     if (plan->identity.seq_len < 1 || plan->identity.seq_len > CACHE_MAX_SEQ_LEN)
         return kd_fail(KD_ERR_INVALID, "cache: sequence length %d is outside [1, %d]",
@@ -98,7 +98,7 @@ static kd_status sync_directory(const char *dir)
  * manifest ever describes shards that are being rewritten. */
 static kd_status remove_manifest(const char *dir)
 {
-    char *path = kd_cache_join_path(dir, CACHE_MANIFEST_NAME);
+    char *path = kd_cache_join_path(dir, KD_CACHE_MANIFEST_FILE);
     if (!path)
         return KD_ERR_NOMEM;
     kd_status status = KD_OK;

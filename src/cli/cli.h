@@ -48,9 +48,11 @@ typedef struct {
     int epochs, max_steps, stop_after, resume, seed, threads;
 } cli_training_flags;
 
-/* Sets the flags to "the config's" and writes their CLI_TRAINING_OPTION_COUNT
- * option rows (--epochs ... --resume) into `options`. */
-void cli_training_options(cli_training_flags *flags, cli_option *options);
+/* Sets the flags to "the config's" and fills `options`, which holds
+ * count + CLI_TRAINING_OPTION_COUNT rows, with the command's own `count`
+ * rows followed by the training flags' (--epochs ... --resume). */
+void cli_training_options(cli_training_flags *flags, const cli_option *own, int count,
+                          cli_option *options);
 /* CLI_EXIT_OK, or a usage error when a count is negative. */
 int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags);
 /* The flags that replace the config's train settings. */

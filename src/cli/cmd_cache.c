@@ -63,7 +63,7 @@ int cmd_cache_inspect(int argc, char **argv)
     if (inspect_json) {
         cJSON *root = NULL;
         char path[4096];
-        snprintf(path, sizeof path, "%s/manifest.json", dir);
+        snprintf(path, sizeof path, "%s/" KD_CACHE_MANIFEST_FILE, dir);
         if (kd_json_read_file(path, &root) != KD_OK) {
             kd_cache_manifest_free(&manifest);
             return cli_fail(inspect_spec.name);

@@ -12,7 +12,7 @@ int cmd_student_train(int argc, char **argv)
     float alpha = NAN, temperature = NAN; /* not given: the config's */
     int random_init = 0;
     cli_training_flags flags;
-    cli_option options[9 + CLI_TRAINING_OPTION_COUNT] = {
+    const cli_option own[] = {
         {"--config", OPT_STRING, &config, "student run configuration (model, train, data, "
                                           "distill, init)"},
         {"--cache", OPT_STRING, &cache, "the teacher's logit cache (kd teacher cache)"},
@@ -26,7 +26,8 @@ int cmd_student_train(int argc, char **argv)
         {"--random-init", OPT_FLAG, &random_init, "start from random weights whatever the "
                                                   "config's init says"},
     };
-    cli_training_options(&flags, options + 9);
+    cli_option options[KD_COUNTOF(own) + CLI_TRAINING_OPTION_COUNT];
+    cli_training_options(&flags, own, (int)KD_COUNTOF(own), options);
     const cli_command_spec spec = {
         .name = "student train",
         .summary = "Train a shallower or narrower student on alpha * CE(hard labels) +\n"
@@ -37,7 +38,7 @@ int cmd_student_train(int argc, char **argv)
                  "                 [--divergence D] [--teacher DIR] [--random-init] [--data FILE]...\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
         .options = options,
-        .option_count = sizeof options / sizeof *options,
+        .option_count = (int)KD_COUNTOF(options),
     };
     int help = 0, status = cli_parse(&spec, argc, argv, &help);
     if (status != CLI_EXIT_OK || help)

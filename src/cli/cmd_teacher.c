@@ -10,13 +10,14 @@ int cmd_teacher_train(int argc, char **argv)
     const char *config = NULL, *init = NULL, *out = NULL;
     cli_string_list data = {0};
     cli_training_flags flags;
-    cli_option options[4 + CLI_TRAINING_OPTION_COUNT] = {
+    const cli_option own[] = {
         {"--config", OPT_STRING, &config, "run configuration (model, train, data sections)"},
         {"--init", OPT_STRING, &init, "Hugging Face model directory to fine-tune"},
         {"--data", OPT_STRING_LIST, &data, "instruction data file (repeatable; replaces the config's)"},
         {"--out", OPT_STRING, &out, "run directory (default runs/<config name>/teacher)"},
     };
-    cli_training_options(&flags, options + 4);
+    cli_option options[KD_COUNTOF(own) + CLI_TRAINING_OPTION_COUNT];
+    cli_training_options(&flags, own, (int)KD_COUNTOF(own), options);
     const cli_command_spec spec = {
         .name = "teacher train",
         .summary = "Train the teacher on instruction data: fine-tune --init (e.g. distilgpt2) or\n"
@@ -25,7 +26,7 @@ int cmd_teacher_train(int argc, char **argv)
         .usage = "kd teacher train --config FILE [--init HF_MODEL_DIR] [--data FILE]... [--out DIR]\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
         .options = options,
-        .option_count = sizeof options / sizeof *options,
+        .option_count = (int)KD_COUNTOF(options),
     };
     int help = 0, status = cli_parse(&spec, argc, argv, &help);
     if (status != CLI_EXIT_OK || help)

@@ -1,7 +1,8 @@
 /* The flags teacher train and student train share, written once. */
 #include "cli.h"
 
-void cli_training_options(cli_training_flags *flags, cli_option *options)
+void cli_training_options(cli_training_flags *flags, const cli_option *own, int count,
+                          cli_option *options)
 {
     *flags = (cli_training_flags){.seed = -1};
     const cli_option rows[CLI_TRAINING_OPTION_COUNT] = {
@@ -13,8 +14,10 @@ void cli_training_options(cli_training_flags *flags, cli_option *options)
         {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
         {"--resume", OPT_FLAG, &flags->resume, "continue from <out>/last"},
     };
+    for (int i = 0; i < count; i++)
+        options[i] = own[i];
     for (int i = 0; i < CLI_TRAINING_OPTION_COUNT; i++)
-        options[i] = rows[i];
+        options[count + i] = rows[i];
 }
 
 int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags)

@@ -26,7 +26,7 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-enum { CACHE_VERSION = 1, CACHE_MAX_SEQ_LEN = 1 << 24 };
+enum { CACHE_VERSION = 1 };
 
 _Static_assert(sizeof(int) == 4, "token ids are stored as 32-bit integers");
 
@@ -163,7 +163,7 @@ static kd_status check_layout(const char *path, const unsigned char *bytes, size
      * token 5, which bounds the counts before they are multiplied. */
     uint64_t n = header->example_count, tokens = header->token_count;
     if (n > size / 16 || tokens > size / 5 || header->seq_len == 0 ||
-        header->seq_len > CACHE_MAX_SEQ_LEN)
+        header->seq_len > KD_FILE_MAX_COUNT)
         return damaged(path, "impossible counts");
     uint64_t expected = sizeof *header + (2 * n + 1) * 8 + tokens * 5 + 8;
     if (expected != size)

@@ -36,13 +36,15 @@ kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_pat
 
 kd_status kd_tokenizer_load(const char *dir, kd_tokenizer **out)
 {
-    size_t length = strlen(dir) + sizeof "/vocab.json";
+    /* Room for "dir/" and either name. */
+    size_t length =
+        strlen(dir) + sizeof "/" KD_TOKENIZER_VOCAB_FILE + sizeof KD_TOKENIZER_MERGES_FILE;
     char *vocab_path = kd_alloc(length, 1, "path");
     char *merges_path = kd_alloc(length, 1, "path");
     kd_status status = KD_ERR_NOMEM;
     if (vocab_path && merges_path) {
-        snprintf(vocab_path, length, "%s/vocab.json", dir);
-        snprintf(merges_path, length, "%s/merges.txt", dir);
+        snprintf(vocab_path, length, "%s/" KD_TOKENIZER_VOCAB_FILE, dir);
+        snprintf(merges_path, length, "%s/" KD_TOKENIZER_MERGES_FILE, dir);
         status = kd_tokenizer_load_files(vocab_path, merges_path, out);
     }
     free(vocab_path);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MERGES_FILE_MAX_BYTES = 256 << 20, QUOTE_MAX = 60 };
+enum { QUOTE_MAX = 60 };
 
 typedef struct {
     const char *path;
@@ -102,7 +102,7 @@ kd_status kd_merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_
 {
     char *text = NULL;
     size_t size = 0;
-    kd_status status = kd_read_file(path, MERGES_FILE_MAX_BYTES, &text, &size);
+    kd_status status = kd_read_file(path, KD_TEXT_FILE_MAX_BYTES, &text, &size);
     if (status != KD_OK)
         return status;
     size_t line_count = 1;

@@ -11,8 +11,6 @@
 
 #include "kd/io.h"
 
-enum { VOCAB_MAX_TOKENS = 1 << 24 };
-
 /* Checks each entry's id and files it under that id in `by_id`. */
 static kd_status collect_ids(const cJSON *root, const char *path, int count, const cJSON **by_id)
 {
@@ -76,9 +74,9 @@ kd_status kd_vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t
     int count = cJSON_GetArraySize(root);
     if (!cJSON_IsObject(root))
         status = kd_fail(KD_ERR_FORMAT, "%s: expected a JSON object mapping tokens to ids", path);
-    else if (count < 256 || count > VOCAB_MAX_TOKENS)
+    else if (count < 256 || count > KD_FILE_MAX_COUNT)
         status = kd_fail(KD_ERR_INVALID, "%s: %d tokens; a byte-level vocabulary has 256 to %d",
-                         path, count, VOCAB_MAX_TOKENS);
+                         path, count, KD_FILE_MAX_COUNT);
     else if (!(by_id = kd_alloc((size_t)count, sizeof *by_id, "vocabulary")))
         status = KD_ERR_NOMEM;
     if (status == KD_OK) {

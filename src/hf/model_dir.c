@@ -218,8 +218,8 @@ kd_status kd_model_weights_write(const char *path, const gpt2_model *model, safe
 kd_status kd_model_dir_load(const char *dir, gpt2_model *model)
 {
     memset(model, 0, sizeof *model);
-    char *config_path = join_path(dir, "config.json");
-    char *weights_path = join_path(dir, "model.safetensors");
+    char *config_path = join_path(dir, KD_MODEL_CONFIG_FILE);
+    char *weights_path = join_path(dir, KD_MODEL_WEIGHTS_FILE);
     kd_status status = config_path && weights_path ? KD_OK : KD_ERR_NOMEM;
     gpt2_config config;
     if (status == KD_OK)
@@ -251,17 +251,17 @@ static kd_status copy_tokenizer_file(const char *from_dir, const char *to_dir, c
 
 kd_status kd_model_dir_save(const char *dir, const gpt2_model *model, const char *tokenizer_dir)
 {
-    char *weights_path = join_path(dir, "model.safetensors");
-    char *config_path = join_path(dir, "config.json");
+    char *weights_path = join_path(dir, KD_MODEL_WEIGHTS_FILE);
+    char *config_path = join_path(dir, KD_MODEL_CONFIG_FILE);
     kd_status status = weights_path && config_path ? kd_make_directories(dir) : KD_ERR_NOMEM;
     if (status == KD_OK)
         status = kd_model_weights_write(weights_path, model, SAFETENSORS_F32);
     if (status == KD_OK)
         status = kd_gpt2_config_write(config_path, &model->config);
     if (status == KD_OK && tokenizer_dir)
-        status = copy_tokenizer_file(tokenizer_dir, dir, "vocab.json");
+        status = copy_tokenizer_file(tokenizer_dir, dir, KD_TOKENIZER_VOCAB_FILE);
     if (status == KD_OK && tokenizer_dir)
-        status = copy_tokenizer_file(tokenizer_dir, dir, "merges.txt");
+        status = copy_tokenizer_file(tokenizer_dir, dir, KD_TOKENIZER_MERGES_FILE);
     free(weights_path);
     free(config_path);
     return status;

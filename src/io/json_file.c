@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { JSON_FILE_MAX_BYTES = 256 << 20 };
-
 static void locate(const char *text, const char *position, int *line, int *column)
 {
     *line = 1;
@@ -28,7 +26,7 @@ kd_status kd_json_read_file(const char *path, cJSON **root)
     *root = NULL;
     char *text = NULL;
     size_t size = 0;
-    kd_status status = kd_read_file(path, JSON_FILE_MAX_BYTES, &text, &size);
+    kd_status status = kd_read_file(path, KD_TEXT_FILE_MAX_BYTES, &text, &size);
     if (status != KD_OK)
         return status;
     const char *end = NULL;

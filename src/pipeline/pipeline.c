@@ -12,24 +12,24 @@
 #include "kd/train.h"
 #include "pipeline_internal.h"
 
-enum { PATH_CAPACITY = 4096, MAX_RUNS = 2 * PIPELINE_MAX_STUDENTS };
+enum { MAX_RUNS = 2 * PIPELINE_MAX_STUDENTS };
 
 /* One student run: a KD student or its hard-label baseline. */
 typedef struct {
     const pipeline_student *student;
     int baseline;
-    char dir[PATH_CAPACITY];
+    char dir[KD_PATH_CAPACITY];
     stage_key key;
 } student_stage;
 
 typedef struct {
     pipeline_config config;
     int threads;
-    char out[PATH_CAPACITY];
-    char teacher_dir[PATH_CAPACITY];
-    char teacher_model[PATH_CAPACITY];
-    char cache_dir[PATH_CAPACITY];
-    char report_dir[PATH_CAPACITY];
+    char out[KD_PATH_CAPACITY];
+    char teacher_dir[KD_PATH_CAPACITY];
+    char teacher_model[KD_PATH_CAPACITY];
+    char cache_dir[KD_PATH_CAPACITY];
+    char report_dir[KD_PATH_CAPACITY];
     stage_key teacher_key;
     stage_key cache_key;
     student_stage runs[MAX_RUNS];
@@ -43,14 +43,14 @@ typedef kd_status (*stage_work)(pipeline *p, int resume, void *arg);
 static kd_status run_stage(pipeline *p, const char *label, const char *dir, stage_key key,
                            stage_work work, void *arg)
 {
-    char last[PATH_CAPACITY];
+    char last[KD_PATH_CAPACITY];
     stage_status state = kd_stage_check(dir, key);
     if (state == STAGE_DONE) {
         fprintf(stderr, "pipeline: %s is up to date (%s)\n", label, dir);
         return KD_OK;
     }
     int resume = state == STAGE_INTERRUPTED &&
-                 kd_path_join(last, sizeof last, dir, "last") == KD_OK && kd_checkpoint_exists(last);
+                 kd_path_join(last, sizeof last, dir, KD_RUN_LAST_DIR) == KD_OK && kd_checkpoint_exists(last);
     fprintf(stderr, "pipeline: %s %s -> %s\n", resume ? "resuming" : "running", label, dir);
     kd_status status = kd_stage_mark(dir, key, 0);
     if (status == KD_OK)
@@ -74,9 +74,9 @@ static kd_status teacher_key(pipeline *p, stage_key *key)
     for (size_t i = 0; status == KD_OK && i < run.data.path_count; i++)
         status = kd_stage_key_add_file(key, run.data.paths[i]);
     kd_run_config_free(&run);
-    char weights[PATH_CAPACITY];
+    char weights[KD_PATH_CAPACITY];
     if (status == KD_OK && c->teacher_init &&
-        (status = kd_path_join(weights, sizeof weights, c->teacher_init, "model.safetensors")) ==
+        (status = kd_path_join(weights, sizeof weights, c->teacher_init, KD_MODEL_WEIGHTS_FILE)) ==
             KD_OK)
         status = kd_stage_key_add_file(key, weights);
     double numbers[] = {c->teacher_max_steps, c->teacher_epochs, (double)c->teacher_seed,

@@ -10,11 +10,9 @@
 #include "kd/train.h"
 #include "pipeline_internal.h"
 
-enum { PATH_CAPACITY = 4096 };
-
 typedef struct {
     const char *path;       /* the pipeline file, for messages */
-    char dir[PATH_CAPACITY]; /* its directory, for relative paths */
+    char dir[KD_PATH_CAPACITY]; /* its directory, for relative paths */
 } config_source;
 
 static kd_status check_keys(const config_source *src, const cJSON *object, const char *section,
@@ -73,7 +71,7 @@ static kd_status read_int(const config_source *src, const cJSON *object, const c
 /* A path relative to the pipeline file's directory, else as given. */
 static kd_status resolve_config_path(const config_source *src, const char *path, char **out)
 {
-    char joined[PATH_CAPACITY];
+    char joined[KD_PATH_CAPACITY];
     if (path[0] != '/' && kd_path_join(joined, sizeof joined, src->dir, path) == KD_OK &&
         access(joined, R_OK) == 0)
         *out = strdup(joined);
@@ -240,7 +238,7 @@ kd_status kd_pipeline_config_load(const char *path, pipeline_config *config)
     config->teacher_seed = -1;
     kd_cache_encoding_default(&config->cache);
     config_source src = {.path = path};
-    char copy[PATH_CAPACITY];
+    char copy[KD_PATH_CAPACITY];
     snprintf(copy, sizeof copy, "%s", path);
     snprintf(src.dir, sizeof src.dir, "%s", dirname(copy));
     kd_status status = kd_json_read_file(path, &config->root);

@@ -9,7 +9,6 @@
 #include "kd/io.h"
 #include "pipeline_internal.h"
 
-enum { PATH_CAPACITY = 4096 };
 #define STAGE_RECORD "pipeline-stage.json"
 
 static void fold(stage_key *key, const void *bytes, size_t length)
@@ -48,7 +47,7 @@ kd_status kd_stage_key_add_file(stage_key *key, const char *path)
 
 stage_status kd_stage_check(const char *dir, stage_key key)
 {
-    char path[PATH_CAPACITY], expected[17];
+    char path[KD_PATH_CAPACITY], expected[17];
     if (kd_path_join(path, sizeof path, dir, STAGE_RECORD) != KD_OK)
         return STAGE_FRESH;
     cJSON *record = NULL;
@@ -70,7 +69,7 @@ stage_status kd_stage_check(const char *dir, stage_key key)
 
 kd_status kd_stage_mark(const char *dir, stage_key key, int complete)
 {
-    char path[PATH_CAPACITY], text[96];
+    char path[KD_PATH_CAPACITY], text[96];
     kd_status status = kd_make_directories(dir);
     if (status == KD_OK)
         status = kd_path_join(path, sizeof path, dir, STAGE_RECORD);

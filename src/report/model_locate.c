@@ -13,7 +13,7 @@
 
 static int file_exists(const char *dir, const char *name)
 {
-    char path[REPORT_PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     struct stat info;
     return kd_path_join(path, sizeof path, dir, name) == KD_OK && stat(path, &info) == 0 &&
            S_ISREG(info.st_mode);
@@ -24,18 +24,19 @@ static kd_status find_directories(const char *dir, report_model *model)
     struct stat info;
     if (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode))
         return kd_fail(KD_ERR_IO, "%s: no such directory", dir);
-    char run[REPORT_PATH_CAPACITY];
-    if (file_exists(dir, "model/config.json") && file_exists(dir, "config.json")) {
+    char run[KD_PATH_CAPACITY];
+    if (file_exists(dir, KD_RUN_BEST_DIR "/" KD_MODEL_CONFIG_FILE) &&
+        file_exists(dir, KD_RUN_CONFIG_FILE)) {
         if (!realpath(dir, model->run_dir))
             return kd_fail(KD_ERR_IO, "%s: cannot resolve the path", dir);
-        return kd_path_join(model->model_dir, sizeof model->model_dir, dir, "model");
+        return kd_path_join(model->model_dir, sizeof model->model_dir, dir, KD_RUN_BEST_DIR);
     }
-    if (!file_exists(dir, "config.json") || !file_exists(dir, "model.safetensors"))
+    if (!file_exists(dir, KD_MODEL_CONFIG_FILE) || !file_exists(dir, KD_MODEL_WEIGHTS_FILE))
         return kd_fail(KD_ERR_INVALID, "%s is neither a run directory (model/, config.json) nor "
                        "a model directory (config.json, model.safetensors)", dir);
     snprintf(model->model_dir, sizeof model->model_dir, "%s", dir);
-    if (kd_path_join(run, sizeof run, dir, "..") == KD_OK && file_exists(run, "config.json") &&
-        file_exists(run, "metrics.jsonl") && !realpath(run, model->run_dir))
+    if (kd_path_join(run, sizeof run, dir, "..") == KD_OK && file_exists(run, KD_RUN_CONFIG_FILE) &&
+        file_exists(run, KD_RUN_METRICS_FILE) && !realpath(run, model->run_dir))
         return kd_fail(KD_ERR_IO, "%s: cannot resolve the path", run);
     return KD_OK;
 }
@@ -44,7 +45,7 @@ static kd_status find_directories(const char *dir, report_model *model)
  * the model directory's. */
 static void set_name(report_model *model)
 {
-    char resolved[REPORT_PATH_CAPACITY];
+    char resolved[KD_PATH_CAPACITY];
     const char *source = model->run_dir[0] ? model->run_dir : model->model_dir;
     if (!realpath(source, resolved))
         snprintf(resolved, sizeof resolved, "%s", source);
@@ -66,24 +67,24 @@ static const char *student_role(const cJSON *config)
 
 static kd_status read_run(report_model *model)
 {
-    char path[REPORT_PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, model->run_dir, "config.json");
+    char path[KD_PATH_CAPACITY];
+    kd_status status = kd_path_join(path, sizeof path, model->run_dir, KD_RUN_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_json_read_file(path, &model->run_config);
     if (status == KD_OK && !cJSON_IsObject(model->run_config))
         return kd_fail(KD_ERR_FORMAT, "%s: a run configuration must be a JSON object", path);
-    if (status == KD_OK && file_exists(model->run_dir, "metrics.jsonl") &&
-        (status = kd_path_join(path, sizeof path, model->run_dir, "metrics.jsonl")) == KD_OK)
+    if (status == KD_OK && file_exists(model->run_dir, KD_RUN_METRICS_FILE) &&
+        (status = kd_path_join(path, sizeof path, model->run_dir, KD_RUN_METRICS_FILE)) == KD_OK)
         status = kd_metrics_history_read(path, &model->history);
     return status;
 }
 
 kd_status kd_report_model_locate(const char *dir, int is_teacher, report_model *model)
 {
-    char path[REPORT_PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     kd_status status = find_directories(dir, model);
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, model->model_dir,
-                                                  "config.json")) == KD_OK)
+                                                  KD_MODEL_CONFIG_FILE)) == KD_OK)
         status = kd_gpt2_config_read(path, &model->config);
     if (status == KD_OK && model->run_dir[0])
         status = read_run(model);

@@ -14,9 +14,9 @@ void kd_model_size_compute(const gpt2_config *config, const char *model_dir, mod
     size->non_embedding_params = params - embeddings;
     size->bytes_fp32 = 4.0 * params;
     size->bytes_fp16 = 2.0 * params;
-    char path[REPORT_PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     struct stat info;
-    size->file_bytes = kd_path_join(path, sizeof path, model_dir, "model.safetensors") == KD_OK &&
+    size->file_bytes = kd_path_join(path, sizeof path, model_dir, KD_MODEL_WEIGHTS_FILE) == KD_OK &&
                                stat(path, &info) == 0
                            ? (double)info.st_size
                            : 0.0;

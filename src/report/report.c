@@ -97,7 +97,7 @@ static kd_status load_split_config(report *summary, run_config *config)
         if (!summary->models[i].run_dir[0])
             continue;
         kd_status status = kd_path_join(summary->split_config, sizeof summary->split_config,
-                                        summary->models[i].run_dir, "config.json");
+                                        summary->models[i].run_dir, KD_RUN_CONFIG_FILE);
         if (status == KD_OK)
             status = kd_run_config_load(summary->split_config, config);
         if (status == KD_OK)
@@ -180,15 +180,15 @@ static kd_status measure_quality(report *summary, const run_config *config)
 static kd_status write_outputs(const report *summary)
 {
     const char *out = summary->options.out_dir;
-    char path[REPORT_PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     kd_status status = kd_make_directories(out);
     cJSON *json = status == KD_OK ? kd_report_to_json(summary) : NULL;
     char *text = json ? cJSON_Print(json) : NULL;
     if (status == KD_OK && !text)
         status = kd_fail(KD_ERR_NOMEM, "no memory for report.json");
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.json")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_JSON_FILE)) == KD_OK)
         status = kd_atomic_write_file(path, text, strlen(text));
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, "report.md")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_MARKDOWN_FILE)) == KD_OK)
         status = kd_report_markdown_write(summary, path);
     if (status == KD_OK)
         status = kd_report_charts_write(summary, out);

@@ -89,7 +89,7 @@ static kd_status size_scatter(const report *summary, const char *path, const cha
 
 kd_status kd_report_charts_write(const report *summary, const char *out_dir)
 {
-    char path[REPORT_PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     kd_status status = kd_path_join(path, sizeof path, out_dir, "loss_curves.svg");
     if (status == KD_OK)
         status = loss_curves(summary, path);

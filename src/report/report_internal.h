@@ -12,7 +12,7 @@
 #include "kd/report.h"
 #include "kd/train.h"
 
-enum { REPORT_PATH_CAPACITY = 4096, REPORT_NAME_CAPACITY = 256 };
+enum { REPORT_NAME_CAPACITY = 256 };
 
 /* ---- text ---------------------------------------------------------------- */
 
@@ -74,8 +74,8 @@ typedef struct {
 
 typedef struct {
     char name[REPORT_NAME_CAPACITY];
-    char model_dir[REPORT_PATH_CAPACITY];
-    char run_dir[REPORT_PATH_CAPACITY];  /* "" when the model has no run */
+    char model_dir[KD_PATH_CAPACITY];
+    char run_dir[KD_PATH_CAPACITY];  /* "" when the model has no run */
     const char *role;                    /* "teacher", "student" or "baseline" */
     gpt2_config config;
     cJSON *run_config;                   /* run_dir/config.json, or NULL */
@@ -189,7 +189,7 @@ typedef struct {
     report_model *models;        /* [0] is the teacher */
     int model_count;
     speed_settings speed;
-    char split_config[REPORT_PATH_CAPACITY];
+    char split_config[KD_PATH_CAPACITY];
     size_t eval_seq_len;
     int eval_batch_size;
     size_t validation_examples;

@@ -15,12 +15,10 @@
 #include "kd/hf.h"
 #include "kd/train.h"
 
-enum { PATH_CAPACITY = 4096 };
-
 /* "<dir><suffix>", for the sibling directories "<dir>.new" and "<dir>.old". */
 static kd_status sibling_path(char *out, const char *dir, const char *suffix)
 {
-    if (snprintf(out, PATH_CAPACITY, "%s%s", dir, suffix) >= PATH_CAPACITY)
+    if (snprintf(out, KD_PATH_CAPACITY, "%s%s", dir, suffix) >= KD_PATH_CAPACITY)
         return kd_fail(KD_ERR_INVALID, "path too long: %s%s", dir, suffix);
     return KD_OK;
 }
@@ -37,7 +35,7 @@ static kd_status remove_checkpoint_dir(const char *dir)
     DIR *handle = opendir(dir);
     if (!handle)
         return errno == ENOENT ? KD_OK : kd_fail(KD_ERR_IO, "%s: %s", dir, strerror(errno));
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     for (struct dirent *entry; (entry = readdir(handle));) {
         if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
             continue;
@@ -148,7 +146,7 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
 static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model,
                                         const train_state *state, const char *tokenizer_dir)
 {
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     kd_status status = kd_model_dir_save(dir, model, tokenizer_dir);
     if (status != KD_OK)
         return status;
@@ -156,7 +154,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
         {.name = "adam_m", .data = model->adam_m, .ndim = 1, .shape = {(int64_t)model->num_params}},
         {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_params}},
     };
-    if ((status = kd_path_join(path, sizeof path, dir, "optimizer.safetensors")) != KD_OK ||
+    if ((status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_OPTIMIZER_FILE)) != KD_OK ||
         (status = kd_safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
         return status;
     cJSON *json = state_to_json(state);
@@ -164,7 +162,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
     cJSON_Delete(json);
     if (!text)
         return kd_fail(KD_ERR_NOMEM, "cannot format state.json");
-    status = kd_path_join(path, sizeof path, dir, "state.json");
+    status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_STATE_FILE);
     if (status == KD_OK)
         status = kd_atomic_write_file(path, text, strlen(text));
     free(text);
@@ -174,7 +172,7 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
 kd_status kd_checkpoint_save(const char *dir, const gpt2_model *model, const train_state *state,
                              const char *tokenizer_dir)
 {
-    char fresh[PATH_CAPACITY], old[PATH_CAPACITY];
+    char fresh[KD_PATH_CAPACITY], old[KD_PATH_CAPACITY];
     kd_status status;
     if ((status = sibling_path(fresh, dir, ".new")) != KD_OK ||
         (status = sibling_path(old, dir, ".old")) != KD_OK ||
@@ -202,11 +200,11 @@ kd_status kd_checkpoint_save(const char *dir, const gpt2_model *model, const tra
  * between the two renames of kd_checkpoint_save. */
 static int checkpoint_location(const char *dir, char *out)
 {
-    char state[PATH_CAPACITY];
+    char state[KD_PATH_CAPACITY];
     const char *suffixes[] = {"", ".old"};
     for (int i = 0; i < 2; i++) {
         if (sibling_path(out, dir, suffixes[i]) != KD_OK ||
-            kd_path_join(state, sizeof state, out, "state.json") != KD_OK)
+            kd_path_join(state, sizeof state, out, KD_CHECKPOINT_STATE_FILE) != KD_OK)
             return 0;
         if (access(state, R_OK) == 0)
             return 1;
@@ -216,7 +214,7 @@ static int checkpoint_location(const char *dir, char *out)
 
 int kd_checkpoint_exists(const char *dir)
 {
-    char location[PATH_CAPACITY];
+    char location[KD_PATH_CAPACITY];
     return checkpoint_location(dir, location);
 }
 
@@ -248,22 +246,22 @@ static kd_status load_moments(const char *path, gpt2_model *model)
 
 kd_status kd_checkpoint_load(const char *dir, gpt2_model *model, train_state *state)
 {
-    char location[PATH_CAPACITY], path[PATH_CAPACITY];
+    char location[KD_PATH_CAPACITY], path[KD_PATH_CAPACITY];
     if (!checkpoint_location(dir, location))
         return kd_fail(KD_ERR_IO, "no checkpoint in %s (nothing to resume)", dir);
     gpt2_config config;
-    kd_status status = kd_path_join(path, sizeof path, location, "config.json");
+    kd_status status = kd_path_join(path, sizeof path, location, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &config);
     if (status == KD_OK && memcmp(&config, &model->config, sizeof config) != 0)
         status = kd_fail(KD_ERR_INVALID, "%s: the checkpoint's model shape differs from the "
                          "run's configuration", location);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "model.safetensors")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_MODEL_WEIGHTS_FILE)) == KD_OK)
         status = kd_model_weights_read(path, model);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "optimizer.safetensors")) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_CHECKPOINT_OPTIMIZER_FILE)) == KD_OK)
         status = load_moments(path, model);
     cJSON *json = NULL;
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, "state.json")) == KD_OK &&
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_CHECKPOINT_STATE_FILE)) == KD_OK &&
         (status = kd_json_read_file(path, &json)) == KD_OK)
         status = state_from_json(json, state);
     cJSON_Delete(json);

@@ -8,7 +8,7 @@
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
-enum { PATH_CAPACITY = 4096, DEFAULT_EVAL_SEQ = 1024 };
+enum { DEFAULT_EVAL_SEQ = 1024 };
 
 /* The dataset settings: the training run's when evaluating its split. */
 static kd_status eval_data_options(const eval_options *options, const gpt2_config *model,
@@ -26,8 +26,8 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
         *part = DATASET_ALL;
         status = kd_run_config_set_files(config, options->data_files, options->data_count);
     } else {
-        char path[PATH_CAPACITY];
-        if (kd_path_join(path, sizeof path, options->model_dir, "../config.json") != KD_OK ||
+        char path[KD_PATH_CAPACITY];
+        if (kd_path_join(path, sizeof path, options->model_dir, "../" KD_RUN_CONFIG_FILE) != KD_OK ||
             access(path, R_OK) != 0)
             return kd_fail(KD_ERR_INVALID, "no --data given and %s is not inside a kd run "
                            "directory (no ../config.json)", options->model_dir);
@@ -69,8 +69,8 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     dataset *data = NULL;
     run_config config = {0};
     dataset_part part = DATASET_ALL;
-    char path[PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, options->model_dir, "config.json");
+    char path[KD_PATH_CAPACITY];
+    kd_status status = kd_path_join(path, sizeof path, options->model_dir, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &model_config);
     if (status == KD_OK)

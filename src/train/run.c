@@ -9,8 +9,6 @@
 #include "kd/hf.h"
 #include "train_internal.h"
 
-enum { PATH_CAPACITY = 4096 };
-
 typedef struct {
     gpt2_model *model;
     const train_settings *settings;
@@ -24,10 +22,10 @@ typedef struct {
     gpt2_batch *micro;
     train_state state;
     int steps_per_epoch;
-    char metrics_path[PATH_CAPACITY];
-    char best_dir[PATH_CAPACITY];
-    char last_dir[PATH_CAPACITY];
-    char samples_path[PATH_CAPACITY];
+    char metrics_path[KD_PATH_CAPACITY];
+    char best_dir[KD_PATH_CAPACITY];
+    char last_dir[KD_PATH_CAPACITY];
+    char samples_path[KD_PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
     double window_tokens;      /* tokens fed since the last evaluation */
     double window_start_s;
@@ -69,8 +67,8 @@ static kd_status allocate_micro_batches(run_context *run)
 
 static kd_status write_resolved_config(const run_context *run)
 {
-    char path[PATH_CAPACITY];
-    kd_status status = kd_path_join(path, PATH_CAPACITY, run->options->out_dir, "config.json");
+    char path[KD_PATH_CAPACITY];
+    kd_status status = kd_path_join(path, KD_PATH_CAPACITY, run->options->out_dir, KD_RUN_CONFIG_FILE);
     if (status != KD_OK || !run->options->resolved_config)
         return status;
     char *text = cJSON_Print(run->options->resolved_config);
@@ -113,10 +111,10 @@ static kd_status run_open(run_context *run, const dataset *data)
     const char *out = run->options->out_dir;
     kd_status status;
     if ((status = kd_make_directories(out)) != KD_OK ||
-        (status = kd_path_join(run->metrics_path, PATH_CAPACITY, out, "metrics.jsonl")) != KD_OK ||
-        (status = kd_path_join(run->best_dir, PATH_CAPACITY, out, "model")) != KD_OK ||
-        (status = kd_path_join(run->last_dir, PATH_CAPACITY, out, "last")) != KD_OK ||
-        (status = kd_path_join(run->samples_path, PATH_CAPACITY, out, "samples.md")) != KD_OK ||
+        (status = kd_path_join(run->metrics_path, KD_PATH_CAPACITY, out, KD_RUN_METRICS_FILE)) != KD_OK ||
+        (status = kd_path_join(run->best_dir, KD_PATH_CAPACITY, out, KD_RUN_BEST_DIR)) != KD_OK ||
+        (status = kd_path_join(run->last_dir, KD_PATH_CAPACITY, out, KD_RUN_LAST_DIR)) != KD_OK ||
+        (status = kd_path_join(run->samples_path, KD_PATH_CAPACITY, out, KD_RUN_SAMPLES_FILE)) != KD_OK ||
         (status = kd_gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
@@ -313,8 +311,8 @@ static kd_status write_samples(run_context *run, const char *heading, int append
  * trained ones, which the checkpoint already holds). */
 static kd_status write_final_samples(run_context *run)
 {
-    char path[PATH_CAPACITY], heading[128];
-    kd_status status = kd_path_join(path, sizeof path, run->best_dir, "model.safetensors");
+    char path[KD_PATH_CAPACITY], heading[128];
+    kd_status status = kd_path_join(path, sizeof path, run->best_dir, KD_MODEL_WEIGHTS_FILE);
     if (status == KD_OK && run->state.best_step > 0)
         status = kd_model_weights_read(path, run->model);
     snprintf(heading, sizeof heading, "After training (best model: step %d, validation loss %.4f)",

@@ -32,7 +32,7 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
 static int has_tokenizer(const char *dir)
 {
     char path[KD_PATH_CAPACITY];
-    return dir && kd_path_join(path, sizeof path, dir, "vocab.json") == KD_OK &&
+    return dir && kd_path_join(path, sizeof path, dir, KD_TOKENIZER_VOCAB_FILE) == KD_OK &&
            access(path, R_OK) == 0;
 }
 
@@ -64,7 +64,7 @@ kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tok
     dataset_options options = config->data;
     options.cache_dir = cache_dir;
     dataset_report report;
-    kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, "dataset-cache");
+    kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, KD_RUN_DATASET_CACHE_DIR);
     if (status == KD_OK)
         status = kd_make_directories(out_dir);
     if (status == KD_OK)

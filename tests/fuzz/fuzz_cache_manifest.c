@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     if (kd_cache_manifest_seal(text, size) != KD_OK)
         memcpy(text, data, size);
-    fuzz_write_temp(CACHE_MANIFEST_NAME, (const uint8_t *)text, size);
+    fuzz_write_temp(KD_CACHE_MANIFEST_FILE, (const uint8_t *)text, size);
     free(text);
     cache_manifest manifest;
     kd_status status = kd_cache_manifest_read(fuzz_temp_dir(), &manifest);
