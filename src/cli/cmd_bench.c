@@ -56,21 +56,6 @@ static kd_status check_sizes(const bench_options *options, const gpt2_config *co
     return KD_OK;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-void bench_summarise(double *times, int count, bench_timing *timing)
-{
-    qsort(times, (size_t)count, sizeof *times, compare_doubles);
-    timing->min_s = times[0];
-    timing->max_s = times[count - 1];
-    timing->median_s = count % 2 ? times[count / 2]
-                                 : 0.5 * (times[count / 2 - 1] + times[count / 2]);
-}
-
 /* One step of the chosen mode on tokens (B, T) and targets (B, T); *loss
  * gets the step's mean cross-entropy. */
 static kd_status run_step(gpt2_model *model, const bench_options *options, const int *tokens,
