@@ -127,15 +127,26 @@ kd_status kd_gpt2_config_from_json(const cJSON *object, gpt2_config *config)
     return status;
 }
 
-kd_status kd_gpt2_config_read(const char *path, gpt2_config *config)
+/* The whole file (a config.json), or its object `section` (a run
+ * configuration's "model"). */
+static kd_status read_file(const char *path, const char *section, gpt2_config *config)
 {
     cJSON *root;
     kd_status status = kd_json_read_file(path, &root);
     if (status != KD_OK)
         return status;
-    status = kd_gpt2_config_from_json(root, config);
+    const cJSON *object = root;
+    if (section && !(object = cJSON_GetObjectItemCaseSensitive(root, section)))
+        status = kd_fail(KD_ERR_FORMAT, "no \"%s\" object", section);
+    else
+        status = kd_gpt2_config_from_json(object, config);
     cJSON_Delete(root);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
+}
+
+kd_status kd_gpt2_config_read(const char *path, gpt2_config *config)
+{
+    return read_file(path, NULL, config);
 }
 
 /* The shortest decimal that reads back as the same float, as a double:
@@ -208,13 +219,5 @@ kd_status kd_gpt2_config_write(const char *path, const gpt2_config *config)
 
 kd_status kd_gpt2_config_read_model_section(const char *path, gpt2_config *config)
 {
-    cJSON *root;
-    kd_status status = kd_json_read_file(path, &root);
-    if (status != KD_OK)
-        return status;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    status = model ? kd_gpt2_config_from_json(model, config)
-                   : kd_fail(KD_ERR_FORMAT, "no \"model\" object");
-    cJSON_Delete(root);
-    return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
+    return read_file(path, "model", config);
 }
