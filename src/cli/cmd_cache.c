@@ -62,7 +62,7 @@ int cmd_cache_inspect(int argc, char **argv)
         return cli_fail(inspect_spec.name);
     if (inspect_json) {
         cJSON *root = NULL;
-        char path[4096];
+        char path[KD_PATH_CAPACITY];
         snprintf(path, sizeof path, "%s/" KD_CACHE_MANIFEST_FILE, dir);
         if (kd_json_read_file(path, &root) != KD_OK) {
             kd_cache_manifest_free(&manifest);

@@ -115,7 +115,7 @@ static void sync_directory(const char *path)
 
 kd_status kd_dataset_save(const dataset *data, uint64_t key, const char *path)
 {
-    char temp[4096];
+    char temp[KD_PATH_CAPACITY];
     if ((size_t)snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid()) >= sizeof temp)
         return kd_fail(KD_ERR_INVALID, "%s: path too long", path);
     hashed_writer writer = {.file = fopen(temp, "wb")};
