@@ -15,7 +15,7 @@ set -eu
 KD=${1:-build/kd}
 STEPS=${2:-1}
 RECORDS=${3:-600}
-ASSETS=${KD_ASSETS:-../shared/assets}
+ASSETS=${KD_ASSETS:-assets}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

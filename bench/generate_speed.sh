@@ -7,7 +7,7 @@
 set -eu
 config=${1:-configs/teacher-tiny.json}
 build=${2:-build}
-assets=${3:-../shared/assets}
+assets=${3:-assets}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -1,7 +1,7 @@
 /* Tokenizer speed: encodes every instruction, context and response of the
  * dolly files in ASSETS/dolly several times on one thread and prints MB/s.
  *
- *   build/bench_tokenizer [ASSETS_DIR] [REPEATS]     (defaults: ../shared/assets 5) */
+ *   build/bench_tokenizer [ASSETS_DIR] [REPEATS]     (defaults: assets 5) */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,7 @@ static int add_file(text_set *set, const char *assets, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *assets = argc > 1 ? argv[1] : "../shared/assets";
+    const char *assets = argc > 1 ? argv[1] : "assets";
     int repeats = argc > 2 ? atoi(argv[2]) : 5;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/gpt2", assets);

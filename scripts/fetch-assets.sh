@@ -30,11 +30,11 @@ if ! reason=$(curl -sS --fail --max-time 20 -o /dev/null -I "$model_url/config.j
     cat >&2 <<EOF
 fetch-assets: cannot reach $hub ($reason).
 This machine looks offline. kd reads its assets from a local folder instead:
-\$KD_ASSETS if set, else ./assets, else ../shared/assets. Copy the files
-listed at the top of this script there from a connected machine (or run this
-script there and copy DEST over), then set KD_ASSETS=/path/to/assets.
-The demo (make demo) needs only gpt2/vocab.json, gpt2/merges.txt and dolly
-records, which the workspace provides in ../shared/assets.
+\$KD_ASSETS if set, else ./assets, else the repository's assets/. Copy the
+files listed at the top of this script there from a connected machine (or run
+this script there and copy DEST over), then set KD_ASSETS=/path/to/assets.
+The demo (make demo) needs only gpt2/vocab.json, gpt2/merges.txt and the dolly
+records, which the repository carries in assets/.
 EOF
     exit 1
 fi

@@ -288,11 +288,14 @@ kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tok
 /* "runs/<config file name without extension>/<role>". */
 void kd_run_default_out_dir(const char *config_path, const char *role, char *out, size_t size);
 
-/* The assets directory: $KD_ASSETS, else ./assets, else ../shared/assets;
- * NULL when none exists. */
+/* The assets directory: $KD_ASSETS when set, else the first that exists of
+ * ./assets, <kd's directory>/../assets (the repository's, for build/kd),
+ * <kd's directory>/../share/kd/assets (installed) and the assets/ of the
+ * source tree kd was built from; NULL when none exists. */
 const char *kd_assets_dir(void);
-/* `path` as given when it exists, else inside the assets directory; a
- * malloc'd string, or NULL with a message when neither exists. */
+/* `path` as given when it exists, else inside $KD_ASSETS when set, else
+ * inside the first of those directories that holds it; a malloc'd string, or
+ * NULL with a message when none does. */
 char *kd_resolve_asset(const char *path);
 
 #endif
