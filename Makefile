@@ -2,9 +2,11 @@
 # as root, configure and build; `make test` then runs the whole suite.
 BUILD ?= build
 CMAKE_FLAGS ?=
+CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
+# curl and python3 are for the tests (scripts/fetch-assets.sh, JSON checks).
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
-           libcmocka-dev libpcre2-dev libxxhash-dev
+           libcmocka-dev libpcre2-dev libxxhash-dev curl python3
 
 .PHONY: all deps build test demo clean
 
@@ -25,7 +27,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 # The whole job on the real dolly records: teacher, logit cache, two students
 # each with its hard-label baseline, and the report (configs/demo.json).

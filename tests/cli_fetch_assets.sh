@@ -8,8 +8,8 @@
 set -u
 assets=$2
 script="$(cd "$(dirname "$0")/.." && pwd)/scripts/fetch-assets.sh"
-command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-[ -f "$assets/gpt2/vocab.json" ] || { echo "SKIP: no GPT-2 tokenizer in $assets"; exit 77; }
+command -v curl >/dev/null || { echo "FAIL: no curl (make deps installs it)"; exit 1; }
+[ -f "$assets/gpt2/vocab.json" ] || { echo "FAIL: no GPT-2 tokenizer in $assets"; exit 1; }
 work=$(mktemp -d)
 server=""
 trap '[ -n "$server" ] && kill "$server"; rm -rf "$work"' EXIT

@@ -8,8 +8,8 @@ kd=$1
 assets=$2
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
 if [ ! -f "$assets/gpt2/vocab.json" ] || [ ! -f "$assets/gpt2/merges.txt" ]; then
-    echo "SKIP: no GPT-2 tokenizer files in $assets/gpt2"
-    exit 77
+    echo "FAIL: no GPT-2 tokenizer files in $assets/gpt2"
+    exit 1
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,7 +9,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 for file in gpt2/vocab.json gpt2/merges.txt dolly/dolly-open_qa.jsonl dolly/dolly-mixed.jsonl; do
-    [ -f "$ASSETS/$file" ] || { echo "SKIP: no $file in $ASSETS"; exit 77; }
+    [ -f "$ASSETS/$file" ] || fail "no $file in $ASSETS"
 done
 
 head -n 40 "$ASSETS/dolly/dolly-open_qa.jsonl" > "$WORK/data.jsonl"

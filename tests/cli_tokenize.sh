@@ -23,8 +23,8 @@ expect_exit() {
 }
 
 if [ ! -f "$VOCAB/vocab.json" ]; then
-    echo "no GPT-2 files under $VOCAB: skipped"
-    exit 77
+    echo "FAIL: no GPT-2 files under $VOCAB"
+    exit 1
 fi
 
 # Usage errors.

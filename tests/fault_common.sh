@@ -3,8 +3,8 @@
 # Sourced, not run; the caller sets kd and assets first.
 
 if [ ! -f "$assets/gpt2/vocab.json" ]; then
-    echo "SKIP: no GPT-2 tokenizer files in $assets/gpt2"
-    exit 77
+    echo "FAIL: no GPT-2 tokenizer files in $assets/gpt2"
+    exit 1
 fi
 work=$(mktemp -d)
 mounts=()   # file systems a script mounted under $work, unmounted on exit

@@ -11,10 +11,11 @@ failures=0
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-# cli_need_assets FILE...: skips the test (77) unless each FILE is in $assets.
+# cli_need_assets FILE...: fails the test at once unless each FILE is in
+# $assets (the repository carries them all).
 cli_need_assets() {
     for file in "$@"; do
-        [ -f "$assets/$file" ] || { echo "SKIP: no $file in $assets"; exit 77; }
+        [ -f "$assets/$file" ] || { echo "FAIL: no $file in $assets"; exit 1; }
     done
 }
 

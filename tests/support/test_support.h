@@ -33,11 +33,12 @@ void *test_read_file(const char *path, size_t *size);
 void test_write_tokenizer(const char *dir, const char *const *tokens, int token_count,
                           const char *merges);
 
-/* Skips the calling test unless KD_ASSETS_DIR/name (a file or directory of
- * ../shared/assets) can be read: tests on real assets skip without them. */
+/* Fails the calling test unless KD_ASSETS_DIR/name (a file or directory of
+ * the repository's assets/) can be read: the repository carries every asset
+ * a test reads, so none is ever skipped. */
 void test_need_asset(const char *name);
-/* The real GPT-2 tokenizer of KD_ASSETS_DIR/gpt2, or the calling test is
- * skipped when that directory is absent. */
-kd_tokenizer *test_gpt2_tokenizer_or_skip(void);
+/* The real GPT-2 tokenizer of KD_ASSETS_DIR/gpt2 (the calling test fails
+ * when it does not load). */
+kd_tokenizer *test_gpt2_tokenizer(void);
 
 #endif
