@@ -5,7 +5,6 @@
  * directory of the running kd (<exe dir>/../assets), an installed kd's
  * <prefix>/share/kd/assets, and the assets/ of the source tree kd was built
  * from. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +21,6 @@ static int is_directory(const char *path)
 {
     struct stat st;
     return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* "<dir>/<name>" as a malloc'd string (NULL when out of memory). */
-static char *path_join(const char *dir, const char *name)
-{
-    size_t length = strlen(dir) + strlen(name) + 2;
-    char *joined = malloc(length);
-    if (joined)
-        snprintf(joined, length, "%s/%s", dir, name);
-    return joined;
 }
 
 /* The directory of the running program (resolved, so build/kd run through a
@@ -58,17 +47,17 @@ enum { CANDIDATE_COUNT = 4 };
  * malloc'd path; NULL when it does not exist. */
 static char *candidate_dir(int index)
 {
-    char exe_dir[PATH_MAX], path[PATH_MAX + 32];
+    char exe_dir[KD_PATH_CAPACITY], path[KD_PATH_CAPACITY];
     switch (index) {
     case 0:
         snprintf(path, sizeof path, "assets");
         break;
     case 1:
     case 2:
-        if (!executable_dir(exe_dir, sizeof exe_dir))
+        if (!executable_dir(exe_dir, sizeof exe_dir) ||
+            kd_path_join(path, sizeof path, exe_dir,
+                         index == 1 ? "../assets" : "../share/kd/assets") != KD_OK)
             return NULL;
-        snprintf(path, sizeof path, "%s/%s", exe_dir,
-                 index == 1 ? "../assets" : "../share/kd/assets");
         break;
     default:
         snprintf(path, sizeof path, "%s", KD_SOURCE_ASSETS);
@@ -82,7 +71,7 @@ const char *kd_assets_dir(void)
     const char *from_environment = getenv("KD_ASSETS");
     if (from_environment && *from_environment)
         return is_directory(from_environment) ? from_environment : NULL;
-    static char found[PATH_MAX];
+    static char found[KD_PATH_CAPACITY];
     for (int i = 0; i < CANDIDATE_COUNT; i++) {
         char *dir = candidate_dir(i);
         if (dir) {
@@ -97,11 +86,10 @@ const char *kd_assets_dir(void)
 /* `path` inside `dir` when it exists there: a malloc'd string, else NULL. */
 static char *existing_in(const char *dir, const char *path)
 {
-    char *joined = path_join(dir, path);
-    if (joined && access(joined, F_OK) == 0)
-        return joined;
-    free(joined);
-    return NULL;
+    char joined[KD_PATH_CAPACITY];
+    if (kd_path_join(joined, sizeof joined, dir, path) != KD_OK || access(joined, F_OK) != 0)
+        return NULL;
+    return strdup(joined);
 }
 
 char *kd_resolve_asset(const char *path)
