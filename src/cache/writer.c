@@ -81,19 +81,6 @@ static kd_status check_plan(const cache_plan *plan)
     return KD_OK;
 }
 
-static kd_status sync_directory(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
-        kd_status status = kd_fail(KD_ERR_IO, "%s: cannot sync: %s", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return status;
-    }
-    close(fd);
-    return KD_OK;
-}
-
 /* A manifest of another plan goes before any shard changes, so that no
  * manifest ever describes shards that are being rewritten. */
 static kd_status remove_manifest(const char *dir)
@@ -105,7 +92,7 @@ static kd_status remove_manifest(const char *dir)
     if (unlink(path) != 0 && errno != ENOENT)
         status = kd_fail(KD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     free(path);
-    return status == KD_OK ? sync_directory(dir) : status;
+    return status == KD_OK ? kd_directory_sync(dir) : status;
 }
 
 static size_t shard_first(const cache_writer *writer, int shard)
