@@ -184,7 +184,14 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     uint32_t *examples = NULL;
     cache_plan plan;
     cache_run run = {0};
-    kd_status status = load_config(options, &config);
+    kd_dir_lock out_lock, teacher_lock = {.fd = -1};
+    kd_status status = kd_run_dir_claim(options->out_dir, options->start, "a teacher cache",
+                                        &out_lock);
+    if (status != KD_OK)
+        return status;
+    status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &teacher_lock);
+    if (status == KD_OK)
+        status = load_config(options, &config);
     if (status == KD_OK) {
         kd_set_threads(options->threads > 0 ? options->threads : config.train.threads);
         status = kd_run_tokenizer_load(&config, options->model_dir, &tokenizer);
@@ -230,5 +237,7 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
     kd_run_config_free(&config);
+    kd_dir_lock_release(&teacher_lock);
+    kd_dir_lock_release(&out_lock);
     return status;
 }

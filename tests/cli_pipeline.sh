@@ -58,7 +58,8 @@ grep -q "running student shallow" "$work/err" || fail "new student not trained"
 [ "$(json "$out/report/report.json" "len(d['models'])")" = 4 ] || fail "report has 4 models"
 
 # An interrupted student stage resumes from its checkpoint.
-sed -i 's/"complete": true/"complete": false/' "$out/students/small-kd/pipeline-stage.json"
+sed -i 's/"complete":\ttrue/"complete":\tfalse/' "$out/pipeline-stages/small-kd.json"
+grep -q '"complete":.false' "$out/pipeline-stages/small-kd.json" || fail "stage record not edited"
 expect 0 pipeline "$work/two.json"
 grep -q "resuming student small" "$work/err" || fail "interrupted stage not resumed: $(cat "$work/err")"
 
@@ -66,6 +67,10 @@ grep -q "resuming student small" "$work/err" || fail "interrupted stage not resu
 sed -i 's/"learning_rate": 0.003/"learning_rate": 0.002/' "$work/teacher.json"
 expect 0 pipeline "$work/two.json"
 [ "$(grep -c "is up to date" "$work/err")" -eq 0 ] || fail "stale stages kept: $(cat "$work/err")"
+grep -q "pipeline: redoing teacher -> $out/teacher: $work/teacher.json changed" "$work/err" ||
+    fail "the redone teacher says why: $(grep redoing "$work/err")"
+grep -q "pipeline: redoing cache -> $out/cache: the teacher changed" "$work/err" ||
+    fail "the redone cache says why: $(grep redoing "$work/err")"
 
 # Bad pipeline files name what is wrong.
 echo '{"name": "x", "students": []}' >"$work/bad.json"

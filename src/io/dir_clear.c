@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { PATH_CAPACITY = 4096, OPEN_DIRECTORIES = 32 };
+enum { OPEN_DIRECTORIES = 32 };
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *walk)
 {
@@ -53,21 +53,21 @@ static kd_status trash_path(char *out, const char *dir)
     size_t length = strlen(dir);
     while (length > 1 && dir[length - 1] == '/')
         length--;
-    if (snprintf(out, PATH_CAPACITY, "%.*s.kd-trash", (int)length, dir) >= PATH_CAPACITY)
+    if (snprintf(out, KD_PATH_CAPACITY, "%.*s.kd-trash", (int)length, dir) >= KD_PATH_CAPACITY)
         return kd_fail(KD_ERR_INVALID, "path too long: %s.kd-trash", dir);
     return KD_OK;
 }
 
 kd_status kd_dir_remove_trash(const char *dir)
 {
-    char trash[PATH_CAPACITY];
+    char trash[KD_PATH_CAPACITY];
     kd_status status = trash_path(trash, dir);
     return status == KD_OK ? kd_remove_tree(trash) : status;
 }
 
 kd_status kd_dir_clear(const char *dir, kd_dir_lock *lock)
 {
-    char trash[PATH_CAPACITY], parent[PATH_CAPACITY];
+    char trash[KD_PATH_CAPACITY], parent[KD_PATH_CAPACITY];
     kd_dir_lock fresh;
     kd_status status;
     if ((status = trash_path(trash, dir)) != KD_OK ||

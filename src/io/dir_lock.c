@@ -13,7 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-enum { PATH_CAPACITY = 4096, MAX_ATTEMPTS = 16 };
+enum { MAX_ATTEMPTS = 16 };
 
 /* Who holds the lock on `fd`'s file: /proc/locks lists every flock with the
  * holder's pid, whether it reads or writes, and the file's device and inode.
@@ -60,11 +60,11 @@ static kd_status refuse(const char *dir, int fd)
 /* The lock file a reader of `dir` locks: its own, else its parent's. */
 static int reader_lock_path(const char *dir, char *path)
 {
-    if (kd_path_join(path, PATH_CAPACITY, dir, KD_LOCK_FILE) == KD_OK && access(path, F_OK) == 0)
+    if (kd_path_join(path, KD_PATH_CAPACITY, dir, KD_LOCK_FILE) == KD_OK && access(path, F_OK) == 0)
         return 1;
-    char parent[PATH_CAPACITY];
+    char parent[KD_PATH_CAPACITY];
     return kd_path_parent(parent, sizeof parent, dir) == KD_OK &&
-           kd_path_join(path, PATH_CAPACITY, parent, KD_LOCK_FILE) == KD_OK &&
+           kd_path_join(path, KD_PATH_CAPACITY, parent, KD_LOCK_FILE) == KD_OK &&
            access(path, F_OK) == 0;
 }
 
@@ -91,7 +91,7 @@ kd_status kd_dir_lock_acquire(const char *dir, kd_lock_mode mode, kd_dir_lock *l
 {
     lock->fd = -1;
     lock->exclusive = mode == KD_LOCK_EXCLUSIVE;
-    char path[PATH_CAPACITY];
+    char path[KD_PATH_CAPACITY];
     int exclusive = lock->exclusive;
     kd_status status;
     if (exclusive) {
