@@ -226,7 +226,12 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
         status = run.tokens && run.logits ? KD_OK : KD_ERR_NOMEM;
     }
     if (status == KD_OK)
-        status = kd_cache_writer_open(options->out_dir, &plan, &run.writer);
+        status = options->start == RUN_DIR_RESUME &&
+                         kd_cache_dir_holds_other_plan(options->out_dir, &plan)
+                     ? kd_fail(KD_ERR_INVALID, "%s holds a cache of other data, another teacher "
+                               "or other settings: --resume cannot continue it, --force "
+                               "replaces it", options->out_dir)
+                     : kd_cache_writer_open(options->out_dir, &plan, &run.writer);
     if (status == KD_OK)
         status = write_cache(&run, manifest);
     kd_cache_writer_close(run.writer);

@@ -69,7 +69,13 @@ grep -q "already cached, resuming" "$WORK/resume.err" || fail "resume keeps comp
 cmp -s "$WORK/saved.kdlc" "$WORK/cache/shard-00001.kdlc" || fail "resumed shard differs"
 "$KD" cache verify "$WORK/cache" > /dev/null || fail "verify after resume"
 
-# Other data: --force redoes the cache for it.
+# Other data: --resume cannot continue the cache, and leaves it as it is;
+# --force redoes it.
+before=$(md5sum "$WORK"/cache/*)
+"$KD" teacher cache --model "$WORK/teacher/model" --data "$WORK/other.jsonl" --out "$WORK/cache" \
+  --topk 8 --resume > /dev/null 2> "$WORK/other.err"; [ $? -eq 1 ] || fail "--resume of another plan exits 1"
+grep -q -- "--force replaces it" "$WORK/other.err" || fail "--resume of another plan names --force"
+[ "$before" = "$(md5sum "$WORK"/cache/*)" ] || fail "--resume of another plan changed the cache"
 "$KD" teacher cache --model "$WORK/teacher/model" --data "$WORK/other.jsonl" --out "$WORK/cache" \
   --topk 8 --force > /dev/null 2>&1 || fail "redo for other data"
 "$KD" cache verify "$WORK/cache" > /dev/null || fail "verify after redo"

@@ -193,6 +193,41 @@ static kd_status allocate_buffers(cache_writer *writer)
     return status == KD_OK ? allocate_workers(writer) : status;
 }
 
+/* Whether `name` in `dir` is a shard file of a run other than `run_key`. */
+static int foreign_shard(const char *dir, const char *name, uint64_t run_key)
+{
+    int shard = -1, end = 0;
+    if (sscanf(name, "shard-%d.kdlc%n", &shard, &end) != 1 || name[end] != '\0')
+        return 0;
+    char *path = kd_cache_join_path(dir, name);
+    shard_layout layout;
+    int foreign = path && kd_shard_read_layout(path, &layout) == KD_OK;
+    if (foreign) {
+        foreign = layout.run_key != run_key;
+        kd_shard_layout_free(&layout);
+    }
+    free(path);
+    return foreign;
+}
+
+int kd_cache_dir_holds_other_plan(const char *dir, const cache_plan *plan)
+{
+    uint64_t run_key = kd_cache_plan_run_key(plan);
+    cache_manifest manifest;
+    int other = 0;
+    if (kd_cache_manifest_read(dir, &manifest) == KD_OK) {
+        other = manifest.run_key != run_key;
+        kd_cache_manifest_free(&manifest);
+    }
+    DIR *handle = opendir(dir);
+    for (struct dirent *entry; !other && handle && (entry = readdir(handle));)
+        other = foreign_shard(dir, entry->d_name, run_key);
+    if (handle)
+        closedir(handle);
+    kd_clear_error(); /* a damaged file is not another plan's; the writer redoes it */
+    return other;
+}
+
 kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out)
 {
     *out = NULL;

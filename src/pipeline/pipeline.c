@@ -58,7 +58,7 @@ static kd_status clear_stage(const char *dir)
 static kd_status plan_fresh_start(const pipeline *p, const char *label, const char *dir,
                                   stage_status state, const char *why)
 {
-    if (!kd_dir_holds_files(dir, NULL)) {
+    if (!kd_dir_holds_files(dir, RUN_DATASET_CACHE)) {
         fprintf(stderr, "pipeline: running %s -> %s\n", label, dir);
         return KD_OK;
     }
