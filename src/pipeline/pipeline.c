@@ -52,9 +52,9 @@ static kd_status clear_stage(const char *dir)
     return status;
 }
 
-/* Whether a stage must be (re)done from the start, and whether its
- * directory may be emptied for it: only when a record says the pipeline made
- * what it holds, or under --force. */
+/* Before a stage starts from nothing: says so, and why when it is redone,
+ * emptying its directory; that is allowed only when a record says the
+ * pipeline made what the directory holds, or under --force. */
 static kd_status plan_fresh_start(const pipeline *p, const char *label, const char *dir,
                                   stage_status state, const char *why)
 {
