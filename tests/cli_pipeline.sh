@@ -46,6 +46,19 @@ grep -q "report.md" "$work/out" || fail "the pipeline names its report"
 # Nothing changed: every stage is skipped.
 expect 0 pipeline "$work/one.json"
 [ "$(grep -c "is up to date" "$work/err")" -eq 5 ] || fail "rerun redid work: $(cat "$work/err")"
+# A record where older versions kept it, in the stage directory, still counts.
+mv "$out/pipeline-stages/teacher.json" "$out/teacher/pipeline-stage.json"
+expect 0 pipeline "$work/one.json"
+grep -q "teacher is up to date" "$work/err" || fail "a record in the stage directory is read: $(cat "$work/err")"
+mv "$out/teacher/pipeline-stage.json" "$work/teacher-record.json"
+# With no record, files in a stage directory are not the pipeline's to replace.
+before=$(md5sum "$out/teacher/model/model.safetensors" "$out/teacher/last/model.safetensors")
+expect 1 pipeline "$work/one.json"
+grep -q "$out/teacher holds files that no pipeline record accounts for" "$work/err" ||
+    fail "unrecorded files refused: $(cat "$work/err")"
+[ "$before" = "$(md5sum "$out/teacher/model/model.safetensors" "$out/teacher/last/model.safetensors")" ] ||
+    fail "the refused pipeline changed the teacher"
+mv "$work/teacher-record.json" "$out/pipeline-stages/teacher.json"
 
 # A second student: teacher and cache re-used, the first student too.
 pipeline two '{"name": "small", "config": "small.json"}, {"name": "shallow", "config": "shallow.json", "baseline": false}'
