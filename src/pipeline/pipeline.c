@@ -58,7 +58,7 @@ static kd_status clear_stage(const char *dir)
 static kd_status plan_fresh_start(const pipeline *p, const char *label, const char *dir,
                                   stage_status state, const char *why)
 {
-    if (!kd_dir_holds_files(dir, RUN_DATASET_CACHE)) {
+    if (!kd_dir_holds_files(dir, KD_RUN_DATASET_CACHE_DIR)) {
         fprintf(stderr, "pipeline: running %s -> %s\n", label, dir);
         return KD_OK;
     }
