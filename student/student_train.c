@@ -14,6 +14,8 @@
 typedef struct {
     const student_train_options *options;
     char out_dir[KD_PATH_CAPACITY];
+    kd_dir_lock lock;              /* out_dir, exclusive */
+    int resume;                    /* continue from out_dir/last */
     run_config config;
     distill_config distill;
     student_init init;
@@ -37,6 +39,7 @@ static void run_release(student_run *run)
     kd_cache_close(run->reader);
     kd_tokenizer_free(run->tokenizer);
     kd_run_config_free(&run->config);
+    kd_dir_lock_release(&run->lock);
 }
 
 /* The config file with the command line's changes on top. */
@@ -214,9 +217,9 @@ static kd_status record_layer_plan(student_run *run)
 static kd_status create_student(student_run *run)
 {
     kd_status status = kd_gpt2_create(&run->student, &run->config.model);
-    if (status == KD_OK && run->options->resume && run->init.from == STUDENT_INIT_TEACHER)
+    if (status == KD_OK && run->resume && run->init.from == STUDENT_INIT_TEACHER)
         return record_layer_plan(run);
-    if (status != KD_OK || run->options->resume)
+    if (status != KD_OK || run->resume)
         return status; /* resuming: the checkpoint holds the weights */
     if (run->init.from != STUDENT_INIT_TEACHER) {
         kd_gpt2_init_random(&run->student, run->config.train.seed);
@@ -284,7 +287,7 @@ static kd_status train(student_run *run)
     train_objective objective = kd_distill_objective_as_train(run->objective);
     train_run_options options = {
         .out_dir = run->out_dir, .tokenizer_dir = run->config.tokenizer_dir,
-        .objective = &objective, .model_name = "student", .resume = run->options->resume,
+        .objective = &objective, .model_name = "student", .resume = run->resume,
         .stop_after = run->options->stop_after, .resolved_config = resolved,
         .tokenizer = run->tokenizer, .template = &run->config.data.prompt,
         .prompts = run->config.prompts, .prompt_count = run->config.prompt_count,
@@ -327,7 +330,12 @@ kd_status kd_student_train(const student_train_options *options)
         snprintf(run.out_dir, sizeof run.out_dir, "%s", options->out_dir);
     else
         kd_run_default_out_dir(options->config_path, "student", run.out_dir, sizeof run.out_dir);
-    kd_status status = load_settings(&run);
+    kd_status status =
+        kd_run_dir_claim(run.out_dir, options->start, "a training run", &run.lock);
+    if (status != KD_OK)
+        return status;
+    run.resume = kd_run_dir_resumes(run.out_dir, options->start);
+    status = load_settings(&run);
     if (status == KD_OK)
         status = open_teacher_side(&run);
     if (status == KD_OK)

@@ -184,7 +184,14 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     uint32_t *examples = NULL;
     cache_plan plan;
     cache_run run = {0};
-    kd_status status = load_config(options, &config);
+    kd_dir_lock out_lock, teacher_lock = {.fd = -1};
+    kd_status status = kd_run_dir_claim(options->out_dir, options->start, "a teacher cache",
+                                        &out_lock);
+    if (status != KD_OK)
+        return status;
+    status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &teacher_lock);
+    if (status == KD_OK)
+        status = load_config(options, &config);
     if (status == KD_OK) {
         kd_set_threads(options->threads > 0 ? options->threads : config.train.threads);
         status = kd_run_tokenizer_load(&config, options->model_dir, &tokenizer);
@@ -219,7 +226,12 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
         status = run.tokens && run.logits ? KD_OK : KD_ERR_NOMEM;
     }
     if (status == KD_OK)
-        status = kd_cache_writer_open(options->out_dir, &plan, &run.writer);
+        status = options->start == RUN_DIR_RESUME &&
+                         kd_cache_dir_holds_other_plan(options->out_dir, &plan)
+                     ? kd_fail(KD_ERR_INVALID, "%s holds a cache of other data, another teacher "
+                               "or other settings: --resume cannot continue it, --force "
+                               "replaces it", options->out_dir)
+                     : kd_cache_writer_open(options->out_dir, &plan, &run.writer);
     if (status == KD_OK)
         status = write_cache(&run, manifest);
     kd_cache_writer_close(run.writer);
@@ -230,5 +242,7 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
     kd_run_config_free(&config);
+    kd_dir_lock_release(&teacher_lock);
+    kd_dir_lock_release(&out_lock);
     return status;
 }

@@ -60,7 +60,11 @@ kd_status kd_teacher_train(const teacher_train_options *options)
     else
         kd_run_default_out_dir(options->config_path, "teacher", out_dir, sizeof out_dir);
 
-    kd_status status = kd_run_config_load(options->config_path, &config);
+    kd_dir_lock lock;
+    kd_status status = kd_run_dir_claim(out_dir, options->start, "a training run", &lock);
+    if (status != KD_OK)
+        return status;
+    status = kd_run_config_load(options->config_path, &config);
     if (status == KD_OK)
         status = options->data_count > 0
                      ? kd_run_config_set_files(&config, options->data_files, options->data_count)
@@ -90,7 +94,8 @@ kd_status kd_teacher_train(const teacher_train_options *options)
             cJSON_AddStringToObject(resolved, "init", options->init_dir);
         train_run_options run = {
             .out_dir = out_dir, .tokenizer_dir = config.tokenizer_dir, .model_name = "teacher",
-            .resume = options->resume, .stop_after = options->stop_after,
+            .resume = kd_run_dir_resumes(out_dir, options->start),
+            .stop_after = options->stop_after,
             .resolved_config = resolved, .tokenizer = tokenizer,
             .template = &config.data.prompt, .prompts = config.prompts,
             .prompt_count = config.prompt_count,
@@ -107,5 +112,6 @@ kd_status kd_teacher_train(const teacher_train_options *options)
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
     kd_run_config_free(&config);
+    kd_dir_lock_release(&lock);
     return status;
 }

@@ -3,7 +3,8 @@
 # while a shard or the manifest is being written). After every kill no
 # manifest claims a cache that is not complete: either there is none (and
 # kd cache verify refuses the directory) or it verifies. Running the command
-# again completes the cache, identical to one written without interruption.
+# again with --resume completes the cache, identical to one written without
+# interruption.
 # usage: cli_fault_kill_cache.sh KD ASSETS_DIR   (KD_MAKE_MODEL_DIR from ctest)
 set -u
 kd=$1
@@ -26,7 +27,7 @@ triggers=(time:0.05 time:0.8 "$out/.shard-*.tmp-*" time:1.5 "$out/.shard-*.tmp-*
           "$out/.manifest.json.tmp-*")
 landed=0
 for trigger in "${triggers[@]}"; do
-    run_and_kill "$trigger" "$work/round.err" "${cache[@]}" "$out"
+    run_and_kill "$trigger" "$work/round.err" "${cache[@]}" "$out" --resume
     echo "kill at ${trigger#"$out/"}: exit $code"
     case $code in
     137) landed=$((landed + 1)) ;;
@@ -45,7 +46,7 @@ for trigger in "${triggers[@]}"; do
 done
 echo "cli_fault_kill_cache: $landed of ${#triggers[@]} kills landed"
 
-"${cache[@]}" "$out" >/dev/null 2>"$work/final.err" || fail "the rerun: $(cat "$work/final.err")"
+"${cache[@]}" "$out" --resume >/dev/null 2>"$work/final.err" || fail "the rerun: $(cat "$work/final.err")"
 "$kd" cache verify "$out" >/dev/null || fail "kd cache verify after the rerun"
 for shard in "$work/straight"/shard-*.kdlc; do
     cmp -s "$shard" "$out/${shard##*/}" || fail "${shard##*/} differs from the uninterrupted cache"

@@ -2,9 +2,8 @@
 # kill -9 lands in kd teacher train at many points (timed, and exactly while
 # a checkpoint or the best model is being written); each time the run is
 # continued with --resume, and the finished run must equal an uninterrupted
-# one: weights, optimizer state, best model, samples and metrics. A kill
-# before the first checkpoint leaves nothing to resume: --resume then says
-# so (exit 1) and the run is started again without it.
+# one: weights, optimizer state, best model, samples and metrics. After a
+# kill before the first checkpoint, --resume starts from step 0.
 # usage: cli_fault_kill_train.sh KD ASSETS_DIR
 set -u
 kd=$1
@@ -22,17 +21,10 @@ out=$work/killed
 triggers=(time:0.05 time:0.6 "$out/last.new/.model.safetensors.tmp-*" time:1.1
           "$out/last.new/.optimizer.safetensors.tmp-*" "$out/model/.model.safetensors.tmp-*"
           "$out/last.new/.state.json.tmp-*" time:0.3 time:0.8 "$out/.samples.md.tmp-*")
-resume=()
-# train_until TRIGGER: one round, resuming the run so far; a run killed
-# before its first checkpoint has nothing to resume and starts again.
+# train_until TRIGGER: one round, resuming the run so far.
 train_until() {
     run_and_kill "$1" "$work/round.err" "$kd" teacher train --config "$work/run.json" \
-        --out "$out" "${resume[@]}"
-    if [ "$code" -eq 1 ] && grep -q "nothing to resume" "$work/round.err"; then
-        run_and_kill "$1" "$work/round.err" "$kd" teacher train --config "$work/run.json" \
-            --out "$out"
-    fi
-    resume=(--resume)
+        --out "$out" --resume
 }
 
 landed=0

@@ -46,6 +46,19 @@ grep -q "report.md" "$work/out" || fail "the pipeline names its report"
 # Nothing changed: every stage is skipped.
 expect 0 pipeline "$work/one.json"
 [ "$(grep -c "is up to date" "$work/err")" -eq 5 ] || fail "rerun redid work: $(cat "$work/err")"
+# A record where older versions kept it, in the stage directory, still counts.
+mv "$out/pipeline-stages/teacher.json" "$out/teacher/pipeline-stage.json"
+expect 0 pipeline "$work/one.json"
+grep -q "teacher is up to date" "$work/err" || fail "a record in the stage directory is read: $(cat "$work/err")"
+mv "$out/teacher/pipeline-stage.json" "$work/teacher-record.json"
+# With no record, files in a stage directory are not the pipeline's to replace.
+before=$(md5sum "$out/teacher/model/model.safetensors" "$out/teacher/last/model.safetensors")
+expect 1 pipeline "$work/one.json"
+grep -q "$out/teacher holds files that no pipeline record accounts for" "$work/err" ||
+    fail "unrecorded files refused: $(cat "$work/err")"
+[ "$before" = "$(md5sum "$out/teacher/model/model.safetensors" "$out/teacher/last/model.safetensors")" ] ||
+    fail "the refused pipeline changed the teacher"
+mv "$work/teacher-record.json" "$out/pipeline-stages/teacher.json"
 
 # A second student: teacher and cache re-used, the first student too.
 pipeline two '{"name": "small", "config": "small.json"}, {"name": "shallow", "config": "shallow.json", "baseline": false}'
@@ -58,7 +71,8 @@ grep -q "running student shallow" "$work/err" || fail "new student not trained"
 [ "$(json "$out/report/report.json" "len(d['models'])")" = 4 ] || fail "report has 4 models"
 
 # An interrupted student stage resumes from its checkpoint.
-sed -i 's/"complete": true/"complete": false/' "$out/students/small-kd/pipeline-stage.json"
+sed -i 's/"complete":\ttrue/"complete":\tfalse/' "$out/pipeline-stages/small-kd.json"
+grep -q '"complete":.false' "$out/pipeline-stages/small-kd.json" || fail "stage record not edited"
 expect 0 pipeline "$work/two.json"
 grep -q "resuming student small" "$work/err" || fail "interrupted stage not resumed: $(cat "$work/err")"
 
@@ -66,6 +80,10 @@ grep -q "resuming student small" "$work/err" || fail "interrupted stage not resu
 sed -i 's/"learning_rate": 0.003/"learning_rate": 0.002/' "$work/teacher.json"
 expect 0 pipeline "$work/two.json"
 [ "$(grep -c "is up to date" "$work/err")" -eq 0 ] || fail "stale stages kept: $(cat "$work/err")"
+grep -q "pipeline: redoing teacher -> $out/teacher: $work/teacher.json changed" "$work/err" ||
+    fail "the redone teacher says why: $(grep redoing "$work/err")"
+grep -q "pipeline: redoing cache -> $out/cache: the teacher changed" "$work/err" ||
+    fail "the redone cache says why: $(grep redoing "$work/err")"
 
 # Bad pipeline files name what is wrong.
 echo '{"name": "x", "students": []}' >"$work/bad.json"

@@ -39,10 +39,16 @@ grep -q "^ok " "$WORK/verify.out" || fail "verify says ok"
 examples=$("$KD" cache inspect "$WORK/cache" | awk '/^examples/ {print $2}')
 [ "$examples" -gt 20 ] && [ "$examples" -lt 40 ] || fail "train split size $examples"
 
-# A second run over a complete cache leaves it as it is.
+# A second run over a complete cache is refused without --resume or --force;
+# with --resume it leaves the cache as it is.
 before=$(md5sum "$WORK/cache/shard-00000.kdlc")
 "$KD" teacher cache --model "$WORK/teacher/model" --out "$WORK/cache" --topk 8 --samples 4 \
-  --shard-examples 8 > /dev/null 2>&1 || fail "rerun"
+  --shard-examples 8 > /dev/null 2> "$WORK/rerun.err"; [ $? -eq 1 ] || fail "rerun without flags exits 1"
+grep -q -- "--resume continues it, --force starts over" "$WORK/rerun.err" || fail "rerun names the flags"
+"$KD" teacher cache --model "$WORK/teacher/model" --out "$WORK/cache" --topk 8 --samples 4 \
+  --shard-examples 8 --resume --force > /dev/null 2>&1; [ $? -eq 2 ] || fail "--resume --force is usage"
+"$KD" teacher cache --model "$WORK/teacher/model" --out "$WORK/cache" --topk 8 --samples 4 \
+  --shard-examples 8 --resume > /dev/null 2>&1 || fail "rerun"
 [ "$before" = "$(md5sum "$WORK/cache/shard-00000.kdlc")" ] || fail "rerun rewrote a shard"
 
 # A flipped byte: verify exits 1 naming the shard.
@@ -55,17 +61,23 @@ cmp -s "$WORK/saved.kdlc" "$WORK/cache/shard-00001.kdlc" && fail "the byte did n
 [ $? -eq 1 ] || fail "verify of a damaged cache exits 1"
 grep -q "shard-00001.kdlc" "$WORK/verify.err" || fail "verify names the shard"
 
-# Interrupted: a shard and the manifest missing. Running again completes it.
+# Interrupted: a shard and the manifest missing. --resume completes it.
 rm "$WORK/cache/shard-00001.kdlc" "$WORK/cache/manifest.json"
 "$KD" teacher cache --model "$WORK/teacher/model" --out "$WORK/cache" --topk 8 --samples 4 \
-  --shard-examples 8 > /dev/null 2> "$WORK/resume.err" || fail "resume"
+  --shard-examples 8 --resume > /dev/null 2> "$WORK/resume.err" || fail "resume"
 grep -q "already cached, resuming" "$WORK/resume.err" || fail "resume keeps complete shards"
 cmp -s "$WORK/saved.kdlc" "$WORK/cache/shard-00001.kdlc" || fail "resumed shard differs"
 "$KD" cache verify "$WORK/cache" > /dev/null || fail "verify after resume"
 
-# Other data: a new plan, the cache is redone for it.
+# Other data: --resume cannot continue the cache, and leaves it as it is;
+# --force redoes it.
+before=$(md5sum "$WORK"/cache/*)
 "$KD" teacher cache --model "$WORK/teacher/model" --data "$WORK/other.jsonl" --out "$WORK/cache" \
-  --topk 8 > /dev/null 2>&1 || fail "redo for other data"
+  --topk 8 --resume > /dev/null 2> "$WORK/other.err"; [ $? -eq 1 ] || fail "--resume of another plan exits 1"
+grep -q -- "--force replaces it" "$WORK/other.err" || fail "--resume of another plan names --force"
+[ "$before" = "$(md5sum "$WORK"/cache/*)" ] || fail "--resume of another plan changed the cache"
+"$KD" teacher cache --model "$WORK/teacher/model" --data "$WORK/other.jsonl" --out "$WORK/cache" \
+  --topk 8 --force > /dev/null 2>&1 || fail "redo for other data"
 "$KD" cache verify "$WORK/cache" > /dev/null || fail "verify after redo"
 "$KD" cache verify "$WORK/nowhere" > /dev/null 2>&1; [ $? -eq 1 ] || fail "missing cache exits 1"
 echo "ok"

@@ -1,5 +1,7 @@
 /* --stop-after then --resume ends bit-identical to an uninterrupted run with
- * the same seed and threads: weights, AdamW moments and the best model. */
+ * the same seed and threads: weights, AdamW moments and the best model.
+ * --resume before any checkpoint is a fresh run; a fresh run over a started
+ * one is refused. */
 #include "test_support.h"
 #include "train_fixture.h"
 
@@ -9,14 +11,19 @@
 #include "kd/core.h"
 #include "kd/teacher.h"
 
-static void train(const char *config, const char *out, int stop_after, int resume)
+static kd_status try_train(const char *config, const char *out, int stop_after,
+                           run_dir_start start)
 {
     teacher_train_options options = {
-        .config_path = config, .out_dir = out, .stop_after = stop_after, .resume = resume,
+        .config_path = config, .out_dir = out, .stop_after = stop_after, .start = start,
         .overrides = {.seed = -1},
     };
-    kd_status status = kd_teacher_train(&options);
-    if (status != KD_OK)
+    return kd_teacher_train(&options);
+}
+
+static void train(const char *config, const char *out, int stop_after, run_dir_start start)
+{
+    if (try_train(config, out, stop_after, start) != KD_OK)
         fail_msg("teacher_train: %s", kd_last_error());
 }
 
@@ -41,9 +48,11 @@ static void test_resume_is_bit_identical(void **state)
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 24, 32, 12, NULL);
     char *straight = test_path(dir, "straight"), *resumed = test_path(dir, "resumed");
-    train(config, straight, 0, 0);
-    train(config, resumed, 5, 0);   /* interrupted after step 5 ... */
-    train(config, resumed, 0, 1);   /* ... and continued */
+    train(config, straight, 0, RUN_DIR_NEW);
+    train(config, resumed, 5, RUN_DIR_NEW);    /* interrupted after step 5 ... */
+    assert_int_equal(try_train(config, resumed, 0, RUN_DIR_NEW), KD_ERR_INVALID);
+    assert_non_null(strstr(kd_last_error(), "--resume"));
+    train(config, resumed, 0, RUN_DIR_RESUME); /* ... and continued */
     assert_same_file(straight, resumed, "last/model.safetensors");
     assert_same_file(straight, resumed, "last/optimizer.safetensors");
     assert_same_file(straight, resumed, "model/model.safetensors");
@@ -53,18 +62,20 @@ static void test_resume_is_bit_identical(void **state)
     test_remove_temp_dir(dir);
 }
 
-static void test_resume_without_checkpoint_fails(void **state)
+static void test_resume_without_checkpoint_starts_afresh(void **state)
 {
     (void)state;
     test_need_asset("gpt2/vocab.json");
     char *dir = test_make_temp_dir();
     char *config = train_fixture_write(dir, 24, 32, 4, NULL);
-    char *out = test_path(dir, "never-started");
-    teacher_train_options options = {.config_path = config, .out_dir = out, .resume = 1,
-                                     .overrides = {.seed = -1}};
-    assert_int_equal(kd_teacher_train(&options), KD_ERR_IO);
-    assert_non_null(strstr(kd_last_error(), "no checkpoint"));
-    free(out);
+    char *fresh = test_path(dir, "fresh"), *resumed = test_path(dir, "never-started");
+    train(config, fresh, 0, RUN_DIR_NEW);
+    train(config, resumed, 0, RUN_DIR_RESUME);
+    assert_same_file(fresh, resumed, "last/model.safetensors");
+    assert_same_file(fresh, resumed, "last/optimizer.safetensors");
+    assert_same_file(fresh, resumed, "model/model.safetensors");
+    free(fresh);
+    free(resumed);
     free(config);
     test_remove_temp_dir(dir);
 }
@@ -74,7 +85,7 @@ int main(int argc, char **argv)
     kd_blas_ensure_fast_core(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bit_identical),
-        cmocka_unit_test(test_resume_without_checkpoint_fails),
+        cmocka_unit_test(test_resume_without_checkpoint_starts_afresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

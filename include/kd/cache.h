@@ -185,6 +185,9 @@ typedef struct cache_writer cache_writer;
  * kd_cache_writer_pending which examples still need the teacher. A cache
  * already complete for this plan is left as it is. */
 kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out);
+/* Whether `dir` holds a manifest or a complete shard of another plan: what
+ * kd_cache_writer_open would replace, not continue. */
+int kd_cache_dir_holds_other_plan(const char *dir, const cache_plan *plan);
 void kd_cache_writer_close(cache_writer *writer);
 
 /* Whether the example at cache position `index` (0 <= index < example_count)

@@ -40,6 +40,9 @@ kd_status kd_read_file(const char *path, size_t max_bytes, char **data, size_t *
 /* Writes "dir/name" into out (capacity bytes); KD_ERR_INVALID when it does
  * not fit, so a long path is an error, never a silently cut one. */
 kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *name);
+/* The directory holding `path`: "a/b/c" -> "a/b", "a/b/" -> "a", "c" -> ".",
+ * "/c" -> "/". */
+kd_status kd_path_parent(char *out, size_t capacity, const char *path);
 
 /* XXH3-64 of a file's contents and length (streamed; any size). */
 kd_status kd_hash_file(const char *path, uint64_t *hash);

@@ -43,6 +43,53 @@ kd_status kd_atomic_write_file(const char *path, const void *data, size_t size);
 kd_status kd_atomic_copy_file(const char *source, const char *destination);
 /* mkdir -p: creates `path` and any missing parents. */
 kd_status kd_make_directories(const char *path);
+/* fsync of a directory, so that renames in it survive a power cut. */
+kd_status kd_directory_sync(const char *dir);
+
+/* rm -rf: removes `path` and everything under it (symbolic links are removed,
+ * never followed); a missing path is not an error. */
+kd_status kd_remove_tree(const char *path);
+
+/* ---- directory locks --------------------------------------------------
+ *
+ * One writer or any number of readers per directory, across processes: an
+ * flock on "<dir>/.kd-lock". The kernel drops the lock when its process
+ * ends, however it ends, so kill -9 never leaves a directory locked. Nobody
+ * waits: a lock that is taken fails at once, with a one-line message naming
+ * the directory and the process that holds it. A writer's pid is also
+ * written into the file for people to read; the file is emptied when the
+ * writer releases it. */
+
+#define KD_LOCK_FILE ".kd-lock"
+
+typedef enum { KD_LOCK_SHARED, KD_LOCK_EXCLUSIVE } kd_lock_mode;
+
+typedef struct {
+    int fd;         /* -1: nothing held */
+    int exclusive;
+} kd_dir_lock;
+
+/* KD_LOCK_EXCLUSIVE creates `dir` (mkdir -p) and its lock file. A reader
+ * (KD_LOCK_SHARED) creates nothing: it locks "<dir>/.kd-lock", else, for a
+ * model directory inside a run directory (runs/x/teacher/model), the parent's
+ * lock file, else nothing at all: no kd command has written there. */
+kd_status kd_dir_lock_acquire(const char *dir, kd_lock_mode mode, kd_dir_lock *lock);
+/* Releases the lock (a no-op for one that holds nothing). */
+void kd_dir_lock_release(kd_dir_lock *lock);
+
+/* Whether `dir` holds anything besides its lock file and the entry named
+ * `except` (NULL: none); a missing directory holds nothing. */
+int kd_dir_holds_files(const char *dir, const char *except);
+/* Empties `dir`, which `lock` holds exclusively, in one step: an empty
+ * directory with a new, locked lock file is prepared as "<dir>.kd-trash" and
+ * exchanged with `dir` by one rename (RENAME_EXCHANGE), then the old contents
+ * are removed. Killed at any point, `dir` holds either everything it held or
+ * nothing; a "<dir>.kd-trash" left behind is removed by the next
+ * kd_dir_remove_trash. `lock` then holds the new lock file. */
+kd_status kd_dir_clear(const char *dir, kd_dir_lock *lock);
+/* Removes what an interrupted kd_dir_clear of `dir` left beside it; the
+ * caller holds `dir` exclusively. */
+kd_status kd_dir_remove_trash(const char *dir);
 
 /* Reads exactly `size` bytes at `offset` of an open file, retrying short
  * reads; a file that ends early is KD_ERR_FORMAT ("truncated"). */

@@ -23,13 +23,15 @@
  *                                          no teacher init), what one gets without a teacher
  *   runs/<name>/report                     report.json, report.md, charts
  *
- * Each stage directory holds pipeline-stage.json: a key hashing everything
- * the stage depends on (its settings, the bytes of its config and data
- * files, the keys of the stages before it) and whether it completed. A
- * stage whose key matches and is complete is skipped; one whose key matches
- * but was interrupted resumes from its checkpoint; any other runs afresh. So
- * adding a student re-uses the teacher and the cache, and changing the
- * teacher redoes everything after it. */
+ * runs/<name>/pipeline-stages/<stage>.json records each stage's key, hashing
+ * everything the stage depends on (its settings, the bytes of its config and
+ * data files, the keys of the stages before it), each of those inputs' own
+ * hash, and whether it completed. A stage whose key matches and is complete
+ * is skipped; one whose key matches but was interrupted resumes; any other
+ * is redone from an emptied directory, and the pipeline says which inputs
+ * changed. So adding a student re-uses the teacher and the cache, and
+ * changing the teacher redoes everything after it. The pipeline holds
+ * runs/<name> locked for writing throughout (kd_dir_lock). */
 #ifndef KD_PIPELINE_H
 #define KD_PIPELINE_H
 
@@ -39,6 +41,7 @@ typedef struct {
     const char *config_path;
     const char *out_dir;   /* NULL: the config's "out", else runs/<name> */
     int threads;           /* > 0 overrides the config's */
+    int force;             /* redo every stage, removing what its directory holds */
 } pipeline_options;
 
 kd_status kd_pipeline_run(const pipeline_options *options);

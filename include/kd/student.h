@@ -132,7 +132,7 @@ typedef struct {
                                         baseline that owes the teacher nothing */
     train_overrides overrides;
     int stop_after;
-    int resume;
+    run_dir_start start;             /* over earlier work in out_dir: refuse, resume, redo */
 } student_train_options;
 
 /* Everything kd student train does: load the config, check the cache (or

@@ -15,7 +15,7 @@ typedef struct {
     const char *out_dir;             /* NULL: runs/<config name>/teacher */
     train_overrides overrides;       /* epochs, max steps, seed, threads */
     int stop_after;
-    int resume;
+    run_dir_start start;             /* over earlier work in out_dir: refuse, resume, redo */
 } teacher_train_options;
 
 kd_status kd_teacher_train(const teacher_train_options *options);
@@ -31,11 +31,14 @@ typedef struct {
     cache_encoding encoding;
     int batch_size;                  /* examples per forward pass; 0: the config's */
     int threads;                     /* 0: the config's */
+    run_dir_start start;             /* over an earlier cache in out_dir: refuse, keep its
+                                        finished shards of the same plan, redo */
 } teacher_cache_options;
 
 /* Builds the same dataset and split as training (the run config's data
  * section, sequence length and split), runs the teacher over the train part
- * in batches and writes the cache; resumes an interrupted cache. `manifest`
+ * in batches and writes the cache, holding out_dir (exclusive) and the
+ * teacher's run directory (shared) locked. `manifest`
  * (may be NULL) receives the finished cache's manifest. */
 kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest *manifest);
 

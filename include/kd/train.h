@@ -15,6 +15,7 @@
 
 #include "kd/core.h"
 #include "kd/data.h"
+#include "kd/io.h"
 #include "kd/nn.h"
 #include "kd/tokenizer.h"
 
@@ -285,6 +286,24 @@ kd_status kd_run_tokenizer_check(const kd_tokenizer *tokenizer, int vocab_size, 
  * what became of the records. */
 kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
                                const char *out_dir, dataset **data);
+/* How a writer treats a directory that already holds work (a started or
+ * finished run, a cache): */
+typedef enum {
+    RUN_DIR_NEW = 0,   /* refuse it, naming --resume and --force */
+    RUN_DIR_RESUME,    /* continue it */
+    RUN_DIR_FORCE      /* empty it first (kd_dir_clear: all of it or nothing) */
+} run_dir_start;
+
+/* Locks `dir` for writing (creating it) for as long as `lock` is held, and
+ * applies `start` to what it holds; `what` names that work in messages ("a
+ * training run"). On failure nothing is held. */
+kd_status kd_run_dir_claim(const char *dir, run_dir_start start, const char *what,
+                           kd_dir_lock *lock);
+
+/* Whether a training run claimed with `start` continues from dir/last:
+ * --resume before the first checkpoint starts from step 0, and says so. */
+int kd_run_dir_resumes(const char *dir, run_dir_start start);
+
 /* "runs/<config file name without extension>/<role>". */
 void kd_run_default_out_dir(const char *config_path, const char *role, char *out, size_t size);
 

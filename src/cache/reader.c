@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "cache_format.h"
+#include "kd/io.h"
 
 /* Where one example lives. */
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
 
 struct cache_reader {
     char *dir;
+    kd_dir_lock lock;             /* shared, held by kd_cache_open while reading */
     cache_manifest manifest;
     record_shape shape;
     int *fds;                     /* per shard */
@@ -151,6 +153,7 @@ kd_status kd_cache_open_manifest(const char *dir, const cache_manifest *manifest
     cache_reader *reader = kd_alloc(1, sizeof *reader, "cache reader");
     if (!reader)
         return KD_ERR_NOMEM;
+    reader->lock.fd = -1;
     reader->dir = strdup(dir);
     kd_status status = reader->dir ? kd_cache_manifest_copy(&reader->manifest, manifest)
                                    : KD_ERR_NOMEM;
@@ -173,12 +176,22 @@ kd_status kd_cache_open_manifest(const char *dir, const cache_manifest *manifest
 kd_status kd_cache_open(const char *dir, cache_reader **out)
 {
     *out = NULL;
-    cache_manifest manifest;
-    kd_status status = kd_cache_manifest_read(dir, &manifest);
+    /* Not while `kd teacher cache` rewrites it (kd_cache_open_manifest is
+     * also the writer's own read-back, so it takes no lock). */
+    kd_dir_lock lock;
+    kd_status status = kd_dir_lock_acquire(dir, KD_LOCK_SHARED, &lock);
     if (status != KD_OK)
         return status;
-    status = kd_cache_open_manifest(dir, &manifest, out);
-    kd_cache_manifest_free(&manifest);
+    cache_manifest manifest;
+    status = kd_cache_manifest_read(dir, &manifest);
+    if (status == KD_OK) {
+        status = kd_cache_open_manifest(dir, &manifest, out);
+        kd_cache_manifest_free(&manifest);
+    }
+    if (status == KD_OK)
+        (*out)->lock = lock;
+    else
+        kd_dir_lock_release(&lock);
     return status;
 }
 
@@ -186,6 +199,7 @@ void kd_cache_close(cache_reader *reader)
 {
     if (!reader)
         return;
+    kd_dir_lock_release(&reader->lock);
     for (int s = 0; reader->fds && s < reader->manifest.shard_count; s++) {
         if (reader->fds[s] >= 0)
             close(reader->fds[s]);

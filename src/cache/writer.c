@@ -81,19 +81,6 @@ static kd_status check_plan(const cache_plan *plan)
     return KD_OK;
 }
 
-static kd_status sync_directory(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
-        kd_status status = kd_fail(KD_ERR_IO, "%s: cannot sync: %s", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return status;
-    }
-    close(fd);
-    return KD_OK;
-}
-
 /* A manifest of another plan goes before any shard changes, so that no
  * manifest ever describes shards that are being rewritten. */
 static kd_status remove_manifest(const char *dir)
@@ -105,7 +92,7 @@ static kd_status remove_manifest(const char *dir)
     if (unlink(path) != 0 && errno != ENOENT)
         status = kd_fail(KD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     free(path);
-    return status == KD_OK ? sync_directory(dir) : status;
+    return status == KD_OK ? kd_directory_sync(dir) : status;
 }
 
 static size_t shard_first(const cache_writer *writer, int shard)
@@ -204,6 +191,41 @@ static kd_status allocate_buffers(cache_writer *writer)
     writer->plan.examples = writer->examples;
     kd_status status = kd_record_rows_create(&writer->rows, &writer->shape);
     return status == KD_OK ? allocate_workers(writer) : status;
+}
+
+/* Whether `name` in `dir` is a shard file of a run other than `run_key`. */
+static int foreign_shard(const char *dir, const char *name, uint64_t run_key)
+{
+    int shard = -1, end = 0;
+    if (sscanf(name, "shard-%d.kdlc%n", &shard, &end) != 1 || name[end] != '\0')
+        return 0;
+    char *path = kd_cache_join_path(dir, name);
+    shard_layout layout;
+    int foreign = path && kd_shard_read_layout(path, &layout) == KD_OK;
+    if (foreign) {
+        foreign = layout.run_key != run_key;
+        kd_shard_layout_free(&layout);
+    }
+    free(path);
+    return foreign;
+}
+
+int kd_cache_dir_holds_other_plan(const char *dir, const cache_plan *plan)
+{
+    uint64_t run_key = kd_cache_plan_run_key(plan);
+    cache_manifest manifest;
+    int other = 0;
+    if (kd_cache_manifest_read(dir, &manifest) == KD_OK) {
+        other = manifest.run_key != run_key;
+        kd_cache_manifest_free(&manifest);
+    }
+    DIR *handle = opendir(dir);
+    for (struct dirent *entry; !other && handle && (entry = readdir(handle));)
+        other = foreign_shard(dir, entry->d_name, run_key);
+    if (handle)
+        closedir(handle);
+    kd_clear_error(); /* a damaged file is not another plan's; the writer redoes it */
+    return other;
 }
 
 kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_writer **out)

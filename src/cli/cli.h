@@ -43,18 +43,22 @@ int cli_fail(const char *command);
 int cli_usage_error(const cli_command_spec *spec, const char *message);
 
 /* The flags of the training commands (teacher train, student train). */
-enum { CLI_TRAINING_OPTION_COUNT = 6 };
+enum { CLI_TRAINING_OPTION_COUNT = 7 };
 typedef struct {
-    int epochs, max_steps, stop_after, resume, seed, threads;
+    int epochs, max_steps, stop_after, resume, force, seed, threads;
 } cli_training_flags;
 
 /* Sets the flags to "the config's" and fills `options`, which holds
  * count + CLI_TRAINING_OPTION_COUNT rows, with the command's own `count`
- * rows followed by the training flags' (--epochs ... --resume). */
+ * rows followed by the training flags' (--epochs ... --resume, --force). */
 void cli_training_options(cli_training_flags *flags, const cli_option *own, int count,
                           cli_option *options);
 /* CLI_EXIT_OK, or a usage error when a count is negative. */
 int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags);
+/* A usage error when both --resume and --force are given. */
+int cli_start_check(const cli_command_spec *spec, int resume, int force);
+/* What a writer does with earlier work in its directory, from --resume and --force. */
+run_dir_start cli_start(int resume, int force);
 /* The flags that replace the config's train settings. */
 train_overrides cli_training_overrides(const cli_training_flags *flags);
 

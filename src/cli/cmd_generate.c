@@ -85,9 +85,14 @@ static void report_speed(const gpt2_generate_stats *stats, const gpt2_sampling *
 static kd_status run_generation(const generate_args *args, const gpt2_sampling *base,
                                 generate_run *run)
 {
-    kd_status status = kd_model_dir_load(args->model_dir, &run->model);
+    /* Only loading reads the directory, so the lock covers only that. */
+    kd_dir_lock lock;
+    kd_status status = kd_dir_lock_acquire(args->model_dir, KD_LOCK_SHARED, &lock);
+    if (status == KD_OK)
+        status = kd_model_dir_load(args->model_dir, &run->model);
     if (status == KD_OK)
         status = kd_tokenizer_load(args->model_dir, &run->tokenizer);
+    kd_dir_lock_release(&lock);
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;

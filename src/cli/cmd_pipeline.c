@@ -7,18 +7,21 @@
 int cmd_pipeline(int argc, char **argv)
 {
     const char *config = NULL, *out = NULL;
-    int threads = 0;
+    int threads = 0, force = 0;
     const cli_option options[] = {
         {"--out", OPT_STRING, &out, "output directory (default: the config's \"out\", else "
                                     "runs/<name>)"},
         {"--threads", OPT_INT, &threads, "threads for every stage"},
+        {"--force", OPT_FLAG, &force, "start every stage over, removing what it holds"},
     };
     const cli_command_spec spec = {
         .name = "pipeline",
         .summary = "Run every stage from one config: teacher training, the logit cache, each\n"
                    "student with its hard-label baseline, and the report. Stages whose outputs\n"
-                   "are complete for the same inputs are skipped; an interrupted stage resumes.",
-        .usage = "kd pipeline [CONFIG] [--out DIR] [--threads N]   (CONFIG: configs/demo.json)",
+                   "are complete for the same inputs are skipped; an interrupted stage resumes;\n"
+                   "a stage whose inputs changed is redone (the pipeline says why).",
+        .usage = "kd pipeline [CONFIG] [--out DIR] [--threads N] [--force]\n"
+                 "            (CONFIG: configs/demo.json)",
         .options = options,
         .option_count = sizeof options / sizeof *options,
         .operand = &config,
@@ -29,6 +32,6 @@ int cmd_pipeline(int argc, char **argv)
     if (threads < 0)
         return cli_usage_error(&spec, "--threads must not be negative");
     pipeline_options run = {.config_path = config ? config : "configs/demo.json", .out_dir = out,
-                            .threads = threads};
+                            .threads = threads, .force = force};
     return kd_pipeline_run(&run) == KD_OK ? CLI_EXIT_OK : cli_fail("pipeline");
 }

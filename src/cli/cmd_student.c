@@ -36,7 +36,8 @@ int cmd_student_train(int argc, char **argv)
                    "<out>/last, metrics.jsonl, config.json and samples.md like teacher train.",
         .usage = "kd student train --config FILE --cache DIR [--out DIR] [--alpha A] [--temperature T]\n"
                  "                 [--divergence D] [--teacher DIR] [--random-init] [--data FILE]...\n"
-                 "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
+                 "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N]\n"
+                 "                 [--resume | --force]",
         .options = options,
         .option_count = (int)KD_COUNTOF(options),
     };
@@ -54,7 +55,7 @@ int cmd_student_train(int argc, char **argv)
         .data_files = data.items, .data_count = data.count, .out_dir = out, .alpha = alpha,
         .temperature = temperature, .divergence = divergence, .random_init = random_init,
         .overrides = cli_training_overrides(&flags),
-        .stop_after = flags.stop_after, .resume = flags.resume,
+        .stop_after = flags.stop_after, .start = cli_start(flags.resume, flags.force),
     };
     return kd_student_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("student train");
 }

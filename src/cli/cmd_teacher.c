@@ -24,7 +24,8 @@ int cmd_teacher_train(int argc, char **argv)
                    "train the config's model from scratch. Writes <out>/model (best by validation\n"
                    "loss), <out>/last (checkpoint), metrics.jsonl, config.json.",
         .usage = "kd teacher train --config FILE [--init HF_MODEL_DIR] [--data FILE]... [--out DIR]\n"
-                 "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N] [--resume]",
+                 "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N]\n"
+                 "                 [--resume | --force]",
         .options = options,
         .option_count = (int)KD_COUNTOF(options),
     };
@@ -39,7 +40,7 @@ int cmd_teacher_train(int argc, char **argv)
         .config_path = config, .init_dir = init, .data_files = data.items,
         .data_count = data.count, .out_dir = out,
         .overrides = cli_training_overrides(&flags),
-        .stop_after = flags.stop_after, .resume = flags.resume,
+        .stop_after = flags.stop_after, .start = cli_start(flags.resume, flags.force),
     };
     return kd_teacher_train(&train) == KD_OK ? CLI_EXIT_OK : cli_fail("teacher train");
 }

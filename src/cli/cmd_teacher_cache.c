@@ -12,7 +12,7 @@ int cmd_teacher_cache(int argc, char **argv)
     cli_string_list data = {0};
     cache_encoding encoding;
     kd_cache_encoding_default(&encoding);
-    int sample_seed = 0, batch = 0, threads = 0;
+    int sample_seed = 0, batch = 0, threads = 0, resume = 0, force = 0;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "the teacher's model directory"},
         {"--data", OPT_STRING_LIST, &data, "instruction data file (repeatable; replaces the config's)"},
@@ -25,15 +25,18 @@ int cmd_teacher_cache(int argc, char **argv)
         {"--config", OPT_STRING, &config, "run configuration (default: <model>/../config.json)"},
         {"--batch", OPT_INT, &batch, "examples per forward pass (default: the config's)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--resume", OPT_FLAG, &resume, "continue the cache in --out (keeps its finished shards)"},
+        {"--force", OPT_FLAG, &force, "remove the cache in --out and start over"},
     };
     const cli_command_spec spec = {
         .name = "teacher cache",
         .summary = "Run the teacher over the training split (the same examples, template, sequence\n"
                    "length and split as training) and store, for every position that carries loss,\n"
                    "its top-k log-probabilities, tail mass, entropy and optional tail samples, in\n"
-                   "zstd-compressed shards with a manifest. An interrupted run resumes.",
+                   "zstd-compressed shards with a manifest. --resume continues an interrupted\n"
+                   "cache; --force replaces one.",
         .usage = "kd teacher cache --model DIR [--data FILE]... --out DIR [--topk K] [--samples N]\n"
-                 "                 [--zstd-level L] [--config FILE]",
+                 "                 [--zstd-level L] [--config FILE] [--resume | --force]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -44,11 +47,13 @@ int cmd_teacher_cache(int argc, char **argv)
         return cli_usage_error(&spec, "--model and --out are required");
     if (sample_seed < 0 || batch < 0 || threads < 0)
         return cli_usage_error(&spec, "seeds and counts must not be negative");
+    if ((status = cli_start_check(&spec, resume, force)) != CLI_EXIT_OK)
+        return status;
     encoding.sample_seed = (uint64_t)sample_seed;
     teacher_cache_options run = {
         .model_dir = model, .config_path = config, .data_files = data.items,
         .data_count = data.count, .out_dir = out, .encoding = encoding, .batch_size = batch,
-        .threads = threads,
+        .threads = threads, .start = cli_start(resume, force),
     };
     cache_manifest manifest;
     if (kd_teacher_cache(&run, &manifest) != KD_OK)

@@ -12,7 +12,8 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--stop-after", OPT_INT, &flags->stop_after, "end after this step as if interrupted"},
         {"--seed", OPT_INT, &flags->seed, "seed for initialisation and data order"},
         {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
-        {"--resume", OPT_FLAG, &flags->resume, "continue from <out>/last"},
+        {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
+        {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
     for (int i = 0; i < count; i++)
         options[i] = own[i];
@@ -24,7 +25,19 @@ int cli_training_check(const cli_command_spec *spec, const cli_training_flags *f
 {
     if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0)
         return cli_usage_error(spec, "counts must not be negative");
+    return cli_start_check(spec, flags->resume, flags->force);
+}
+
+int cli_start_check(const cli_command_spec *spec, int resume, int force)
+{
+    if (resume && force)
+        return cli_usage_error(spec, "--resume and --force exclude each other");
     return CLI_EXIT_OK;
+}
+
+run_dir_start cli_start(int resume, int force)
+{
+    return force ? RUN_DIR_FORCE : resume ? RUN_DIR_RESUME : RUN_DIR_NEW;
 }
 
 train_overrides cli_training_overrides(const cli_training_flags *flags)

@@ -85,3 +85,19 @@ kd_status kd_path_join(char *out, size_t capacity, const char *dir, const char *
         return kd_fail(KD_ERR_INVALID, "path too long: %s/%s", dir, name);
     return KD_OK;
 }
+
+kd_status kd_path_parent(char *out, size_t capacity, const char *path)
+{
+    size_t length = strlen(path);
+    while (length > 1 && path[length - 1] == '/')
+        length--;
+    while (length > 0 && path[length - 1] != '/')
+        length--;
+    while (length > 1 && path[length - 1] == '/')
+        length--;
+    int written = length == 0 ? snprintf(out, capacity, ".")
+                              : snprintf(out, capacity, "%.*s", (int)length, path);
+    if (written < 0 || (size_t)written >= capacity)
+        return kd_fail(KD_ERR_INVALID, "path too long: %s", path);
+    return KD_OK;
+}

@@ -1,10 +1,13 @@
-/* mkdir -p for output directories (runs/<name>/teacher/model, ...). */
+/* mkdir -p for output directories (runs/<name>/teacher/model, ...), and
+ * fsync of a directory after entries in it were renamed. */
 #include "kd/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 kd_status kd_make_directories(const char *path)
 {
@@ -32,4 +35,18 @@ kd_status kd_make_directories(const char *path)
     }
     free(partial);
     return status;
+}
+
+kd_status kd_directory_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Some file systems cannot fsync a directory (EINVAL): nothing more to do there. */
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) {
+        kd_status status = kd_fail(KD_ERR_IO, "%s: cannot sync: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return status;
+    }
+    close(fd);
+    return KD_OK;
 }

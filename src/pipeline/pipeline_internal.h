@@ -3,6 +3,7 @@
 #ifndef KD_PIPELINE_INTERNAL_H
 #define KD_PIPELINE_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -44,22 +45,39 @@ typedef struct {
 kd_status kd_pipeline_config_load(const char *path, pipeline_config *config);
 void kd_pipeline_config_free(pipeline_config *config);
 
-/* A stage's key: an XXH3 hash of everything the stage depends on. */
+/* A stage's key: an XXH3 hash of everything the stage depends on, and each
+ * named input's own hash, to tell which of them changed. */
+enum { STAGE_MAX_PARTS = 40 }; /* the report: the teacher, 32 student runs, 4 settings */
+
+typedef struct {
+    char name[96];     /* "teacher config teacher.json", "max_steps", ... */
+    uint64_t hash;
+} stage_part;
+
 typedef struct {
     uint64_t value;
+    stage_part parts[STAGE_MAX_PARTS];
+    int part_count;
 } stage_key;
 
 void kd_stage_key_begin(stage_key *key, const char *stage);
-void kd_stage_key_add_text(stage_key *key, const char *text);   /* NULL adds a marker */
-void kd_stage_key_add_number(stage_key *key, double value);
+void kd_stage_key_add_text(stage_key *key, const char *name, const char *text); /* NULL: a marker */
+void kd_stage_key_add_number(stage_key *key, const char *name, double value);
 /* The file's contents (its XXH3), so an edited config or data file counts. */
-kd_status kd_stage_key_add_file(stage_key *key, const char *path);
+kd_status kd_stage_key_add_file(stage_key *key, const char *name, const char *path);
 
-typedef enum { STAGE_FRESH, STAGE_INTERRUPTED, STAGE_DONE } stage_status;
+typedef enum {
+    STAGE_FRESH,        /* no record */
+    STAGE_CHANGED,      /* a record of other inputs (or a damaged one) */
+    STAGE_INTERRUPTED,  /* these inputs, not finished */
+    STAGE_DONE          /* these inputs, finished */
+} stage_status;
 
-/* What dir/pipeline-stage.json says about a stage with this key. */
-stage_status kd_stage_check(const char *dir, stage_key key);
-/* Records the key (written atomically), complete or not yet. */
-kd_status kd_stage_mark(const char *dir, stage_key key, int complete);
+/* What the record at `record_path` says about a stage with this key; for
+ * STAGE_CHANGED, `why` receives which inputs changed. */
+stage_status kd_stage_check(const char *record_path, const stage_key *key, char *why,
+                            size_t why_size);
+/* Records the key and its inputs (written atomically), complete or not yet. */
+kd_status kd_stage_mark(const char *record_path, const stage_key *key, int complete);
 
 #endif

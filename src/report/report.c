@@ -197,11 +197,42 @@ static kd_status write_outputs(const report *summary)
     return status;
 }
 
+/* locks[0]: the report directory, for writing; then the teacher's and each
+ * student's directory, for reading, so that no model is retrained under the
+ * report. `locks` holds 2 + student_count; on failure nothing is held. */
+static kd_status lock_directories(const report_options *o, kd_dir_lock *locks)
+{
+    int count = 2 + o->student_count;
+    kd_status status = kd_dir_lock_acquire(o->out_dir, KD_LOCK_EXCLUSIVE, &locks[0]);
+    for (int i = 1; i < count; i++) {
+        locks[i].fd = -1;
+        if (status == KD_OK)
+            status = kd_dir_lock_acquire(i == 1 ? o->teacher_dir : o->student_dirs[i - 2],
+                                         KD_LOCK_SHARED, &locks[i]);
+    }
+    for (int i = 0; status != KD_OK && i < count; i++)
+        kd_dir_lock_release(&locks[i]);
+    return status;
+}
+
+static void unlock_directories(const report_options *o, kd_dir_lock *locks)
+{
+    for (int i = 0; i < 2 + o->student_count; i++)
+        kd_dir_lock_release(&locks[i]);
+    free(locks);
+}
+
 kd_status kd_report_write(const report_options *options)
 {
     kd_status status = check_options(options);
     if (status != KD_OK)
         return status;
+    kd_dir_lock *locks = kd_alloc((size_t)options->student_count + 2, sizeof *locks, "locks");
+    status = locks ? lock_directories(options, locks) : KD_ERR_NOMEM;
+    if (status != KD_OK) {
+        free(locks);
+        return status;
+    }
     if (options->threads > 0)
         kd_set_threads(options->threads);
     report summary = {.options = *options};
@@ -226,5 +257,6 @@ kd_status kd_report_write(const report_options *options)
         kd_report_model_free(&summary.models[i]);
     free(summary.models);
     kd_run_config_free(&config);
+    unlock_directories(options, locks);
     return status;
 }

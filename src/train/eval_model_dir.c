@@ -70,7 +70,11 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     run_config config = {0};
     dataset_part part = DATASET_ALL;
     char path[KD_PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, options->model_dir, KD_MODEL_CONFIG_FILE);
+    kd_dir_lock lock; /* not while its run rewrites it */
+    kd_status status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &lock);
+    if (status != KD_OK)
+        return status;
+    status = kd_path_join(path, sizeof path, options->model_dir, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &model_config);
     if (status == KD_OK)
@@ -95,5 +99,6 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
+    kd_dir_lock_release(&lock);
     return status;
 }
