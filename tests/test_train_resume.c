@@ -1,12 +1,15 @@
 /* --stop-after then --resume ends bit-identical to an uninterrupted run with
  * the same seed and threads: weights, AdamW moments and the best model.
  * --resume before any checkpoint is a fresh run; a fresh run over a started
- * one is refused. */
+ * one is refused. A checkpoint save cut short by a crash is completed by the
+ * resume, even when no step is left to train. */
 #include "test_support.h"
 #include "train_fixture.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kd/core.h"
 #include "kd/teacher.h"
@@ -80,12 +83,64 @@ static void test_resume_without_checkpoint_starts_afresh(void **state)
     test_remove_temp_dir(dir);
 }
 
+static int exists(const char *dir, const char *name)
+{
+    char *path = test_path(dir, name);
+    struct stat st;
+    int found = stat(path, &st) == 0;
+    free(path);
+    return found;
+}
+
+/* A half-written "<dir>.new" and a half-removed or whole "<dir>.old", as
+ * kill -9 leaves them at each point of kd_checkpoint_save. */
+static void leave_interrupted_save(const char *out, int between_renames)
+{
+    char *last = test_path(out, "last"), *old = test_path(out, "last.old");
+    char *fresh = test_path(out, "last.new");
+    if (between_renames)
+        assert_int_equal(rename(last, old), 0);
+    else
+        assert_int_equal(mkdir(old, 0755), 0);
+    assert_int_equal(mkdir(fresh, 0755), 0);
+    char *partial = test_path(fresh, "model.safetensors");
+    test_write_file(partial, "half", 4);
+    free(partial);
+    free(fresh);
+    free(old);
+    free(last);
+}
+
+static void test_resume_completes_an_interrupted_save(void **state)
+{
+    (void)state;
+    test_need_asset("gpt2/vocab.json");
+    char *dir = test_make_temp_dir();
+    char *config = train_fixture_write(dir, 24, 32, 4, NULL);
+    char *straight = test_path(dir, "straight"), *resumed = test_path(dir, "resumed");
+    train(config, straight, 0, RUN_DIR_NEW);
+    for (int between_renames = 0; between_renames < 2; between_renames++) {
+        train(config, resumed, 0, between_renames ? RUN_DIR_RESUME : RUN_DIR_NEW);
+        leave_interrupted_save(resumed, between_renames);
+        train(config, resumed, 0, RUN_DIR_RESUME);
+        assert_false(exists(resumed, "last.old"));
+        assert_false(exists(resumed, "last.new"));
+        assert_same_file(straight, resumed, "last/model.safetensors");
+        assert_same_file(straight, resumed, "last/optimizer.safetensors");
+    }
+    free(straight);
+    free(resumed);
+    free(config);
+    test_remove_temp_dir(dir);
+}
+
 int main(int argc, char **argv)
 {
     kd_blas_ensure_fast_core(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_resume_without_checkpoint_starts_afresh),
+        cmocka_unit_test(test_resume_completes_an_interrupted_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

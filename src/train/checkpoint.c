@@ -244,24 +244,49 @@ static kd_status load_moments(const char *path, gpt2_model *model)
     return status;
 }
 
+/* Completes a kd_checkpoint_save that a crash cut short, so that only
+ * "<dir>" remains: a run resumed at its last step saves no checkpoint again,
+ * and would otherwise keep the siblings forever. "<dir>.old" is the complete
+ * one only when "<dir>" is missing (a crash between the two renames). */
+static kd_status finish_interrupted_save(const char *dir, const char *location)
+{
+    char fresh[KD_PATH_CAPACITY], old[KD_PATH_CAPACITY];
+    kd_status status;
+    if ((status = sibling_path(fresh, dir, ".new")) != KD_OK ||
+        (status = sibling_path(old, dir, ".old")) != KD_OK ||
+        (status = remove_checkpoint_dir(fresh)) != KD_OK)
+        return status;
+    if (strcmp(location, old) == 0) {
+        if (is_directory(dir) && (status = remove_checkpoint_dir(dir)) != KD_OK)
+            return status;
+        if (rename(old, dir) != 0)
+            return kd_fail(KD_ERR_IO, "cannot rename %s to %s: %s", old, dir, strerror(errno));
+        return KD_OK;
+    }
+    return remove_checkpoint_dir(old);
+}
+
 kd_status kd_checkpoint_load(const char *dir, gpt2_model *model, train_state *state)
 {
     char location[KD_PATH_CAPACITY], path[KD_PATH_CAPACITY];
     if (!checkpoint_location(dir, location))
         return kd_fail(KD_ERR_IO, "no checkpoint in %s (nothing to resume)", dir);
+    kd_status status = finish_interrupted_save(dir, location);
+    if (status != KD_OK)
+        return status;
     gpt2_config config;
-    kd_status status = kd_path_join(path, sizeof path, location, KD_MODEL_CONFIG_FILE);
+    status = kd_path_join(path, sizeof path, dir, KD_MODEL_CONFIG_FILE);
     if (status == KD_OK)
         status = kd_gpt2_config_read(path, &config);
     if (status == KD_OK && memcmp(&config, &model->config, sizeof config) != 0)
         status = kd_fail(KD_ERR_INVALID, "%s: the checkpoint's model shape differs from the "
-                         "run's configuration", location);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_MODEL_WEIGHTS_FILE)) == KD_OK)
+                         "run's configuration", dir);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, dir, KD_MODEL_WEIGHTS_FILE)) == KD_OK)
         status = kd_model_weights_read(path, model);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_CHECKPOINT_OPTIMIZER_FILE)) == KD_OK)
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_OPTIMIZER_FILE)) == KD_OK)
         status = load_moments(path, model);
     cJSON *json = NULL;
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, location, KD_CHECKPOINT_STATE_FILE)) == KD_OK &&
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_STATE_FILE)) == KD_OK &&
         (status = kd_json_read_file(path, &json)) == KD_OK)
         status = state_from_json(json, state);
     cJSON_Delete(json);
