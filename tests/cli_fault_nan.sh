@@ -77,7 +77,8 @@ python3 - "$work/skip/metrics.jsonl" "$skipped" <<'PY' || fail "metrics.jsonl sh
 import json, math, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 ok = rows[-1]["skipped_steps"] == int(sys.argv[2]) and all(
-    isinstance(r["val_loss"], float) and math.isfinite(r["val_loss"]) for r in rows)
+    isinstance(r["val_loss"], float) and math.isfinite(r["val_loss"])
+    for r in rows if r["type"] == "eval")
 sys.exit(not ok)
 PY
 "$kd" eval --model "$work/skip/model" --data "$work/eval.jsonl" >/dev/null 2>&1 ||

@@ -53,7 +53,7 @@ cmp -s "$out/last/model.safetensors" "$work/split/last/model.safetensors" ||
 # metrics.jsonl: the same losses at the same steps (elapsed times differ).
 same_losses=$(/usr/bin/python3 - "$out/metrics.jsonl" "$work/split/metrics.jsonl" <<'PY'
 import json, sys
-rows = [[(r["step"], r["train_loss"], r["val_loss"]) for r in map(json.loads, open(p))]
+rows = [[(r["type"], r["step"], r["train_loss"], r.get("val_loss")) for r in map(json.loads, open(p))]
         for p in sys.argv[1:]]
 print(rows[0] == rows[1])
 PY

@@ -47,7 +47,8 @@ for f in model/config.json model/model.safetensors model/vocab.json last/optimiz
          last/state.json metrics.jsonl config.json samples.md; do
     [ -s "$out/$f" ] || fail "run directory lacks $f"
 done
-[ "$(wc -l <"$out/metrics.jsonl")" -eq 2 ] || fail "metrics.jsonl should hold 2 evaluations"
+[ "$(grep -c '"type":"eval"' "$out/metrics.jsonl")" -eq 2 ] ||
+    fail "metrics.jsonl should hold 2 evaluations"
 expect 0 eval --model "$out/model" --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["loss"] > 0 and d["ppl"] > 1' \
     "$work/out" || fail "kd eval --json: $(cat "$work/out")"

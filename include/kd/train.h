@@ -47,6 +47,7 @@ typedef struct {
     nonfinite_policy nonfinite;
     int nonfinite_max_skips; /* consecutive skipped steps that end the run anyway */
     int eval_interval;       /* steps between evaluations (0: once per epoch) */
+    int log_every;           /* steps between training rows of metrics.jsonl */
     int eval_batches;        /* 0: the whole validation split */
     int patience;            /* stop after this many evaluations without
                                 improvement; 0 never stops early */
@@ -63,6 +64,14 @@ kd_status kd_train_settings_from_json(const cJSON *object, train_settings *setti
 cJSON *kd_train_settings_to_json(const train_settings *settings);
 kd_status kd_train_settings_validate(const train_settings *settings);
 
+/* Training figures summed over the steps of a window. */
+typedef struct {
+    double steps;
+    double loss_sum;          /* the objective */
+    double ce_sum;            /* its hard-label cross-entropy */
+    double divergence_sum;    /* a distillation run's divergence term */
+} train_window;
+
 /* Where a run stands; saved in last/state.json. */
 typedef struct {
     int step;                 /* optimizer steps done */
@@ -75,10 +84,9 @@ typedef struct {
     double epoch_loss_sum;    /* the current epoch's training loss so far */
     double epoch_loss_count;
     double epoch_elapsed_s;
-    double window_steps;      /* steps since the last evaluation, and their */
-    double window_loss_sum;   /* training loss, hard-label CE and divergence */
-    double window_ce_sum;
-    double window_divergence_sum;
+    train_window eval_window; /* steps since the last evaluation */
+    train_window log_window;  /* steps since the last training row of metrics.jsonl */
+    double tokens_seen;       /* training tokens fed (padding included) up to this step */
     int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
     int consecutive_skips;    /* of them, those just before this step */
 } train_state;
@@ -265,6 +273,7 @@ typedef struct {
     int max_steps;
     long long seed;
     int threads;
+    int log_every;
 } train_overrides;
 
 /* Applies `overrides` to the config's train settings (epochs clear

@@ -37,7 +37,7 @@ int cmd_student_train(int argc, char **argv)
         .usage = "kd student train --config FILE --cache DIR [--out DIR] [--alpha A] [--temperature T]\n"
                  "                 [--divergence D] [--teacher DIR] [--random-init] [--data FILE]...\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N]\n"
-                 "                 [--resume | --force]",
+                 "                 [--log-every N] [--resume | --force]",
         .options = options,
         .option_count = (int)KD_COUNTOF(options),
     };

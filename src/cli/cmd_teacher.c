@@ -25,7 +25,7 @@ int cmd_teacher_train(int argc, char **argv)
                    "loss), <out>/last (checkpoint), metrics.jsonl, config.json.",
         .usage = "kd teacher train --config FILE [--init HF_MODEL_DIR] [--data FILE]... [--out DIR]\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N]\n"
-                 "                 [--resume | --force]",
+                 "                 [--log-every N] [--resume | --force]",
         .options = options,
         .option_count = (int)KD_COUNTOF(options),
     };

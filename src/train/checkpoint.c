@@ -48,6 +48,19 @@ static kd_status remove_checkpoint_dir(const char *dir)
     return KD_OK;
 }
 
+/* A window's sums as "<prefix>steps", "<prefix>loss_sum", ... */
+static void add_window(cJSON *json, const char *prefix, const train_window *window)
+{
+    const char *names[] = {"steps", "loss_sum", "ce_sum", "divergence_sum"};
+    const double values[] = {window->steps, window->loss_sum, window->ce_sum,
+                             window->divergence_sum};
+    char key[64];
+    for (size_t i = 0; i < KD_COUNTOF(names); i++) {
+        snprintf(key, sizeof key, "%s%s", prefix, names[i]);
+        cJSON_AddNumberToObject(json, key, values[i]);
+    }
+}
+
 static cJSON *state_to_json(const train_state *state)
 {
     cJSON *json = cJSON_CreateObject();
@@ -65,10 +78,9 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
     cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
     cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
-    cJSON_AddNumberToObject(json, "window_steps", state->window_steps);
-    cJSON_AddNumberToObject(json, "window_loss_sum", state->window_loss_sum);
-    cJSON_AddNumberToObject(json, "window_ce_sum", state->window_ce_sum);
-    cJSON_AddNumberToObject(json, "window_divergence_sum", state->window_divergence_sum);
+    add_window(json, "window_", &state->eval_window);
+    add_window(json, "log_window_", &state->log_window);
+    cJSON_AddNumberToObject(json, "tokens_seen", state->tokens_seen);
     cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
     cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
     return json;
@@ -98,28 +110,54 @@ static kd_status read_optional_count(const cJSON *json, const char *key, int lim
     return KD_OK;
 }
 
+/* The sums add_window wrote; `optional`: checkpoints written before the
+ * window existed lack it, and it starts empty then. */
+static kd_status read_window(const cJSON *json, const char *prefix, int optional,
+                             train_window *window)
+{
+    char key[64];
+    *window = (train_window){0};
+    snprintf(key, sizeof key, "%ssteps", prefix);
+    if (optional && !cJSON_GetObjectItemCaseSensitive(json, key))
+        return KD_OK;
+    const char *names[] = {"steps", "loss_sum", "ce_sum"};
+    double *targets[] = {&window->steps, &window->loss_sum, &window->ce_sum};
+    kd_status status = KD_OK;
+    for (size_t i = 0; i < KD_COUNTOF(names) && status == KD_OK; i++) {
+        snprintf(key, sizeof key, "%s%s", prefix, names[i]);
+        status = read_number(json, key, targets[i]);
+    }
+    /* The sampled divergence estimate may dip below zero. */
+    snprintf(key, sizeof key, "%sdivergence_sum", prefix);
+    const cJSON *divergence = cJSON_GetObjectItemCaseSensitive(json, key);
+    if (status == KD_OK && !(cJSON_IsNumber(divergence) && isfinite(divergence->valuedouble)))
+        status = kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" is missing or not a number", key);
+    if (status == KD_OK)
+        window->divergence_sum = divergence->valuedouble;
+    return status;
+}
+
 static kd_status state_from_json(const cJSON *json, train_state *state)
 {
     double step, total, epoch, batch, best_step, evals;
     kd_status status = KD_OK;
     const char *keys[] = {"step", "total_steps", "data_epoch", "data_batch", "best_step",
                           "evals_without_improvement", "elapsed_s", "epoch_loss_sum",
-                          "epoch_loss_count", "epoch_elapsed_s", "window_steps",
-                          "window_loss_sum", "window_ce_sum"};
+                          "epoch_loss_count", "epoch_elapsed_s"};
     double *targets[] = {&step, &total, &epoch, &batch, &best_step, &evals, &state->elapsed_s,
                          &state->epoch_loss_sum, &state->epoch_loss_count,
-                         &state->epoch_elapsed_s, &state->window_steps,
-                         &state->window_loss_sum, &state->window_ce_sum};
+                         &state->epoch_elapsed_s};
     for (size_t i = 0; i < sizeof keys / sizeof *keys && status == KD_OK; i++)
         status = read_number(json, keys[i], targets[i]);
-    /* The sampled divergence estimate may dip below zero. */
-    const cJSON *divergence = cJSON_GetObjectItemCaseSensitive(json, "window_divergence_sum");
-    if (status == KD_OK && !(cJSON_IsNumber(divergence) && isfinite(divergence->valuedouble)))
-        status = kd_fail(KD_ERR_FORMAT, "state.json: \"window_divergence_sum\" is missing or "
-                         "not a number");
+    if (status == KD_OK)
+        status = read_window(json, "window_", 0, &state->eval_window);
+    if (status == KD_OK)
+        status = read_window(json, "log_window_", 1, &state->log_window);
+    state->tokens_seen = 0.0; /* unknown to checkpoints written before it was kept */
+    if (status == KD_OK && cJSON_GetObjectItemCaseSensitive(json, "tokens_seen"))
+        status = read_number(json, "tokens_seen", &state->tokens_seen);
     if (status != KD_OK)
         return status;
-    state->window_divergence_sum = divergence->valuedouble;
     if (step > 1e9 || total > 1e9 || step > total)
         return kd_fail(KD_ERR_FORMAT, "state.json: step %g of %g is impossible", step, total);
     /* Bounded before the casts below, which are undefined past the type's range. */

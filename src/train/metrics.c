@@ -1,6 +1,7 @@
 /* metrics.jsonl and the epoch table. On resume the file is cut back to the
- * evaluations the checkpoint had seen, so a resumed run's metrics read as
- * those of an uninterrupted one. */
+ * rows the checkpoint had seen (the sums of the rows still open are in the
+ * checkpoint), so a resumed run's metrics read as those of an
+ * uninterrupted one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,16 +49,19 @@ kd_status kd_metrics_truncate_after(const char *path, int step)
 kd_status kd_metrics_append(const char *path, const metrics_row *row)
 {
     cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", row->is_evaluation ? "eval" : "train");
     cJSON_AddNumberToObject(json, "step", row->step);
     cJSON_AddNumberToObject(json, "epoch", row->epoch);
+    cJSON_AddNumberToObject(json, "tokens", row->tokens);
     cJSON_AddNumberToObject(json, "train_loss", row->train_loss);
-    if (row->has_parts) {
-        cJSON_AddNumberToObject(json, "train_ce", row->train_cross_entropy);
+    cJSON_AddNumberToObject(json, "train_ce", row->train_cross_entropy);
+    if (row->has_parts)
         cJSON_AddNumberToObject(json, "train_divergence", row->train_divergence);
+    if (row->is_evaluation) {
+        cJSON_AddNumberToObject(json, "val_loss", row->val.loss);
+        cJSON_AddNumberToObject(json, "val_ppl", row->val.ppl);
+        cJSON_AddNumberToObject(json, "val_accuracy", row->val.accuracy);
     }
-    cJSON_AddNumberToObject(json, "val_loss", row->val.loss);
-    cJSON_AddNumberToObject(json, "val_ppl", row->val.ppl);
-    cJSON_AddNumberToObject(json, "val_accuracy", row->val.accuracy);
     cJSON_AddNumberToObject(json, "lr", row->learning_rate);
     cJSON_AddNumberToObject(json, "grad_norm", row->grad_norm);
     cJSON_AddNumberToObject(json, "tokens_per_s", row->tokens_per_s);

@@ -9,6 +9,13 @@
 #include "kd/hf.h"
 #include "train_internal.h"
 
+/* Training tokens fed since `start_s`, for a rate. Kept per process: a
+ * resumed run's first rate covers only its own steps. */
+typedef struct {
+    double tokens;
+    double start_s;
+} rate_window;
+
 typedef struct {
     gpt2_model *model;
     const train_settings *settings;
@@ -27,8 +34,8 @@ typedef struct {
     char last_dir[KD_PATH_CAPACITY];
     char samples_path[KD_PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
-    double window_tokens;      /* tokens fed since the last evaluation */
-    double window_start_s;
+    rate_window eval_rate;     /* since the last evaluation */
+    rate_window log_rate;      /* since the last training row */
     train_step_report last_step;
     float last_lr;
 } run_context;
@@ -120,7 +127,8 @@ static kd_status run_open(run_context *run, const dataset *data)
         (status = allocate_micro_batches(run)) != KD_OK ||
         (status = start_or_resume(run)) != KD_OK)
         return status;
-    run->session_start_s = run->window_start_s = kd_now_seconds();
+    run->session_start_s = kd_now_seconds();
+    run->eval_rate = run->log_rate = (rate_window){0.0, run->session_start_s};
     return write_resolved_config(run);
 }
 
@@ -155,7 +163,9 @@ static int fill_step_batches(run_context *run)
                batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
-        run->window_tokens += (double)cells;
+        run->eval_rate.tokens += (double)cells;
+        run->log_rate.tokens += (double)cells;
+        run->state.tokens_seen += (double)cells;
         used++;
     }
     run->state.data = kd_batcher_tell(run->train_batches);
@@ -188,6 +198,14 @@ static kd_status skip_or_stop(run_context *run, int step)
     return KD_OK;
 }
 
+static void add_to_window(train_window *window, const train_step_report *report)
+{
+    window->steps += 1;
+    window->loss_sum += report->step.loss;
+    window->ce_sum += report->cross_entropy;
+    window->divergence_sum += report->divergence;
+}
+
 static kd_status train_one_step(run_context *run, int step)
 {
     const train_settings *s = run->settings;
@@ -210,12 +228,12 @@ static kd_status train_one_step(run_context *run, int step)
         return skip_or_stop(run, step);
     if (status != KD_OK)
         return status;
+    if (!objective) /* hard labels: the loss is the cross-entropy */
+        report->cross_entropy = report->step.loss;
     run->state.consecutive_skips = 0;
     run->last_lr = config.learning_rate;
-    run->state.window_steps += 1;
-    run->state.window_loss_sum += report->step.loss;
-    run->state.window_ce_sum += report->cross_entropy;
-    run->state.window_divergence_sum += report->divergence;
+    add_to_window(&run->state.eval_window, report);
+    add_to_window(&run->state.log_window, report);
     run->state.epoch_loss_sum += report->step.loss;
     run->state.epoch_loss_count += 1;
     run->state.epoch_elapsed_s += kd_now_seconds() - start;
@@ -228,33 +246,47 @@ static double elapsed(const run_context *run)
     return run->state.elapsed_s + (kd_now_seconds() - run->session_start_s);
 }
 
+/* A row of metrics.jsonl from the means over `window` and the rate since
+ * `rate` started; both start again. */
+static metrics_row close_window(run_context *run, train_window *window, rate_window *rate)
+{
+    double now = kd_now_seconds();
+    const train_state *state = &run->state;
+    double steps = window->steps > 0 ? window->steps : 1;
+    metrics_row row = {
+        .step = state->step,
+        .epoch = (double)state->step / run->steps_per_epoch,
+        .tokens = state->tokens_seen,
+        .train_loss = window->loss_sum / steps,
+        .train_cross_entropy = window->ce_sum / steps,
+        .has_parts = run->last_step.has_parts,
+        .train_divergence = window->divergence_sum / steps,
+        .learning_rate = run->last_lr,
+        .grad_norm = run->last_step.step.grad_norm,
+        .tokens_per_s = rate->tokens / (now - rate->start_s),
+        .elapsed_s = elapsed(run),
+        .skipped_steps = state->skipped_steps,
+    };
+    *window = (train_window){0};
+    *rate = (rate_window){0.0, now};
+    return row;
+}
+
+static kd_status log_training(run_context *run)
+{
+    metrics_row row = close_window(run, &run->state.log_window, &run->log_rate);
+    return kd_metrics_append(run->metrics_path, &row);
+}
+
 static kd_status evaluate_and_log(run_context *run, eval_result *val)
 {
     const train_settings *s = run->settings;
     kd_status status = kd_evaluate_model(run->model, run->val_batches, s->eval_batches, val);
     if (status != KD_OK)
         return status;
-    double now = kd_now_seconds();
-    train_state *state = &run->state;
-    double steps = state->window_steps > 0 ? state->window_steps : 1;
-    metrics_row row = {
-        .step = state->step,
-        .epoch = (double)state->step / run->steps_per_epoch,
-        .train_loss = state->window_loss_sum / steps,
-        .has_parts = run->last_step.has_parts,
-        .train_cross_entropy = state->window_ce_sum / steps,
-        .train_divergence = state->window_divergence_sum / steps,
-        .val = *val,
-        .learning_rate = run->last_lr,
-        .grad_norm = run->last_step.step.grad_norm,
-        .tokens_per_s = run->window_tokens / (now - run->window_start_s),
-        .elapsed_s = elapsed(run),
-        .skipped_steps = run->state.skipped_steps,
-    };
-    state->window_steps = state->window_loss_sum = 0.0;
-    state->window_ce_sum = state->window_divergence_sum = 0.0;
-    run->window_tokens = 0.0;
-    run->window_start_s = now;
+    metrics_row row = close_window(run, &run->state.eval_window, &run->eval_rate);
+    row.is_evaluation = 1;
+    row.val = *val;
     return kd_metrics_append(run->metrics_path, &row);
 }
 
@@ -292,9 +324,9 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
 static void show_progress(run_context *run, kd_progress *progress)
 {
     char status[160];
-    double seconds = kd_now_seconds() - run->window_start_s;
+    double seconds = kd_now_seconds() - run->eval_rate.start_s;
     snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
-             (double)run->last_lr, seconds > 0 ? run->window_tokens / seconds : 0.0);
+             (double)run->last_lr, seconds > 0 ? run->eval_rate.tokens / seconds : 0.0);
     kd_progress_update(progress, run->state.step, status);
 }
 
@@ -340,6 +372,11 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
         show_progress(&run, &progress);
         int epoch_end = step % run.steps_per_epoch == 0 || step == state->total_steps;
         int interval = settings->eval_interval > 0 && step % settings->eval_interval == 0;
+        /* Every evaluation closes a training row too, so an early stop
+         * leaves no step unlogged. */
+        if ((epoch_end || interval || step % settings->log_every == 0) &&
+            (status = log_training(&run)) != KD_OK)
+            break;
         if (epoch_end || interval) {
             eval_result val;
             if ((status = evaluate_and_log(&run, &val)) != KD_OK ||

@@ -24,6 +24,8 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->seed = (uint64_t)overrides->seed;
     if (overrides->threads > 0)
         train->threads = overrides->threads;
+    if (overrides->log_every > 0)
+        train->log_every = overrides->log_every;
     kd_run_config_sync_data(config);
 }
 

@@ -53,6 +53,7 @@ static const setting_field fields[] = {
     CHOICE("nonfinite", nonfinite, nonfinite_names),
     FIELD("nonfinite_max_skips", FIELD_INT, nonfinite_max_skips, 1, 1e6),
     FIELD("eval_interval", FIELD_INT, eval_interval, 0, 1e9),
+    FIELD("log_every", FIELD_INT, log_every, 1, 1e9),
     FIELD("eval_batches", FIELD_INT, eval_batches, 0, 1e9),
     FIELD("patience", FIELD_INT, patience, 0, 1e9),
     FIELD("seed", FIELD_SEED, seed, 0, 0),
@@ -73,7 +74,7 @@ void kd_train_settings_default(train_settings *s)
         .schedule = LR_COSINE, .weight_decay = 0.1f, .decay_all = 0,
         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = 1.0f,
         .nonfinite = NONFINITE_STOP, .nonfinite_max_skips = 5,
-        .eval_interval = 0, .eval_batches = 0, .patience = 0, .seed = 1234,
+        .eval_interval = 0, .log_every = 10, .eval_batches = 0, .patience = 0, .seed = 1234,
         .threads = 2, .validation_fraction = 0.2, .split_seed = 42,
     };
 }

@@ -6,17 +6,22 @@
 
 #include "kd/train.h"
 
+/* One row of metrics.jsonl: a training row every log_every steps, or an
+ * evaluation row, whose training figures cover the steps since the
+ * previous evaluation. */
 typedef struct {
+    int is_evaluation;      /* "type": "eval" with `val`, else "train" */
     int step;
     double epoch;           /* fractional: steps / steps per epoch */
-    double train_loss;      /* mean since the previous evaluation */
-    int has_parts;          /* a distillation run also logs its two terms: */
-    double train_cross_entropy;
+    double tokens;          /* training tokens fed so far, the charts' x axis */
+    double train_loss;      /* the objective's mean over the row's steps */
+    double train_cross_entropy; /* its hard-label part (the whole loss of a teacher) */
+    int has_parts;          /* a distillation run also logs its divergence term */
     double train_divergence;
     eval_result val;
     float learning_rate;
     float grad_norm;
-    double tokens_per_s;    /* training tokens fed per second since the last row */
+    double tokens_per_s;    /* training tokens fed per second since the last row of its type */
     double elapsed_s;
     int skipped_steps;      /* so far in the run: steps dropped as not finite */
 } metrics_row;
