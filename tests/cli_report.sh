@@ -3,12 +3,12 @@
 # a distilled student and a hard-label baseline whose run directories are
 # written by hand in the layout kd student train leaves (config.json with
 # "distill" and "init", metrics.jsonl), one given as its model/ directory.
-# Checks report.json's fields, report.md's sections, the charts, usage
-# errors (2) and bad input (1, one line on stderr).
+# Checks report.json's fields, report.md's and report.html's sections, the
+# charts, usage errors (2) and bad input (1, one line on stderr).
 # usage: cli_report.sh KD ASSETS_DIR   (KD_MAKE_MODEL_DIR from ctest)
 set -u
 . "$(dirname "$0")/support/cli_common.sh" "$@"
-make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
+. "$(dirname "$0")/support/report_fixture.sh"
 cli_need_assets gpt2/vocab.json
 
 # expect_refusal PATTERN ARGS...: exit 1 with one line on stderr matching PATTERN.
@@ -20,44 +20,9 @@ expect_refusal() {
     grep -q -- "$pattern" "$work/err" || fail "kd $*: message lacks '$pattern': $(cat "$work/err")"
 }
 
-for i in $(seq 1 40); do
-    printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
-done >"$work/data.jsonl"
-cat >"$work/teacher.json" <<JSON
-{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257},
- "train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
-           "warmup_steps": 1, "learning_rate": 0.003},
- "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2",
-          "prompts": ["Why owls?", "What do owls eat?"]}}
-JSON
-"$kd" teacher train --config "$work/teacher.json" --out "$work/runs/teacher" >/dev/null 2>&1 ||
-    { echo "FAIL: kd teacher train"; exit 1; }
-
-# A student run as kd student train writes it: config.json with "distill"
-# and "init", metrics.jsonl with the extra loss columns.
-student_run() { # DIR CONFIG_EXTRA
-    mkdir -p "$1"
-    cat >"$work/student-model.json" <<'JSON'
-{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257}}
-JSON
-    "$make_model" "$work/student-model.json" "$1/model" "$assets/gpt2" 5 ||
-        { echo "FAIL: make_model_dir"; exit 1; }
-    cat >"$1/config.json" <<JSON
-{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64, "vocab_size": 50257},
- "train": {"max_steps": 8, "batch_size": 4, "seq_len": 32, "learning_rate": 0.002},
- "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2"}$2}
-JSON
-    cat >"$1/metrics.jsonl" <<'JSON'
-{"step":4,"epoch":0,"train_loss":9.5,"val_loss":9.0,"val_ppl":8103.1,"val_accuracy":0.1,"lr":0.002,"grad_norm":1.5,"tokens_per_s":900,"elapsed_s":1.25,"train_ce":9.1,"train_divergence":0.4}
-{"step":8,"epoch":1,"train_loss":8.5,"val_loss":8.25,"val_ppl":3827.6,"val_accuracy":0.2,"lr":0.0002,"grad_norm":1.1,"tokens_per_s":950,"elapsed_s":2.5,"train_ce":8.2,"train_divergence":0.3}
-JSON
-}
-student_run "$work/runs/students/tiny-kd" ',
- "distill": {"alpha": 0.5, "temperature": 2.0, "divergence": "forward_kl", "jsd_beta": 0.5,
-             "source": "cache", "cache": "runs/x/cache", "teacher": "runs/x/teacher/model",
-             "topk": 32, "samples": 0},
- "init": {"from": "random"}'
-student_run "$work/runs/students/hard" ''
+report_fixture_teacher
+report_fixture_student "$work/runs/students/tiny-kd" 5 0 "$(report_fixture_distill 0.5 32 0)"
+report_fixture_student "$work/runs/students/hard" 6 0.1
 
 expect 2 report
 expect 0 report --help
@@ -68,7 +33,8 @@ expect 2 report --teacher "$work/runs/teacher" --student "$work/runs/teacher" --
 out="$work/report"
 expect 0 report --teacher "$work/runs/teacher" --student "$work/runs/students/tiny-kd" \
     --student "$work/runs/students/hard/model" --out "$out" --repeats 2 --rouge-examples 4
-for f in report.json report.md loss_curves.svg size_vs_loss.svg size_vs_speed.svg; do
+for f in report.json report.md report.html loss_curves.svg distillation.svg size_vs_loss.svg \
+         size_vs_speed.svg; do
     [ -s "$out/$f" ] || fail "report lacks $f"
 done
 python3 - "$out/report.json" "$work" <<'PY' || fail "report.json: $(head -c 600 "$out/report.json")"
@@ -99,6 +65,10 @@ assert abs(student["gen_speedup"] * teacher["gen_tokens_per_s"] - student["gen_t
 assert student["alpha"] == 0.5 and student["temperature"] == 2 and student["topk"] == 32
 assert student["divergence"] == "forward_kl" and student["logits_from_cache"] is True
 assert student["init"] == {"from": "random"}
+assert report["schema_version"] == 2 and report["settings"]["validation_batches"] >= 1
+assert all(m["quantization"] is None for m in report["models"])
+assert student["seed"] == 5 and baseline["seed"] == 6
+assert all(m["val_loss_stderr"] is None or m["val_loss_stderr"] >= 0 for m in report["models"])
 assert student["steps"] == 8 and student["train_wall_s"] == 2.5
 assert baseline["alpha"] is None and baseline["steps"] == 8
 assert teacher["steps"] == 6 and teacher["train_wall_s"] > 0
@@ -108,6 +78,18 @@ for section in "## Size" "## Speed" "## Memory" "## Quality" "## Training" "## G
     grep -qF -- "$section" "$out/report.md" || fail "report.md lacks '$section'"
 done
 grep -q "tiny-kd validation" "$out/loss_curves.svg" || fail "loss curves lack the student's curve"
+grep -q "training tokens seen" "$out/loss_curves.svg" || fail "loss curves are not against tokens"
+grep -q ">tiny-kd</text>" "$out/distillation.svg" || fail "the distillation chart lacks the student"
+grep -q ">hard</text>" "$out/distillation.svg" && fail "a baseline has no distillation term"
+grep -q "Pareto front" "$out/size_vs_loss.svg" || fail "size_vs_loss.svg lacks the Pareto front"
+# report.html: one page holding everything, fetching nothing.
+[ "$(grep -c "<svg" "$out/report.html")" -eq 4 ] || fail "report.html should inline 4 charts"
+for section in "<h2>Size</h2>" "<h2>Training</h2>" "<h2>Generations</h2>" 'class="answers"' \
+               '<meta name="viewport"' "@media print"; do
+    grep -qF -- "$section" "$out/report.html" || fail "report.html lacks '$section'"
+done
+grep -Eiq '<script|<link|<img|@import|url\(|src=' "$out/report.html" &&
+    fail "report.html loads something from elsewhere"
 grep -q "</svg>" "$out/size_vs_speed.svg" || fail "size_vs_speed.svg is not finished"
 
 # Bad input: exit 1 with a one-line message naming the cause.

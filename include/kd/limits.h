@@ -48,5 +48,6 @@ enum {
 /* kd report's output directory (kd/report.h). */
 #define KD_REPORT_JSON_FILE "report.json"
 #define KD_REPORT_MARKDOWN_FILE "report.md"
+#define KD_REPORT_HTML_FILE "report.html"
 
 #endif

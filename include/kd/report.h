@@ -30,6 +30,10 @@ typedef struct {
 
 void kd_report_options_default(report_options *options);
 
+/* report.json's "schema_version": raised whenever a field changes meaning
+ * or goes away. kd report diff compares only reports of this version. */
+#define KD_REPORT_SCHEMA_VERSION 2
+
 /* Measures every model and writes out_dir/report.json, report.md,
  * loss_curves.svg, size_vs_loss.svg and size_vs_speed.svg (each replaced
  * atomically). Models must share the teacher's vocabulary. The validation
@@ -54,8 +58,17 @@ kd_status kd_rouge_l(const char *candidate, const char *reference, rouge_score *
 
 /* ---- SVG charts ---------------------------------------------------------
  * A chart of x/y series: axes with rounded tick values and labels, axis
- * titles, a title and a legend. Non-finite points are left out. */
-typedef enum { SVG_LINE, SVG_DASHED_LINE, SVG_POINTS } svg_series_style;
+ * titles, a title and a legend. Non-finite points are left out. A series
+ * may name its last point on the plot; such labels are moved apart (with a
+ * leader line back to their point) so that none overlaps another. */
+typedef enum {
+    SVG_LINE,
+    SVG_DASHED_LINE,
+    SVG_POINTS,
+    SVG_FRONT,              /* a grey dotted line without markers: a Pareto front */
+} svg_series_style;
+
+typedef enum { SVG_MARKER_CIRCLE, SVG_MARKER_DIAMOND } svg_marker;
 
 typedef struct {
     const char *label;      /* legend text */
@@ -64,6 +77,8 @@ typedef struct {
     int count;
     svg_series_style style;
     int color;              /* index into the palette; series of one model share it */
+    svg_marker marker;      /* the points' shape (a diamond: a quantized model) */
+    const char *point_label; /* NULL, or text written beside the last finite point */
 } svg_series;
 
 typedef struct {
@@ -76,5 +91,32 @@ typedef struct {
 
 /* Writes `chart` as a standalone SVG file, atomically. */
 kd_status kd_svg_chart_write(const char *path, const svg_chart *chart);
+/* The same <svg> element as text (no XML declaration), to inline in HTML;
+ * the caller frees it. NULL when memory ran out. */
+char *kd_svg_chart_render(const svg_chart *chart);
+
+/* Where the writer puts the axes and the point labels, in pixels (y down). */
+enum { SVG_MAX_LABELS = 64 };
+typedef struct {
+    double x, y, width, height;
+} svg_box;
+
+typedef struct {
+    double x_low, x_high, y_low, y_high; /* the axes' ranges, data units */
+    svg_box plot;
+    int label_count;                     /* the series with a point_label and a finite point */
+    int label_series[SVG_MAX_LABELS];    /* which series each label names */
+    double anchor_x[SVG_MAX_LABELS];     /* its point */
+    double anchor_y[SVG_MAX_LABELS];
+    svg_box labels[SVG_MAX_LABELS];      /* the text's box */
+} svg_layout;
+
+void kd_svg_chart_layout(const svg_chart *chart, svg_layout *layout);
+
+/* The Pareto front of points (x[i], y[i]) where smaller x is better and
+ * smaller y (larger, with maximize_y) is better: the indices of the points
+ * no other point beats on both, in increasing x, written to `front`
+ * (room for `count`); returns how many. Non-finite points are left out. */
+int kd_pareto_front(const double *x, const double *y, int count, int maximize_y, int *front);
 
 #endif

@@ -3,8 +3,47 @@
  * prompts. Temperature 0 and a stop at <|endoftext|>, as `kd generate
  * --temperature 0` answers. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "report_internal.h"
+
+/* The length of the valid UTF-8 sequence at `c`, or 0 when it is not one. */
+static size_t sequence_length(const unsigned char *c)
+{
+    size_t length = c[0] < 0x80 ? 1 : c[0] >= 0xC2 && c[0] <= 0xDF ? 2
+                  : c[0] >= 0xE0 && c[0] <= 0xEF ? 3 : c[0] >= 0xF0 && c[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < length; i++)
+        if ((c[i] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+/* Greedy decoding may stop inside a character, or an untrained model emit
+ * byte tokens that form none: each such byte becomes U+FFFD, so that
+ * report.json and the page hold valid UTF-8. */
+static kd_status make_valid_utf8(char **text)
+{
+    const unsigned char *in = (const unsigned char *)*text;
+    char *out = malloc(3 * strlen(*text) + 1), *at = out;
+    if (!out)
+        return kd_fail(KD_ERR_NOMEM, "no memory for an answer");
+    while (*in) {
+        size_t length = sequence_length(in);
+        if (length == 0) {
+            memcpy(at, "\xEF\xBF\xBD", 3);
+            at += 3;
+            in++;
+            continue;
+        }
+        memcpy(at, in, length);
+        at += length;
+        in += length;
+    }
+    *at = '\0';
+    free(*text);
+    *text = out;
+    return KD_OK;
+}
 
 static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
                              const kd_tokenizer *tokenizer, const validation_set *set,
@@ -42,8 +81,9 @@ kd_status kd_measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
     }
     status = score_rouge(model, &cache, tokenizer, set, generated, quality);
     for (int i = 0; i < set->sample_count && status == KD_OK; i++)
-        status = kd_greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
-                                  set->answer_tokens, generated, &answers[i]);
+        if ((status = kd_greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
+                                       set->answer_tokens, generated, &answers[i])) == KD_OK)
+            status = make_valid_utf8(&answers[i]);
     kd_gpt2_kv_cache_free(&cache);
     free(generated);
     return status;

@@ -24,10 +24,18 @@ static kd_status parse_row(const char *path, int line_number, const char *line,
         cJSON_Delete(row);
         return kd_fail(KD_ERR_FORMAT, "%s:%d: not a JSON object", path, line_number);
     }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(row, "type");
+    point->is_training = cJSON_IsString(type) && strcmp(type->valuestring, "train") == 0;
     point->step = optional_number(row, "step");
+    point->tokens = optional_number(row, "tokens");
     point->train_loss = optional_number(row, "train_loss");
+    point->train_ce = optional_number(row, "train_ce");
+    point->train_divergence = optional_number(row, "train_divergence");
     point->val_loss = optional_number(row, "val_loss");
     point->elapsed_s = optional_number(row, "elapsed_s");
+    /* Without a divergence term, the training loss is the cross-entropy. */
+    if (isnan(point->train_ce) && isnan(point->train_divergence))
+        point->train_ce = point->train_loss;
     cJSON_Delete(row);
     if (!isfinite(point->step) || point->step < 0)
         return kd_fail(KD_ERR_FORMAT, "%s:%d: \"step\" is missing or not a step number", path,

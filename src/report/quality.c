@@ -90,7 +90,34 @@ typedef struct {
     int *targets;       /* (B, T), a student's pass */
     size_t argmax_capacity;
     size_t cursor;
+    /* Each batch's loss and counted tokens, summed as the standard error of
+     * their weighted mean needs: sum of loss^2, loss * count, count^2. */
+    double batch_loss_squares, batch_loss_counts, batch_count_squares;
+    int batches_seen;
 } validation_pass;
+
+static void add_batch(validation_pass *pass, const gpt2_eval_sums *before,
+                      const gpt2_eval_sums *after)
+{
+    double loss = after->loss_sum - before->loss_sum, count = after->counted - before->counted;
+    pass->batch_loss_squares += loss * loss;
+    pass->batch_loss_counts += loss * count;
+    pass->batch_count_squares += count * count;
+    pass->batches_seen++;
+}
+
+/* The standard error of the token-weighted mean loss L over n batches:
+ * sqrt(n / (n - 1) * sum (loss_b - L count_b)^2) / sum count_b. It is the
+ * run-to-run noise of an evaluation on another sample of the same size. */
+static double loss_standard_error(const validation_pass *pass, const gpt2_eval_sums *sums)
+{
+    if (pass->batches_seen < 2)
+        return NAN;
+    double mean = sums->loss_sum / sums->counted, n = pass->batches_seen;
+    double spread = pass->batch_loss_squares - 2 * mean * pass->batch_loss_counts +
+                    mean * mean * pass->batch_count_squares;
+    return sqrt(fmax(spread, 0.0) * n / (n - 1)) / sums->counted;
+}
 
 static kd_status run_pass(gpt2_model *model, validation_set *set, int record,
                           validation_pass *pass, gpt2_eval_sums *sums, gpt2_eval_sums *agreement)
@@ -104,7 +131,9 @@ static kd_status run_pass(gpt2_model *model, validation_set *set, int record,
         if (batch->rows == 0)
             continue;
         kd_gpt2_forward(model, batch->tokens, (int)batch->rows, (int)batch->columns);
+        gpt2_eval_sums before = *sums;
         kd_gpt2_head_evaluate(model, batch->targets, batch->weights, sums);
+        add_batch(pass, &before, sums);
         if (record) {
             status = record_argmax(model, batch, pass->logits, set, &pass->argmax_capacity);
         } else if ((status = teacher_targets(batch, set, &pass->cursor, pass->targets)) == KD_OK) {
@@ -144,6 +173,8 @@ kd_status kd_measure_validation(gpt2_model *model, validation_set *set, int reco
         status = kd_fail(KD_ERR_INVALID, "validation: no token carries loss");
     if (status == KD_OK) {
         quality->val_loss = sums.loss_sum / sums.counted;
+        quality->val_loss_stderr = loss_standard_error(&pass, &sums);
+        quality->val_batches = pass.batches_seen;
         quality->val_ppl = exp(quality->val_loss);
         quality->val_accuracy = sums.correct / sums.counted;
         quality->val_tokens = sums.counted;

@@ -171,7 +171,10 @@ static kd_status measure_quality(report *summary, const run_config *config)
     for (int i = 0; i < summary->model_count && status == KD_OK; i++)
         status = score_model(&summary->models[i], i == 0, tokenizer, &set);
     if (status == KD_OK)
+    {
         summary->validation_tokens = summary->models[0].quality.val_tokens;
+        summary->eval_batches_used = summary->models[0].quality.val_batches;
+    }
     kd_validation_set_free(&set);
     kd_tokenizer_free(tokenizer);
     return status;
@@ -188,10 +191,16 @@ static kd_status write_outputs(const report *summary)
         status = kd_fail(KD_ERR_NOMEM, "no memory for report.json");
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_JSON_FILE)) == KD_OK)
         status = kd_atomic_write_file(path, text, strlen(text));
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_MARKDOWN_FILE)) == KD_OK)
-        status = kd_report_markdown_write(summary, path);
+    report_chart charts[REPORT_CHART_COUNT] = {{0}};
     if (status == KD_OK)
-        status = kd_report_charts_write(summary, out);
+        status = kd_report_charts_render(summary, charts);
+    if (status == KD_OK)
+        status = kd_report_charts_write(charts, out);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_MARKDOWN_FILE)) == KD_OK)
+        status = kd_report_page_write(summary, charts, 0, path);
+    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out, KD_REPORT_HTML_FILE)) == KD_OK)
+        status = kd_report_page_write(summary, charts, 1, path);
+    kd_report_charts_free(charts);
     free(text);
     cJSON_Delete(json);
     return status;

@@ -1,6 +1,12 @@
-/* The report's three charts, all drawn by svg.c: every run's loss curves
- * (validation solid, training dashed), and each model's size against its
- * validation loss and against its generation speed. */
+/* The report's four charts, all drawn by svg.c, each rendered once for its
+ * file and for report.html:
+ *   loss_curves.svg   training and validation cross-entropy of every model,
+ *                     in one unit, against training tokens seen;
+ *   distillation.svg  the students' distillation term on its own axis;
+ *   size_vs_loss.svg, size_vs_speed.svg  each model's size against its
+ *                     validation loss or generation speed, named on the plot,
+ *                     with the Pareto front (a diamond: a quantized model). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,97 +14,215 @@
 
 enum { LABEL_CAPACITY = REPORT_NAME_CAPACITY + 16 };
 
-/* Columns of one run's metrics as the x/y arrays a series needs. */
-typedef struct {
-    double *steps;
-    double *train_loss;
-    double *val_loss;
-    char val_label[LABEL_CAPACITY];
-    char train_label[LABEL_CAPACITY];
-} curve_columns;
+typedef enum { CURVE_TRAINING_CE, CURVE_VALIDATION, CURVE_DIVERGENCE } curve_kind;
 
-static kd_status loss_curves(const report *summary, const char *path)
+/* The x/y arrays and legend texts of a chart's series, freed together. */
+typedef struct {
+    svg_series *series;
+    double *values;        /* every series' x then y, back to back */
+    char (*labels)[LABEL_CAPACITY];
+    int count;
+    size_t used_values;
+} series_store;
+
+static kd_status store_open(series_store *store, int series, size_t values)
 {
-    int count = summary->model_count;
-    curve_columns *columns = calloc((size_t)count, sizeof *columns);
-    svg_series *series = calloc(2 * (size_t)count, sizeof *series);
-    kd_status status = columns && series ? KD_OK : kd_fail(KD_ERR_NOMEM, "no memory for %s", path);
-    int used = 0;
-    for (int i = 0; i < count && status == KD_OK; i++) {
-        const metrics_history *history = &summary->models[i].history;
-        if (history->count == 0)
-            continue;
-        curve_columns *c = &columns[i];
-        size_t n = (size_t)history->count;
-        c->steps = malloc(n * sizeof *c->steps);
-        c->train_loss = malloc(n * sizeof *c->train_loss);
-        c->val_loss = malloc(n * sizeof *c->val_loss);
-        if (!c->steps || !c->train_loss || !c->val_loss) {
-            status = kd_fail(KD_ERR_NOMEM, "no memory for %s", path);
-            break;
-        }
-        for (size_t p = 0; p < n; p++) {
-            c->steps[p] = history->points[p].step;
-            c->train_loss[p] = history->points[p].train_loss;
-            c->val_loss[p] = history->points[p].val_loss;
-        }
-        snprintf(c->val_label, sizeof c->val_label, "%s validation", summary->models[i].name);
-        snprintf(c->train_label, sizeof c->train_label, "%s training", summary->models[i].name);
-        series[used++] = (svg_series){c->val_label, c->steps, c->val_loss, history->count,
-                                      SVG_LINE, i};
-        series[used++] = (svg_series){c->train_label, c->steps, c->train_loss, history->count,
-                                      SVG_DASHED_LINE, i};
-    }
-    if (status == KD_OK) {
-        svg_chart chart = {"Loss during training", "step", "loss (cross-entropy)", series, used};
-        status = kd_svg_chart_write(path, &chart);
-    }
-    for (int i = 0; columns && i < count; i++) {
-        free(columns[i].steps);
-        free(columns[i].train_loss);
-        free(columns[i].val_loss);
-    }
-    free(columns);
-    free(series);
-    return status;
+    store->series = calloc((size_t)series + 1, sizeof *store->series);
+    store->values = calloc(values + 1, sizeof *store->values);
+    store->labels = calloc((size_t)series + 1, sizeof *store->labels);
+    store->count = 0;
+    store->used_values = 0;
+    return store->series && store->values && store->labels
+               ? KD_OK
+               : kd_fail(KD_ERR_NOMEM, "no memory for a chart");
 }
 
-/* One marker per model: parameters against one measured figure. */
-static kd_status size_scatter(const report *summary, const char *path, const char *title,
-                              const char *y_label, int speed)
+static void store_close(series_store *store)
+{
+    free(store->series);
+    free(store->values);
+    free(store->labels);
+}
+
+static double *store_take(series_store *store, size_t count)
+{
+    double *at = store->values + store->used_values;
+    store->used_values += count;
+    return at;
+}
+
+/* A training row (or, in logs without them, an evaluation row, which holds
+ * the training means since the previous one) or an evaluation row. */
+static int row_counts(const metrics_history *history, const metrics_point *point, curve_kind kind)
+{
+    if (kind == CURVE_VALIDATION)
+        return !point->is_training && isfinite(point->val_loss);
+    int has_training_rows = 0;
+    for (int i = 0; i < history->count && !has_training_rows; i++)
+        has_training_rows = history->points[i].is_training;
+    return point->is_training || !has_training_rows;
+}
+
+static double curve_value(const metrics_point *point, curve_kind kind)
+{
+    return kind == CURVE_VALIDATION ? point->val_loss
+           : kind == CURVE_TRAINING_CE ? point->train_ce
+                                       : point->train_divergence;
+}
+
+/* Adds one model's curve of `kind` against tokens seen; nothing when the
+ * run logged no finite value of it. */
+static void add_curve(series_store *store, const report_model *model, int color, curve_kind kind,
+                      svg_series_style style, const char *suffix)
+{
+    const metrics_history *history = &model->history;
+    double *x = store_take(store, (size_t)history->count);
+    double *y = store_take(store, (size_t)history->count);
+    int n = 0, finite = 0;
+    for (int i = 0; i < history->count; i++) {
+        const metrics_point *point = &history->points[i];
+        if (!row_counts(history, point, kind))
+            continue;
+        x[n] = point->tokens;
+        y[n] = curve_value(point, kind);
+        finite += isfinite(x[n]) && isfinite(y[n]);
+        n++;
+    }
+    if (finite == 0)
+        return;
+    char *label = store->labels[store->count];
+    snprintf(label, LABEL_CAPACITY, "%s%s", model->name, suffix);
+    store->series[store->count++] = (svg_series){
+        .label = label, .x = x, .y = y, .count = n, .style = style, .color = color,
+        .point_label = style == SVG_DASHED_LINE ? NULL : model->name,
+    };
+}
+
+static size_t history_values(const report *summary)
+{
+    size_t values = 0;
+    for (int i = 0; i < summary->model_count; i++)
+        values += 4 * (size_t)summary->models[i].history.count;
+    return values;
+}
+
+static char *render(const series_store *store, const char *title, const char *x_label,
+                    const char *y_label)
+{
+    svg_chart chart = {title, x_label, y_label, store->series, store->count};
+    return kd_svg_chart_render(&chart);
+}
+
+static char *cross_entropy_chart(const report *summary)
+{
+    series_store store;
+    if (store_open(&store, 2 * summary->model_count, history_values(summary)) != KD_OK)
+        return NULL;
+    for (int i = 0; i < summary->model_count; i++) {
+        add_curve(&store, &summary->models[i], i, CURVE_VALIDATION, SVG_LINE, " validation");
+        add_curve(&store, &summary->models[i], i, CURVE_TRAINING_CE, SVG_DASHED_LINE, " training");
+    }
+    char *svg = render(&store, "Cross-entropy during training", "training tokens seen",
+                       "cross-entropy (nats per token)");
+    store_close(&store);
+    return svg;
+}
+
+static char *distillation_chart(const report *summary)
+{
+    series_store store;
+    if (store_open(&store, summary->model_count, history_values(summary)) != KD_OK)
+        return NULL;
+    for (int i = 0; i < summary->model_count; i++)
+        add_curve(&store, &summary->models[i], i, CURVE_DIVERGENCE, SVG_LINE, "");
+    char *svg = render(&store, "Distillation term during training", "training tokens seen",
+                       "divergence from the teacher");
+    store_close(&store);
+    return svg;
+}
+
+/* One marker per model, named on the plot, and the Pareto front through
+ * the models no other beats on both size and the figure. */
+static char *size_chart(const report *summary, int speed, const char *title, const char *y_label)
 {
     int count = summary->model_count;
-    double *x = calloc((size_t)count, sizeof *x), *y = calloc((size_t)count, sizeof *y);
-    svg_series *series = calloc((size_t)count, sizeof *series);
-    kd_status status = x && y && series ? KD_OK : kd_fail(KD_ERR_NOMEM, "no memory for %s", path);
-    for (int i = 0; i < count && status == KD_OK; i++) {
+    series_store store;
+    int *front = calloc((size_t)count + 1, sizeof *front);
+    if (!front || store_open(&store, count + 1, 4 * (size_t)count) != KD_OK) {
+        free(front);
+        kd_fail(KD_ERR_NOMEM, "no memory for a chart");
+        return NULL;
+    }
+    double *x = store_take(&store, (size_t)count), *y = store_take(&store, (size_t)count);
+    for (int i = 0; i < count; i++) {
         const report_model *model = &summary->models[i];
         x[i] = model->size.params;
         y[i] = speed ? model->speed.gen_tokens_per_s : model->quality.val_loss;
-        series[i] = (svg_series){model->name, &x[i], &y[i], 1, SVG_POINTS, i};
+        store.series[store.count++] = (svg_series){
+            .label = model->name, .x = &x[i], .y = &y[i], .count = 1, .style = SVG_POINTS,
+            .color = i, .marker = model->quantization ? SVG_MARKER_DIAMOND : SVG_MARKER_CIRCLE,
+            .point_label = model->name,
+        };
     }
-    if (status == KD_OK) {
-        svg_chart chart = {title, "parameters", y_label, series, count};
-        status = kd_svg_chart_write(path, &chart);
+    int on_front = kd_pareto_front(x, y, count, speed, front);
+    double *front_x = store_take(&store, (size_t)count), *front_y = store_take(&store, (size_t)count);
+    for (int i = 0; i < on_front; i++) {
+        front_x[i] = x[front[i]];
+        front_y[i] = y[front[i]];
     }
-    free(x);
-    free(y);
-    free(series);
+    if (on_front > 1)
+        store.series[store.count++] = (svg_series){
+            .label = "Pareto front", .x = front_x, .y = front_y, .count = on_front,
+            .style = SVG_FRONT,
+        };
+    char *svg = render(&store, title, "parameters", y_label);
+    store_close(&store);
+    free(front);
+    return svg;
+}
+
+kd_status kd_report_charts_render(const report *summary, report_chart *charts)
+{
+    charts[0] = (report_chart){"loss_curves.svg",
+                               "Training (dashed) and validation (solid) cross-entropy of every "
+                               "model in nats per token, against the training tokens each run "
+                               "had seen.", cross_entropy_chart(summary)};
+    charts[1] = (report_chart){"distillation.svg",
+                               "Each student's divergence from the teacher (the distillation "
+                               "term before its (1 - alpha) T^2 weight); baselines have none.",
+                               distillation_chart(summary)};
+    charts[2] = (report_chart){"size_vs_loss.svg",
+                               "Parameters against validation loss: down and to the left is "
+                               "better; the dotted line joins the models no other beats on both.",
+                               size_chart(summary, 0, "Size against validation loss",
+                                          "validation loss")};
+    charts[3] = (report_chart){"size_vs_speed.svg",
+                               "Parameters against generation speed (batch 1): up and to the "
+                               "left is better; the dotted line is the Pareto front.",
+                               size_chart(summary, 1, "Size against generation speed",
+                                          "generation tokens/s (batch 1)")};
+    for (int i = 0; i < REPORT_CHART_COUNT; i++)
+        if (!charts[i].svg)
+            return KD_ERR_NOMEM;
+    return KD_OK;
+}
+
+kd_status kd_report_charts_write(const report_chart *charts, const char *out_dir)
+{
+    char path[KD_PATH_CAPACITY];
+    kd_status status = KD_OK;
+    for (int i = 0; i < REPORT_CHART_COUNT && status == KD_OK; i++) {
+        status = kd_path_join(path, sizeof path, out_dir, charts[i].file);
+        if (status == KD_OK)
+            status = kd_svg_file_write(path, charts[i].svg);
+    }
     return status;
 }
 
-kd_status kd_report_charts_write(const report *summary, const char *out_dir)
+void kd_report_charts_free(report_chart *charts)
 {
-    char path[KD_PATH_CAPACITY];
-    kd_status status = kd_path_join(path, sizeof path, out_dir, "loss_curves.svg");
-    if (status == KD_OK)
-        status = loss_curves(summary, path);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out_dir, "size_vs_loss.svg")) ==
-                               KD_OK)
-        status = size_scatter(summary, path, "Size against validation loss", "validation loss", 0);
-    if (status == KD_OK && (status = kd_path_join(path, sizeof path, out_dir,
-                                                  "size_vs_speed.svg")) == KD_OK)
-        status = size_scatter(summary, path, "Size against generation speed",
-                              "generation tokens/s (batch 1)", 1);
-    return status;
+    for (int i = 0; i < REPORT_CHART_COUNT; i++) {
+        free(charts[i].svg);
+        charts[i].svg = NULL;
+    }
 }

@@ -28,12 +28,75 @@ void kd_text_append_xml(text_buffer *text, const char *value);
 kd_status kd_text_buffer_write(const text_buffer *text, const char *path);
 void kd_text_buffer_free(text_buffer *text);
 
+/* ---- chart geometry (svg.c, svg_labels.c) --------------------------------- */
+
+enum { SVG_WIDTH = 760, SVG_HEIGHT = 440, SVG_LEFT = 80, SVG_RIGHT = 220, SVG_TOP = 44,
+       SVG_BOTTOM = 64 };
+
+/* An axis: the data range widened to whole tick steps of 1, 2 or 5 x 10^k. */
+typedef struct {
+    double low, high, step;
+} axis_scale;
+
+static inline double kd_svg_pixel_x(const axis_scale *x, double value)
+{
+    return SVG_LEFT + (value - x->low) / (x->high - x->low) * (SVG_WIDTH - SVG_LEFT - SVG_RIGHT);
+}
+
+static inline double kd_svg_pixel_y(const axis_scale *y, double value)
+{
+    return SVG_HEIGHT - SVG_BOTTOM -
+           (value - y->low) / (y->high - y->low) * (SVG_HEIGHT - SVG_TOP - SVG_BOTTOM);
+}
+
+/* Writes path: the XML declaration, then `svg_element` (atomically). */
+kd_status kd_svg_file_write(const char *path, const char *svg_element);
+
+/* Fills layout->label_* with each point label's place, none overlapping
+ * another when the plot has room. */
+void kd_svg_place_labels(const svg_chart *chart, const axis_scale *x, const axis_scale *y,
+                         svg_layout *layout);
+
+/* ---- documents (document.c): Markdown or one self-contained HTML page ---- */
+
+typedef struct {
+    text_buffer text;
+    int html;
+    int in_table;
+} document;
+
+void kd_document_begin(document *doc, int html, const char *title);
+/* Writes the document to `path` (atomically) and frees it. */
+kd_status kd_document_finish(document *doc, const char *path);
+void kd_document_heading(document *doc, int level, const char *text);
+/* Plain text (escaped as the format needs), formatted like printf. */
+void kd_document_paragraph(document *doc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void kd_document_table_begin(document *doc, const char *const *columns, int count);
+void kd_document_row_begin(document *doc);
+void kd_document_cell(document *doc, const char *text);
+/* A cell with a class for the page ("better", "worse"); Markdown ignores it. */
+void kd_document_marked_cell(document *doc, const char *text, const char *mark);
+/* printf's `format` of value, or "-" when it is not finite. */
+void kd_document_number_cell(document *doc, const char *format, double value);
+void kd_document_row_end(document *doc);
+void kd_document_table_end(document *doc);
+void kd_document_answers_begin(document *doc);
+void kd_document_answer(document *doc, const char *who, const char *role, const char *answer);
+void kd_document_answers_end(document *doc);
+
 /* ---- one model ----------------------------------------------------------- */
 
-/* One evaluation row of a run's metrics.jsonl. */
+/* One row of a run's metrics.jsonl; NaN where the row does not say. Logs
+ * written before training rows existed hold evaluation rows only, whose
+ * training figures are the means since the previous evaluation. */
 typedef struct {
+    int is_training;          /* "type": "train" */
     double step;
-    double train_loss;
+    double tokens;            /* training tokens fed so far */
+    double train_loss;        /* the objective */
+    double train_ce;          /* its hard-label cross-entropy */
+    double train_divergence;  /* a student's distillation term */
     double val_loss;
     double elapsed_s;
 } metrics_point;
@@ -65,6 +128,8 @@ typedef struct {
 
 typedef struct {
     double val_loss;
+    double val_loss_stderr;       /* its standard error over the validation batches */
+    int val_batches;
     double val_ppl;
     double val_accuracy;          /* argmax == the reference token */
     double val_tokens;
@@ -77,6 +142,7 @@ typedef struct {
     char model_dir[KD_PATH_CAPACITY];
     char run_dir[KD_PATH_CAPACITY];  /* "" when the model has no run */
     const char *role;                    /* "teacher", "student" or "baseline" */
+    const char *quantization;            /* NULL, or the weights' format ("q8_0", "q4_0") */
     gpt2_config config;
     cJSON *run_config;                   /* run_dir/config.json, or NULL */
     metrics_history history;
@@ -95,12 +161,12 @@ void kd_model_size_compute(const gpt2_config *config, const char *model_dir, mod
  * (its last row) and config.json; NaN or NULL where the run does not say. */
 typedef struct {
     int has_run;
-    int evaluations;            /* metrics rows */
+    int evaluations;            /* evaluation rows of metrics.jsonl */
     double steps;               /* the last row's step */
     double wall_s;              /* the last row's elapsed_s */
     double best_val_loss;
     double best_step;
-    double batch_size, grad_accum, seq_len, learning_rate;
+    double batch_size, grad_accum, seq_len, learning_rate, seed;
     int has_distill;            /* the config has a "distill" section */
     double alpha, temperature, topk, samples;
     const char *divergence;
@@ -194,6 +260,7 @@ typedef struct {
     int eval_batch_size;
     size_t validation_examples;
     double validation_tokens;
+    int eval_batches_used;
     int rouge_count;
     const char *const *prompts;
     int prompt_count;
@@ -205,7 +272,26 @@ typedef struct {
 void kd_machine_cpu_model(char *out, size_t size);
 
 cJSON *kd_report_to_json(const report *summary);
-kd_status kd_report_markdown_write(const report *summary, const char *path);
-kd_status kd_report_charts_write(const report *summary, const char *out_dir);
+
+/* The charts, each rendered once and then written as a file and inlined in
+ * report.html. */
+enum { REPORT_CHART_COUNT = 4 };
+typedef struct {
+    const char *file;           /* "loss_curves.svg", ... */
+    const char *caption;        /* one sentence on how to read it */
+    char *svg;                  /* the <svg> element */
+} report_chart;
+
+kd_status kd_report_charts_render(const report *summary, report_chart *charts);
+kd_status kd_report_charts_write(const report_chart *charts, const char *out_dir);
+void kd_report_charts_free(report_chart *charts);
+
+/* Markdown: a link to the chart's file under its caption; HTML: the SVG. */
+void kd_document_chart(document *doc, const report_chart *chart);
+
+/* report.md (html 0) or report.html (html 1): the same tables, charts,
+ * settings and answers. */
+kd_status kd_report_page_write(const report *summary, const report_chart *charts, int html,
+                               const char *path);
 
 #endif

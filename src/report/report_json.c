@@ -43,6 +43,7 @@ static cJSON *settings_json(const report *summary)
     cJSON_AddNumberToObject(settings, "eval_batches", summary->options.eval_batches);
     cJSON_AddNumberToObject(settings, "validation_examples", (double)summary->validation_examples);
     cJSON_AddNumberToObject(settings, "validation_tokens", summary->validation_tokens);
+    cJSON_AddNumberToObject(settings, "validation_batches", summary->eval_batches_used);
     cJSON_AddNumberToObject(settings, "rouge_examples", summary->rouge_count);
     cJSON_AddNumberToObject(settings, "answer_tokens", summary->options.answer_tokens);
     return settings;
@@ -62,6 +63,7 @@ static void add_training(cJSON *object, const report_model *model)
     add_number(object, "grad_accum", training.grad_accum);
     add_number(object, "seq_len", training.seq_len);
     add_number(object, "learning_rate", training.learning_rate);
+    add_number(object, "seed", training.seed);
     add_number(object, "alpha", training.alpha);
     add_number(object, "temperature", training.temperature);
     add_string(object, "divergence", training.divergence);
@@ -85,6 +87,7 @@ static cJSON *model_json(const report *summary, const report_model *model)
     cJSON *object = cJSON_CreateObject();
     cJSON_AddStringToObject(object, "name", model->name);
     cJSON_AddStringToObject(object, "role", model->role);
+    add_string(object, "quantization", model->quantization);
     cJSON_AddStringToObject(object, "path", model->model_dir);
     cJSON_AddNumberToObject(object, "n_layer", model->config.n_layer);
     cJSON_AddNumberToObject(object, "n_head", model->config.n_head);
@@ -98,6 +101,7 @@ static cJSON *model_json(const report *summary, const report_model *model)
     cJSON_AddNumberToObject(object, "file_bytes", model->size.file_bytes);
     add_number(object, "params_ratio", ratio(model->size.params, teacher->size.params));
     add_number(object, "val_loss", model->quality.val_loss);
+    add_number(object, "val_loss_stderr", model->quality.val_loss_stderr);
     add_number(object, "val_ppl", model->quality.val_ppl);
     add_number(object, "val_accuracy", model->quality.val_accuracy);
     add_number(object, "top1_agreement", model->quality.top1_agreement);
@@ -121,6 +125,7 @@ static cJSON *model_json(const report *summary, const report_model *model)
 cJSON *kd_report_to_json(const report *summary)
 {
     cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "schema_version", KD_REPORT_SCHEMA_VERSION);
     cJSON *machine = cJSON_AddObjectToObject(root, "machine");
     cJSON_AddStringToObject(machine, "cpu", summary->cpu_model);
     cJSON_AddNumberToObject(machine, "threads", summary->threads);

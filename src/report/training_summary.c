@@ -19,7 +19,7 @@ static const char *string_at(const cJSON *object, const char *key)
 
 static void read_history(const metrics_history *history, training_summary *summary)
 {
-    summary->evaluations = history->count;
+    summary->evaluations = 0;
     summary->best_val_loss = NAN;
     summary->best_step = NAN;
     if (history->count == 0)
@@ -29,6 +29,7 @@ static void read_history(const metrics_history *history, training_summary *summa
     summary->wall_s = last->elapsed_s;
     for (int i = 0; i < history->count; i++) {
         const metrics_point *point = &history->points[i];
+        summary->evaluations += !point->is_training;
         if (isfinite(point->val_loss) &&
             !(point->val_loss >= summary->best_val_loss)) { /* also replaces the NaN start */
             summary->best_val_loss = point->val_loss;
@@ -41,7 +42,7 @@ void kd_training_summary_read(const report_model *model, training_summary *summa
 {
     *summary = (training_summary){
         .steps = NAN, .wall_s = NAN, .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN,
-        .learning_rate = NAN, .alpha = NAN, .temperature = NAN, .topk = NAN, .samples = NAN,
+        .learning_rate = NAN, .seed = NAN, .alpha = NAN, .temperature = NAN, .topk = NAN, .samples = NAN,
     };
     summary->has_run = model->run_config != NULL;
     if (!summary->has_run)
@@ -52,6 +53,7 @@ void kd_training_summary_read(const report_model *model, training_summary *summa
     summary->grad_accum = number_at(train, "grad_accum");
     summary->seq_len = number_at(train, "seq_len");
     summary->learning_rate = number_at(train, "learning_rate");
+    summary->seed = number_at(train, "seed");
     summary->init = cJSON_GetObjectItemCaseSensitive(model->run_config, "init");
     const cJSON *distill = cJSON_GetObjectItemCaseSensitive(model->run_config, "distill");
     if (!cJSON_IsObject(distill))
