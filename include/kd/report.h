@@ -12,6 +12,8 @@
 #ifndef KD_REPORT_H
 #define KD_REPORT_H
 
+#include <stdio.h>
+
 #include "kd/core.h"
 
 typedef struct {
@@ -40,6 +42,20 @@ void kd_report_options_default(report_options *options);
  * split is the one the teacher's run trained with (its config.json; the
  * first student run's when the teacher is a bare model directory). */
 kd_status kd_report_write(const report_options *options);
+
+/* ---- kd report diff -----------------------------------------------------
+ * Two report.json files of this schema version, models matched by name and
+ * role: what changed in each model's settings (alpha, T, divergence, cache
+ * K and samples, steps, seed, ...) and results (losses, ROUGE-L, agreement,
+ * speed, size, memory), with B - A, B / A and, for the validation loss,
+ * whether the change exceeds twice the run-to-run noise of the two
+ * evaluations (their standard errors combined). With `out_dir`, writes
+ * diff.md, diff.json and diff.html there; with `markdown`, prints the
+ * Markdown to it. Refuses (KD_ERR_FORMAT or KD_ERR_INVALID, naming the file)
+ * malformed or truncated JSON, reports of different schema versions, and
+ * reports with no model in common. */
+kd_status kd_report_diff(const char *a_path, const char *b_path, const char *out_dir,
+                         FILE *markdown);
 
 /* ---- ROUGE-L ------------------------------------------------------------
  * The F-measure of the longest common subsequence of words, as rouge_score

@@ -30,6 +30,7 @@ typedef struct {
     int option_count;
     const char **operand;  /* receives the one argument that is not an option (e.g. a
                               directory), or NULL when the command takes none */
+    const char **second_operand; /* the next such argument, for a command taking two */
 } cli_command_spec;
 
 /* Parses argv (after the subcommand words) into the options' targets.
@@ -77,5 +78,6 @@ int cmd_estimate(int argc, char **argv);
 int cmd_cache_verify(int argc, char **argv);
 int cmd_cache_inspect(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_report_diff(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const command_entry commands[] = {
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
     {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
     {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},
+    {"report diff", "compare two reports: settings and results, model by model", cmd_report_diff},
     {"report", "size, speed, memory and quality of a teacher and its students", cmd_report},
     {"pipeline", "teacher, cache, students and baselines, report: every stage from one config", cmd_pipeline},
     {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},

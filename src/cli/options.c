@@ -102,6 +102,10 @@ int cli_parse(const cli_command_spec *spec, int argc, char **argv, int *help_sho
             *spec->operand = arg;
             continue;
         }
+        if (!option && spec->second_operand && !*spec->second_operand && arg[0] != '-') {
+            *spec->second_operand = arg;
+            continue;
+        }
         if (!option) {
             snprintf(message, sizeof message, "unknown argument '%s'", arg);
             return cli_usage_error(spec, message);

@@ -294,4 +294,20 @@ void kd_document_chart(document *doc, const report_chart *chart);
 kd_status kd_report_page_write(const report *summary, const report_chart *charts, int html,
                                const char *path);
 
+/* ---- report.json read back (kd report diff) -------------------------------- */
+
+typedef struct {
+    const char *path;
+    cJSON *root;
+    int schema_version;           /* 1: written before the field existed */
+    const cJSON *models;          /* objects, each with a "name" and a "role" string */
+} report_file;
+
+/* Reads and checks the parts every reader relies on; the message names
+ * the file and what is wrong with it. */
+kd_status kd_report_file_read(const char *path, report_file *file);
+void kd_report_file_free(report_file *file);
+/* The model called `name` with `role`, or NULL. */
+const cJSON *kd_report_file_model(const report_file *file, const char *name, const char *role);
+
 #endif
