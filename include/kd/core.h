@@ -89,11 +89,16 @@ typedef struct {
     double start_s;
     double last_print_s;
     int interactive;
+    int drawn;          /* the bar is on the terminal's current line */
 } kd_progress;
 
 void kd_progress_start(kd_progress *progress, const char *label, long total);
 /* `status` is free text after the counters, e.g. "loss 2.31 | 5210 tok/s". */
 void kd_progress_update(kd_progress *progress, long done, const char *status);
+/* Erases the bar, so that a line printed next starts on a clean line (the
+ * next update draws the bar again, below it). Call it before printing
+ * anything while a progress line is live. */
+void kd_progress_clear(kd_progress *progress);
 void kd_progress_finish(kd_progress *progress);
 
 #endif

@@ -16,6 +16,7 @@ void kd_progress_start(kd_progress *progress, const char *label, long total)
     progress->start_s = kd_now_seconds();
     progress->last_print_s = 0.0;
     progress->interactive = isatty(STDERR_FILENO);
+    progress->drawn = 0;
 }
 
 static void format_duration(char *out, size_t size, double seconds)
@@ -49,10 +50,22 @@ void kd_progress_update(kd_progress *progress, long done, const char *status)
     fprintf(stderr, "\r%s [%s] %ld/%ld | %s | eta %s\033[K", progress->label, bar, done,
             progress->total, status, eta);
     fflush(stderr);
+    progress->drawn = 1;
 }
 
+void kd_progress_clear(kd_progress *progress)
+{
+    if (!progress->drawn)
+        return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    progress->drawn = 0;
+}
+
+/* The last bar stays on screen as the run's summary line. */
 void kd_progress_finish(kd_progress *progress)
 {
-    if (progress->interactive)
+    if (progress->drawn)
         fputc('\n', stderr);
+    progress->drawn = 0;
 }

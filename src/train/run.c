@@ -38,6 +38,7 @@ typedef struct {
     rate_window log_rate;      /* since the last training row */
     train_step_report last_step;
     float last_lr;
+    kd_progress progress;      /* cleared before any other line prints */
 } run_context;
 
 static kd_status open_batchers(run_context *run, const dataset *data)
@@ -194,6 +195,7 @@ static kd_status skip_or_stop(run_context *run, int step)
     state->consecutive_skips++;
     state->skipped_steps++;
     state->step = step;
+    kd_progress_clear(&run->progress);
     fprintf(stderr, "%s; step skipped (%d so far)\n", cause, state->skipped_steps);
     return KD_OK;
 }
@@ -316,18 +318,19 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
 {
     train_state *state = &run->state;
     double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
+    kd_progress_clear(&run->progress);
     kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
                        kd_threads(), mean, val_loss, state->epoch_elapsed_s);
     state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
 }
 
-static void show_progress(run_context *run, kd_progress *progress)
+static void show_progress(run_context *run)
 {
     char status[160];
     double seconds = kd_now_seconds() - run->eval_rate.start_s;
     snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
              (double)run->last_lr, seconds > 0 ? run->eval_rate.tokens / seconds : 0.0);
-    kd_progress_update(progress, run->state.step, status);
+    kd_progress_update(&run->progress, run->state.step, status);
 }
 
 static kd_status write_samples(run_context *run, const char *heading, int append)
@@ -358,8 +361,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
     run_context run = {.model = model, .settings = settings, .options = options};
     kd_status status = run_open(&run, data);
     train_state *state = &run.state;
-    kd_progress progress;
-    kd_progress_start(&progress, options->model_name, state->total_steps);
+    kd_progress_start(&run.progress, options->model_name, state->total_steps);
     if (status == KD_OK && state->step == 0)
         status = write_samples(&run, "Before training", 0);
     if (status == KD_OK && state->step == 0)
@@ -369,7 +371,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
         int step = state->step + 1;
         if ((status = train_one_step(&run, step)) != KD_OK)
             break;
-        show_progress(&run, &progress);
+        show_progress(&run);
         int epoch_end = step % run.steps_per_epoch == 0 || step == state->total_steps;
         int interval = settings->eval_interval > 0 && step % settings->eval_interval == 0;
         /* Every evaluation closes a training row too, so an early stop
@@ -397,7 +399,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
             break;
         }
     }
-    kd_progress_finish(&progress);
+    kd_progress_finish(&run.progress);
     if (status == KD_OK && !summary->interrupted)
         status = write_final_samples(&run);
     summary->steps = state->step;
