@@ -4,9 +4,10 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
-# curl and python3 are for the tests (scripts/fetch-assets.sh, JSON checks).
+# curl, python3 and chromium are for the tests (scripts/fetch-assets.sh, JSON
+# checks, report.html rendered in a real browser).
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
-           libcmocka-dev libpcre2-dev libxxhash-dev curl python3
+           libcmocka-dev libpcre2-dev libxxhash-dev curl python3 chromium
 
 .PHONY: all deps build test demo clean
 

@@ -22,7 +22,7 @@ static const char page_style[] =
     "figcaption{font-size:.85rem;color:#555}"
     ".answers{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:.75rem}"
     ".answer{border:1px solid #ddd;border-radius:6px;padding:.5rem .75rem}"
-    ".answer p{white-space:pre-wrap;margin:.25rem 0 0;font-size:.9rem}"
+    ".answer p{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 0;font-size:.9rem}"
     ".note{font-size:.85rem;color:#444}"
     "@media print{body{max-width:none;padding:0}figure,table,.answer{break-inside:avoid}"
     "th{background:none}tr:nth-child(even) td{background:none}}";

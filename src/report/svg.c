@@ -30,6 +30,11 @@ static axis_scale scale_for(double low, double high)
         low -= pad;
         high += pad;
     }
+    /* A margin, so that no marker sits on an axis line; not below zero
+     * when the data is not. */
+    double margin = (high - low) * 0.04;
+    low = low >= 0.0 ? fmax(low - margin, 0.0) : low - margin;
+    high += margin;
     double rough = (high - low) / TARGET_TICKS;
     double magnitude = pow(10.0, floor(log10(rough)));
     double ratio = rough / magnitude;
