@@ -15,7 +15,7 @@ static const char page_style[] =
     "h3{font-size:1.05rem}"
     ".table{overflow-x:auto}table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}"
     "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:nowrap}"
-    "th:first-child,td:first-child{text-align:left}th{background:#f2f4f7}"
+    "th:first-child,td:first-child,td.text{text-align:left}th{background:#f2f4f7}"
     "tr:nth-child(even) td{background:#fafbfc}"
     "td.worse{color:#b00020}td.better{color:#0a6b2d}"
     "figure{margin:1rem 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}"
@@ -155,7 +155,7 @@ void kd_document_marked_cell(document *doc, const char *text, const char *mark)
 
 void kd_document_cell(document *doc, const char *text)
 {
-    kd_document_marked_cell(doc, text, NULL);
+    kd_document_marked_cell(doc, text, "text");
 }
 
 void kd_document_number_cell(document *doc, const char *format, double value)
@@ -163,7 +163,7 @@ void kd_document_number_cell(document *doc, const char *format, double value)
     char text[64] = "-";
     if (isfinite(value))
         snprintf(text, sizeof text, format, value);
-    kd_document_cell(doc, text);
+    kd_document_marked_cell(doc, text, NULL); /* right-aligned */
 }
 
 void kd_document_chart(document *doc, const report_chart *chart)

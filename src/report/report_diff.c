@@ -225,8 +225,8 @@ static void settings_table(document *doc, const report_diff *diff)
         kd_document_cell(doc, row->model);
         kd_document_cell(doc, row->role);
         kd_document_cell(doc, row->label);
-        kd_document_cell(doc, row->a);
-        kd_document_cell(doc, row->b);
+        kd_document_marked_cell(doc, row->a, NULL);
+        kd_document_marked_cell(doc, row->b, NULL);
         kd_document_row_end(doc);
     }
     kd_document_table_end(doc);
@@ -254,8 +254,8 @@ static void results_table(document *doc, const report_diff *diff)
         kd_document_row_begin(doc);
         kd_document_cell(doc, row->model);
         kd_document_cell(doc, row->label);
-        kd_document_cell(doc, row->a);
-        kd_document_cell(doc, row->b);
+        kd_document_marked_cell(doc, row->a, NULL);
+        kd_document_marked_cell(doc, row->b, NULL);
         kd_document_number_cell(doc, "%+.4g", change);
         kd_document_number_cell(doc, "%.3fx", row->a_value != 0 ? row->b_value / row->a_value : NAN);
         noise_cell(doc, row);

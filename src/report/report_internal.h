@@ -75,7 +75,8 @@ void kd_document_paragraph(document *doc, const char *fmt, ...)
 void kd_document_table_begin(document *doc, const char *const *columns, int count);
 void kd_document_row_begin(document *doc);
 void kd_document_cell(document *doc, const char *text);
-/* A cell with a class for the page ("better", "worse"); Markdown ignores it. */
+/* Text cells are left-aligned on the page, numbers right-aligned. A marked
+ * cell gets a class for the page ("better", "worse"); Markdown ignores it. */
 void kd_document_marked_cell(document *doc, const char *text, const char *mark);
 /* printf's `format` of value, or "-" when it is not finite. */
 void kd_document_number_cell(document *doc, const char *format, double value);

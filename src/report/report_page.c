@@ -116,7 +116,8 @@ static void quality_table(document *doc, const report *summary)
     kd_document_table_end(doc);
     kd_document_paragraph(doc, "Validation split of %s: %zu examples, %.0f counted response "
                                "tokens, sequence length %zu%s. +/-: the standard error of the "
-                               "validation loss, from the spread of its %d batches' losses. Top-1 "
+                               "validation loss, from the spread of the losses of its %d batches "
+                               "(none for a single batch). Top-1 "
                                "agreement: positions where the model's argmax equals the "
                                "teacher's. ROUGE-L: mean F-measure of greedy answers (at most %d "
                                "tokens) to the first %d validation records against their "
