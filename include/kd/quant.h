@@ -125,9 +125,12 @@ size_t kd_qmatrix_bytes(const kd_qmatrix *matrix);
 void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out);
 
 /* Scratch for the activations of up to max_rows input rows of up to
- * max_cols values, quantized to q8_0. */
+ * max_cols values, quantized to q8_0 (and, for the VNNI matrix-matrix
+ * product, as unsigned bytes q + 128 with float scales). */
 typedef struct {
     kd_block_q8_0 *blocks;
+    uint8_t *unsigned_values;
+    float *scales;
     size_t capacity; /* blocks */
 } kd_qscratch;
 

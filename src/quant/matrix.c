@@ -2,7 +2,8 @@
  * stay in their blocks: a product quantizes each input row to q8_0 once and
  * runs the integer dot product of every weight row against it, the threads
  * taking disjoint ranges of weight rows (a row's result never depends on the
- * thread count). f32 matrices, those whose rows are not a multiple of 32,
+ * thread count). With VNNI, several input rows go through gemm_vnni.c's
+ * tiles instead. f32 matrices, those whose rows are not a multiple of 32,
  * go through OpenBLAS. */
 #include <cblas.h>
 #include <stdlib.h>
@@ -115,14 +116,22 @@ void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out)
 
 kd_status kd_qscratch_create(kd_qscratch *scratch, int max_rows, int max_cols)
 {
+    memset(scratch, 0, sizeof *scratch);
     scratch->capacity = (size_t)max_rows * (size_t)((max_cols + KD_QBLOCK - 1) / KD_QBLOCK);
     scratch->blocks = kd_alloc(scratch->capacity, sizeof(kd_block_q8_0), "quantized activations");
-    return scratch->blocks ? KD_OK : KD_ERR_NOMEM;
+    scratch->unsigned_values = kd_alloc(scratch->capacity, KD_QBLOCK, "quantized activations");
+    scratch->scales = kd_alloc(scratch->capacity, sizeof(float), "activation scales");
+    if (scratch->blocks && scratch->unsigned_values && scratch->scales)
+        return KD_OK;
+    kd_qscratch_free(scratch);
+    return KD_ERR_NOMEM;
 }
 
 void kd_qscratch_free(kd_qscratch *scratch)
 {
     free(scratch->blocks);
+    free(scratch->unsigned_values);
+    free(scratch->scales);
     memset(scratch, 0, sizeof *scratch);
 }
 
@@ -159,6 +168,14 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
     for (int n = 0; n < N; n++)
         kd_quantize_row_q8_0(inp + (size_t)n * cols, act + (size_t)n * per_row, (size_t)cols);
 
+#if defined(__x86_64__)
+    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
+        size_t count = (size_t)N * per_row;
+        kd_qgemm_prepare_vnni(act, count, scratch->unsigned_values, scratch->scales);
+        kd_qgemm_vnni(matrix, scratch->unsigned_values, scratch->scales, N, bias, out);
+        return;
+    }
+#endif
     kd_dot_q8_0_fn dot_q8_0 = kd_dot_q8_0_current();
     kd_dot_q4_0_fn dot_q4_0 = kd_dot_q4_0_current();
     const char *weights = matrix->data;
