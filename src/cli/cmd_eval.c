@@ -27,7 +27,7 @@ int cmd_eval(int argc, char **argv)
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
     const cli_option options[] = {
-        {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
+        {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab) or GGUF file"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},

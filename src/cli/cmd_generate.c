@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "kd/data.h"
-#include "kd/hf.h"
 #include "kd/nn.h"
 #include "kd/tokenizer.h"
 
@@ -85,14 +84,7 @@ static void report_speed(const gpt2_generate_stats *stats, const gpt2_sampling *
 static kd_status run_generation(const generate_args *args, const gpt2_sampling *base,
                                 generate_run *run)
 {
-    /* Only loading reads the directory, so the lock covers only that. */
-    kd_dir_lock lock;
-    kd_status status = kd_dir_lock_acquire(args->model_dir, KD_LOCK_SHARED, &lock);
-    if (status == KD_OK)
-        status = kd_model_dir_load(args->model_dir, &run->model);
-    if (status == KD_OK)
-        status = kd_tokenizer_load(args->model_dir, &run->tokenizer);
-    kd_dir_lock_release(&lock);
+    kd_status status = kd_model_load(args->model_dir, &run->model, &run->tokenizer);
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
@@ -135,7 +127,7 @@ int cmd_generate(int argc, char **argv)
     };
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
-         "model directory (config.json, model.safetensors, vocab.json, merges.txt)"},
+         "model directory (config.json, model.safetensors, vocab.json, merges.txt) or GGUF file"},
         {"--prompt", OPT_STRING, &args.prompt,
          "the instruction (or, with --raw, the text) to continue"},
         {"--raw", OPT_FLAG, &args.raw, "feed the prompt as is, without the instruction template"},

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kd/hf.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
@@ -69,14 +68,12 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     dataset *data = NULL;
     run_config config = {0};
     dataset_part part = DATASET_ALL;
-    char path[KD_PATH_CAPACITY];
-    kd_dir_lock lock; /* not while its run rewrites it */
-    kd_status status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &lock);
-    if (status != KD_OK)
-        return status;
-    status = kd_path_join(path, sizeof path, options->model_dir, KD_MODEL_CONFIG_FILE);
+    kd_dir_lock lock = {.fd = -1}; /* a directory: not while its run rewrites it */
+    kd_status status = KD_OK;
+    if (!kd_model_path_is_gguf(options->model_dir))
+        status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &lock);
     if (status == KD_OK)
-        status = kd_gpt2_config_read(path, &model_config);
+        status = kd_model_config_read(options->model_dir, &model_config);
     if (status == KD_OK)
         status = eval_data_options(options, &model_config, &config, &part);
     if (status == KD_OK && config.data.seq_len > (size_t)model_config.n_positions)
@@ -88,9 +85,7 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
         status = kd_memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
                                  batch_bytes, "evaluation");
     if (status == KD_OK)
-        status = kd_model_dir_load(options->model_dir, &model);
-    if (status == KD_OK)
-        status = kd_tokenizer_load(options->model_dir, &tokenizer);
+        status = kd_model_load(options->model_dir, &model, &tokenizer);
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
