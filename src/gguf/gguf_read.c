@@ -144,8 +144,9 @@ static kd_status read_kvs(cursor *c, gguf_file *file)
 {
     /* A key takes at least 12 bytes: its length and its value type. */
     if (file->kv_count > bytes_left(c) / 12)
-        return kd_fail(KD_ERR_FORMAT, "%s: %llu keys cannot fit in the file", file->path,
-                       (unsigned long long)file->kv_count);
+        return kd_fail(KD_ERR_FORMAT, "%s: truncated: %llu keys cannot fit in the %llu bytes "
+                       "left", file->path, (unsigned long long)file->kv_count,
+                       (unsigned long long)bytes_left(c));
     file->kvs = kd_alloc(file->kv_count ? file->kv_count : 1, sizeof *file->kvs, "GGUF keys");
     if (!file->kvs)
         return KD_ERR_NOMEM;
@@ -279,8 +280,9 @@ static kd_status read_tensor_infos(cursor *c, gguf_file *file)
 {
     /* An info takes at least 8 + 4 + 8 + 4 + 8 bytes. */
     if (file->tensor_count > bytes_left(c) / 32)
-        return kd_fail(KD_ERR_FORMAT, "%s: %llu tensors cannot fit in the file", file->path,
-                       (unsigned long long)file->tensor_count);
+        return kd_fail(KD_ERR_FORMAT, "%s: truncated: %llu tensor records cannot fit in the "
+                       "%llu bytes left", file->path, (unsigned long long)file->tensor_count,
+                       (unsigned long long)bytes_left(c));
     file->tensors = kd_alloc(file->tensor_count ? file->tensor_count : 1, sizeof *file->tensors,
                              "GGUF tensors");
     if (!file->tensors)
