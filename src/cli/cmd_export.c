@@ -20,9 +20,9 @@ int cmd_export(int argc, char **argv)
             "Write a model directory as one GGUF (version 3) file in llama.cpp's gpt2 layout,\n"
             "with the full GPT-2 tokenizer. --type sets how the weight matrices (token\n"
             "embedding, attention and MLP weights) are stored; norms, biases and the position\n"
-            "embedding stay f32. Bytes per matrix value:\n"
-            "  f32   4      exact\n"
-            "  f16   2      (default) half precision, what llama.cpp's converter writes\n"
+            "embedding stay f32. Size of a matrix value:\n"
+            "  f32   4 bytes             exact\n"
+            "  f16   2 bytes             (default) half precision, as llama.cpp's converter writes\n"
             "The file is written atomically: a failed export leaves no partial file.",
         .usage = "kd export --model DIR --out FILE.gguf [--type f32|f16] [--force]",
         .options = options,

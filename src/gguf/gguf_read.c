@@ -117,8 +117,8 @@ static kd_status read_array(cursor *c, gguf_kv *kv)
     /* Each element takes at least its scalar size, a string its 8-byte length. */
     uint64_t least = kv->array_type == GGUF_STRING ? 8 : scalar_bytes(kv->array_type);
     if (kv->array_count > bytes_left(c) / least)
-        return kd_fail(KD_ERR_FORMAT, "%s: key \"%.*s\": an array of %llu elements cannot fit "
-                       "in the %llu bytes left", c->file->path,
+        return kd_fail(KD_ERR_FORMAT, "%s: truncated: key \"%.*s\": an array of %llu elements "
+                       "cannot fit in the %llu bytes left", c->file->path,
                        quote(kv->key), kv->key.data,
                        (unsigned long long)kv->array_count, (unsigned long long)bytes_left(c));
     kv->value = c->file->map + c->at;
