@@ -2,7 +2,7 @@
  * cases (ties to even, subnormals, overflow, infinities, NaN). */
 #include "test_support.h"
 
-#include "kd/io.h"
+#include "kd/core.h"
 
 #include <math.h>
 #include <string.h>

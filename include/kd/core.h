@@ -1,5 +1,5 @@
 /* kd core: status codes and error messages, deterministic RNG, timers,
- * memory figures, and the CPU/BLAS set-up every entry point runs first. */
+ * memory figures, half-precision conversions, and the CPU/BLAS set-up every entry point runs first. */
 #ifndef KD_CORE_H
 #define KD_CORE_H
 
@@ -80,6 +80,14 @@ const char *kd_blas_core_name(void);
 /* Sets the thread count for both OpenMP and OpenBLAS. */
 void kd_set_threads(int threads);
 int kd_threads(void);
+
+/* Half precision: IEEE binary16 (F16) and bfloat16 (BF16) <-> F32, bit-exact.
+ * Here rather than in io because both io's safetensors and quant's blocks
+ * (an F16 scale each) need them. */
+float kd_float16_to_float(uint16_t bits);
+/* Round to nearest even; overflow gives +-inf, NaN stays a (quiet) NaN. */
+uint16_t kd_float_to_float16(float value);
+float kd_bfloat16_to_float(uint16_t bits);
 
 /* A progress line on stderr: a live bar redrawn in place on a terminal,
  * plain log lines (at most one every few seconds) otherwise. */

@@ -6,7 +6,6 @@
  *                    directory: readers see the old file or the new one,
  *                    never a torn one (models, checkpoints, the logit cache)
  *   JSON files       whole-file reading with line:column errors, exact numbers
- *   half precision   F16 / BF16 <-> F32 conversions
  *   safetensors      HF's tensor container: a validating reader and a writer
  *
  * Every function that reads a file checks each size and offset it finds
@@ -105,13 +104,6 @@ kd_status kd_json_read_file(const char *path, cJSON **root);
  * back within a relative 2^-52, so 2^53 - 1 would come back as
  * 9007199254740990 and a seed or fraction would not match its own run. */
 void kd_json_add_exact_number(cJSON *object, const char *key, double value);
-
-/* ---- half precision -------------------------------------------------- */
-
-float kd_float16_to_float(uint16_t bits);
-/* Round to nearest even; overflow gives +-inf, NaN stays a (quiet) NaN. */
-uint16_t kd_float_to_float16(float value);
-float kd_bfloat16_to_float(uint16_t bits);
 
 /* ---- safetensors ----------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* IEEE binary16 (F16) and bfloat16 (BF16) conversions, bit-exact and without
  * relying on compiler support for _Float16. */
-#include "kd/io.h"
+#include "kd/core.h"
 
 #include <string.h>
 

@@ -1,0 +1,25 @@
+/* The dot-product kernels of each instruction set (internal to quant). Each
+ * x86 one is compiled for its instructions by function attributes, so one
+ * binary holds them all and kernel_select.c calls only what the CPU runs. */
+#ifndef KD_QUANT_KERNELS_H
+#define KD_QUANT_KERNELS_H
+
+#include "kd/quant.h"
+
+typedef float (*kd_dot_q8_0_fn)(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y);
+typedef float (*kd_dot_q4_0_fn)(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
+
+float kd_dot_q8_0_portable(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q4_0_portable(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q8_0_avx2(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q4_0_avx2(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q8_0_avx512(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q4_0_avx512(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q8_0_vnni(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y);
+float kd_dot_q4_0_vnni(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
+
+/* The current kernel's functions. */
+kd_dot_q8_0_fn kd_dot_q8_0_current(void);
+kd_dot_q4_0_fn kd_dot_q4_0_current(void);
+
+#endif
