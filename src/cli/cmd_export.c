@@ -11,7 +11,7 @@ int cmd_export(int argc, char **argv)
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
         {"--out", OPT_STRING, &out, "the GGUF file to write"},
-        {"--type", OPT_STRING, &type_name, "f32 or f16: the matrices' type (default f16)"},
+        {"--type", OPT_STRING, &type_name, "f32, f16, q8_0 or q4_0: the matrices' type (default f16)"},
         {"--force", OPT_FLAG, &force, "replace an existing file"},
     };
     const cli_command_spec spec = {
@@ -23,8 +23,11 @@ int cmd_export(int argc, char **argv)
             "embedding stay f32. Size of a matrix value:\n"
             "  f32   4 bytes             exact\n"
             "  f16   2 bytes             (default) half precision, as llama.cpp's converter writes\n"
+            "  q8_0  34 bytes / 32 values (8.5 bits, 0.27x f32): int8 with one fp16 scale a block\n"
+            "  q4_0  18 bytes / 32 values (4.5 bits, 0.14x f32): 4-bit with one fp16 scale a block\n"
+            "A matrix whose rows are not a multiple of 32 values is stored f16 (and said so).\n"
             "The file is written atomically: a failed export leaves no partial file.",
-        .usage = "kd export --model DIR --out FILE.gguf [--type f32|f16] [--force]",
+        .usage = "kd export --model DIR --out FILE.gguf [--type f32|f16|q8_0|q4_0] [--force]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };

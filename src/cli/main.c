@@ -18,7 +18,7 @@ static const command_entry commands[] = {
     {"student train", "distil the teacher into a smaller student (cached or live logits)", cmd_student_train},
     {"eval", "loss, perplexity and accuracy of a model directory or GGUF file", cmd_eval},
     {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
-    {"export", "write a model directory as one GGUF file (f32, f16) for llama.cpp", cmd_export},
+    {"export", "write a model directory as one GGUF file (f32, f16, q8_0, q4_0) for llama.cpp", cmd_export},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
     {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
     {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},

@@ -3,6 +3,7 @@
  * Conv1D weights transposed into ggml's rows. */
 #include "gguf_gpt2.h"
 #include "kd/io.h"
+#include "kd/quant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,26 @@ static float *ggml_rows(const gguf_gpt2_tensor *tensor)
     return out;
 }
 
-/* Rows of f32 values in `type` (other than f32), in a new buffer. */
+/* Rows of f32 values in `type` (f16, q8_0 or q4_0: ggml's blocks, quantized
+ * row by row), in a new buffer. */
 static void *encode(const float *values, uint64_t row, uint64_t rows, ggml_type type)
 {
-    (void)type;  /* f16: the only type besides f32 the exporter writes */
-    uint16_t *out = kd_alloc(row * rows, sizeof *out, "f16 tensor");
-    for (uint64_t i = 0; out && i < row * rows; i++)
-        out[i] = kd_float_to_float16(values[i]);
+    uint8_t *out = kd_alloc(rows, kd_ggml_row_bytes(type, row), "exported tensor");
+    if (!out)
+        return NULL;
+    uint64_t row_bytes = kd_ggml_row_bytes(type, row);
+    for (uint64_t r = 0; r < rows; r++) {
+        const float *x = values + r * row;
+        void *y = out + r * row_bytes;
+        if (type == GGML_Q8_0)
+            kd_quantize_row_q8_0(x, y, row);
+        else if (type == GGML_Q4_0)
+            kd_quantize_row_q4_0(x, y, row);
+        else {
+            for (uint64_t i = 0; i < row; i++)
+                ((uint16_t *)y)[i] = kd_float_to_float16(x[i]);
+        }
+    }
     return out;
 }
 
@@ -118,9 +132,6 @@ kd_status kd_gguf_export_gpt2(const char *path, const gpt2_model *model, const g
 {
     *f16_fallbacks = 0;
     const gpt2_config *config = &model->config;
-    if (type != GGML_F32 && type != GGML_F16)
-        return kd_fail(KD_ERR_UNSUPPORTED, "%s: kd does not write %s files", path,
-                       kd_ggml_type_name((int)type));
     if (vocab->token_count != config->vocab_size)
         return kd_fail(KD_ERR_INVALID, "%s: the tokenizer has %d tokens, the model %d", path,
                        vocab->token_count, config->vocab_size);
