@@ -80,6 +80,7 @@ typedef struct {
     float *fch;       /* (R, 4C) */
     float *fch_gelu;  /* (R, 4C) */
     kd_qscratch act;  /* the input rows of a product, as q8_0 */
+    float *logits;    /* (R, V) for kd_gpt2_qevaluate, allocated by its first call */
     float *memory;
 } gpt2_qstate;
 
@@ -97,6 +98,15 @@ kd_status kd_gpt2_qdecode_step(const gpt2_qmodel *model, gpt2_qstate *state, int
  * logits of every position to logits (count, V). */
 kd_status kd_gpt2_qforward_logits(const gpt2_qmodel *model, gpt2_qstate *state,
                                   const int *tokens, int count, float *logits);
+
+/* Teacher forcing for evaluation: runs tokens[0..count) from an empty cache
+ * and adds, for each position whose weight is nonzero (weights may be NULL
+ * for all ones), weight * -log p(targets[t]) to sums->loss_sum, the weight
+ * to sums->counted and, when the argmax is the target, to sums->correct, as
+ * kd_gpt2_head_evaluate does. The (count, V) logits never exist at once. */
+kd_status kd_gpt2_qevaluate(const gpt2_qmodel *model, gpt2_qstate *state, const int *tokens,
+                            const int *targets, const float *weights, int count,
+                            gpt2_eval_sums *sums);
 
 /* kd_gpt2_generate_tokens for the quantized model. */
 kd_status kd_gpt2_qgenerate_tokens(const gpt2_qmodel *model, gpt2_qstate *state,

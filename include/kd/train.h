@@ -18,6 +18,7 @@
 #include "kd/gguf.h"
 #include "kd/io.h"
 #include "kd/nn.h"
+#include "kd/qgpt2.h"
 #include "kd/tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -109,6 +110,10 @@ typedef struct {
  * batcher should not shuffle, so every evaluation sees the same examples. */
 kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
                             eval_result *result);
+/* The same for a quantized model over every batch; state holds sequences of
+ * the batcher's length. */
+kd_status kd_evaluate_qmodel(const gpt2_qmodel *model, gpt2_qstate *state, batcher *batches,
+                             eval_result *result);
 
 /* What one optimizer step reports to the run. */
 typedef struct {
@@ -189,6 +194,7 @@ typedef struct {
     int data_count;
     int batch_size;
     int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
+    kd_qtype weights;       /* f32, or the matrices quantized (kd/qgpt2.h) */
 } eval_options;
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);

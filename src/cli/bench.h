@@ -3,6 +3,7 @@
 #define KD_CLI_BENCH_H
 
 #include "kd/nn.h"
+#include "kd/quant.h"
 
 typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
 
@@ -19,6 +20,8 @@ typedef struct {
     int topk;         /* kd: the cached rows' K and samples */
     int samples;
     int new_tokens;   /* generate: tokens decoded after the prompt */
+    const char *weights_name;
+    kd_qtype weights; /* generate: f32, or the matrices quantized to q8_0 or q4_0 */
     int json;
 } bench_options;
 
@@ -31,6 +34,8 @@ typedef struct {
     double live_median_s;  /* kd: the same step with the live teacher */
     double ce_median_s;    /* kd: a plain CE step of the student */
     double prefill_tokens_per_s; /* generate */
+    size_t matrix_bytes;   /* generate: the weight matrices as stored */
+    size_t matrix_f32_bytes; /* generate: the same in f32 */
 } bench_timing;
 
 enum { BENCH_SEED = 1234 };

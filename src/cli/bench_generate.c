@@ -2,14 +2,51 @@
  * generate runs it (kd_gpt2_generate_tokens, greedy so every run decodes the
  * same number of tokens): a random prompt of --seq tokens, then
  * --new-tokens decoded. The step is one decoded token; prefill speed is
- * reported beside it. */
+ * reported beside it. With --quantize the random f32 model is quantized and
+ * freed, and the quantized one runs (kd_gpt2_qgenerate_tokens). */
 #include <stdlib.h>
 
 #include "bench.h"
+#include "kd/qgpt2.h"
 
-static kd_status run_generation(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
-                                const bench_options *o, int *out, double *prefill_s,
-                                double *token_s)
+/* The model that runs: f32, or quantized when q.layers is set. */
+typedef struct {
+    gpt2_model model;
+    gpt2_kv_cache cache;
+    gpt2_qmodel q;
+    gpt2_qstate state;
+} engine;
+
+static kd_status engine_create(engine *e, const gpt2_config *config, const bench_options *o)
+{
+    kd_status status = kd_gpt2_create(&e->model, config);
+    if (status != KD_OK)
+        return status;
+    kd_gpt2_init_random(&e->model, BENCH_SEED);
+    int max_len = o->seq + o->new_tokens;
+    if (o->weights == KD_QTYPE_F32) {
+        if ((status = kd_gpt2_prepare(&e->model, 1, o->seq, 0)) == KD_OK)
+            status = kd_gpt2_kv_cache_create(&e->cache, config, max_len);
+        return status;
+    }
+    if ((status = kd_qkernel_use_env()) == KD_OK &&
+        (status = kd_gpt2_qmodel_quantize(&e->q, &e->model, o->weights)) == KD_OK)
+        status = kd_gpt2_qstate_create(&e->state, config, max_len);
+    /* Only the quantized weights stay in memory while it runs. */
+    kd_gpt2_free(&e->model);
+    return status;
+}
+
+static void engine_free(engine *e)
+{
+    kd_gpt2_kv_cache_free(&e->cache);
+    kd_gpt2_free(&e->model);
+    kd_gpt2_qstate_free(&e->state);
+    kd_gpt2_qmodel_free(&e->q);
+}
+
+static kd_status run_generation(engine *e, const int *prompt, const bench_options *o, int *out,
+                                double *prefill_s, double *token_s)
 {
     gpt2_sampling sampling;
     kd_gpt2_sampling_default(&sampling);
@@ -17,8 +54,11 @@ static kd_status run_generation(gpt2_model *model, gpt2_kv_cache *cache, const i
     sampling.max_new_tokens = o->new_tokens;
     sampling.stop_token = -1;
     gpt2_generate_stats stats;
-    kd_status status = kd_gpt2_generate_tokens(model, cache, prompt, o->seq, &sampling, NULL, out,
-                                               NULL, NULL, &stats);
+    kd_status status =
+        e->q.layers ? kd_gpt2_qgenerate_tokens(&e->q, &e->state, prompt, o->seq, &sampling, NULL,
+                                               out, NULL, NULL, &stats)
+                    : kd_gpt2_generate_tokens(&e->model, &e->cache, prompt, o->seq, &sampling,
+                                              NULL, out, NULL, NULL, &stats);
     *prefill_s = stats.prefill_seconds;
     *token_s = (stats.decode_seconds + stats.sample_seconds) /
                (stats.decode_steps > 0 ? stats.decode_steps : 1);
@@ -30,29 +70,21 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
     if (o->seq + o->new_tokens > config->n_positions)
         return kd_fail(KD_ERR_INVALID, "a %d-token prompt and %d new tokens exceed n_positions %d",
                        o->seq, o->new_tokens, config->n_positions);
-    gpt2_model model;
-    gpt2_kv_cache cache = {0};
-    kd_status status = kd_gpt2_create(&model, config);
-    if (status != KD_OK)
-        return status;
-    kd_gpt2_init_random(&model, BENCH_SEED);
+    engine e = {0};
+    kd_status status = engine_create(&e, config, o);
     int *prompt = kd_alloc((size_t)o->seq, sizeof(int), "benchmark prompt");
     int *out = kd_alloc((size_t)o->new_tokens, sizeof(int), "benchmark output");
     double *token_times = kd_alloc((size_t)o->steps, sizeof(double), "token times");
     double *prefill_times = kd_alloc((size_t)o->steps, sizeof(double), "prefill times");
-    if (!prompt || !out || !token_times || !prefill_times)
+    if (status == KD_OK && (!prompt || !out || !token_times || !prefill_times))
         status = KD_ERR_NOMEM;
-    if (status == KD_OK)
-        status = kd_gpt2_prepare(&model, 1, o->seq, 0);
-    if (status == KD_OK)
-        status = kd_gpt2_kv_cache_create(&cache, config, o->seq + o->new_tokens);
     kd_rng rng;
     kd_rng_seed(&rng, BENCH_SEED + 1);
     for (int i = 0; status == KD_OK && i < o->seq; i++)
         prompt[i] = (int)kd_rng_below(&rng, (uint64_t)config->vocab_size);
     for (int run = 0; status == KD_OK && run < o->warmup + o->steps; run++) {
         double prefill_s, token_s;
-        status = run_generation(&model, &cache, prompt, o, out, &prefill_s, &token_s);
+        status = run_generation(&e, prompt, o, out, &prefill_s, &token_s);
         if (run >= o->warmup) {
             token_times[run - o->warmup] = token_s;
             prefill_times[run - o->warmup] = o->seq / prefill_s;
@@ -63,9 +95,10 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
         bench_summarise(prefill_times, o->steps, &prefill);
         bench_summarise(token_times, o->steps, timing);
         timing->prefill_tokens_per_s = prefill.median_s;
+        if (e.q.layers)
+            kd_gpt2_qmodel_matrix_bytes(&e.q, &timing->matrix_bytes, &timing->matrix_f32_bytes);
     }
-    kd_gpt2_kv_cache_free(&cache);
-    kd_gpt2_free(&model);
+    engine_free(&e);
     free(prompt);
     free(out);
     free(token_times);

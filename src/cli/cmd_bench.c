@@ -25,6 +25,7 @@
 #include "kd/distill.h"
 #include "kd/hf.h"
 #include "kd/nn.h"
+#include "kd/quant.h"
 
 enum { BENCH_MAX_STEPS = 10000 };
 
@@ -144,6 +145,13 @@ static void add_mode_figures(cJSON *json, const bench_options *options,
     if (options->mode == BENCH_GENERATE) {
         cJSON_AddNumberToObject(json, "new_tokens", options->new_tokens);
         cJSON_AddNumberToObject(json, "prefill_tokens_per_s", timing->prefill_tokens_per_s);
+        cJSON_AddStringToObject(json, "weights", kd_qtype_name(options->weights));
+    }
+    if (timing->matrix_bytes) {
+        cJSON_AddStringToObject(json, "qkernel", kd_qkernel_name(kd_qkernel_current()));
+        cJSON_AddNumberToObject(json, "matrix_mb", timing->matrix_bytes / 1e6);
+        cJSON_AddNumberToObject(json, "matrix_ratio_to_f32",
+                                (double)timing->matrix_bytes / (double)timing->matrix_f32_bytes);
     }
 }
 
@@ -203,6 +211,11 @@ static void print_table(const bench_options *options, const gpt2_config *config,
                timing->prefill_tokens_per_s, options->seq, options->new_tokens);
     else
         printf("loss        %.4f -> %.4f\n", timing->first_loss, timing->last_loss);
+    if (timing->matrix_bytes)
+        printf("weights     %s matrices, %.1f MB (%.3fx f32), %s kernels\n",
+               kd_qtype_name(options->weights), timing->matrix_bytes / 1e6,
+               (double)timing->matrix_bytes / (double)timing->matrix_f32_bytes,
+               kd_qkernel_name(kd_qkernel_current()));
     if (options->mode == BENCH_KD)
         printf("live        %.1f ms with the teacher run live (%.2fx the cached step); "
                "CE step %.1f ms\n", timing->live_median_s * 1e3,
@@ -259,6 +272,10 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
         options->samples > 255 || options->new_tokens < 1 || options->new_tokens > 1 << 20)
         return cli_usage_error(spec, "--topk must be in 0..1024, --samples in 0..255, "
                                "--new-tokens positive");
+    if (options->weights_name && kd_qtype_parse(options->weights_name, &options->weights) != KD_OK)
+        return cli_usage_error(spec, kd_last_error());
+    if (options->weights != KD_QTYPE_F32 && options->mode != BENCH_GENERATE)
+        return cli_usage_error(spec, "--quantize applies to --mode generate");
     if (options->mode == BENCH_KD && options->topk + options->samples == 0)
         return cli_usage_error(spec, "--mode kd needs --topk or --samples above 0");
     /* Generation is timed at batch 1, as kd generate runs; a --batch not
@@ -295,6 +312,8 @@ int cmd_bench(int argc, char **argv)
         {"--samples", OPT_INT, &options.samples, "kd: cached tail samples per token (default 0)"},
         {"--new-tokens", OPT_INT, &options.new_tokens,
          "generate: tokens decoded after the --seq-token prompt (default 64)"},
+        {"--quantize", OPT_STRING, &options.weights_name,
+         "generate: run with the weight matrices in q8_0 or q4_0 (default f32)"},
         {"--json", OPT_FLAG, &options.json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -304,7 +323,7 @@ int cmd_bench(int argc, char **argv)
                    "token, 2N + 4LTC forward, N = 12LC^2 + VC) and peak resident memory.",
         .usage = "kd bench --config FILE --mode train|kd|fwd|generate [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
-                 "         [--topk K] [--samples N] [--new-tokens N]",
+                 "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };

@@ -6,10 +6,11 @@
 #include "cli.h"
 #include "kd/train.h"
 
-static void print_json(const char *model, const eval_result *result)
+static void print_json(const char *model, kd_qtype weights, const eval_result *result)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "model", model);
+    cJSON_AddStringToObject(json, "weights", kd_qtype_name(weights));
     cJSON_AddNumberToObject(json, "loss", result->loss);
     cJSON_AddNumberToObject(json, "ppl", result->ppl);
     cJSON_AddNumberToObject(json, "accuracy", result->accuracy);
@@ -26,12 +27,15 @@ int cmd_eval(int argc, char **argv)
     const char *model = NULL;
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
+    const char *weights = "f32";
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab) or GGUF file"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--quantize", OPT_STRING, &weights,
+         "evaluate with the weight matrices in q8_0 or q4_0 blocks (default f32)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -39,7 +43,7 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--json]",
+        .usage = "kd eval --model DIR [--data FILE]... [--quantize q8_0|q4_0] [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -50,14 +54,16 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--model is required");
     if (batch < 1 || seq < 0 || threads < 0)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
+    eval_options eval = {model, data.items, data.count, batch, seq, KD_QTYPE_F32};
+    if (kd_qtype_parse(weights, &eval.weights) != KD_OK)
+        return cli_usage_error(&spec, kd_last_error());
     if (threads > 0)
         kd_set_threads(threads);
-    eval_options eval = {model, data.items, data.count, batch, seq};
     eval_result result;
     if (kd_eval_model_dir(&eval, &result) != KD_OK)
         return cli_fail("eval");
     if (json)
-        print_json(model, &result);
+        print_json(model, eval.weights, &result);
     else
         printf("loss %.4f  ppl %.2f  accuracy %.4f  tokens %.0f  %.0f tokens/s\n", result.loss,
                result.ppl, result.accuracy, result.tokens, result.tokens_per_s);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "kd/data.h"
 #include "kd/nn.h"
+#include "kd/qgpt2.h"
 #include "kd/tokenizer.h"
 
 typedef struct {
@@ -21,12 +22,15 @@ typedef struct {
     float top_p;
     int max_new_tokens;
     int seed;
+    kd_qtype weights;
 } generate_args;
 
 /* Everything a run holds, released in one place. */
 typedef struct {
     gpt2_model model;
     gpt2_kv_cache cache;
+    gpt2_qmodel q;      /* with --quantize: the model that runs */
+    gpt2_qstate state;
     kd_tokenizer *tokenizer;
     kd_token_buffer prompt;
 } generate_run;
@@ -88,7 +92,8 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
-    const gpt2_config *config = &run->model.config;
+    gpt2_config shape = run->model.config; /* outlives the f32 model */
+    const gpt2_config *config = &shape;
     if (status == KD_OK)
         status = kd_gpt2_prompt_check(config, count);
     if (status != KD_OK)
@@ -99,17 +104,30 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     /* Room for the prompt and every new token, within the model's context. */
     int room = config->n_positions - count;
     int max_len = count + (sampling.max_new_tokens < room ? sampling.max_new_tokens : room);
-    if ((status = kd_gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
-        (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
-        return status;
-    fprintf(stderr, "kd generate: %d layers, %d wide, %zu parameters; prompt of %d tokens\n",
-            config->n_layer, config->n_embd, run->model.num_params, count);
+    fprintf(stderr, "kd generate: %d layers, %d wide, %zu parameters (%s); prompt of %d tokens\n",
+            config->n_layer, config->n_embd, run->model.num_params, kd_qtype_name(args->weights),
+            count);
 
     kd_rng rng;
     kd_rng_seed(&rng, (uint64_t)args->seed);
     gpt2_generate_stats stats;
-    status = kd_gpt2_generate_tokens(&run->model, &run->cache, run->prompt.ids, count, &sampling,
-                                     &rng, NULL, print_token, run->tokenizer, &stats);
+    if (args->weights == KD_QTYPE_F32) {
+        if ((status = kd_gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
+            (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
+            return status;
+        status = kd_gpt2_generate_tokens(&run->model, &run->cache, run->prompt.ids, count,
+                                         &sampling, &rng, NULL, print_token, run->tokenizer,
+                                         &stats);
+    } else {
+        if ((status = kd_qkernel_use_env()) != KD_OK ||
+            (status = kd_gpt2_qmodel_quantize(&run->q, &run->model, args->weights)) != KD_OK ||
+            (status = kd_gpt2_qstate_create(&run->state, config, max_len)) != KD_OK)
+            return status;
+        /* Only the quantized weights stay in memory while it runs. */
+        kd_gpt2_free(&run->model);
+        status = kd_gpt2_qgenerate_tokens(&run->q, &run->state, run->prompt.ids, count, &sampling,
+                                          &rng, NULL, print_token, run->tokenizer, &stats);
+    }
     if (isatty(STDOUT_FILENO))
         putchar('\n'); /* only for the eye: piped output is exactly the continuation */
     if (status == KD_OK)
@@ -121,6 +139,7 @@ int cmd_generate(int argc, char **argv)
 {
     gpt2_sampling sampling;
     kd_gpt2_sampling_default(&sampling);
+    const char *weights = "f32";
     generate_args args = {
         .temperature = sampling.temperature, .top_k = sampling.top_k, .top_p = sampling.top_p,
         .max_new_tokens = sampling.max_new_tokens, .seed = 1,
@@ -139,6 +158,8 @@ int cmd_generate(int argc, char **argv)
          "then among the fewest reaching probability P (default 1 = off)"},
         {"--max-new-tokens", OPT_INT, &args.max_new_tokens, "stop after N tokens (default 128)"},
         {"--seed", OPT_INT, &args.seed, "random seed: same seed, same text (default 1)"},
+        {"--quantize", OPT_STRING, &weights,
+         "run with the weight matrices in q8_0 or q4_0 blocks (default f32)"},
     };
     const cli_command_spec spec = {
         .name = "generate",
@@ -147,7 +168,7 @@ int cmd_generate(int argc, char **argv)
                    "stops at <|endoftext|>, --max-new-tokens\nor the model's context length. stdout "
                    "holds only the generated text; progress and speed go\nto stderr.",
         .usage = "kd generate --model DIR --prompt TEXT [--raw] [--temperature T] [--top-k K]\n"
-                 "                   [--top-p P] [--max-new-tokens N] [--seed N]",
+                 "                   [--top-p P] [--max-new-tokens N] [--seed N] [--quantize q8_0|q4_0]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -161,6 +182,8 @@ int cmd_generate(int argc, char **argv)
         return cli_usage_error(&spec, "--prompt is required");
     if (args.seed < 0)
         return cli_usage_error(&spec, "--seed must be >= 0");
+    if (kd_qtype_parse(weights, &args.weights) != KD_OK)
+        return cli_usage_error(&spec, kd_last_error());
     sampling.temperature = args.temperature;
     sampling.top_k = args.top_k;
     sampling.top_p = args.top_p;
@@ -172,6 +195,8 @@ int cmd_generate(int argc, char **argv)
     kd_status status = run_generation(&args, &sampling, &run);
     kd_gpt2_kv_cache_free(&run.cache);
     kd_gpt2_free(&run.model);
+    kd_gpt2_qstate_free(&run.state);
+    kd_gpt2_qmodel_free(&run.q);
     kd_tokenizer_free(run.tokenizer);
     kd_token_buffer_free(&run.prompt);
     return status == KD_OK ? CLI_EXIT_OK : cli_fail("generate");

@@ -201,19 +201,24 @@ static int first_index_of(const float *logits, int V, float value)
     return begin;
 }
 
+double kd_logits_evaluate(const float *logits, int V, int target, int *hit)
+{
+    /* The argmax is the first position holding the (vectorised) maximum; a
+     * row with a NaN may have none, and then counts as a miss. */
+    float max = kd_logits_max(logits, V);
+    *hit = first_index_of(logits, V, max) == target;
+    return (double)(max + logf(kd_logits_scaled_sum_exp(logits, V, max, 1.0f)) - logits[target]);
+}
+
 static double evaluate_row(float *logits, int V, const head_row *row, float grad_scale,
                            void *context)
 {
     (void)grad_scale;
     evaluate_context *eval = context;
-    int target = eval->targets[row->position];
-    /* The argmax is the first position holding the (vectorised) maximum; a
-     * row with a NaN may have none, and then counts as a miss. */
-    float max = kd_logits_max(logits, V);
-    int best = first_index_of(logits, V, max);
-    eval->hits[row->position] = best == target ? row->weight : 0.0f;
-    return (double)row->weight *
-           (double)(max + logf(kd_logits_scaled_sum_exp(logits, V, max, 1.0f)) - logits[target]);
+    int hit;
+    double loss = kd_logits_evaluate(logits, V, eval->targets[row->position], &hit);
+    eval->hits[row->position] = hit ? row->weight : 0.0f;
+    return (double)row->weight * loss;
 }
 
 void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *weights,

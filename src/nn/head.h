@@ -44,5 +44,7 @@ float kd_logits_max(const float *logits, int V);
 float kd_logits_scaled_sum_exp(const float *logits, int V, float max, float scale);
 /* log(sum(exp(logits))) over V entries, computed stably. */
 float kd_logits_log_sum_exp(const float *logits, int V);
+/* -log p(target) of one row of logits; *hit: whether target is its argmax. */
+double kd_logits_evaluate(const float *logits, int V, int target, int *hit);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kd/qgpt2.h"
+#include "head.h"
 #include "ops.h"
 
 static int chunk_rows(int max_len)
@@ -58,6 +59,7 @@ kd_status kd_gpt2_qstate_create(gpt2_qstate *state, const gpt2_config *config, i
 void kd_gpt2_qstate_free(gpt2_qstate *state)
 {
     kd_gpt2_kv_cache_free(&state->cache);
+    free(state->logits);
     kd_qscratch_free(&state->act);
     free(state->memory);
     memset(state, 0, sizeof *state);
@@ -191,4 +193,39 @@ kd_status kd_gpt2_qforward_logits(const gpt2_qmodel *model, gpt2_qstate *state,
 {
     state->cache.length = 0;
     return append(model, state, tokens, count, logits);
+}
+
+kd_status kd_gpt2_qevaluate(const gpt2_qmodel *model, gpt2_qstate *state, const int *tokens,
+                            const int *targets, const float *weights, int count,
+                            gpt2_eval_sums *sums)
+{
+    /* Positions after the last counted one cannot change any counted loss. */
+    int end = count;
+    while (end > 0 && weights && weights[end - 1] == 0.0f)
+        end--;
+    if (end == 0)
+        return KD_OK;
+    int R = chunk_rows(state->cache.max_len), V = model->config.vocab_size;
+    if (!state->logits &&
+        !(state->logits = kd_alloc((size_t)R * V, sizeof(float), "quantized evaluation logits")))
+        return KD_ERR_NOMEM;
+    state->cache.length = 0;
+    kd_status status = check_run(model, state, tokens, end);
+    for (int done = 0; status == KD_OK && done < end;) {
+        int n = end - done < R ? end - done : R;
+        forward_chunk(model, state, tokens + done, n);
+        kd_qmatrix_forward(state->logits, state->ln, &model->wte, NULL, n, &state->act);
+        for (int t = 0; t < n; t++) {
+            float weight = weights ? weights[done + t] : 1.0f;
+            if (weight == 0.0f)
+                continue;
+            int hit;
+            sums->loss_sum += weight * kd_logits_evaluate(state->logits + (size_t)t * V, V,
+                                                          targets[done + t], &hit);
+            sums->counted += weight;
+            sums->correct += hit ? weight : 0.0f;
+        }
+        done += n;
+    }
+    return status;
 }

@@ -41,20 +41,42 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
     return status;
 }
 
+/* The quantized model from the loaded one, which is freed first thing so
+ * that only the quantized weights stay in memory while it runs. */
+static kd_status evaluate_quantized(gpt2_model *model, kd_qtype type, batcher *batches,
+                                    int seq_len, eval_result *result)
+{
+    gpt2_qmodel q;
+    gpt2_qstate state = {0};
+    kd_status status = kd_qkernel_use_env();
+    if (status == KD_OK)
+        status = kd_gpt2_qmodel_quantize(&q, model, type);
+    if (status != KD_OK)
+        return status;
+    kd_gpt2_free(model);
+    status = kd_gpt2_qstate_create(&state, &q.config, seq_len);
+    if (status == KD_OK)
+        status = kd_evaluate_qmodel(&q, &state, batches, result);
+    kd_gpt2_qstate_free(&state);
+    kd_gpt2_qmodel_free(&q);
+    return status;
+}
+
 static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
-                               int batch_size, eval_result *result)
+                               const eval_options *eval, eval_result *result)
 {
     batcher_options options;
     kd_batcher_options_default(&options);
-    options.batch_size = (size_t)batch_size;
+    options.batch_size = (size_t)eval->batch_size;
     options.seq_len = kd_dataset_seq_len(data);
     options.shuffle = 0;
     options.trim_multiple = 16;
     batcher *batches = NULL;
     kd_status status = kd_batcher_create(data, part, &options, &batches);
-    if (status == KD_OK)
-        status = kd_gpt2_prepare(model, batch_size, (int)options.seq_len, 0);
-    if (status == KD_OK)
+    if (status == KD_OK && eval->weights != KD_QTYPE_F32)
+        status = evaluate_quantized(model, eval->weights, batches, (int)options.seq_len, result);
+    else if (status == KD_OK &&
+             (status = kd_gpt2_prepare(model, eval->batch_size, (int)options.seq_len, 0)) == KD_OK)
         status = kd_evaluate_model(model, batches, 0, result);
     kd_batcher_free(batches);
     return status;
@@ -89,7 +111,7 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
-        status = evaluate_part(&model, data, part, options->batch_size, result);
+        status = evaluate_part(&model, data, part, options, result);
     kd_dataset_free(data);
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);
