@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kd export and GGUF models in kd eval and kd generate: the export of a
 # random model directory as f32 and f16, read back by kd with the same loss
-# and greedy text as the directory; a file written by tests/gguf_writer.py
+# and greedy text as the directory; q8_0 and q4_0 exports run quantized with
+# the loss and text of the directory quantized in memory; a file written by tests/gguf_writer.py
 # (not kd's writer: other key order and types, extra keys, other alignments,
 # the output matrix present or absent, f16 position embedding) read alike;
 # --force; --help; a damaged file refused in one line naming it; and an
@@ -55,6 +56,22 @@ for file in f16.gguf other16.gguf; do
     python3 -c "import sys; sys.exit(abs($got - $want_loss) > 1e-3)" ||
         fail "$file: loss $got, the directory's $want_loss"
 done
+
+# q8_0 and q4_0 files run quantized, their blocks used in place: the same
+# loss and text as the directory quantized in memory (--quantize), which
+# makes ggml's blocks bit for bit.
+for type in q8_0 q4_0; do
+    expect 0 export --model "$work/model" --out "$work/$type.gguf" --type $type
+    expect 0 eval --model "$work/model" --data "$work/data.jsonl" --json --quantize $type
+    want=$(json "$work/out" "'%.6f' % d['loss']")
+    [ "$(loss "$work/$type.gguf")" = "$want" ] || fail "$type.gguf: loss differs from --quantize $type"
+    expect 0 generate --model "$work/model" --prompt "The owl said" --raw --temperature 0 \
+        --max-new-tokens 12 --quantize $type
+    [ "$(text "$work/$type.gguf")" = "$(cat "$work/out")" ] || fail "$type.gguf: greedy text differs"
+    grep -q "($type)" "$work/err" || fail "$type.gguf did not run quantized: $(cat "$work/err")"
+done
+expect 1 eval --model "$work/q8_0.gguf" --data "$work/data.jsonl" --quantize q4_0
+grep -q "holds q8_0 matrices" "$work/err" || fail "--quantize on a q8_0 file: $(cat "$work/err")"
 
 # A damaged file: exit 1, one line naming the file and the problem.
 head -c 100000 "$work/f32.gguf" >"$work/cut.gguf"

@@ -100,12 +100,13 @@ static void test_gpt2_round_trip(void **state)
     assert_non_null(strstr(kd_last_error(), "--force"));
     assert_int_equal(kd_export_gguf(dir, path, GGML_F32, 1, &fallbacks), KD_OK);
 
-    gpt2_model loaded;
+    model_weights weights;
+    gpt2_model *loaded = &weights.model;
     kd_tokenizer *tokenizer = NULL, *original = NULL;
-    assert_int_equal(kd_model_load(path, &loaded, &tokenizer), KD_OK);
-    assert_memory_equal(&loaded.config, &model.config, sizeof model.config);
-    assert_int_equal(loaded.num_params, model.num_params);
-    assert_memory_equal(loaded.params_memory, model.params_memory,
+    assert_int_equal(kd_model_load(path, &weights, &tokenizer), KD_OK);
+    assert_memory_equal(&loaded->config, &model.config, sizeof model.config);
+    assert_int_equal(loaded->num_params, model.num_params);
+    assert_memory_equal(loaded->params_memory, model.params_memory,
                         model.num_params * sizeof(float));
     assert_int_equal(kd_tokenizer_load(dir, &original), KD_OK);
     assert_int_equal(kd_tokenizer_hash(tokenizer), kd_tokenizer_hash(original));
@@ -116,7 +117,7 @@ static void test_gpt2_round_trip(void **state)
     kd_token_buffer_free(&ids);
     kd_tokenizer_free(original);
     kd_tokenizer_free(tokenizer);
-    kd_gpt2_free(&loaded);
+    kd_model_unload(&weights);
     kd_gpt2_free(&model);
     free(path);
     free(dir);
@@ -130,8 +131,9 @@ static void test_gpt2_f16(void **state)
     char *path = test_path(test_group_dir, "model-f16.gguf");
     int fallbacks = -1;
     assert_int_equal(kd_export_gguf(dir, path, GGML_F16, 1, &fallbacks), KD_OK);
-    gpt2_model loaded;
-    assert_int_equal(kd_model_load(path, &loaded, NULL), KD_OK);
+    model_weights weights;
+    assert_int_equal(kd_model_load(path, &weights, NULL), KD_OK);
+    gpt2_model loaded = weights.model;
     /* Matrices round to f16; norms, biases and positions stay exact. */
     for (size_t i = 0; i < model.num_params; i++) {
         float exact = model.params_memory[i];
@@ -144,7 +146,7 @@ static void test_gpt2_f16(void **state)
     assert_memory_equal(loaded.params.lnfw, model.params.lnfw, EMBD * sizeof(float));
     size_t embedding = (size_t)model.config.vocab_size * EMBD;
     assert_memory_not_equal(loaded.params.wte, model.params.wte, embedding * sizeof(float));
-    kd_gpt2_free(&loaded);
+    kd_model_unload(&weights);
     kd_gpt2_free(&model);
     free(path);
     free(dir);
@@ -276,9 +278,9 @@ static void test_damaged_files(void **state)
         CASES[i].damage(&file);
         test_write_file(bad, file.bytes, file.size);
         free(file.bytes);
-        gpt2_model loaded;
+        model_weights weights;
         kd_tokenizer *tokenizer = NULL;
-        kd_status status = kd_model_load(bad, &loaded, &tokenizer);
+        kd_status status = kd_model_load(bad, &weights, &tokenizer);
         const char *message = kd_last_error();
         if (status == KD_OK || !strstr(message, CASES[i].message) || !strstr(message, bad) ||
             strchr(message, '\n'))

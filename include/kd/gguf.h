@@ -20,6 +20,7 @@
 
 #include "kd/core.h"
 #include "kd/nn.h"
+#include "kd/qgpt2.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -178,10 +179,15 @@ kd_status kd_gguf_gpt2_config(const gguf_file *file, gpt2_config *config);
 /* The tokenizer of a checked file; free with kd_gguf_vocab_free. */
 kd_status kd_gguf_gpt2_vocab(const gguf_file *file, gguf_vocab *vocab);
 void kd_gguf_vocab_free(gguf_vocab *vocab);
-/* Creates `model` from a checked f32 or f16 file, weights converted to fp32
- * in kd's layout. A quantized file is KD_ERR_UNSUPPORTED. On failure the
- * model is left freed. */
+/* Creates `model` from a checked file whose matrices are f32 or f16, weights
+ * converted to fp32 in kd's layout; q8_0 or q4_0 matrices are
+ * KD_ERR_UNSUPPORTED (they run in the quantized model). On failure the model
+ * is left freed. */
 kd_status kd_gguf_gpt2_load(const gguf_file *file, gpt2_model *model);
+/* Creates a quantized model from a checked file: q8_0 and q4_0 matrices are
+ * used in place (the file must stay open while the model lives), f32 and f16
+ * ones become f32 matrices, the other tensors are read as f32. */
+kd_status kd_gguf_gpt2_qload(const gguf_file *file, gpt2_qmodel *model);
 /* The file type of a GPT-2 file: its matrices' type. */
 ggml_type kd_gguf_gpt2_matrix_type(const gguf_file *file);
 

@@ -174,9 +174,23 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
 
 int kd_model_path_is_gguf(const char *path);
 kd_status kd_model_config_read(const char *path, gpt2_config *config);
+
+/* A model read for inference. */
+typedef struct {
+    gpt2_model model;  /* f32 weights: a directory, or a GGUF file of f32/f16 matrices */
+    gpt2_qmodel q;     /* or, from a q8_0/q4_0 GGUF file, its matrices in place (q.layers set) */
+    gguf_file file;    /* that file, mapped while q uses it */
+} model_weights;
+
 /* Loads the model and its tokenizer (tokenizer NULL: only the model). On
  * failure both are left freed. */
-kd_status kd_model_load(const char *path, gpt2_model *model, kd_tokenizer **tokenizer);
+kd_status kd_model_load(const char *path, model_weights *weights, kd_tokenizer **tokenizer);
+void kd_model_unload(model_weights *weights);
+/* Makes the model run quantized when `type` is q8_0 or q4_0: the f32 model
+ * is quantized and freed. A model read quantized runs as it is stored, and
+ * another `type` is an error naming `path`. Afterwards q.layers is set
+ * exactly when the quantized model runs. */
+kd_status kd_model_quantize(model_weights *weights, kd_qtype type, const char *path);
 
 /* Writes a model directory (config.json, model.safetensors, vocab.json,
  * merges.txt) as one GGUF file: see kd/gguf.h. Unless `force`, an existing

@@ -4,6 +4,7 @@
 #define KD_GGUF_GPT2_H
 
 #include "kd/gguf.h"
+#include "kd/qgpt2.h"
 
 typedef struct {
     char name[64];
@@ -18,6 +19,10 @@ typedef struct {
 int kd_gguf_gpt2_tensor_count(const gpt2_config *config);
 void kd_gguf_gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int index,
                             gguf_gpt2_tensor *tensor);
+
+/* The quantized model's matrix for the index-th tensor, or NULL when that
+ * tensor is not a matrix. */
+kd_qmatrix *kd_gguf_gpt2_qmatrix_at(gpt2_qmodel *model, int index);
 
 /* llama.cpp's general.file_type for a file whose matrices are `type`. */
 uint32_t kd_gguf_gpt2_file_type(ggml_type type);

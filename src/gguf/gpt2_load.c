@@ -4,6 +4,7 @@
  * fills a gpt2_model. */
 #include "gguf_gpt2.h"
 #include "kd/io.h"
+#include "kd/quant.h"
 #include "kd/limits.h"
 
 #include <stdio.h>
@@ -196,23 +197,44 @@ void kd_gguf_vocab_free(gguf_vocab *vocab)
     memset(vocab, 0, sizeof *vocab);
 }
 
-/* A tensor's values as f32 rows. */
-static kd_status decode_rows(const gguf_file *file, const gguf_tensor *tensor, float *out)
+/* A tensor's values as f32 rows. Blocks are expanded only for the small
+ * tensors of a quantized file that kd keeps in f32 (a position embedding
+ * another tool quantized); its matrices stay in their blocks. */
+static void decode_rows(const gguf_tensor *tensor, float *out)
 {
     uint64_t count = tensor->ne[0] * tensor->ne[1];
-    if (tensor->type == GGML_F32) {
+    switch (tensor->type) {
+    case GGML_F32:
         memcpy(out, tensor->data, count * sizeof *out);
-        return KD_OK;
+        break;
+    case GGML_F16:
+        for (uint64_t i = 0; i < count; i++) {
+            uint16_t half;
+            memcpy(&half, tensor->data + 2 * i, 2);
+            out[i] = kd_float16_to_float(half);
+        }
+        break;
+    case GGML_Q8_0:
+        kd_dequantize_row_q8_0((const kd_block_q8_0 *)tensor->data, out, count);
+        break;
+    case GGML_Q4_0:
+        kd_dequantize_row_q4_0((const kd_block_q4_0 *)tensor->data, out, count);
+        break;
     }
-    if (tensor->type != GGML_F16)
-        return kd_fail(KD_ERR_UNSUPPORTED, "%s: tensor %.*s is %s; kd loads f32 and f16 "
-                       "tensors into its fp32 model", file->path, (int)tensor->name.length,
+}
+
+static int is_quantized(ggml_type type)
+{
+    return type == GGML_Q8_0 || type == GGML_Q4_0;
+}
+
+/* Matrices in q8_0 or q4_0 run only in the quantized model. */
+static kd_status check_f32_matrix(const gguf_file *file, const gguf_tensor *tensor)
+{
+    if (is_quantized(tensor->type))
+        return kd_fail(KD_ERR_UNSUPPORTED, "%s: tensor %.*s is %s; it runs in kd's quantized "
+                       "model, not the fp32 one", file->path, (int)tensor->name.length,
                        tensor->name.data, kd_ggml_type_name((int)tensor->type));
-    for (uint64_t i = 0; i < count; i++) {
-        uint16_t half;
-        memcpy(&half, tensor->data + 2 * i, 2);
-        out[i] = kd_float16_to_float(half);
-    }
     return KD_OK;
 }
 
@@ -220,7 +242,9 @@ static kd_status decode_rows(const gguf_file *file, const gguf_tensor *tensor, f
 static kd_status load_tensor(const gguf_file *file, const gguf_gpt2_tensor *target, float *rows)
 {
     const gguf_tensor *found = kd_gguf_find_tensor(file, target->name);
-    kd_status status = decode_rows(file, found, target->transposed ? rows : target->data);
+    kd_status status = target->matrix ? check_f32_matrix(file, found) : KD_OK;
+    if (status == KD_OK)
+        decode_rows(found, target->transposed ? rows : target->data);
     uint64_t row = target->ne[0], count = target->ne[1];
     for (uint64_t r = 0; status == KD_OK && target->transposed && r < count; r++) {
         for (uint64_t c = 0; c < row; c++)
@@ -236,7 +260,9 @@ static kd_status check_tied_output(const gguf_file *file, const gpt2_model *mode
     const gguf_tensor *output = kd_gguf_find_tensor(file, "output.weight");
     if (!output)
         return KD_OK;
-    kd_status status = decode_rows(file, output, rows);
+    kd_status status = check_f32_matrix(file, output);
+    if (status == KD_OK)
+        decode_rows(output, rows);
     size_t count = (size_t)model->config.vocab_size * (size_t)model->config.n_embd;
     if (status == KD_OK && memcmp(rows, model->params.wte, count * sizeof *rows) != 0)
         status = kd_fail(KD_ERR_UNSUPPORTED, "%s: output.weight differs from token_embd.weight; "
@@ -268,5 +294,67 @@ kd_status kd_gguf_gpt2_load(const gguf_file *file, gpt2_model *model)
     free(rows);
     if (status != KD_OK)
         kd_gpt2_free(model);
+    return status;
+}
+
+static kd_qtype qtype_of(ggml_type type)
+{
+    return type == GGML_Q8_0 ? KD_QTYPE_Q8_0 : type == GGML_Q4_0 ? KD_QTYPE_Q4_0 : KD_QTYPE_F32;
+}
+
+/* A matrix of the quantized model: the file's blocks, used in place, or its
+ * f32/f16 rows (those that are not whole blocks) as an f32 matrix. */
+static kd_status load_qmatrix(const gguf_file *file, const gguf_gpt2_tensor *target,
+                              kd_qmatrix *matrix, float *rows)
+{
+    const gguf_tensor *found = kd_gguf_find_tensor(file, target->name);
+    int row_count = (int)target->ne[1], row_length = (int)target->ne[0];
+    if (is_quantized(found->type))
+        return kd_qmatrix_wrap(matrix, qtype_of(found->type), found->data, row_count, row_length);
+    decode_rows(found, rows);
+    return kd_qmatrix_quantize(matrix, KD_QTYPE_F32, rows, row_count, row_length, 0);
+}
+
+/* The tied output matrix, when stored, must be the token embedding's bytes. */
+static kd_status check_tied_blocks(const gguf_file *file)
+{
+    const gguf_tensor *output = kd_gguf_find_tensor(file, "output.weight");
+    const gguf_tensor *embedding = kd_gguf_find_tensor(file, "token_embd.weight");
+    if (output && (output->type != embedding->type ||
+                   memcmp(output->data, embedding->data, embedding->bytes) != 0))
+        return kd_fail(KD_ERR_UNSUPPORTED, "%s: output.weight differs from token_embd.weight; "
+                       "kd's GPT-2 ties them", file->path);
+    return KD_OK;
+}
+
+kd_status kd_gguf_gpt2_qload(const gguf_file *file, gpt2_qmodel *model)
+{
+    gpt2_config config;
+    kd_status status = kd_gguf_gpt2_config(file, &config);
+    if (status == KD_OK)
+        status = check_tied_blocks(file);
+    if (status == KD_OK)
+        status = kd_gpt2_qmodel_create(model, &config);
+    if (status != KD_OK)
+        return status;
+    size_t C = (size_t)config.n_embd;
+    size_t largest = (size_t)config.vocab_size > 4 * C ? (size_t)config.vocab_size : 4 * C;
+    float *rows = kd_alloc(largest * C, sizeof *rows, "tensor scratch");
+    if (!rows)
+        status = KD_ERR_NOMEM;
+    for (int i = 0; i < kd_gguf_gpt2_tensor_count(&config) && status == KD_OK; i++) {
+        gguf_gpt2_tensor target;
+        kd_gguf_gpt2_tensor_at(&config, &model->vectors, i, &target);
+        kd_qmatrix *matrix = kd_gguf_gpt2_qmatrix_at(model, i);
+        if (matrix)
+            status = load_qmatrix(file, &target, matrix, rows);
+        else
+            decode_rows(kd_gguf_find_tensor(file, target.name), target.data);
+    }
+    free(rows);
+    if (status == KD_OK)
+        status = kd_gpt2_qmodel_check(model);
+    if (status != KD_OK)
+        kd_gpt2_qmodel_free(model);
     return status;
 }

@@ -11,6 +11,13 @@ int kd_gguf_gpt2_tensor_count(const gpt2_config *config)
     return GLOBAL_TENSORS + BLOCK_TENSORS * config->n_layer;
 }
 
+/* base + offset, or NULL for a view that is not there (a quantized model's
+ * matrices, or no model at all when only names and shapes are wanted). */
+static float *at(float *base, size_t offset)
+{
+    return base ? base + offset : NULL;
+}
+
 static void set(gguf_gpt2_tensor *tensor, const char *name, float *data, uint64_t row,
                 uint64_t rows, int transposed)
 {
@@ -51,18 +58,18 @@ static void block_tensor(const gpt2_config *config, const gpt2_params *params, i
     };
     snprintf(name, sizeof name, "blk.%d.%s", layer, NAMES[index]);
     switch (index) {
-    case 0: set(tensor, name, params->ln1w + l * C, C, 1, 0); break;
-    case 1: set(tensor, name, params->ln1b + l * C, C, 1, 0); break;
-    case 2: set(tensor, name, params->qkvw + l * C * 3 * C, C, 3 * C, 1); break;
-    case 3: set(tensor, name, params->qkvb + l * 3 * C, 3 * C, 1, 0); break;
-    case 4: set(tensor, name, params->attprojw + l * C * C, C, C, 1); break;
-    case 5: set(tensor, name, params->attprojb + l * C, C, 1, 0); break;
-    case 6: set(tensor, name, params->ln2w + l * C, C, 1, 0); break;
-    case 7: set(tensor, name, params->ln2b + l * C, C, 1, 0); break;
-    case 8: set(tensor, name, params->fcw + l * C * 4 * C, C, 4 * C, 1); break;
-    case 9: set(tensor, name, params->fcb + l * 4 * C, 4 * C, 1, 0); break;
-    case 10: set(tensor, name, params->fcprojw + l * 4 * C * C, 4 * C, C, 1); break;
-    default: set(tensor, name, params->fcprojb + l * C, C, 1, 0); break;
+    case 0: set(tensor, name, at(params->ln1w, l * C), C, 1, 0); break;
+    case 1: set(tensor, name, at(params->ln1b, l * C), C, 1, 0); break;
+    case 2: set(tensor, name, at(params->qkvw, l * C * 3 * C), C, 3 * C, 1); break;
+    case 3: set(tensor, name, at(params->qkvb, l * 3 * C), 3 * C, 1, 0); break;
+    case 4: set(tensor, name, at(params->attprojw, l * C * C), C, C, 1); break;
+    case 5: set(tensor, name, at(params->attprojb, l * C), C, 1, 0); break;
+    case 6: set(tensor, name, at(params->ln2w, l * C), C, 1, 0); break;
+    case 7: set(tensor, name, at(params->ln2b, l * C), C, 1, 0); break;
+    case 8: set(tensor, name, at(params->fcw, l * C * 4 * C), C, 4 * C, 1); break;
+    case 9: set(tensor, name, at(params->fcb, l * 4 * C), 4 * C, 1, 0); break;
+    case 10: set(tensor, name, at(params->fcprojw, l * 4 * C * C), 4 * C, C, 1); break;
+    default: set(tensor, name, at(params->fcprojb, l * C), C, 1, 0); break;
     }
 }
 
@@ -74,6 +81,22 @@ void kd_gguf_gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params
     else
         block_tensor(config, params, (index - GLOBAL_TENSORS) / BLOCK_TENSORS,
                      (index - GLOBAL_TENSORS) % BLOCK_TENSORS, tensor);
+}
+
+kd_qmatrix *kd_gguf_gpt2_qmatrix_at(gpt2_qmodel *model, int index)
+{
+    if (index == 0)
+        return &model->wte;
+    if (index < GLOBAL_TENSORS)
+        return NULL;
+    gpt2_qlayer *layer = &model->layers[(index - GLOBAL_TENSORS) / BLOCK_TENSORS];
+    switch ((index - GLOBAL_TENSORS) % BLOCK_TENSORS) {
+    case 2: return &layer->qkv;
+    case 4: return &layer->attproj;
+    case 8: return &layer->fc;
+    case 10: return &layer->fcproj;
+    default: return NULL;
+    }
 }
 
 uint32_t kd_gguf_gpt2_file_type(ggml_type type)

@@ -41,28 +41,18 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
     return status;
 }
 
-/* The quantized model from the loaded one, which is freed first thing so
- * that only the quantized weights stay in memory while it runs. */
-static kd_status evaluate_quantized(gpt2_model *model, kd_qtype type, batcher *batches,
-                                    int seq_len, eval_result *result)
+static kd_status evaluate_quantized(const gpt2_qmodel *q, batcher *batches, int seq_len,
+                                    eval_result *result)
 {
-    gpt2_qmodel q;
     gpt2_qstate state = {0};
-    kd_status status = kd_qkernel_use_env();
+    kd_status status = kd_gpt2_qstate_create(&state, &q->config, seq_len);
     if (status == KD_OK)
-        status = kd_gpt2_qmodel_quantize(&q, model, type);
-    if (status != KD_OK)
-        return status;
-    kd_gpt2_free(model);
-    status = kd_gpt2_qstate_create(&state, &q.config, seq_len);
-    if (status == KD_OK)
-        status = kd_evaluate_qmodel(&q, &state, batches, result);
+        status = kd_evaluate_qmodel(q, &state, batches, result);
     kd_gpt2_qstate_free(&state);
-    kd_gpt2_qmodel_free(&q);
     return status;
 }
 
-static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
+static kd_status evaluate_part(model_weights *weights, const dataset *data, dataset_part part,
                                const eval_options *eval, eval_result *result)
 {
     batcher_options options;
@@ -73,8 +63,11 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
     options.trim_multiple = 16;
     batcher *batches = NULL;
     kd_status status = kd_batcher_create(data, part, &options, &batches);
-    if (status == KD_OK && eval->weights != KD_QTYPE_F32)
-        status = evaluate_quantized(model, eval->weights, batches, (int)options.seq_len, result);
+    if (status == KD_OK)
+        status = kd_model_quantize(weights, eval->weights, eval->model_dir);
+    gpt2_model *model = &weights->model;
+    if (status == KD_OK && weights->q.layers)
+        status = evaluate_quantized(&weights->q, batches, (int)options.seq_len, result);
     else if (status == KD_OK &&
              (status = kd_gpt2_prepare(model, eval->batch_size, (int)options.seq_len, 0)) == KD_OK)
         status = kd_evaluate_model(model, batches, 0, result);
@@ -84,7 +77,7 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
 {
-    gpt2_model model = {0};
+    model_weights weights = {0};
     gpt2_config model_config;
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
@@ -107,15 +100,15 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
         status = kd_memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
                                  batch_bytes, "evaluation");
     if (status == KD_OK)
-        status = kd_model_load(options->model_dir, &model, &tokenizer);
+        status = kd_model_load(options->model_dir, &weights, &tokenizer);
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
-        status = evaluate_part(&model, data, part, options, result);
+        status = evaluate_part(&weights, data, part, options, result);
     kd_dataset_free(data);
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);
-    kd_gpt2_free(&model);
+    kd_model_unload(&weights);
     kd_dir_lock_release(&lock);
     return status;
 }

@@ -45,16 +45,21 @@ static kd_status load_gguf_tokenizer(const gguf_file *file, kd_tokenizer **token
     return status;
 }
 
-static kd_status load_gguf(const char *path, gpt2_model *model, kd_tokenizer **tokenizer)
+/* q8_0 and q4_0 matrices stay in the mapped file; f32 and f16 ones are read
+ * into the fp32 model and the file is closed. */
+static kd_status load_gguf(const char *path, model_weights *weights, kd_tokenizer **tokenizer)
 {
-    gguf_file file;
-    kd_status status = kd_gguf_open(&file, path);
+    gguf_file *file = &weights->file;
+    kd_status status = kd_gguf_open(file, path);
     if (status != KD_OK)
         return status;
-    status = kd_gguf_gpt2_load(&file, model);
+    ggml_type type = kd_gguf_gpt2_matrix_type(file);
+    int quantized = type == GGML_Q8_0 || type == GGML_Q4_0;
+    status = quantized ? kd_gguf_gpt2_qload(file, &weights->q) : kd_gguf_gpt2_load(file, &weights->model);
     if (status == KD_OK && tokenizer)
-        status = load_gguf_tokenizer(&file, tokenizer);
-    kd_gguf_close(&file);
+        status = load_gguf_tokenizer(file, tokenizer);
+    if (!quantized)
+        kd_gguf_close(file);
     return status;
 }
 
@@ -70,21 +75,29 @@ static kd_status load_dir(const char *dir, gpt2_model *model, kd_tokenizer **tok
     return status;
 }
 
-kd_status kd_model_load(const char *path, gpt2_model *model, kd_tokenizer **tokenizer)
+kd_status kd_model_load(const char *path, model_weights *weights, kd_tokenizer **tokenizer)
 {
-    memset(model, 0, sizeof *model);
+    memset(weights, 0, sizeof *weights);
     if (tokenizer)
         *tokenizer = NULL;
-    kd_status status = kd_model_path_is_gguf(path) ? load_gguf(path, model, tokenizer)
-                                                   : load_dir(path, model, tokenizer);
+    kd_status status = kd_model_path_is_gguf(path) ? load_gguf(path, weights, tokenizer)
+                                                   : load_dir(path, &weights->model, tokenizer);
     if (status != KD_OK) {
-        kd_gpt2_free(model);
+        kd_model_unload(weights);
         if (tokenizer) {
             kd_tokenizer_free(*tokenizer);
             *tokenizer = NULL;
         }
     }
     return status;
+}
+
+void kd_model_unload(model_weights *weights)
+{
+    kd_gpt2_free(&weights->model);
+    kd_gpt2_qmodel_free(&weights->q);
+    if (weights->file.map)
+        kd_gguf_close(&weights->file);
 }
 
 kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type, int force,
@@ -110,5 +123,25 @@ kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type,
     kd_tokenizer_spelling_free(&spelling);
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
+    return status;
+}
+
+kd_status kd_model_quantize(model_weights *weights, kd_qtype type, const char *path)
+{
+    if (weights->q.layers) {
+        kd_qtype stored = weights->q.wte.type;
+        if (type != KD_QTYPE_F32 && type != stored)
+            return kd_fail(KD_ERR_INVALID, "%s holds %s matrices; --quantize %s does not apply",
+                           path, kd_qtype_name(stored), kd_qtype_name(type));
+        return kd_qkernel_use_env();
+    }
+    if (type == KD_QTYPE_F32)
+        return KD_OK;
+    kd_status status = kd_qkernel_use_env();
+    if (status == KD_OK)
+        status = kd_gpt2_qmodel_quantize(&weights->q, &weights->model, type);
+    /* Only the quantized weights stay in memory while it runs. */
+    if (status == KD_OK)
+        kd_gpt2_free(&weights->model);
     return status;
 }
