@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kd export and GGUF models in kd eval and kd generate: the export of a
+# kd export and GGUF models in kd eval, kd generate and kd bench: the export of a
 # random model directory as f32 and f16, read back by kd with the same loss
 # and greedy text as the directory; q8_0 and q4_0 exports run quantized with
 # the loss and text of the directory quantized in memory; a file written by tests/gguf_writer.py
@@ -70,6 +70,14 @@ for type in q8_0 q4_0; do
     [ "$(text "$work/$type.gguf")" = "$(cat "$work/out")" ] || fail "$type.gguf: greedy text differs"
     grep -q "($type)" "$work/err" || fail "$type.gguf did not run quantized: $(cat "$work/err")"
 done
+# kd bench times a file as stored.
+for type in f16 q8_0; do
+    expect 0 bench --model "$work/$type.gguf" --mode generate --seq 8 --new-tokens 4 --steps 1 \
+        --warmup 0 --json
+    want=$([ $type = f16 ] && echo f32 || echo $type)
+    [ "$(json "$work/out" "d['weights']")" = "$want" ] || fail "bench on $type.gguf: $(cat "$work/out")"
+done
+expect 2 bench --model "$work/q8_0.gguf" --mode fwd
 expect 1 eval --model "$work/q8_0.gguf" --data "$work/data.jsonl" --quantize q4_0
 grep -q "holds q8_0 matrices" "$work/err" || fail "--quantize on a q8_0 file: $(cat "$work/err")"
 
