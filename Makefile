@@ -27,7 +27,14 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+# llama.cpp for tests/cli_llama_cpp.sh: the prebuilt binaries of the npm
+# package node-llama-cpp, at the version tests/llama_cpp/package-lock.json
+# pins (needs node 20 or later and npm; nothing is compiled).
+LLAMA_CPP = tests/llama_cpp/node_modules/node-llama-cpp
+$(LLAMA_CPP): tests/llama_cpp/package-lock.json
+	npm ci --omit=optional --no-audit --no-fund --prefix tests/llama_cpp
+
+test: build $(LLAMA_CPP)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 # The whole job on the real dolly records: teacher, logit cache, two students

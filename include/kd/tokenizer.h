@@ -30,6 +30,25 @@ kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_pat
                                   kd_tokenizer **out);
 void kd_tokenizer_free(kd_tokenizer *tokenizer);
 
+/* A vocabulary and its merges as GPT-2 spells them (what vocab.json,
+ * merges.txt and GGUF files hold): tokens in id order, merges "left right"
+ * by rank. `source` names where they came from in messages. */
+typedef struct {
+    const char *source;
+    char **tokens;
+    int token_count;
+    char **merges;
+    int merge_count;
+} tokenizer_spelling;
+
+/* A tokenizer from spellings, checked as kd_tokenizer_load checks its files;
+ * the same vocabulary and merges give the same kd_tokenizer_hash. */
+kd_status kd_tokenizer_from_spelling(const tokenizer_spelling *spelling, kd_tokenizer **out);
+/* The spellings of a tokenizer's vocabulary and merges (source NULL);
+ * release them with kd_tokenizer_spelling_free. */
+kd_status kd_tokenizer_spell(const kd_tokenizer *tokenizer, tokenizer_spelling *spelling);
+void kd_tokenizer_spelling_free(tokenizer_spelling *spelling);
+
 /* Appends the ids of `text` (UTF-8, `length` bytes) to `out`. Special-token
  * strings such as "<|endoftext|>" in the text are encoded as ordinary text;
  * callers that want the special token push its id themselves. Invalid UTF-8

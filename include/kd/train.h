@@ -15,6 +15,7 @@
 
 #include "kd/core.h"
 #include "kd/data.h"
+#include "kd/gguf.h"
 #include "kd/io.h"
 #include "kd/nn.h"
 #include "kd/qgpt2.h"
@@ -173,9 +174,42 @@ typedef struct {
 kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
                        const train_run_options *options, train_summary *summary);
 
-/* Evaluates a model directory: on the given files (every record, no split),
- * or, with no files, on the validation split of the run that trained it
- * (model_dir/../config.json). */
+/* ---- models as directories or GGUF files ---------------------------------
+ *
+ * Wherever a command reads a model, the path may name a Hugging Face model
+ * directory or a GGUF file (kd export's, or another tool's in llama.cpp's
+ * gpt2 conventions); a directory is read under a shared lock. */
+
+int kd_model_path_is_gguf(const char *path);
+kd_status kd_model_config_read(const char *path, gpt2_config *config);
+
+/* A model read for inference. */
+typedef struct {
+    gpt2_model model;  /* f32 weights: a directory, or a GGUF file of f32/f16 matrices */
+    gpt2_qmodel q;     /* or, from a q8_0/q4_0 GGUF file, its matrices in place (q.layers set) */
+    gguf_file file;    /* that file, mapped while q uses it */
+} model_weights;
+
+/* Loads the model and its tokenizer (tokenizer NULL: only the model). On
+ * failure both are left freed. */
+kd_status kd_model_load(const char *path, model_weights *weights, kd_tokenizer **tokenizer);
+void kd_model_unload(model_weights *weights);
+/* Makes the model run quantized when `type` is q8_0 or q4_0: the f32 model
+ * is quantized and freed. A model read quantized runs as it is stored, and
+ * another `type` is an error naming `path`. Afterwards q.layers is set
+ * exactly when the quantized model runs. */
+kd_status kd_model_quantize(model_weights *weights, kd_qtype type, const char *path);
+
+/* Writes a model directory (config.json, model.safetensors, vocab.json,
+ * merges.txt) as one GGUF file: see kd/gguf.h. Unless `force`, an existing
+ * `out` is refused. *f16_fallbacks counts matrices stored f16 because their
+ * rows are not whole 32-value blocks. */
+kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type, int force,
+                         int *f16_fallbacks);
+
+/* Evaluates a model directory or GGUF file: on the given files (every
+ * record, no split), or, with no files, on the validation split of the run
+ * that trained it (model_dir/../config.json). */
 typedef struct {
     const char *model_dir;
     const char *const *data_files;

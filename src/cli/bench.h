@@ -4,11 +4,13 @@
 
 #include "kd/nn.h"
 #include "kd/quant.h"
+#include "kd/train.h"
 
 typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
 
 typedef struct {
     const char *config_path;
+    const char *model_path;  /* generate: a model directory or GGUF file instead of --config */
     const char *teacher_config_path;
     const char *mode_name;
     bench_mode mode;
@@ -36,6 +38,7 @@ typedef struct {
     double prefill_tokens_per_s; /* generate */
     size_t matrix_bytes;   /* generate: the weight matrices as stored */
     size_t matrix_f32_bytes; /* generate: the same in f32 */
+    kd_qtype weights;      /* generate: how the matrices ran (--quantize, or a quantized file) */
 } bench_timing;
 
 enum { BENCH_SEED = 1234 };

@@ -2,47 +2,53 @@
  * generate runs it (kd_gpt2_generate_tokens, greedy so every run decodes the
  * same number of tokens): a random prompt of --seq tokens, then
  * --new-tokens decoded. The step is one decoded token; prefill speed is
- * reported beside it. With --quantize the random f32 model is quantized and
+ * reported beside it. --model runs a model directory or GGUF file (a q8_0
+ * or q4_0 file quantized as stored) instead of random weights. With --quantize the random f32 model is quantized and
  * freed, and the quantized one runs (kd_gpt2_qgenerate_tokens). */
 #include <stdlib.h>
 
 #include "bench.h"
 #include "kd/qgpt2.h"
 
-/* The model that runs: f32, or quantized when q.layers is set. */
+/* The model that runs: f32, or quantized when weights.q.layers is set. */
 typedef struct {
-    gpt2_model model;
+    model_weights weights;
     gpt2_kv_cache cache;
-    gpt2_qmodel q;
     gpt2_qstate state;
 } engine;
 
+/* --model's weights, else random ones of the config's shape. */
+static kd_status engine_load(engine *e, const gpt2_config *config, const bench_options *o)
+{
+    if (o->model_path)
+        return kd_model_load(o->model_path, &e->weights, NULL);
+    kd_status status = kd_gpt2_create(&e->weights.model, config);
+    if (status == KD_OK)
+        kd_gpt2_init_random(&e->weights.model, BENCH_SEED);
+    return status;
+}
+
 static kd_status engine_create(engine *e, const gpt2_config *config, const bench_options *o)
 {
-    kd_status status = kd_gpt2_create(&e->model, config);
+    kd_status status = engine_load(e, config, o);
+    if (status == KD_OK)
+        status = kd_model_quantize(&e->weights, o->weights,
+                                   o->model_path ? o->model_path : o->config_path);
     if (status != KD_OK)
         return status;
-    kd_gpt2_init_random(&e->model, BENCH_SEED);
     int max_len = o->seq + o->new_tokens;
-    if (o->weights == KD_QTYPE_F32) {
-        if ((status = kd_gpt2_prepare(&e->model, 1, o->seq, 0)) == KD_OK)
-            status = kd_gpt2_kv_cache_create(&e->cache, config, max_len);
-        return status;
-    }
-    if ((status = kd_qkernel_use_env()) == KD_OK &&
-        (status = kd_gpt2_qmodel_quantize(&e->q, &e->model, o->weights)) == KD_OK)
-        status = kd_gpt2_qstate_create(&e->state, config, max_len);
-    /* Only the quantized weights stay in memory while it runs. */
-    kd_gpt2_free(&e->model);
+    if (e->weights.q.layers)
+        return kd_gpt2_qstate_create(&e->state, config, max_len);
+    if ((status = kd_gpt2_prepare(&e->weights.model, 1, o->seq, 0)) == KD_OK)
+        status = kd_gpt2_kv_cache_create(&e->cache, config, max_len);
     return status;
 }
 
 static void engine_free(engine *e)
 {
     kd_gpt2_kv_cache_free(&e->cache);
-    kd_gpt2_free(&e->model);
     kd_gpt2_qstate_free(&e->state);
-    kd_gpt2_qmodel_free(&e->q);
+    kd_model_unload(&e->weights);
 }
 
 static kd_status run_generation(engine *e, const int *prompt, const bench_options *o, int *out,
@@ -55,9 +61,9 @@ static kd_status run_generation(engine *e, const int *prompt, const bench_option
     sampling.stop_token = -1;
     gpt2_generate_stats stats;
     kd_status status =
-        e->q.layers ? kd_gpt2_qgenerate_tokens(&e->q, &e->state, prompt, o->seq, &sampling, NULL,
+        e->weights.q.layers ? kd_gpt2_qgenerate_tokens(&e->weights.q, &e->state, prompt, o->seq, &sampling, NULL,
                                                out, NULL, NULL, &stats)
-                    : kd_gpt2_generate_tokens(&e->model, &e->cache, prompt, o->seq, &sampling,
+                    : kd_gpt2_generate_tokens(&e->weights.model, &e->cache, prompt, o->seq, &sampling,
                                               NULL, out, NULL, NULL, &stats);
     *prefill_s = stats.prefill_seconds;
     *token_s = (stats.decode_seconds + stats.sample_seconds) /
@@ -95,8 +101,10 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
         bench_summarise(prefill_times, o->steps, &prefill);
         bench_summarise(token_times, o->steps, timing);
         timing->prefill_tokens_per_s = prefill.median_s;
-        if (e.q.layers)
-            kd_gpt2_qmodel_matrix_bytes(&e.q, &timing->matrix_bytes, &timing->matrix_f32_bytes);
+        timing->weights = e.weights.q.layers ? e.weights.q.wte.type : KD_QTYPE_F32;
+        if (e.weights.q.layers)
+            kd_gpt2_qmodel_matrix_bytes(&e.weights.q, &timing->matrix_bytes,
+                                        &timing->matrix_f32_bytes);
     }
     engine_free(&e);
     free(prompt);

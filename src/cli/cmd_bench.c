@@ -145,7 +145,7 @@ static void add_mode_figures(cJSON *json, const bench_options *options,
     if (options->mode == BENCH_GENERATE) {
         cJSON_AddNumberToObject(json, "new_tokens", options->new_tokens);
         cJSON_AddNumberToObject(json, "prefill_tokens_per_s", timing->prefill_tokens_per_s);
-        cJSON_AddStringToObject(json, "weights", kd_qtype_name(options->weights));
+        cJSON_AddStringToObject(json, "weights", kd_qtype_name(timing->weights));
     }
     if (timing->matrix_bytes) {
         cJSON_AddStringToObject(json, "qkernel", kd_qkernel_name(kd_qkernel_current()));
@@ -213,7 +213,7 @@ static void print_table(const bench_options *options, const gpt2_config *config,
         printf("loss        %.4f -> %.4f\n", timing->first_loss, timing->last_loss);
     if (timing->matrix_bytes)
         printf("weights     %s matrices, %.1f MB (%.3fx f32), %s kernels\n",
-               kd_qtype_name(options->weights), timing->matrix_bytes / 1e6,
+               kd_qtype_name(timing->weights), timing->matrix_bytes / 1e6,
                (double)timing->matrix_bytes / (double)timing->matrix_f32_bytes,
                kd_qkernel_name(kd_qkernel_current()));
     if (options->mode == BENCH_KD)
@@ -260,12 +260,14 @@ enum { BATCH_NOT_GIVEN = INT_MIN };
 
 static int check_options(const cli_command_spec *spec, bench_options *options)
 {
-    if (!options->config_path)
-        return cli_usage_error(spec, "--config is required");
+    if (!options->config_path == !options->model_path)
+        return cli_usage_error(spec, "one of --config and --model is required");
     if (!options->mode_name)
         return cli_usage_error(spec, "--mode is required");
     if (!parse_mode(options->mode_name, &options->mode))
         return cli_usage_error(spec, "--mode must be train, kd, fwd or generate");
+    if (options->model_path && options->mode != BENCH_GENERATE)
+        return cli_usage_error(spec, "--model applies to --mode generate");
     if (options->mode == BENCH_KD && !options->teacher_config_path)
         return cli_usage_error(spec, "--mode kd needs --teacher-config");
     if (options->topk < 0 || options->topk > DISTILL_MAX_TOP_K || options->samples < 0 ||
@@ -300,6 +302,8 @@ int cmd_bench(int argc, char **argv)
                              .topk = 32, .new_tokens = 64};
     const cli_option option_list[] = {
         {"--config", OPT_STRING, &options.config_path, "kd configuration with a \"model\" object"},
+        {"--model", OPT_STRING, &options.model_path,
+         "generate: a model directory or GGUF file to run instead of random weights"},
         {"--mode", OPT_STRING, &options.mode_name, "train, fwd, kd or generate"},
         {"--batch", OPT_INT, &options.batch, "sequences per step (default 4; generate: 1)"},
         {"--seq", OPT_INT, &options.seq, "tokens per sequence (default 256)"},
@@ -321,7 +325,8 @@ int cmd_bench(int argc, char **argv)
         .summary = "Time the GPT-2 engine on random tokens: median step time, tokens/s, model\n"
                    "FLOP/s (matrix products, full T x T attention: 6N + 12LTC per training\n"
                    "token, 2N + 4LTC forward, N = 12LC^2 + VC) and peak resident memory.",
-        .usage = "kd bench --config FILE --mode train|kd|fwd|generate [--batch B] [--seq T]\n"
+        .usage = "kd bench (--config FILE | --model DIR|FILE.gguf) --mode train|kd|fwd|generate\n"
+                 "         [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
                  "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]",
         .options = option_list,
@@ -338,7 +343,9 @@ int cmd_bench(int argc, char **argv)
         kd_set_threads(options.threads);
 
     gpt2_config config;
-    kd_status status = kd_gpt2_config_read_model_section(options.config_path, &config);
+    kd_status status = options.model_path
+                           ? kd_model_config_read(options.model_path, &config)
+                           : kd_gpt2_config_read_model_section(options.config_path, &config);
     if (status == KD_OK)
         status = check_sizes(&options, &config);
     bench_timing timing = {0};

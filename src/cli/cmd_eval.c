@@ -29,7 +29,7 @@ int cmd_eval(int argc, char **argv)
     int json = 0, batch = 8, seq = 0, threads = 0;
     const char *weights = "f32";
     const cli_option options[] = {
-        {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
+        {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab) or GGUF file"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},

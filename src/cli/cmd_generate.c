@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "kd/data.h"
-#include "kd/hf.h"
 #include "kd/nn.h"
 #include "kd/qgpt2.h"
 #include "kd/tokenizer.h"
@@ -28,9 +27,8 @@ typedef struct {
 
 /* Everything a run holds, released in one place. */
 typedef struct {
-    gpt2_model model;
+    model_weights weights; /* weights.q runs when set (--quantize, or a quantized file) */
     gpt2_kv_cache cache;
-    gpt2_qmodel q;      /* with --quantize: the model that runs */
     gpt2_qstate state;
     kd_tokenizer *tokenizer;
     kd_token_buffer prompt;
@@ -89,18 +87,15 @@ static void report_speed(const gpt2_generate_stats *stats, const gpt2_sampling *
 static kd_status run_generation(const generate_args *args, const gpt2_sampling *base,
                                 generate_run *run)
 {
-    /* Only loading reads the directory, so the lock covers only that. */
-    kd_dir_lock lock;
-    kd_status status = kd_dir_lock_acquire(args->model_dir, KD_LOCK_SHARED, &lock);
+    kd_status status = kd_model_load(args->model_dir, &run->weights, &run->tokenizer);
     if (status == KD_OK)
-        status = kd_model_dir_load(args->model_dir, &run->model);
-    if (status == KD_OK)
-        status = kd_tokenizer_load(args->model_dir, &run->tokenizer);
-    kd_dir_lock_release(&lock);
+        status = kd_model_quantize(&run->weights, args->weights, args->model_dir);
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
-    gpt2_config shape = run->model.config; /* outlives the f32 model */
+    const gpt2_qmodel *q = run->weights.q.layers ? &run->weights.q : NULL;
+    gpt2_model *model = &run->weights.model;
+    gpt2_config shape = q ? q->config : model->config;
     const gpt2_config *config = &shape;
     if (status == KD_OK)
         status = kd_gpt2_prompt_check(config, count);
@@ -113,27 +108,22 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     int room = config->n_positions - count;
     int max_len = count + (sampling.max_new_tokens < room ? sampling.max_new_tokens : room);
     fprintf(stderr, "kd generate: %d layers, %d wide, %zu parameters (%s); prompt of %d tokens\n",
-            config->n_layer, config->n_embd, run->model.num_params, kd_qtype_name(args->weights),
-            count);
+            config->n_layer, config->n_embd, kd_gpt2_num_params(config),
+            kd_qtype_name(q ? q->wte.type : KD_QTYPE_F32), count);
 
     kd_rng rng;
     kd_rng_seed(&rng, (uint64_t)args->seed);
     gpt2_generate_stats stats;
-    if (args->weights == KD_QTYPE_F32) {
-        if ((status = kd_gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
+    if (!q) {
+        if ((status = kd_gpt2_prepare(model, 1, count, 0)) != KD_OK ||
             (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
             return status;
-        status = kd_gpt2_generate_tokens(&run->model, &run->cache, run->prompt.ids, count,
-                                         &sampling, &rng, NULL, print_token, run->tokenizer,
-                                         &stats);
+        status = kd_gpt2_generate_tokens(model, &run->cache, run->prompt.ids, count, &sampling,
+                                         &rng, NULL, print_token, run->tokenizer, &stats);
     } else {
-        if ((status = kd_qkernel_use_env()) != KD_OK ||
-            (status = kd_gpt2_qmodel_quantize(&run->q, &run->model, args->weights)) != KD_OK ||
-            (status = kd_gpt2_qstate_create(&run->state, config, max_len)) != KD_OK)
+        if ((status = kd_gpt2_qstate_create(&run->state, config, max_len)) != KD_OK)
             return status;
-        /* Only the quantized weights stay in memory while it runs. */
-        kd_gpt2_free(&run->model);
-        status = kd_gpt2_qgenerate_tokens(&run->q, &run->state, run->prompt.ids, count, &sampling,
+        status = kd_gpt2_qgenerate_tokens(q, &run->state, run->prompt.ids, count, &sampling,
                                           &rng, NULL, print_token, run->tokenizer, &stats);
     }
     if (isatty(STDOUT_FILENO))
@@ -154,7 +144,7 @@ int cmd_generate(int argc, char **argv)
     };
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
-         "model directory (config.json, model.safetensors, vocab.json, merges.txt)"},
+         "model directory (config.json, model.safetensors, vocab.json, merges.txt) or GGUF file"},
         {"--prompt", OPT_STRING, &args.prompt,
          "the instruction (or, with --raw, the text) to continue"},
         {"--raw", OPT_FLAG, &args.raw, "feed the prompt as is, without the instruction template"},
@@ -202,9 +192,8 @@ int cmd_generate(int argc, char **argv)
     generate_run run = {0};
     kd_status status = run_generation(&args, &sampling, &run);
     kd_gpt2_kv_cache_free(&run.cache);
-    kd_gpt2_free(&run.model);
     kd_gpt2_qstate_free(&run.state);
-    kd_gpt2_qmodel_free(&run.q);
+    kd_model_unload(&run.weights);
     kd_tokenizer_free(run.tokenizer);
     kd_token_buffer_free(&run.prompt);
     return status == KD_OK ? CLI_EXIT_OK : cli_fail("generate");

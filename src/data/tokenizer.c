@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_path,
-                                  kd_tokenizer **out)
+/* Fills a new tokenizer's vocabulary and merges from `input`, feeding them to `hash`. */
+typedef kd_status (*tokenizer_fill)(kd_tokenizer *tokenizer, const void *input,
+                                    XXH3_state_t *hash);
+
+/* What every tokenizer needs beyond its vocabulary and merges, whatever they come from. */
+static kd_status tokenizer_create(tokenizer_fill fill, const void *input, kd_tokenizer **out)
 {
     *out = NULL;
     kd_tokenizer *tokenizer = kd_alloc(1, sizeof *tokenizer, "tokenizer");
@@ -17,9 +21,7 @@ kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_pat
         return kd_fail(KD_ERR_NOMEM, "cannot allocate a tokenizer");
     }
     XXH3_64bits_reset(hash);
-    kd_status status = kd_vocab_parse(tokenizer, vocab_path, hash);
-    if (status == KD_OK)
-        status = kd_merges_parse(tokenizer, merges_path, hash);
+    kd_status status = fill(tokenizer, input, hash);
     if (status == KD_OK)
         status = kd_bpe_find_whole_tokens(tokenizer);
     if (status == KD_OK)
@@ -32,6 +34,45 @@ kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_pat
     }
     *out = tokenizer;
     return KD_OK;
+}
+
+typedef struct {
+    const char *vocab_path, *merges_path;
+} tokenizer_files;
+
+static kd_status fill_from_files(kd_tokenizer *tokenizer, const void *input, XXH3_state_t *hash)
+{
+    const tokenizer_files *files = input;
+    kd_status status = kd_vocab_parse(tokenizer, files->vocab_path, hash);
+    if (status == KD_OK)
+        status = kd_merges_parse(tokenizer, files->merges_path, hash);
+    return status;
+}
+
+kd_status kd_tokenizer_load_files(const char *vocab_path, const char *merges_path,
+                                  kd_tokenizer **out)
+{
+    tokenizer_files files = {vocab_path, merges_path};
+    return tokenizer_create(fill_from_files, &files, out);
+}
+
+static kd_status fill_from_spelling(kd_tokenizer *tokenizer, const void *input,
+                                    XXH3_state_t *hash)
+{
+    const tokenizer_spelling *spelling = input;
+    kd_status status = kd_vocab_store(tokenizer, spelling->source,
+                                      (const char *const *)spelling->tokens,
+                                      spelling->token_count, hash);
+    if (status == KD_OK)
+        status = kd_merges_store(tokenizer, spelling->source,
+                                 (const char *const *)spelling->merges, spelling->merge_count,
+                                 hash);
+    return status;
+}
+
+kd_status kd_tokenizer_from_spelling(const tokenizer_spelling *spelling, kd_tokenizer **out)
+{
+    return tokenizer_create(fill_from_spelling, spelling, out);
 }
 
 kd_status kd_tokenizer_load(const char *dir, kd_tokenizer **out)

@@ -59,3 +59,14 @@ kd_status kd_byte_unicode_to_bytes(const char *spelling, size_t length, uint8_t 
     *out_length = used;
     return KD_OK;
 }
+
+uint32_t kd_byte_unicode_encode(int byte)
+{
+    if ((byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE)
+        return (uint32_t)byte;
+    if (byte <= 0x20)
+        return 0x100u + (uint32_t)byte;
+    if (byte <= 0xA0)
+        return 0x121u + (uint32_t)(byte - 0x7F);
+    return 0x143;  /* 0xAD */
+}

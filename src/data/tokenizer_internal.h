@@ -19,6 +19,8 @@
 /* The byte that a vocab.json character stands for, or -1 when the code point
  * is not one of GPT-2's 256 byte characters. */
 int kd_byte_unicode_decode(uint32_t codepoint);
+/* The code point GPT-2 spells `byte` (0..255) with. */
+uint32_t kd_byte_unicode_encode(int byte);
 /* Undoes the byte spelling of a token (`length` bytes of UTF-8) into `out`,
  * which has room for `length` bytes; a character outside the alphabet is a
  * KD_ERR_FORMAT naming it. */
@@ -112,6 +114,12 @@ static inline void hash_update_u32(XXH3_state_t *hash, uint32_t value)
 kd_status kd_vocab_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
 /* Fills merge_count and merges, and feeds the merges in order to `hash`. */
 kd_status kd_merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_t *hash);
+/* The same from spelled tokens in id order and "left right" merges in rank
+ * order (a GGUF file's); `source` names them in messages. */
+kd_status kd_vocab_store(kd_tokenizer *tokenizer, const char *source, const char *const *tokens,
+                         int count, XXH3_state_t *hash);
+kd_status kd_merges_store(kd_tokenizer *tokenizer, const char *source, const char *const *merges,
+                          int count, XXH3_state_t *hash);
 /* Compiles GPT-2's pre-tokenizer regex, JIT-compiled where PCRE2 can. */
 kd_status kd_pretokenizer_compile(pcre2_code **out);
 

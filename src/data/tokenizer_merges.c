@@ -120,3 +120,27 @@ kd_status kd_merges_parse(kd_tokenizer *tokenizer, const char *path, XXH3_state_
     free(text);
     return status;
 }
+
+kd_status kd_merges_store(kd_tokenizer *tokenizer, const char *source, const char *const *merges,
+                          int count, XXH3_state_t *hash)
+{
+    size_t longest = 1;
+    for (int i = 0; i < count; i++) {
+        size_t length = strlen(merges[i]);
+        longest = length > longest ? length : longest;
+    }
+    /* Messages number the merges from 1, as lines of merges.txt. */
+    merges_reader reader = {.path = source, .line = 1, .first_line = 1};
+    kd_status status = kd_merge_table_create(&tokenizer->merges, (size_t)count + 1);
+    if (status == KD_OK && !(reader.scratch = kd_alloc(longest, 1, "merge")))
+        status = KD_ERR_NOMEM;
+    if (status == KD_OK)
+        hash_update_u32(hash, UINT32_MAX);
+    for (int i = 0; i < count && status == KD_OK; i++, reader.line++) {
+        size_t length = strlen(merges[i]);
+        status = length ? add_merge(tokenizer, &reader, merges[i], length, hash)
+                        : kd_fail(KD_ERR_FORMAT, "%s:%d: empty merge", source, reader.line);
+    }
+    free(reader.scratch);
+    return status;
+}

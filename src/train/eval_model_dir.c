@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kd/hf.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
@@ -42,28 +41,18 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
     return status;
 }
 
-/* The quantized model from the loaded one, which is freed first thing so
- * that only the quantized weights stay in memory while it runs. */
-static kd_status evaluate_quantized(gpt2_model *model, kd_qtype type, batcher *batches,
-                                    int seq_len, eval_result *result)
+static kd_status evaluate_quantized(const gpt2_qmodel *q, batcher *batches, int seq_len,
+                                    eval_result *result)
 {
-    gpt2_qmodel q;
     gpt2_qstate state = {0};
-    kd_status status = kd_qkernel_use_env();
+    kd_status status = kd_gpt2_qstate_create(&state, &q->config, seq_len);
     if (status == KD_OK)
-        status = kd_gpt2_qmodel_quantize(&q, model, type);
-    if (status != KD_OK)
-        return status;
-    kd_gpt2_free(model);
-    status = kd_gpt2_qstate_create(&state, &q.config, seq_len);
-    if (status == KD_OK)
-        status = kd_evaluate_qmodel(&q, &state, batches, result);
+        status = kd_evaluate_qmodel(q, &state, batches, result);
     kd_gpt2_qstate_free(&state);
-    kd_gpt2_qmodel_free(&q);
     return status;
 }
 
-static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
+static kd_status evaluate_part(model_weights *weights, const dataset *data, dataset_part part,
                                const eval_options *eval, eval_result *result)
 {
     batcher_options options;
@@ -74,8 +63,11 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
     options.trim_multiple = 16;
     batcher *batches = NULL;
     kd_status status = kd_batcher_create(data, part, &options, &batches);
-    if (status == KD_OK && eval->weights != KD_QTYPE_F32)
-        status = evaluate_quantized(model, eval->weights, batches, (int)options.seq_len, result);
+    if (status == KD_OK)
+        status = kd_model_quantize(weights, eval->weights, eval->model_dir);
+    gpt2_model *model = &weights->model;
+    if (status == KD_OK && weights->q.layers)
+        status = evaluate_quantized(&weights->q, batches, (int)options.seq_len, result);
     else if (status == KD_OK &&
              (status = kd_gpt2_prepare(model, eval->batch_size, (int)options.seq_len, 0)) == KD_OK)
         status = kd_evaluate_model(model, batches, 0, result);
@@ -85,20 +77,18 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
 {
-    gpt2_model model = {0};
+    model_weights weights = {0};
     gpt2_config model_config;
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
     run_config config = {0};
     dataset_part part = DATASET_ALL;
-    char path[KD_PATH_CAPACITY];
-    kd_dir_lock lock; /* not while its run rewrites it */
-    kd_status status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &lock);
-    if (status != KD_OK)
-        return status;
-    status = kd_path_join(path, sizeof path, options->model_dir, KD_MODEL_CONFIG_FILE);
+    kd_dir_lock lock = {.fd = -1}; /* a directory: not while its run rewrites it */
+    kd_status status = KD_OK;
+    if (!kd_model_path_is_gguf(options->model_dir))
+        status = kd_dir_lock_acquire(options->model_dir, KD_LOCK_SHARED, &lock);
     if (status == KD_OK)
-        status = kd_gpt2_config_read(path, &model_config);
+        status = kd_model_config_read(options->model_dir, &model_config);
     if (status == KD_OK)
         status = eval_data_options(options, &model_config, &config, &part);
     if (status == KD_OK && config.data.seq_len > (size_t)model_config.n_positions)
@@ -110,17 +100,15 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
         status = kd_memory_check(&model_config, options->batch_size, (int)config.data.seq_len, 0,
                                  batch_bytes, "evaluation");
     if (status == KD_OK)
-        status = kd_model_dir_load(options->model_dir, &model);
-    if (status == KD_OK)
-        status = kd_tokenizer_load(options->model_dir, &tokenizer);
+        status = kd_model_load(options->model_dir, &weights, &tokenizer);
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
-        status = evaluate_part(&model, data, part, options, result);
+        status = evaluate_part(&weights, data, part, options, result);
     kd_dataset_free(data);
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);
-    kd_gpt2_free(&model);
+    kd_model_unload(&weights);
     kd_dir_lock_release(&lock);
     return status;
 }
