@@ -6,7 +6,7 @@ CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
 # curl and python3 are for the tests (scripts/fetch-assets.sh, JSON checks).
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
-           libcmocka-dev libpcre2-dev libxxhash-dev curl python3
+           libcmocka-dev libpcre2-dev libxxhash-dev libdnnl-dev curl python3
 
 .PHONY: all deps build test demo clean
 
