@@ -20,6 +20,8 @@ typedef struct {
     int samples;
     int new_tokens;   /* generate: tokens decoded after the prompt */
     int json;
+    const char *precision_name;
+    kd_precision precision; /* of the products, resolved (never auto) */
 } bench_options;
 
 typedef struct {

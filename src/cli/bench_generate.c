@@ -45,6 +45,8 @@ kd_status bench_generate(const bench_options *o, const gpt2_config *config, benc
     if (status == KD_OK)
         status = kd_gpt2_prepare(&model, 1, o->seq, 0);
     if (status == KD_OK)
+        status = kd_gpt2_set_precision(&model, o->precision);
+    if (status == KD_OK)
         status = kd_gpt2_kv_cache_create(&cache, config, o->seq + o->new_tokens);
     kd_rng rng;
     kd_rng_seed(&rng, BENCH_SEED + 1);

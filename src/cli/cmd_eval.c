@@ -26,12 +26,14 @@ int cmd_eval(int argc, char **argv)
     const char *model = NULL;
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
+    const char *precision = NULL;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--precision", OPT_STRING, &precision, CLI_PRECISION_HELP},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -39,7 +41,7 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--json]",
+        .usage = "kd eval --model DIR [--data FILE]... [--precision P] [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -50,9 +52,11 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--model is required");
     if (batch < 1 || seq < 0 || threads < 0)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
+    eval_options eval = {model, data.items, data.count, batch, seq, KD_PRECISION_AUTO};
+    if ((status = cli_precision_check(&spec, precision, &eval.precision)) != CLI_EXIT_OK)
+        return status;
     if (threads > 0)
         kd_set_threads(threads);
-    eval_options eval = {model, data.items, data.count, batch, seq};
     eval_result result;
     if (kd_eval_model_dir(&eval, &result) != KD_OK)
         return cli_fail("eval");

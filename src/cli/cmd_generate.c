@@ -22,6 +22,8 @@ typedef struct {
     float top_p;
     int max_new_tokens;
     int seed;
+    const char *precision_name;
+    kd_precision precision;
 } generate_args;
 
 /* Everything a run holds, released in one place. */
@@ -108,6 +110,7 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     int room = config->n_positions - count;
     int max_len = count + (sampling.max_new_tokens < room ? sampling.max_new_tokens : room);
     if ((status = kd_gpt2_prepare(&run->model, 1, count, 0)) != KD_OK ||
+        (status = kd_model_use_precision(&run->model, args->precision, "kd generate")) != KD_OK ||
         (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
         return status;
     fprintf(stderr, "kd generate: %d layers, %d wide, %zu parameters; prompt of %d tokens\n",
@@ -131,7 +134,7 @@ int cmd_generate(int argc, char **argv)
     kd_gpt2_sampling_default(&sampling);
     generate_args args = {
         .temperature = sampling.temperature, .top_k = sampling.top_k, .top_p = sampling.top_p,
-        .max_new_tokens = sampling.max_new_tokens, .seed = 1,
+        .max_new_tokens = sampling.max_new_tokens, .seed = 1, .precision = KD_PRECISION_AUTO,
     };
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
@@ -147,6 +150,8 @@ int cmd_generate(int argc, char **argv)
          "then among the fewest reaching probability P (default 1 = off)"},
         {"--max-new-tokens", OPT_INT, &args.max_new_tokens, "stop after N tokens (default 128)"},
         {"--seed", OPT_INT, &args.seed, "random seed: same seed, same text (default 1)"},
+        {"--precision", OPT_STRING, &args.precision_name,
+         CLI_PRECISION_HELP "; the prompt's pass only"},
     };
     const cli_command_spec spec = {
         .name = "generate",
@@ -155,7 +160,7 @@ int cmd_generate(int argc, char **argv)
                    "stops at <|endoftext|>, --max-new-tokens\nor the model's context length. stdout "
                    "holds only the generated text; progress and speed go\nto stderr.",
         .usage = "kd generate --model DIR --prompt TEXT [--raw] [--temperature T] [--top-k K]\n"
-                 "                   [--top-p P] [--max-new-tokens N] [--seed N]",
+                 "                   [--top-p P] [--max-new-tokens N] [--seed N] [--precision P]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -169,6 +174,9 @@ int cmd_generate(int argc, char **argv)
         return cli_usage_error(&spec, "--prompt is required");
     if (args.seed < 0)
         return cli_usage_error(&spec, "--seed must be >= 0");
+    if ((exit_code = cli_precision_check(&spec, args.precision_name, &args.precision)) !=
+        CLI_EXIT_OK)
+        return exit_code;
     sampling.temperature = args.temperature;
     sampling.top_k = args.top_k;
     sampling.top_p = args.top_p;

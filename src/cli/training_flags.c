@@ -12,6 +12,7 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--stop-after", OPT_INT, &flags->stop_after, "end after this step as if interrupted"},
         {"--seed", OPT_INT, &flags->seed, "seed for initialisation and data order"},
         {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
+        {"--precision", OPT_STRING, &flags->precision, CLI_PRECISION_HELP " (default: the config's)"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -21,10 +22,13 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         options[count + i] = rows[i];
 }
 
-int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags)
+int cli_training_check(const cli_command_spec *spec, cli_training_flags *flags)
 {
     if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0)
         return cli_usage_error(spec, "counts must not be negative");
+    int status = cli_precision_check(spec, flags->precision, &flags->precision_requested);
+    if (status != CLI_EXIT_OK)
+        return status;
     return cli_start_check(spec, flags->resume, flags->force);
 }
 
@@ -43,5 +47,7 @@ run_dir_start cli_start(int resume, int force)
 train_overrides cli_training_overrides(const cli_training_flags *flags)
 {
     return (train_overrides){.epochs = flags->epochs, .max_steps = flags->max_steps,
-                             .seed = flags->seed, .threads = flags->threads};
+                             .seed = flags->seed, .threads = flags->threads,
+                             .precision_given = flags->precision != NULL,
+                             .precision = flags->precision_requested};
 }

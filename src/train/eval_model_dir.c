@@ -43,7 +43,7 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
 }
 
 static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
-                               int batch_size, eval_result *result)
+                               int batch_size, kd_precision precision, eval_result *result)
 {
     batcher_options options;
     kd_batcher_options_default(&options);
@@ -55,6 +55,8 @@ static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_p
     kd_status status = kd_batcher_create(data, part, &options, &batches);
     if (status == KD_OK)
         status = kd_gpt2_prepare(model, batch_size, (int)options.seq_len, 0);
+    if (status == KD_OK)
+        status = kd_model_use_precision(model, precision, "kd eval");
     if (status == KD_OK)
         status = kd_evaluate_model(model, batches, 0, result);
     kd_batcher_free(batches);
@@ -94,7 +96,8 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
-        status = evaluate_part(&model, data, part, options->batch_size, result);
+        status = evaluate_part(&model, data, part, options->batch_size, options->precision,
+                               result);
     kd_dataset_free(data);
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);
