@@ -41,7 +41,7 @@ grep -q "expected fp32, bf16 or auto" "$work/err" || fail "bad value named: $(ca
 
 # Every command says what it chose; the teacher in the precision of this CPU.
 expect 0 teacher train --config "$work/teacher.json" --out "$work/teacher"
-grep -q "precision $native (auto; " "$work/err" || fail "teacher train prints its precision"
+grep -q "precision $native (auto: " "$work/err" || fail "teacher train prints its precision"
 expect 0 teacher cache --model "$work/teacher/model" --out "$work/cache" --topk 8
 grep -q "kd teacher cache: precision $native" "$work/err" || fail "teacher cache prints it"
 [ "$(json "$work/cache/manifest.json" 'd["teacher_precision"]')" = "$native" ] ||

@@ -117,19 +117,23 @@ typedef struct {
 typedef enum {
     KD_PRECISION_FP32 = 0,
     KD_PRECISION_BF16 = 1,
-    KD_PRECISION_AUTO = 2, /* bf16 where the CPU multiplies bf16 natively, else fp32 */
+    KD_PRECISION_AUTO = 2, /* bf16 where the CPU's native bf16 products outrun fp32 */
 } kd_precision;
 
 /* "fp32", "bf16" or "auto". */
 const char *kd_precision_name(kd_precision precision);
 kd_status kd_precision_parse(const char *text, kd_precision *precision);
 /* The precision a run uses for `requested`: auto becomes bf16 where the CPU
- * has native bf16 products (AVX512-BF16 or AMX, through oneDNN) and fp32
- * elsewhere. bf16 on a CPU or build without them is KD_ERR_UNSUPPORTED with
- * a line saying what is missing and that auto or fp32 will run. */
+ * multiplies bf16 natively and faster than fp32 (AMX, or AVX512-BF16 on AMD
+ * Zen 4/5, through oneDNN) and fp32 elsewhere, including Intel CPUs whose
+ * only bf16 instruction is AVX512-BF16 (no faster than their fp32 FMAs).
+ * bf16 runs wherever it is native; on a CPU or build without it, it is
+ * KD_ERR_UNSUPPORTED with a line saying what is missing and that auto or
+ * fp32 will run. */
 kd_status kd_precision_resolve(kd_precision requested, kd_precision *chosen);
-/* One line for the user: the precision chosen and what runs it, e.g.
- * "precision bf16 (auto; oneDNN avx512_core_bf16)". */
+/* One line for the user: the precision chosen, why when auto chose it, and
+ * what runs it, e.g. "precision bf16 (auto: native bf16 outruns fp32 here;
+ * oneDNN avx512_core_amx)". */
 void kd_precision_describe(kd_precision requested, kd_precision chosen, char *out,
                            size_t capacity);
 

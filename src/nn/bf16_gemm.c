@@ -249,15 +249,30 @@ static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t feature)
     return ((unsigned)isa & (unsigned)feature) == (unsigned)feature;
 }
 
+/* AMX multiplies bf16 tiles at many times fp32's rate. AVX512-BF16's
+ * VDPBF16PS does 64 FLOPs per instruction against FMA's 32: AMD's Zen 4 and
+ * Zen 5 issue two a cycle, twice fp32's FLOPs, but Intel issues one (port 0),
+ * the same FLOPs as its two FMA ports, and oneDNN's bf16 products ran at
+ * 0.6-0.75x OpenBLAS's sgemm on an Emerald Rapids without AMX
+ * (docs/precision.md). */
+static int bf16_outruns_fp32(dnnl_cpu_isa_t isa)
+{
+    __builtin_cpu_init();
+    return isa_has(isa, dnnl_cpu_isa_avx512_core_amx) || __builtin_cpu_is("amd");
+}
+
 bf16_support kd_bf16_support(void)
 {
     static int known;
     static bf16_support support;
     if (!known) {
         dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-        support = !probe_product()                             ? BF16_NONE
-                  : isa_has(isa, dnnl_cpu_isa_avx512_core_bf16) ? BF16_NATIVE
-                                                               : BF16_EMULATED;
+        if (!probe_product())
+            support = BF16_NONE;
+        else if (!isa_has(isa, dnnl_cpu_isa_avx512_core_bf16))
+            support = BF16_EMULATED;
+        else
+            support = bf16_outruns_fp32(isa) ? BF16_FAST : BF16_NATIVE;
         known = 1;
     }
     return support;

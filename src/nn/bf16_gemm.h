@@ -40,7 +40,9 @@ void kd_bf16_gemm(const bf16_gemm_shape *shape, const bf16 *A, const bf16 *B, co
 typedef enum {
     BF16_NONE = 0,     /* no bf16 product on this CPU (or no oneDNN) */
     BF16_EMULATED = 1, /* oneDNN runs bf16 products, but through fp32 arithmetic */
-    BF16_NATIVE = 2,   /* the CPU multiplies bf16 itself (AVX512-BF16 or AMX) */
+    BF16_NATIVE = 2,   /* the CPU multiplies bf16 itself, at no more FLOPs than fp32 */
+    BF16_FAST = 3,     /* natively and faster than fp32: AMX tiles, or AVX512-BF16 on
+                          AMD */
 } bf16_support;
 
 /* What this CPU and build offer, asked of oneDNN once. */

@@ -25,8 +25,9 @@ kd_status kd_precision_parse(const char *text, kd_precision *precision)
 
 kd_status kd_precision_resolve(kd_precision requested, kd_precision *chosen)
 {
-    int native = kd_bf16_support() == BF16_NATIVE;
-    *chosen = requested == KD_PRECISION_AUTO ? (native ? KD_PRECISION_BF16 : KD_PRECISION_FP32)
+    bf16_support support = kd_bf16_support();
+    int native = support >= BF16_NATIVE, fast = support == BF16_FAST;
+    *chosen = requested == KD_PRECISION_AUTO ? (fast ? KD_PRECISION_BF16 : KD_PRECISION_FP32)
                                              : requested;
     if (*chosen != KD_PRECISION_BF16 || native)
         return KD_OK;
@@ -43,14 +44,24 @@ kd_status kd_precision_resolve(kd_precision requested, kd_precision *chosen)
 #endif
 }
 
+/* Why auto chose what it did, in a few words. */
+static const char *auto_reason(void)
+{
+    switch (kd_bf16_support()) {
+    case BF16_FAST: return "native bf16 outruns fp32 here";
+    case BF16_NATIVE: return "native bf16, but no faster than fp32 on this CPU";
+    default: return "no native bf16";
+    }
+}
+
 void kd_precision_describe(kd_precision requested, kd_precision chosen, char *out,
                            size_t capacity)
 {
     const char *how = chosen == KD_PRECISION_BF16 ? "oneDNN" : "OpenBLAS";
     const char *isa = chosen == KD_PRECISION_BF16 ? kd_bf16_isa_name() : "sgemm";
     if (requested == KD_PRECISION_AUTO)
-        snprintf(out, capacity, "precision %s (auto; %s %s)", kd_precision_name(chosen), how,
-                 isa);
+        snprintf(out, capacity, "precision %s (auto: %s; %s %s)", kd_precision_name(chosen),
+                 auto_reason(), how, isa);
     else
         snprintf(out, capacity, "precision %s (%s %s)", kd_precision_name(chosen), how, isa);
 }
