@@ -56,10 +56,11 @@ typedef struct {
     unsigned long last_use;
 } gemm_entry;
 
-/* A model uses a dozen shapes (four layers' products forward, eight
- * backward, the head's padded chunks); a teacher and a student twice that.
- * Past this many the least recently used one is dropped. */
-enum { GEMM_CACHE_SIZE = 64 };
+/* A model uses a dozen shapes in its blocks (four products forward, eight
+ * backward) and three per padded head chunk size (at most 16 sizes); a
+ * teacher and a student twice that. Past this many the least recently used
+ * one is dropped. */
+enum { GEMM_CACHE_SIZE = 128 };
 
 static struct {
     int ready;
