@@ -154,6 +154,26 @@ static void fixture_make(model_fixture *f, kd_precision precision, int training)
     }
 }
 
+/* The same model in fp32 and in bf16; where bf16 cannot run, checks that it
+ * is refused and returns 0. */
+static int pair_make(model_fixture *f32, model_fixture *f16, int training)
+{
+    if (!bf16_runs()) {
+        check_bf16_refused();
+        return 0;
+    }
+    fixture_make(f32, KD_PRECISION_FP32, training);
+    fixture_make(f16, KD_PRECISION_BF16, training);
+    return 1;
+}
+
+/* The (N_, V_) logits of the fixture's tokens. */
+static void logits_of(model_fixture *f, float *logits)
+{
+    kd_gpt2_forward(&f->model, f->tokens, B_, T_);
+    kd_gpt2_head_logits(&f->model, 0, N_, logits);
+}
+
 static double rms(const float *x, size_t n)
 {
     double sum = 0.0;
@@ -180,18 +200,12 @@ static double relative_l2(const float *got, const float *want, size_t n)
 static void test_forward_against_fp32(void **state)
 {
     (void)state;
-    if (!bf16_runs()) {
-        check_bf16_refused();
-        return;
-    }
     static model_fixture f32, f16;
     static float logits32[N_ * V_], logits16[N_ * V_];
-    fixture_make(&f32, KD_PRECISION_FP32, 0);
-    fixture_make(&f16, KD_PRECISION_BF16, 0);
-    kd_gpt2_forward(&f32.model, f32.tokens, B_, T_);
-    kd_gpt2_forward(&f16.model, f16.tokens, B_, T_);
-    kd_gpt2_head_logits(&f32.model, 0, N_, logits32);
-    kd_gpt2_head_logits(&f16.model, 0, N_, logits16);
+    if (!pair_make(&f32, &f16, 0))
+        return;
+    logits_of(&f32, logits32);
+    logits_of(&f16, logits16);
     double scale = rms(logits32, N_ * V_), worst = 0.0;
     for (int i = 0; i < N_ * V_; i++)
         worst = fmax(worst, fabs((double)logits16[i] - logits32[i]));
@@ -213,13 +227,9 @@ static void test_forward_against_fp32(void **state)
 static void test_backward_against_fp32(void **state)
 {
     (void)state;
-    if (!bf16_runs()) {
-        check_bf16_refused();
-        return;
-    }
     static model_fixture f32, f16;
-    fixture_make(&f32, KD_PRECISION_FP32, 1);
-    fixture_make(&f16, KD_PRECISION_BF16, 1);
+    if (!pair_make(&f32, &f16, 1))
+        return;
     model_fixture *both[2] = {&f32, &f16};
     for (int i = 0; i < 2; i++) {
         gpt2_model *m = &both[i]->model;
@@ -253,13 +263,9 @@ static void test_backward_against_fp32(void **state)
 static void test_training_keeps_fp32_master(void **state)
 {
     (void)state;
-    if (!bf16_runs()) {
-        check_bf16_refused();
-        return;
-    }
     static model_fixture f32, f16;
-    fixture_make(&f32, KD_PRECISION_FP32, 1);
-    fixture_make(&f16, KD_PRECISION_BF16, 1);
+    if (!pair_make(&f32, &f16, 1))
+        return;
     gpt2_step_config config = {{1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-2f, 1.0f};
     double first[2] = {0}, last[2] = {0};
     model_fixture *both[2] = {&f32, &f16};
@@ -292,10 +298,8 @@ static void test_training_keeps_fp32_master(void **state)
            f16.model.num_params * sizeof(float));
     kd_gpt2_weights_changed(&fresh.model);
     static float a[N_ * V_], b[N_ * V_];
-    kd_gpt2_forward(&f16.model, f16.tokens, B_, T_);
-    kd_gpt2_head_logits(&f16.model, 0, N_, a);
-    kd_gpt2_forward(&fresh.model, fresh.tokens, B_, T_);
-    kd_gpt2_head_logits(&fresh.model, 0, N_, b);
+    logits_of(&f16, a);
+    logits_of(&fresh, b);
     assert_memory_equal(a, b, sizeof a);
     kd_gpt2_free(&f32.model);
     kd_gpt2_free(&f16.model);
