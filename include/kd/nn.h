@@ -195,8 +195,6 @@ kd_status kd_gpt2_set_precision(gpt2_model *model, kd_precision precision);
 /* Says the fp32 weights were written (loaded, updated): a bf16 model rounds
  * them again before its next forward pass. */
 void kd_gpt2_weights_changed(gpt2_model *model);
-/* Bytes kd_gpt2_set_precision(model, BF16) adds to a model prepared for (B, T). */
-size_t kd_gpt2_bf16_bytes(const gpt2_config *config, int batch, int seq);
 
 /* Forward to the final LayerNorm output acts.lnf. tokens: (B, T), B <= max_batch,
  * T <= max_seq. Sequences shorter than T are right-padded: the causal mask

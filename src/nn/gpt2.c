@@ -74,12 +74,6 @@ static size_t bf16_scratch_count(const gpt2_config *config, int B, int T)
     return (blocks > head ? blocks : head) + (size_t)HEAD_ROW_ALIGN * C;
 }
 
-size_t kd_gpt2_bf16_bytes(const gpt2_config *config, int batch, int seq)
-{
-    return (kd_gpt2_num_params(config) + bf16_scratch_count(config, batch, seq)) *
-           sizeof(uint16_t);
-}
-
 size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)
 {
     size_t acts[NUM_ACTS], grad_acts[NUM_GRAD_ACTS];
