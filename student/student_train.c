@@ -279,6 +279,7 @@ static cJSON *resolved_config(const student_run *run)
     if (manifest && !o->teacher_dir) {
         cJSON_AddNumberToObject(distill, "topk", manifest->encoding.topk);
         cJSON_AddNumberToObject(distill, "samples", manifest->encoding.samples);
+        cJSON_AddStringToObject(distill, "teacher_precision", manifest->teacher_precision);
     }
     cJSON_AddItemToObject(root, "distill", distill);
     cJSON_AddItemToObject(root, "init", kd_student_init_to_json(&run->init, run->init_teacher_dir));

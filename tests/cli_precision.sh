@@ -57,4 +57,11 @@ grep -q "kd generate: precision $native" "$work/err" || fail "generate prints it
 # The config's key, overridden by the flag.
 [ "$(json "$work/student/config.json" 'd["train"]["precision"]')" = fp32 ] ||
     fail "the run's config records the precision asked for"
+# A student of an fp32 or bf16 cache refuses neither; the report shows which.
+[ "$(json "$work/student/config.json" 'd["distill"]["teacher_precision"]')" = "$native" ] ||
+    fail "the student's config records the cache's teacher precision"
+expect 0 report --teacher "$work/teacher" --student "$work/student" --out "$work/report" \
+    --repeats 1 --rouge-examples 1 --prompt-tokens 4 --new-tokens 2 --eval-batches 1
+grep -q "| cache, teacher $native |" "$work/report/report.md" ||
+    fail "report.md shows the cache's teacher precision"
 cli_finish

@@ -155,7 +155,13 @@ static void training_table(text_buffer *md, const report *summary)
         cell(md, training.divergence ? training.divergence : "-");
         number_cell(md, "%.0f", training.topk);
         number_cell(md, "%.0f", training.samples);
-        cell(md, training.logits_source ? training.logits_source : "-");
+        /* "cache, teacher bf16": where the soft targets came from and how computed */
+        char logits[64];
+        const char *precision = training.teacher_precision;
+        snprintf(logits, sizeof logits, "%s%s%s",
+                 training.logits_source ? training.logits_source : "-",
+                 precision ? ", teacher " : "", precision ? precision : "");
+        cell(md, logits);
         kd_text_printf(md, "\n");
     }
 }
