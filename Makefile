@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # curl, python3 and chromium are for the tests (scripts/fetch-assets.sh, JSON
 # checks, report.html rendered in a real browser).
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
-           libcmocka-dev libpcre2-dev libxxhash-dev curl python3 chromium
+           libcmocka-dev libpcre2-dev libxxhash-dev libdnnl-dev curl python3 chromium
 
 .PHONY: all deps build test demo clean
 

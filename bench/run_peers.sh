@@ -5,7 +5,15 @@
 #
 #   bench/run_peers.sh [--kd build/kd] [--modes "train fwd"] [--shapes "S T D"]
 #                      [--rounds 2] [--steps 5] [--warmup 2] [--threads 2]
-#                      [--batch 4] [--seq 256] [--raw FILE]
+#                      [--batch 4] [--seq 256] [--raw FILE] [--precisions "fp32 bf16"]
+#                      [--peer ../shared/peers/torch_gpt2.py]
+#
+# Each precision runs both engines: fp32 is kd --precision fp32 against plain
+# PyTorch; bf16 is kd --precision bf16 against PyTorch under
+# torch.autocast("cpu", dtype=torch.bfloat16) (the peer's --bf16). bf16 rows
+# are labelled "<shape>-bf16", and a last table sets kd bf16 beside kd fp32
+# and PyTorch bf16. On a CPU without native bf16 pass --precisions fp32 (kd
+# refuses bf16 there).
 #
 # Each round runs kd then torch for every shape and mode, so slow drifts of a
 # shared machine hit both; the table shows the median over rounds and, less
@@ -24,6 +32,7 @@ python=/usr/bin/python3
 modes="train fwd"
 shapes="S T D"
 rounds=2 steps=5 warmup=2 threads=2 batch=4 seq=256
+precisions="fp32 bf16"
 raw=$root/build/peers-raw.txt
 
 while [ $# -gt 0 ]; do
@@ -38,6 +47,8 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2 ;;
     --seq) seq=$2 ;;
     --raw) raw=$2 ;;
+    --precisions) precisions=$2 ;;
+    --peer) peer=$2 ;;
     *) echo "run_peers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -62,17 +73,24 @@ m = json.load(open(sys.argv[1]))["model"]
 print("--layers %d --embd %d --heads %d --vocab %d" % (m["n_layer"], m["n_embd"], m["n_head"], m["vocab_size"]))' "$1"
 }
 
-run_kd() { # shape config mode
-    printf '%s kd ' "$1" >>"$raw"
-    "$kd" bench --config "$2" --mode "$3" --batch "$batch" --seq "$seq" \
-        --steps "$steps" --warmup "$warmup" --threads "$threads" --json >>"$raw"
+# The row label: the shape, with "-bf16" for bf16 runs.
+label_of() { # shape precision
+    if [ "$2" = fp32 ]; then echo "$1"; else echo "$1-$2"; fi
 }
 
-run_torch() { # shape config mode
-    printf '%s torch ' "$1" >>"$raw"
+run_kd() { # shape config mode precision
+    printf '%s kd ' "$(label_of "$1" "$4")" >>"$raw"
+    "$kd" bench --config "$2" --mode "$3" --batch "$batch" --seq "$seq" \
+        --steps "$steps" --warmup "$warmup" --threads "$threads" --precision "$4" --json >>"$raw"
+}
+
+run_torch() { # shape config mode precision
+    printf '%s torch ' "$(label_of "$1" "$4")" >>"$raw"
+    local autocast=""
+    [ "$4" = bf16 ] && autocast=--bf16
     # shellcheck disable=SC2046
     "$python" "$peer" --mode "$3" $(torch_shape "$2") --batch "$batch" \
-        --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" >>"$raw"
+        --seq "$seq" --steps "$steps" --warmup "$warmup" --threads "$threads" $autocast >>"$raw"
 }
 
 # What OpenBLAS's sgemm alone reaches at the shape's products this round
@@ -115,14 +133,16 @@ for round in $(seq "$rounds"); do
         config=$(config_of "$shape")
         case " $modes " in *" train "*) run_sgemm "$shape" "$config" ;; esac
         for mode in $modes; do
-            echo "round $round: $shape $mode" >&2
-            if [ $((round % 2)) -eq 1 ]; then
-                run_kd "$shape" "$config" "$mode"
-                run_torch "$shape" "$config" "$mode"
-            else
-                run_torch "$shape" "$config" "$mode"
-                run_kd "$shape" "$config" "$mode"
-            fi
+            for precision in $precisions; do
+                echo "round $round: $shape $mode $precision" >&2
+                if [ $((round % 2)) -eq 1 ]; then
+                    run_kd "$shape" "$config" "$mode" "$precision"
+                    run_torch "$shape" "$config" "$mode" "$precision"
+                else
+                    run_torch "$shape" "$config" "$mode" "$precision"
+                    run_kd "$shape" "$config" "$mode" "$precision"
+                fi
+            done
         done
     done
 done
@@ -204,4 +224,23 @@ if rated:
           " torch step / sgemm-rate step is about the largest kd / torch any engine"
           " doing these products on this BLAS could show in that round. Medians over"
           " rounds.")
+
+# The bf16 column: kd bf16 against kd fp32 and against PyTorch's autocast,
+# each a median of the rounds' tokens/s.
+bf16 = [(s[:-len("-bf16")], m) for s, m in pairs if s.endswith("-bf16")]
+if bf16:
+    print("\n| shape | mode | kd fp32 tokens/s | kd bf16 tokens/s | kd bf16 / kd fp32"
+          " | torch bf16 tokens/s | kd bf16 / torch bf16 | kd bf16 peak RSS MB"
+          " | torch bf16 peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+def median_tps(key):
+    return statistics.median(r["tokens_per_s"] for r in runs[key]) if runs[key] else float("nan")
+for shape, mode in bf16:
+    kd32 = median_tps((shape, mode, "kd"))
+    kd16 = median_tps((shape + "-bf16", mode, "kd"))
+    torch16 = median_tps((shape + "-bf16", mode, "torch"))
+    print("| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.0f | %.0f |" % (
+        shape, mode, kd32, kd16, kd16 / kd32, torch16, kd16 / torch16,
+        max(r["peak_rss_mb"] for r in runs[(shape + "-bf16", mode, "kd")]),
+        max(r["peak_rss_mb"] for r in runs[(shape + "-bf16", mode, "torch")])))
 EOF

@@ -128,14 +128,18 @@ static kd_status load_teacher(student_run *run, const char *dir)
 }
 
 /* The teacher's activations: for the student's batches when it teaches
- * live, else for one calibration example at a time. */
+ * live (in the student's precision), else for one calibration example at a
+ * time (in fp32, so the student's first weights do not depend on the CPU). */
 static kd_status prepare_teacher(student_run *run)
 {
     if (run->teacher.acts_memory)
         return KD_OK;
     const train_settings *t = &run->config.train;
-    return kd_gpt2_prepare(&run->teacher, run->options->teacher_dir ? t->batch_size : 1, t->seq_len,
-                           0);
+    int live = run->options->teacher_dir != NULL;
+    kd_status status = kd_gpt2_prepare(&run->teacher, live ? t->batch_size : 1, t->seq_len, 0);
+    if (status == KD_OK && live)
+        status = kd_model_use_precision(&run->teacher, t->precision, "teacher (live)");
+    return status;
 }
 
 /* Width: every channel when the student is as wide as the teacher, else
@@ -275,6 +279,7 @@ static cJSON *resolved_config(const student_run *run)
     if (manifest && !o->teacher_dir) {
         cJSON_AddNumberToObject(distill, "topk", manifest->encoding.topk);
         cJSON_AddNumberToObject(distill, "samples", manifest->encoding.samples);
+        cJSON_AddStringToObject(distill, "teacher_precision", manifest->teacher_precision);
     }
     cJSON_AddItemToObject(root, "distill", distill);
     cJSON_AddItemToObject(root, "init", kd_student_init_to_json(&run->init, run->init_teacher_dir));

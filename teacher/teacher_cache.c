@@ -215,6 +215,11 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
         status = make_plan(options, &config, tokenizer, &model, data, &plan, &examples);
     if (status == KD_OK)
         status = kd_gpt2_prepare(&model, run.batch_size, (int)config.data.seq_len, 0);
+    if (status == KD_OK)
+        status = kd_model_use_precision(&model, options->precision, "kd teacher cache");
+    if (status == KD_OK)
+        snprintf(plan.teacher_precision, sizeof plan.teacher_precision, "%s",
+                 kd_precision_name(model.products.precision));
     if (status == KD_OK) {
         run.model = &model;
         run.data = data;

@@ -44,12 +44,13 @@ static void assert_same_file(const char *dir_a, const char *dir_b, const char *n
     free(path_b);
 }
 
-static void test_resume_is_bit_identical(void **state)
+/* A run stopped after step 5 and resumed ends with the same files as one
+ * that ran straight through. */
+static void check_resume_is_bit_identical(const char *extra_settings)
 {
-    (void)state;
     test_need_asset("gpt2/vocab.json");
     char *dir = test_make_temp_dir();
-    char *config = train_fixture_write(dir, 24, 32, 12, NULL);
+    char *config = train_fixture_write(dir, 24, 32, 12, extra_settings);
     char *straight = test_path(dir, "straight"), *resumed = test_path(dir, "resumed");
     train(config, straight, 0, RUN_DIR_NEW);
     train(config, resumed, 5, RUN_DIR_NEW);    /* interrupted after step 5 ... */
@@ -61,6 +62,32 @@ static void test_resume_is_bit_identical(void **state)
     assert_same_file(straight, resumed, "model/model.safetensors");
     free(straight);
     free(resumed);
+    free(config);
+    test_remove_temp_dir(dir);
+}
+
+static void test_resume_is_bit_identical(void **state)
+{
+    (void)state;
+    check_resume_is_bit_identical("\"precision\": \"fp32\"");
+}
+
+/* The same within bf16, where the CPU has it natively; elsewhere a bf16 run
+ * is refused before it starts. */
+static void test_resume_is_bit_identical_in_bf16(void **state)
+{
+    (void)state;
+    kd_precision chosen;
+    if (kd_precision_resolve(KD_PRECISION_BF16, &chosen) == KD_OK) {
+        check_resume_is_bit_identical("\"precision\": \"bf16\"");
+        return;
+    }
+    test_need_asset("gpt2/vocab.json");
+    char *dir = test_make_temp_dir();
+    char *config = train_fixture_write(dir, 24, 32, 12, "\"precision\": \"bf16\"");
+    char *out = test_path(dir, "refused");
+    assert_int_equal(try_train(config, out, 0, RUN_DIR_NEW), KD_ERR_UNSUPPORTED);
+    free(out);
     free(config);
     test_remove_temp_dir(dir);
 }
@@ -139,6 +166,7 @@ int main(int argc, char **argv)
     kd_blas_ensure_fast_core(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_resume_is_bit_identical_in_bf16),
         cmocka_unit_test(test_resume_without_checkpoint_starts_afresh),
         cmocka_unit_test(test_resume_completes_an_interrupted_save),
     };

@@ -128,6 +128,9 @@ typedef struct {
     char teacher_dir[CACHE_PATH_CAPACITY]; /* where the teacher was when cached
                                  ("" if unknown); a hint for students that
                                  start from its layers, not part of run_key */
+    char teacher_precision[8]; /* "fp32" or "bf16": the products that computed
+                                 the logits ("fp32" for caches written before
+                                 kd recorded it); shown, never checked */
     uint64_t examples;
     uint64_t positions;
     int shard_count;
@@ -173,6 +176,7 @@ typedef struct {
     const uint32_t *examples; /* dataset example indices */
     size_t example_count;
     char teacher_dir[CACHE_PATH_CAPACITY]; /* recorded in the manifest */
+    char teacher_precision[8];             /* recorded in the manifest */
 } cache_plan;
 
 typedef struct cache_writer cache_writer;

@@ -106,6 +106,45 @@ typedef struct {
     float *datt;      /* (threads, T, T) per-thread attention scratch */
 } gpt2_grad_acts;
 
+/* ---- precision of the matrix products ----------------------------------
+ *
+ * fp32: every product through OpenBLAS sgemm. bf16: standard mixed
+ * precision. The weights, their gradients and the AdamW moments stay fp32
+ * (the master copy); the weights are rounded to bf16 once per step, and the
+ * products of the blocks and the lm_head take bf16 inputs and accumulate and
+ * write fp32, through oneDNN's matmul. LayerNorm, attention, softmax, GELU,
+ * the losses, the gradient norm and AdamW stay fp32. */
+typedef enum {
+    KD_PRECISION_FP32 = 0,
+    KD_PRECISION_BF16 = 1,
+    KD_PRECISION_AUTO = 2, /* bf16 where the CPU's native bf16 products outrun fp32 */
+} kd_precision;
+
+/* "fp32", "bf16" or "auto". */
+const char *kd_precision_name(kd_precision precision);
+kd_status kd_precision_parse(const char *text, kd_precision *precision);
+/* The precision a run uses for `requested`: auto becomes bf16 where the CPU
+ * multiplies bf16 natively and faster than fp32 (AMX, or AVX512-BF16 on AMD
+ * Zen 4/5, through oneDNN) and fp32 elsewhere, including Intel CPUs whose
+ * only bf16 instruction is AVX512-BF16 (no faster than their fp32 FMAs).
+ * bf16 runs wherever it is native; on a CPU or build without it, it is
+ * KD_ERR_UNSUPPORTED with a line saying what is missing and that auto or
+ * fp32 will run. */
+kd_status kd_precision_resolve(kd_precision requested, kd_precision *chosen);
+/* One line for the user: the precision chosen, why when auto chose it, and
+ * what runs it, e.g. "precision bf16 (auto: native bf16 outruns fp32 here;
+ * oneDNN avx512_core_amx)". */
+void kd_precision_describe(kd_precision requested, kd_precision chosen, char *out,
+                           size_t capacity);
+
+/* What the bf16 products of a model need beside its fp32 weights. */
+typedef struct {
+    kd_precision precision;  /* FP32 or BF16, never AUTO */
+    uint16_t *params_bf16;   /* bf16: the weights rounded, in params_memory's layout */
+    uint16_t *scratch;       /* bf16: one product's activation operands */
+    int params_bf16_current; /* params_bf16 matches the fp32 weights */
+} gpt2_products;
+
 typedef struct {
     gpt2_config config;
     gpt2_params params;
@@ -131,6 +170,7 @@ typedef struct {
     /* Shape of the last forward pass. */
     int batch;
     int seq;
+    gpt2_products products;
 } gpt2_model;
 
 /* Allocates zeroed parameters for `config`. */
@@ -145,6 +185,16 @@ void kd_gpt2_init_random(gpt2_model *model, uint64_t seed);
 kd_status kd_gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int training);
 /* Bytes kd_gpt2_prepare(model, B, T, training) would allocate, for estimates. */
 size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training);
+
+/* Runs the model's products in `precision` (FP32 or BF16, as resolved);
+ * call after kd_gpt2_prepare. bf16 allocates the weights' bf16 copy and the
+ * bf16 operand scratch; it is refused (KD_ERR_UNSUPPORTED) only where
+ * oneDNN cannot multiply bf16 at all, so tests can run it where the CPU
+ * only emulates bf16. */
+kd_status kd_gpt2_set_precision(gpt2_model *model, kd_precision precision);
+/* Says the fp32 weights were written (loaded, updated): a bf16 model rounds
+ * them again before its next forward pass. */
+void kd_gpt2_weights_changed(gpt2_model *model);
 
 /* Forward to the final LayerNorm output acts.lnf. tokens: (B, T), B <= max_batch,
  * T <= max_seq. Sequences shorter than T are right-padded: the causal mask

@@ -31,6 +31,7 @@ typedef struct {
     cache_encoding encoding;
     int batch_size;                  /* examples per forward pass; 0: the config's */
     int threads;                     /* 0: the config's */
+    kd_precision precision;          /* of the teacher's products (0: fp32) */
     run_dir_start start;             /* over an earlier cache in out_dir: refuse, keep its
                                         finished shards of the same plan, redo */
 } teacher_cache_options;

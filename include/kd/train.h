@@ -55,6 +55,7 @@ typedef struct {
                                 improvement; 0 never stops early */
     uint64_t seed;           /* model init and data order */
     int threads;
+    kd_precision precision;  /* of the matrix products; auto: bf16 where native */
     double validation_fraction;
     uint64_t split_seed;
 } train_settings;
@@ -217,6 +218,7 @@ typedef struct {
     int batch_size;
     int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
     kd_qtype weights;       /* f32, or the matrices quantized (kd/qgpt2.h) */
+    kd_precision precision; /* of the products (0: fp32) */
 } eval_options;
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
@@ -314,7 +316,13 @@ typedef struct {
     long long seed;
     int threads;
     int log_every;
+    int precision_given;
+    kd_precision precision;
 } train_overrides;
+
+/* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in
+ * it and prints the choice on stderr as "<who>: precision ... ". */
+kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, const char *who);
 
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */

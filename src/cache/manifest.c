@@ -219,6 +219,7 @@ kd_status kd_cache_manifest_write(const char *dir, const cache_manifest *manifes
     kd_json_add_exact_number(root, "version", CACHE_FORMAT_VERSION);
     add_hex(root, "run_key", manifest->run_key);
     cJSON_AddStringToObject(root, "teacher_dir", manifest->teacher_dir);
+    cJSON_AddStringToObject(root, "teacher_precision", manifest->teacher_precision);
     cJSON_AddItemToObject(root, "identity", identity_to_json(&manifest->identity));
     cJSON_AddItemToObject(root, "encoding", encoding_to_json(manifest));
     cJSON *counts = cJSON_AddObjectToObject(root, "counts");
@@ -505,6 +506,19 @@ static kd_status read_teacher_dir(const char *path, const cJSON *root, cache_man
     return KD_OK;
 }
 
+/* Optional: caches written before kd recorded it came from fp32 products. */
+static kd_status read_teacher_precision(const char *path, const cJSON *root,
+                                        cache_manifest *manifest)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "teacher_precision");
+    const char *value = item ? cJSON_GetStringValue(item) : "fp32";
+    if (!value || (strcmp(value, "fp32") != 0 && strcmp(value, "bf16") != 0))
+        return kd_fail(KD_ERR_FORMAT, "%s: \"teacher_precision\" must be \"fp32\" or \"bf16\"",
+                       path);
+    snprintf(manifest->teacher_precision, sizeof manifest->teacher_precision, "%s", value);
+    return KD_OK;
+}
+
 static kd_status read_root(const char *path, const cJSON *root, cache_manifest *manifest)
 {
     json_where at = {path, "manifest"};
@@ -521,6 +535,8 @@ static kd_status read_root(const char *path, const cJSON *root, cache_manifest *
         status = read_hex(&at, root, "run_key", &manifest->run_key);
     if (status == KD_OK)
         status = read_teacher_dir(path, root, manifest);
+    if (status == KD_OK)
+        status = read_teacher_precision(path, root, manifest);
     if (status == KD_OK)
         status = read_identity(path, root, &manifest->identity);
     if (status == KD_OK)
@@ -643,6 +659,7 @@ void kd_cache_manifest_print(const cache_manifest *m, FILE *out)
     fprintf(out, "teacher             %016" PRIx64 "\n", id->teacher);
     if (m->teacher_dir[0])
         fprintf(out, "teacher directory   %s\n", m->teacher_dir);
+    fprintf(out, "teacher precision   %s\n", m->teacher_precision);
     fprintf(out, "tokenizer           %016" PRIx64 "\n", id->tokenizer);
     fprintf(out, "data                %016" PRIx64 "\n", id->data);
     fprintf(out, "template            %016" PRIx64 "\n", id->template_hash);

@@ -545,6 +545,8 @@ static kd_status build_manifest(const cache_writer *writer, cache_manifest *mani
     manifest->identity = writer->plan.identity;
     snprintf(manifest->teacher_dir, sizeof manifest->teacher_dir, "%s",
              writer->plan.teacher_dir);
+    snprintf(manifest->teacher_precision, sizeof manifest->teacher_precision, "%s",
+             writer->plan.teacher_precision[0] ? writer->plan.teacher_precision : "fp32");
     manifest->encoding = writer->plan.encoding;
     manifest->vocab_size = writer->plan.vocab_size;
     manifest->run_key = writer->run_key;

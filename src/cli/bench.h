@@ -25,6 +25,8 @@ typedef struct {
     const char *weights_name;
     kd_qtype weights; /* generate: f32, or the matrices quantized to q8_0 or q4_0 */
     int json;
+    const char *precision_name;
+    kd_precision precision; /* of the products, resolved (never auto) */
 } bench_options;
 
 typedef struct {

@@ -39,7 +39,8 @@ static kd_status engine_create(engine *e, const gpt2_config *config, const bench
     int max_len = o->seq + o->new_tokens;
     if (e->weights.q.layers)
         return kd_gpt2_qstate_create(&e->state, config, max_len);
-    if ((status = kd_gpt2_prepare(&e->weights.model, 1, o->seq, 0)) == KD_OK)
+    if ((status = kd_gpt2_prepare(&e->weights.model, 1, o->seq, 0)) == KD_OK &&
+        (status = kd_gpt2_set_precision(&e->weights.model, o->precision)) == KD_OK)
         status = kd_gpt2_kv_cache_create(&e->cache, config, max_len);
     return status;
 }

@@ -77,6 +77,10 @@ static kd_status setup(kd_bench *b, const bench_options *o, const gpt2_config *s
     if (status == KD_OK)
         status = kd_gpt2_prepare(&b->teacher, o->batch, o->seq, 0);
     if (status == KD_OK)
+        status = kd_gpt2_set_precision(&b->student, o->precision);
+    if (status == KD_OK)
+        status = kd_gpt2_set_precision(&b->teacher, o->precision);
+    if (status == KD_OK)
         status = allocate(b, o);
     if (status != KD_OK)
         return status;

@@ -43,10 +43,20 @@ int cli_fail(const char *command);
 /* Prints "kd <command>: <message>" and the usage hint; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_command_spec *spec, const char *message);
 
+/* --precision: the help every command that runs a model shows, and its
+ * check: CLI_EXIT_OK with *requested set to the precision asked for (left as
+ * is when the flag is absent), or CLI_EXIT_USAGE after printing one line for
+ * a bad value or bf16 where the CPU lacks it. */
+#define CLI_PRECISION_HELP "fp32, bf16 or auto (bf16 where the CPU has it natively)"
+int cli_precision_check(const cli_command_spec *spec, const char *text,
+                        kd_precision *requested);
+
 /* The flags of the training commands (teacher train, student train). */
-enum { CLI_TRAINING_OPTION_COUNT = 8 };
+enum { CLI_TRAINING_OPTION_COUNT = 9 };
 typedef struct {
     int epochs, max_steps, stop_after, resume, force, seed, threads, log_every;
+    const char *precision;
+    kd_precision precision_requested;
 } cli_training_flags;
 
 /* Sets the flags to "the config's" and fills `options`, which holds
@@ -55,7 +65,7 @@ typedef struct {
 void cli_training_options(cli_training_flags *flags, const cli_option *own, int count,
                           cli_option *options);
 /* CLI_EXIT_OK, or a usage error when a count is negative. */
-int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags);
+int cli_training_check(const cli_command_spec *spec, cli_training_flags *flags);
 /* A usage error when both --resume and --force are given. */
 int cli_start_check(const cli_command_spec *spec, int resume, int force);
 /* What a writer does with earlier work in its directory, from --resume and --force. */

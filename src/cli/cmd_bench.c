@@ -173,6 +173,7 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "warmup", options->warmup);
     cJSON_AddNumberToObject(json, "threads", kd_threads());
     cJSON_AddStringToObject(json, "blas_core", kd_blas_core_name());
+    cJSON_AddStringToObject(json, "precision", kd_precision_name(options->precision));
     cJSON_AddNumberToObject(json, "step_ms", timing->median_s * 1e3);
     cJSON_AddNumberToObject(json, "step_ms_min", timing->min_s * 1e3);
     cJSON_AddNumberToObject(json, "step_ms_max", timing->max_s * 1e3);
@@ -201,6 +202,7 @@ static void print_table(const bench_options *options, const gpt2_config *config,
            (double)kd_gpt2_num_params(config) / 1e6);
     printf("batch       %d x %d tokens\n", options->batch, options->seq);
     printf("threads     %d (OpenBLAS %s kernels)\n", kd_threads(), kd_blas_core_name());
+    printf("precision   %s\n", kd_precision_name(options->precision));
     printf("step        %.1f ms median of %d (min %.1f, max %.1f)\n", timing->median_s * 1e3,
            options->steps, timing->min_s * 1e3, timing->max_s * 1e3);
     printf("tokens/s    %.0f\n", tokens / timing->median_s);
@@ -231,6 +233,8 @@ static kd_status run_engine(const bench_options *options, const gpt2_config *con
         return status;
     kd_gpt2_init_random(&model, BENCH_SEED);
     status = kd_gpt2_prepare(&model, options->batch, options->seq, options->mode == BENCH_TRAIN);
+    if (status == KD_OK)
+        status = kd_gpt2_set_precision(&model, options->precision);
     if (status == KD_OK)
         status = run_steps(&model, options, timing);
     kd_gpt2_free(&model);
@@ -293,7 +297,11 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
     if (options->steps < 1 || options->steps > BENCH_MAX_STEPS || options->warmup < 0 ||
         options->warmup > BENCH_MAX_STEPS)
         return cli_usage_error(spec, "--steps must be in 1..10000 and --warmup in 0..10000");
-    return CLI_EXIT_OK;
+    options->precision = KD_PRECISION_AUTO;
+    int status = cli_precision_check(spec, options->precision_name, &options->precision);
+    if (status == CLI_EXIT_OK)
+        kd_precision_resolve(options->precision, &options->precision);
+    return status;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -319,6 +327,7 @@ int cmd_bench(int argc, char **argv)
         {"--quantize", OPT_STRING, &options.weights_name,
          "generate: run with the weight matrices in q8_0 or q4_0 (default f32)"},
         {"--json", OPT_FLAG, &options.json, "print one JSON object"},
+        {"--precision", OPT_STRING, &options.precision_name, CLI_PRECISION_HELP},
     };
     const cli_command_spec spec = {
         .name = "bench",
@@ -328,7 +337,8 @@ int cmd_bench(int argc, char **argv)
         .usage = "kd bench (--config FILE | --model DIR|FILE.gguf) --mode train|kd|fwd|generate\n"
                  "         [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
-                 "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]",
+                 "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]\n"
+                 "         [--precision P]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };

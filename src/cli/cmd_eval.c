@@ -28,6 +28,7 @@ int cmd_eval(int argc, char **argv)
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
     const char *weights = "f32";
+    const char *precision = NULL;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab) or GGUF file"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
@@ -36,6 +37,7 @@ int cmd_eval(int argc, char **argv)
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
         {"--quantize", OPT_STRING, &weights,
          "evaluate with the weight matrices in q8_0 or q4_0 blocks (default f32)"},
+        {"--precision", OPT_STRING, &precision, CLI_PRECISION_HELP},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -43,7 +45,8 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--quantize q8_0|q4_0] [--json]",
+        .usage = "kd eval --model DIR [--data FILE]... [--quantize q8_0|q4_0] [--precision P]\n"
+                 "        [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -54,9 +57,12 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--model is required");
     if (batch < 1 || seq < 0 || threads < 0)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
-    eval_options eval = {model, data.items, data.count, batch, seq, KD_QTYPE_F32};
+    eval_options eval = {model, data.items, data.count, batch, seq, KD_QTYPE_F32,
+                         KD_PRECISION_AUTO};
     if (kd_qtype_parse(weights, &eval.weights) != KD_OK)
         return cli_usage_error(&spec, kd_last_error());
+    if ((status = cli_precision_check(&spec, precision, &eval.precision)) != CLI_EXIT_OK)
+        return status;
     if (threads > 0)
         kd_set_threads(threads);
     eval_result result;

@@ -23,6 +23,8 @@ typedef struct {
     int max_new_tokens;
     int seed;
     kd_qtype weights;
+    const char *precision_name;
+    kd_precision precision;
 } generate_args;
 
 /* Everything a run holds, released in one place. */
@@ -116,6 +118,7 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     gpt2_generate_stats stats;
     if (!q) {
         if ((status = kd_gpt2_prepare(model, 1, count, 0)) != KD_OK ||
+            (status = kd_model_use_precision(model, args->precision, "kd generate")) != KD_OK ||
             (status = kd_gpt2_kv_cache_create(&run->cache, config, max_len)) != KD_OK)
             return status;
         status = kd_gpt2_generate_tokens(model, &run->cache, run->prompt.ids, count, &sampling,
@@ -140,7 +143,7 @@ int cmd_generate(int argc, char **argv)
     const char *weights = "f32";
     generate_args args = {
         .temperature = sampling.temperature, .top_k = sampling.top_k, .top_p = sampling.top_p,
-        .max_new_tokens = sampling.max_new_tokens, .seed = 1,
+        .max_new_tokens = sampling.max_new_tokens, .seed = 1, .precision = KD_PRECISION_AUTO,
     };
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
@@ -158,6 +161,8 @@ int cmd_generate(int argc, char **argv)
         {"--seed", OPT_INT, &args.seed, "random seed: same seed, same text (default 1)"},
         {"--quantize", OPT_STRING, &weights,
          "run with the weight matrices in q8_0 or q4_0 blocks (default f32)"},
+        {"--precision", OPT_STRING, &args.precision_name,
+         CLI_PRECISION_HELP "; the prompt's pass only"},
     };
     const cli_command_spec spec = {
         .name = "generate",
@@ -166,7 +171,8 @@ int cmd_generate(int argc, char **argv)
                    "stops at <|endoftext|>, --max-new-tokens\nor the model's context length. stdout "
                    "holds only the generated text; progress and speed go\nto stderr.",
         .usage = "kd generate --model DIR --prompt TEXT [--raw] [--temperature T] [--top-k K]\n"
-                 "                   [--top-p P] [--max-new-tokens N] [--seed N] [--quantize q8_0|q4_0]",
+                 "                   [--top-p P] [--max-new-tokens N] [--seed N]\n"
+                 "                   [--quantize q8_0|q4_0] [--precision P]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -182,6 +188,9 @@ int cmd_generate(int argc, char **argv)
         return cli_usage_error(&spec, "--seed must be >= 0");
     if (kd_qtype_parse(weights, &args.weights) != KD_OK)
         return cli_usage_error(&spec, kd_last_error());
+    if ((exit_code = cli_precision_check(&spec, args.precision_name, &args.precision)) !=
+        CLI_EXIT_OK)
+        return exit_code;
     sampling.temperature = args.temperature;
     sampling.top_k = args.top_k;
     sampling.top_p = args.top_p;

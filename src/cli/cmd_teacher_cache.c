@@ -8,7 +8,7 @@
 
 int cmd_teacher_cache(int argc, char **argv)
 {
-    const char *model = NULL, *out = NULL, *config = NULL;
+    const char *model = NULL, *out = NULL, *config = NULL, *precision = NULL;
     cli_string_list data = {0};
     cache_encoding encoding;
     kd_cache_encoding_default(&encoding);
@@ -25,6 +25,7 @@ int cmd_teacher_cache(int argc, char **argv)
         {"--config", OPT_STRING, &config, "run configuration (default: <model>/../config.json)"},
         {"--batch", OPT_INT, &batch, "examples per forward pass (default: the config's)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--precision", OPT_STRING, &precision, CLI_PRECISION_HELP},
         {"--resume", OPT_FLAG, &resume, "continue the cache in --out (keeps its finished shards)"},
         {"--force", OPT_FLAG, &force, "remove the cache in --out and start over"},
     };
@@ -36,7 +37,7 @@ int cmd_teacher_cache(int argc, char **argv)
                    "zstd-compressed shards with a manifest. --resume continues an interrupted\n"
                    "cache; --force replaces one.",
         .usage = "kd teacher cache --model DIR [--data FILE]... --out DIR [--topk K] [--samples N]\n"
-                 "                 [--zstd-level L] [--config FILE] [--resume | --force]",
+                 "                 [--zstd-level L] [--config FILE] [--precision P] [--resume | --force]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -53,8 +54,10 @@ int cmd_teacher_cache(int argc, char **argv)
     teacher_cache_options run = {
         .model_dir = model, .config_path = config, .data_files = data.items,
         .data_count = data.count, .out_dir = out, .encoding = encoding, .batch_size = batch,
-        .threads = threads, .start = cli_start(resume, force),
+        .threads = threads, .precision = KD_PRECISION_AUTO, .start = cli_start(resume, force),
     };
+    if ((status = cli_precision_check(&spec, precision, &run.precision)) != CLI_EXIT_OK)
+        return status;
     cache_manifest manifest;
     if (kd_teacher_cache(&run, &manifest) != KD_OK)
         return cli_fail(spec.name);

@@ -14,6 +14,7 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
         {"--log-every", OPT_INT, &flags->log_every,
          "steps between training rows of metrics.jsonl (default 10)"},
+        {"--precision", OPT_STRING, &flags->precision, CLI_PRECISION_HELP " (default: the config's)"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -23,11 +24,14 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         options[count + i] = rows[i];
 }
 
-int cli_training_check(const cli_command_spec *spec, const cli_training_flags *flags)
+int cli_training_check(const cli_command_spec *spec, cli_training_flags *flags)
 {
     if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0 ||
         flags->log_every < 0)
         return cli_usage_error(spec, "counts must not be negative");
+    int status = cli_precision_check(spec, flags->precision, &flags->precision_requested);
+    if (status != CLI_EXIT_OK)
+        return status;
     return cli_start_check(spec, flags->resume, flags->force);
 }
 
@@ -47,5 +51,7 @@ train_overrides cli_training_overrides(const cli_training_flags *flags)
 {
     return (train_overrides){.epochs = flags->epochs, .max_steps = flags->max_steps,
                              .seed = flags->seed, .threads = flags->threads,
-                             .log_every = flags->log_every};
+                             .log_every = flags->log_every,
+                             .precision_given = flags->precision != NULL,
+                             .precision = flags->precision_requested};
 }

@@ -186,6 +186,7 @@ kd_status kd_model_weights_read(const char *path, gpt2_model *model)
         return status;
     status = read_parameters(&file, model);
     kd_safetensors_close(&file);
+    kd_gpt2_weights_changed(model);
     return status;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kd/nn.h"
+#include "bf16_gemm.h"
 #include "ops.h"
 
 #include "nn_limits.h"
@@ -54,10 +55,23 @@ static int head_chunk_rows(int B, int T)
     return rows < HEAD_MAX_ROWS ? rows : HEAD_MAX_ROWS;
 }
 
+/* Sized for padded chunks, which the bf16 head computes in full. */
 static size_t head_scratch_floats(const gpt2_config *config, int B, int T)
 {
-    size_t R = (size_t)head_chunk_rows(B, T);
+    size_t R = (size_t)kd_head_padded_rows(head_chunk_rows(B, T));
     return R * (size_t)config->vocab_size + (1 + HEAD_VOCAB_PARTS) * R * (size_t)config->n_embd;
+}
+
+/* bf16 operands: a product's input and output gradient in the blocks (at
+ * most (N, 4C) each), or a head chunk's hidden states and logit gradients
+ * (R, C) and (R, V), whichever is larger. */
+static size_t bf16_scratch_count(const gpt2_config *config, int B, int T)
+{
+    size_t N = (size_t)B * (size_t)T, C = (size_t)config->n_embd;
+    size_t R = (size_t)kd_head_padded_rows(head_chunk_rows(B, T));
+    size_t blocks = 2 * N * 4 * C, head = R * (C + (size_t)config->vocab_size);
+    /* kd_gpt2_head_logits pads its last rows past the N it rounds */
+    return (blocks > head ? blocks : head) + (size_t)HEAD_ROW_ALIGN * C;
 }
 
 size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int training)
@@ -139,6 +153,42 @@ kd_status kd_gpt2_prepare(gpt2_model *model, int max_batch, int max_seq, int tra
     return status;
 }
 
+kd_status kd_gpt2_set_precision(gpt2_model *model, kd_precision precision)
+{
+    gpt2_products *products = &model->products;
+    if (!model->acts_memory)
+        return kd_fail(KD_ERR_INVALID, "set the precision of a prepared model");
+    if (precision == KD_PRECISION_AUTO)
+        return kd_fail(KD_ERR_INVALID, "resolve precision auto before setting it");
+    if (precision == KD_PRECISION_BF16 && kd_bf16_support() == BF16_NONE)
+        return kd_fail(KD_ERR_UNSUPPORTED, "precision bf16: oneDNN has no bf16 products here");
+    products->precision = precision;
+    products->params_bf16_current = 0;
+    if (precision == KD_PRECISION_FP32 || products->params_bf16)
+        return KD_OK;
+    products->params_bf16 = kd_alloc(model->num_params, sizeof(uint16_t), "bf16 weights");
+    products->scratch = kd_alloc(bf16_scratch_count(&model->config, model->max_batch,
+                                                    model->max_seq),
+                                 sizeof(uint16_t), "bf16 operands");
+    return products->params_bf16 && products->scratch ? KD_OK : KD_ERR_NOMEM;
+}
+
+void kd_gpt2_weights_changed(gpt2_model *model)
+{
+    model->products.params_bf16_current = 0;
+}
+
+/* Rounds the weights to bf16 when they changed since the last rounding:
+ * once per optimizer step, once for a loaded model. */
+static void round_weights(gpt2_model *model)
+{
+    gpt2_products *products = &model->products;
+    if (products->precision != KD_PRECISION_BF16 || products->params_bf16_current)
+        return;
+    kd_bf16_from_float(products->params_bf16, model->params_memory, model->num_params);
+    products->params_bf16_current = 1;
+}
+
 /* Views of layer l's activations for the current (B, T). */
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2;
@@ -171,6 +221,7 @@ void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
     model->batch = batch;
     model->seq = seq;
     memcpy(model->inputs, tokens, (size_t)N * sizeof(int));
+    round_weights(model);
 
     kd_encoder_forward(model->acts.encoded, tokens, p->wte, p->wpe, batch, seq, C);
     for (int l = 0; l < cfg->n_layer; l++) {
@@ -179,19 +230,19 @@ void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
         /* x + attn(ln_1(x)) */
         kd_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual_in,
                              LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
-        kd_matmul_forward(a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
+        kd_matmul_forward(model, a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
                           LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
         kd_attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
-        kd_matmul_forward(a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
+        kd_matmul_forward(model, a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
                           LAYER_PARAM(p->attprojb, l, C), N, C, C);
         kd_add_inplace(a.residual2, a.residual_in, (size_t)N * C);
         /* x + mlp(ln_2(x)) */
         kd_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
                              LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
-        kd_matmul_forward(a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
+        kd_matmul_forward(model, a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
                           LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
         kd_gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
-        kd_matmul_forward(a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+        kd_matmul_forward(model, a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
                           LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
         kd_add_inplace(a.residual3, a.residual2, (size_t)N * C);
     }
@@ -222,21 +273,21 @@ void kd_gpt2_backward(gpt2_model *model)
     for (int l = cfg->n_layer - 1; l >= 0; l--) {
         layer_acts a = layer_at(model, l);
         /* MLP: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))) */
-        kd_matmul_backward(d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
+        kd_matmul_backward(model, d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
                            LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
                            LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
         kd_gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
-        kd_matmul_backward(d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
+        kd_matmul_backward(model, d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
                            d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
                               d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
                               a.ln2_rstd, N, C);
         /* Attention: residual2 = residual_in + c_proj(attn(c_attn(ln_1(residual_in)))) */
-        kd_matmul_backward(d->datty, LAYER_PARAM(g->attprojw, l, CC),
+        kd_matmul_backward(model, d->datty, LAYER_PARAM(g->attprojw, l, CC),
                            LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
                            LAYER_PARAM(p->attprojw, l, CC), N, C, C);
         kd_attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
-        kd_matmul_backward(d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
+        kd_matmul_backward(model, d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
                            d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
                               d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,

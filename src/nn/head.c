@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_gemm.h"
 #include "head.h"
 #include "nn_limits.h"
 #include "vector_math.h"
@@ -56,8 +57,73 @@ static float *scratch_hidden(const gpt2_model *model)
     return model->head_scratch + (size_t)model->head_chunk_rows * model->config.vocab_size;
 }
 
+static int uses_bf16(const gpt2_model *model)
+{
+    return model->products.precision == KD_PRECISION_BF16;
+}
+
+static const bf16 *wte_bf16(const gpt2_model *model)
+{
+    return model->products.params_bf16 + (model->params.wte - model->params_memory);
+}
+
+/* logits (rows, V) = hidden (rows, C) . wte^T with bf16 operands. */
+static void logits_bf16(const gpt2_model *model, const bf16 *hidden, int rows, float *logits)
+{
+    int C = model->config.n_embd, V = model->config.vocab_size;
+    bf16_gemm_shape shape = {rows, V, C, 0, 1, C, C, V, 0, 0};
+    kd_bf16_gemm(&shape, hidden, wte_bf16(model), NULL, logits);
+}
+
+/* The bf16 head works on chunks padded with zero rows to `padded`: their
+ * logits are computed and never read, and their zero gradients add nothing
+ * to wte's. The hidden states are rounded into the start of the scratch,
+ * the logit gradients after them. */
+static bf16 *chunk_hidden_bf16(const gpt2_model *model)
+{
+    return model->products.scratch;
+}
+
+static bf16 *chunk_dlogits_bf16(const gpt2_model *model, int padded)
+{
+    return model->products.scratch + (size_t)padded * model->config.n_embd;
+}
+
+static float *chunk_logits_bf16(gpt2_model *model, const int *positions, int rows)
+{
+    int C = model->config.n_embd, padded = kd_head_padded_rows(rows);
+    bf16 *hidden = chunk_hidden_bf16(model);
+#pragma omp parallel for if ((size_t)rows * C >= PARALLEL_MIN_FLOATS)
+    for (int r = 0; r < rows; r++)
+        kd_bf16_from_float(hidden + (size_t)r * C, model->acts.lnf + (size_t)positions[r] * C,
+                           (size_t)C);
+    memset(hidden + (size_t)rows * C, 0, (size_t)(padded - rows) * C * sizeof(bf16));
+    logits_bf16(model, hidden, padded, model->head_scratch);
+    return model->head_scratch;
+}
+
+/* dhidden (padded, C) = dlogits . wte and dwte += dlogits^T . hidden, with
+ * the chunk's logit gradients (rows, V) rounded to bf16. One product over
+ * the whole vocabulary: oneDNN's reduction order depends on the shape and
+ * thread count only, as the fp32 path's fixed vocabulary parts do. */
+static void head_gradients_bf16(gpt2_model *model, const float *dlogits, int rows,
+                                float *dhidden)
+{
+    int C = model->config.n_embd, V = model->config.vocab_size;
+    int padded = kd_head_padded_rows(rows);
+    bf16 *hidden = chunk_hidden_bf16(model), *dlogits16 = chunk_dlogits_bf16(model, padded);
+    kd_bf16_from_float_rows(dlogits16, dlogits, rows, V, (size_t)V);
+    memset(dlogits16 + (size_t)rows * V, 0, (size_t)(padded - rows) * V * sizeof(bf16));
+    bf16_gemm_shape input = {padded, C, V, 0, 0, V, C, C, 0, 0};
+    kd_bf16_gemm(&input, dlogits16, wte_bf16(model), NULL, dhidden);
+    bf16_gemm_shape weights = {V, C, padded, 1, 0, V, C, C, 0, 1};
+    kd_bf16_gemm(&weights, dlogits16, hidden, NULL, model->grads.wte);
+}
+
 float *kd_head_chunk_logits(gpt2_model *model, const int *positions, int rows)
 {
+    if (uses_bf16(model))
+        return chunk_logits_bf16(model, positions, rows);
     int C = model->config.n_embd, V = model->config.vocab_size;
     float *logits = model->head_scratch, *hidden = scratch_hidden(model);
     for (int r = 0; r < rows; r++)
@@ -134,10 +200,14 @@ double kd_head_run(gpt2_model *model, const float *weights, float grad_scale,
             total += row_losses[r];
         if (grad_scale == 0.0f)
             continue;
-        head_hidden_gradient(dhidden, logits, model->params.wte, rows, C, V);
-        /* dwte (V, C) += dlogits^T . hidden */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V, hidden,
-                    C, 1.0f, model->grads.wte, C);
+        if (uses_bf16(model)) {
+            head_gradients_bf16(model, logits, rows, dhidden);
+        } else {
+            head_hidden_gradient(dhidden, logits, model->params.wte, rows, C, V);
+            /* dwte (V, C) += dlogits^T . hidden */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V,
+                        hidden, C, 1.0f, model->grads.wte, C);
+        }
         for (int r = 0; r < rows; r++)
             memcpy(model->acts.dlnf + (size_t)index[r] * C, dhidden + (size_t)r * C,
                    (size_t)C * sizeof(float));
@@ -235,8 +305,31 @@ void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *w
     }
 }
 
+/* The whole multiples of HEAD_ROW_ALIGN rows go straight into `out`; the
+ * rest, padded with zero rows, through the head scratch. So a caller's
+ * varying row counts meet a few product shapes. */
+static void head_logits_bf16(gpt2_model *model, int row_begin, int rows, float *out)
+{
+    int C = model->config.n_embd, V = model->config.vocab_size;
+    int whole = rows / HEAD_ROW_ALIGN * HEAD_ROW_ALIGN, rest = rows - whole;
+    bf16 *hidden = chunk_hidden_bf16(model);
+    kd_bf16_from_float(hidden, model->acts.lnf + (size_t)row_begin * C, (size_t)rows * C);
+    if (whole)
+        logits_bf16(model, hidden, whole, out);
+    if (!rest)
+        return;
+    bf16 *tail = hidden + (size_t)whole * C;
+    memset(tail + (size_t)rest * C, 0, (size_t)(HEAD_ROW_ALIGN - rest) * C * sizeof(bf16));
+    logits_bf16(model, tail, HEAD_ROW_ALIGN, model->head_scratch);
+    memcpy(out + (size_t)whole * V, model->head_scratch, (size_t)rest * V * sizeof(float));
+}
+
 void kd_gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out)
 {
+    if (uses_bf16(model)) {
+        head_logits_bf16(model, row_begin, rows, out);
+        return;
+    }
     int C = model->config.n_embd, V = model->config.vocab_size;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f,
                 model->acts.lnf + (size_t)row_begin * C, C, model->params.wte, C, 0.0f, out, V);

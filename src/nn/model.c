@@ -175,6 +175,8 @@ void kd_gpt2_free(gpt2_model *model)
     free(model->head_rows);
     free(model->head_row_values);
     free(model->inputs);
+    free(model->products.params_bf16);
+    free(model->products.scratch);
     memset(model, 0, sizeof *model);
 }
 

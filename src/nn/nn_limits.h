@@ -9,6 +9,16 @@
  * eighth of the (B, T, V) tensor at distilgpt2's 8 x 512. */
 enum { HEAD_MAX_ROWS = 512 };
 
+/* bf16 head chunks are padded with zero rows to a multiple of this, so the
+ * few shapes a run meets each get one oneDNN primitive, made once, rather
+ * than one for every count of loss-carrying rows a batch happens to have. */
+enum { HEAD_ROW_ALIGN = 32 };
+
+static inline int kd_head_padded_rows(int rows)
+{
+    return (rows + HEAD_ROW_ALIGN - 1) / HEAD_ROW_ALIGN * HEAD_ROW_ALIGN;
+}
+
 /* The head's hidden-state gradient is summed over this many fixed ranges of
  * the vocabulary, one single-threaded sgemm each (see head.c). Fixed, not
  * the thread count, so the sum is the same bits on any machine; 8 keeps up

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "kd/nn.h"
+
 /* Layer l's slice of a stacked parameter (or gradient) tensor. */
 #define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
 
@@ -25,11 +27,14 @@ void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
                            const float *inp, const float *weight, const float *mean,
                            const float *rstd, int N, int C);
 
-/* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL. */
-void kd_matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                       int N, int IC, int OC);
-void kd_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, int N, int IC, int OC);
+/* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL.
+ * weight is one of model's parameter views; the products run in the
+ * model's precision (bf16: its rounded weights, inputs rounded on the way). */
+void kd_matmul_forward(const gpt2_model *model, float *out, const float *inp, const float *weight,
+                       const float *bias, int N, int IC, int OC);
+void kd_matmul_backward(const gpt2_model *model, float *dinp, float *dweight, float *dbias,
+                        const float *dout, const float *inp, const float *weight, int N, int IC,
+                        int OC);
 /* The one-row case of kd_matmul_forward through sgemv: out (OC) = inp (IC) . weight + bias. */
 void kd_matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
                        int IC, int OC);

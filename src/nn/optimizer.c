@@ -48,6 +48,7 @@ void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step
                      model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
         offset += sizes[i];
     }
+    kd_gpt2_weights_changed(model);
 }
 
 /* Sum of squares in fixed blocks, added in block order, so the norm is the

@@ -109,6 +109,14 @@ static kd_status run_stage(pipeline *p, const char *label, const char *id, const
     return status == KD_OK ? KD_OK : kd_fail_context(status, "pipeline stage %s", label);
 }
 
+/* A precision the pipeline file sets is part of every stage's inputs; none
+ * set leaves the keys of earlier pipelines as they were. */
+static void precision_key(const pipeline *p, stage_key *key)
+{
+    if (p->config.precision_name)
+        kd_stage_key_add_text(key, "precision", p->config.precision_name);
+}
+
 static kd_status teacher_key(pipeline *p, stage_key *key)
 {
     const pipeline_config *c = &p->config;
@@ -132,6 +140,7 @@ static kd_status teacher_key(pipeline *p, stage_key *key)
     kd_stage_key_add_number(key, "teacher.epochs", c->teacher_epochs);
     kd_stage_key_add_number(key, "teacher.seed", (double)c->teacher_seed);
     kd_stage_key_add_number(key, "threads", p->threads);
+    precision_key(p, key);
     return status;
 }
 
@@ -143,7 +152,8 @@ static kd_status train_teacher(pipeline *p, run_dir_start start, void *arg)
         .config_path = c->teacher_config, .init_dir = c->teacher_init,
         .out_dir = p->teacher_dir, .start = start,
         .overrides = {.epochs = c->teacher_epochs, .max_steps = c->teacher_max_steps,
-                      .seed = c->teacher_seed, .threads = p->threads},
+                      .seed = c->teacher_seed, .threads = p->threads,
+                      .precision_given = c->precision_name != NULL, .precision = c->precision},
     };
     return kd_teacher_train(&options);
 }
@@ -153,6 +163,8 @@ static kd_status write_cache(pipeline *p, run_dir_start start, void *arg)
     (void)arg;
     teacher_cache_options options = {.model_dir = p->teacher_model, .out_dir = p->cache_dir,
                                      .encoding = p->config.cache, .threads = p->threads,
+                                     .precision = p->config.precision_name ? p->config.precision
+                                                                           : KD_PRECISION_AUTO,
                                      .start = start};
     return kd_teacher_cache(&options, NULL);
 }
@@ -167,6 +179,7 @@ static void cache_key(pipeline *p)
     kd_stage_key_add_number(&p->cache_key, "cache.zstd_level", e->zstd_level);
     kd_stage_key_add_number(&p->cache_key, "cache.shard_examples", e->shard_examples);
     kd_stage_key_add_number(&p->cache_key, "threads", p->threads);
+    precision_key(p, &p->cache_key);
 }
 
 static kd_status train_student(pipeline *p, run_dir_start start, void *arg)
@@ -179,7 +192,8 @@ static kd_status train_student(pipeline *p, run_dir_start start, void *arg)
         .temperature = s->temperature > 0 ? s->temperature : NAN,
         .divergence = s->divergence, .random_init = run->baseline, .start = start,
         .overrides = {.epochs = s->epochs, .max_steps = s->max_steps, .seed = -1,
-                      .threads = p->threads},
+                      .threads = p->threads, .precision_given = p->config.precision_name != NULL,
+                      .precision = p->config.precision},
     };
     return kd_student_train(&options);
 }
@@ -207,6 +221,7 @@ static kd_status plan_students(pipeline *p)
             kd_stage_key_add_number(&run->key, "max_steps", s->max_steps);
             kd_stage_key_add_number(&run->key, "epochs", s->epochs);
             kd_stage_key_add_number(&run->key, "threads", p->threads);
+            precision_key(p, &run->key);
         }
     }
     return KD_OK;

@@ -204,8 +204,8 @@ static kd_status read_report(const config_source *src, const cJSON *object,
 
 static kd_status read_root(const config_source *src, pipeline_config *config)
 {
-    static const char *const known[] = {"name", "out", "threads", "teacher", "cache", "students",
-                                        "report"};
+    static const char *const known[] = {"name", "out", "threads", "precision", "teacher", "cache",
+                                        "students", "report"};
     const cJSON *root = config->root;
     kd_status status = check_keys(src, root, "pipeline", known, sizeof known / sizeof *known);
     if (status == KD_OK)
@@ -214,6 +214,11 @@ static kd_status read_root(const config_source *src, pipeline_config *config)
         status = read_text(src, root, "pipeline", "out", &config->out);
     if (status == KD_OK)
         status = read_int(src, root, "pipeline", "threads", 0, 1024, &config->threads);
+    if (status == KD_OK)
+        status = read_text(src, root, "pipeline", "precision", &config->precision_name);
+    if (status == KD_OK && config->precision_name &&
+        kd_precision_parse(config->precision_name, &config->precision) != KD_OK)
+        status = kd_fail_context(KD_ERR_INVALID, "%s: pipeline.precision", src->path);
     if (status == KD_OK && !config->name)
         status = kd_fail(KD_ERR_INVALID, "%s: \"name\" is required", src->path);
     const cJSON *teacher = cJSON_GetObjectItemCaseSensitive(root, "teacher");

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "kd/cache.h"
+#include "kd/nn.h"
 #include "kd/pipeline.h"
 
 enum { PIPELINE_MAX_STUDENTS = 16 };
@@ -29,6 +30,8 @@ typedef struct {
     const char *name;
     const char *out;         /* NULL: runs/<name> */
     int threads;
+    const char *precision_name; /* NULL: each stage's own (its config's, else auto) */
+    kd_precision precision;
     char *teacher_config;    /* resolved */
     char *teacher_init;      /* resolved HF model directory, or NULL */
     int teacher_max_steps;

@@ -172,6 +172,7 @@ typedef struct {
     double alpha, temperature, topk, samples;
     const char *divergence;
     const char *logits_source;  /* "cache" or "live" */
+    const char *teacher_precision; /* the cached logits' "fp32" or "bf16", or NULL */
     const cJSON *distill;       /* the config's sections, as written */
     const cJSON *init;
 } training_summary;

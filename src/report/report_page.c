@@ -129,6 +129,18 @@ static void quality_table(document *doc, const report *summary)
                           summary->rouge_count);
 }
 
+/* "cache, teacher bf16": where the soft targets came from and how they were
+ * computed. */
+static void logits_cell(document *doc, const training_summary *training)
+{
+    char logits[64];
+    const char *precision = training->teacher_precision;
+    snprintf(logits, sizeof logits, "%s%s%s",
+             training->logits_source ? training->logits_source : "-",
+             precision ? ", teacher " : "", precision ? precision : "");
+    kd_document_cell(doc, logits);
+}
+
 static void training_table(document *doc, const report *summary)
 {
     static const char *const columns[] = {"model", "steps", "wall s", "batch", "seq", "lr",
@@ -153,7 +165,7 @@ static void training_table(document *doc, const report *summary)
         kd_document_cell(doc, training.divergence ? training.divergence : "-");
         kd_document_number_cell(doc, "%.0f", training.topk);
         kd_document_number_cell(doc, "%.0f", training.samples);
-        kd_document_cell(doc, training.logits_source ? training.logits_source : "-");
+        logits_cell(doc, &training);
         kd_document_row_end(doc);
     }
     kd_document_table_end(doc);

@@ -66,4 +66,5 @@ void kd_training_summary_read(const report_model *model, training_summary *summa
     summary->samples = number_at(distill, "samples");
     summary->divergence = string_at(distill, "divergence");
     summary->logits_source = string_at(distill, "source");
+    summary->teacher_precision = string_at(distill, "teacher_precision");
 }

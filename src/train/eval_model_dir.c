@@ -69,7 +69,8 @@ static kd_status evaluate_part(model_weights *weights, const dataset *data, data
     if (status == KD_OK && weights->q.layers)
         status = evaluate_quantized(&weights->q, batches, (int)options.seq_len, result);
     else if (status == KD_OK &&
-             (status = kd_gpt2_prepare(model, eval->batch_size, (int)options.seq_len, 0)) == KD_OK)
+             (status = kd_gpt2_prepare(model, eval->batch_size, (int)options.seq_len, 0)) == KD_OK &&
+             (status = kd_model_use_precision(model, eval->precision, "kd eval")) == KD_OK)
         status = kd_evaluate_model(model, batches, 0, result);
     kd_batcher_free(batches);
     return status;

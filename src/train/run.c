@@ -124,6 +124,8 @@ static kd_status run_open(run_context *run, const dataset *data)
         (status = kd_path_join(run->last_dir, KD_PATH_CAPACITY, out, KD_RUN_LAST_DIR)) != KD_OK ||
         (status = kd_path_join(run->samples_path, KD_PATH_CAPACITY, out, KD_RUN_SAMPLES_FILE)) != KD_OK ||
         (status = kd_gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
+        (status = kd_model_use_precision(run->model, s->precision,
+                                         run->options->model_name)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
         (status = start_or_resume(run)) != KD_OK)

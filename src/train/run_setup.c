@@ -26,7 +26,23 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->threads = overrides->threads;
     if (overrides->log_every > 0)
         train->log_every = overrides->log_every;
+    if (overrides->precision_given)
+        train->precision = overrides->precision;
     kd_run_config_sync_data(config);
+}
+
+kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, const char *who)
+{
+    kd_precision chosen;
+    kd_status status = kd_precision_resolve(requested, &chosen);
+    if (status == KD_OK)
+        status = kd_gpt2_set_precision(model, chosen);
+    if (status != KD_OK)
+        return status;
+    char line[128];
+    kd_precision_describe(requested, chosen, line, sizeof line);
+    fprintf(stderr, "%s: %s\n", who, line);
+    return KD_OK;
 }
 
 /* Whether `dir` holds a tokenizer (its vocab.json; merges.txt is checked

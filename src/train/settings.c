@@ -24,9 +24,12 @@ typedef struct {
 /* Enum members are read and written as int. */
 _Static_assert(sizeof(lr_schedule) == sizeof(int), "lr_schedule is stored as an int");
 _Static_assert(sizeof(nonfinite_policy) == sizeof(int), "nonfinite_policy is stored as an int");
+_Static_assert(sizeof(kd_precision) == sizeof(int), "kd_precision is stored as an int");
 
 static const char *const schedule_names[] = {"cosine", "linear", "constant"};
 static const char *const nonfinite_names[] = {"stop", "skip"};
+/* In kd_precision's order. */
+static const char *const precision_names[] = {"fp32", "bf16", "auto"};
 
 #define FIELD(key, type, member, min, max)                                                  \
     {key, type, offsetof(train_settings, member), min, max, NULL}
@@ -58,6 +61,7 @@ static const setting_field fields[] = {
     FIELD("patience", FIELD_INT, patience, 0, 1e9),
     FIELD("seed", FIELD_SEED, seed, 0, 0),
     FIELD("threads", FIELD_INT, threads, 1, 1024),
+    CHOICE("precision", precision, precision_names),
     FIELD("validation_fraction", FIELD_DOUBLE, validation_fraction, 0, 0.99),
     FIELD("split_seed", FIELD_SEED, split_seed, 0, 0),
 };
@@ -75,7 +79,8 @@ void kd_train_settings_default(train_settings *s)
         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = 1.0f,
         .nonfinite = NONFINITE_STOP, .nonfinite_max_skips = 5,
         .eval_interval = 0, .log_every = 10, .eval_batches = 0, .patience = 0, .seed = 1234,
-        .threads = 2, .validation_fraction = 0.2, .split_seed = 42,
+        .threads = 2, .precision = KD_PRECISION_AUTO, .validation_fraction = 0.2,
+        .split_seed = 42,
     };
 }
 
