@@ -135,9 +135,10 @@ double kd_head_run(gpt2_model *model, const float *weights, float grad_scale,
         if (grad_scale == 0.0f)
             continue;
         head_hidden_gradient(dhidden, logits, model->params.wte, rows, C, V);
-        /* dwte (V, C) += dlogits^T . hidden */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V, hidden,
-                    C, 1.0f, model->grads.wte, C);
+        /* dwte (V, C) += dlogits^T . hidden, unless adapters froze wte */
+        if (model->grads.wte)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V,
+                        hidden, C, 1.0f, model->grads.wte, C);
         for (int r = 0; r < rows; r++)
             memcpy(model->acts.dlnf + (size_t)index[r] * C, dhidden + (size_t)r * C,
                    (size_t)C * sizeof(float));

@@ -25,9 +25,10 @@ void kd_matmul_backward(float *dinp, float *dweight, float *dbias, const float *
     /* dinp (N,IC) = dout (N,OC) . weight^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, weight, OC,
                 0.0f, dinp, IC);
-    /* dweight (IC,OC) += inp^T . dout */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f,
-                dweight, OC);
+    /* dweight (IC,OC) += inp^T . dout, unless the weight is frozen */
+    if (dweight)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC,
+                    1.0f, dweight, OC);
     if (!dbias)
         return;
     enum { BLOCK = 64 };
