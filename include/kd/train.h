@@ -16,6 +16,7 @@
 #include "kd/core.h"
 #include "kd/data.h"
 #include "kd/io.h"
+#include "kd/lora.h"
 #include "kd/nn.h"
 #include "kd/tokenizer.h"
 
@@ -134,6 +135,9 @@ typedef struct {
     const char *tokenizer_dir;  /* copied into every saved model directory */
     const train_objective *objective; /* NULL: hard-label cross-entropy */
     const char *model_name;     /* for the epoch table, e.g. "teacher-tiny" */
+    /* With LoRA adapters on the model: base_model_name_or_path of the
+     * adapter saved beside the merged best model (out_dir/adapter). */
+    const char *base_model;
     int resume;                 /* continue from out_dir/last */
     int stop_after;             /* end after this step as if interrupted; 0: no */
     const cJSON *resolved_config; /* written to out_dir/config.json */
@@ -243,6 +247,8 @@ typedef struct {
     int prompt_count;
     const cJSON *distill;        /* a student's "distill" section, or NULL */
     const cJSON *init;           /* "init": a student's object, a teacher's string, or NULL */
+    int has_lora;                /* "lora": fine-tune through adapters (kd/lora.h) */
+    gpt2_lora_config lora;
 } run_config;
 
 kd_status kd_run_config_load(const char *path, run_config *config);
@@ -266,6 +272,24 @@ typedef struct {
     long long seed;
     int threads;
 } train_overrides;
+
+/* The "lora" section: rank, alpha, dropout, targets (module names), rslora,
+ * bias ("none" | "all"); unknown keys are errors naming them. */
+kd_status kd_lora_settings_from_json(const cJSON *object, gpt2_lora_config *lora);
+cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora);
+
+/* --lora-* flags: rank 0, alpha 0, dropout < 0 and NULL strings keep the
+ * config's; a rank turns LoRA on. */
+typedef struct {
+    int rank;
+    float alpha;
+    float dropout;
+    const char *targets;     /* "attn.c_attn,mlp.c_fc" */
+    int rslora;
+    const char *bias;        /* "none" | "all" */
+} lora_overrides;
+
+kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *overrides);
 
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */

@@ -16,6 +16,7 @@ static const command_entry commands[] = {
     {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
     {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache},
     {"student train", "distil the teacher into a smaller student (cached or live logits)", cmd_student_train},
+    {"merge", "merge a PEFT LoRA adapter into its base model directory", cmd_merge},
     {"eval", "loss, perplexity and accuracy of a model directory", cmd_eval},
     {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
