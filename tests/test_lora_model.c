@@ -19,6 +19,14 @@ static const int tokens[B * T] = {1, 4, 2, 9, 3, 7, 7, 0, 5, 10};
 static const int targets[B * T] = {4, 2, 9, 3, 6, 7, 0, 5, 10, 1};
 static const float weights[B * T] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 0};
 
+static double max_difference(const float *a, const float *b, size_t n)
+{
+    double max = 0.0;
+    for (size_t i = 0; i < n; i++)
+        max = fmax(max, fabs((double)a[i] - b[i]));
+    return max;
+}
+
 static double loss_of(gpt2_model *model)
 {
     kd_gpt2_forward(model, tokens, B, T);
@@ -190,6 +198,34 @@ static void test_base_is_frozen(void **state)
     kd_gpt2_free(&model);
 }
 
+/* Decoding with the KV cache runs the adapters too: its logits equal a
+ * full forward pass's at every position. */
+static void test_decoding_uses_the_adapters(void **state)
+{
+    (void)state;
+    gpt2_model model;
+    gpt2_lora_config config = all_targets(2, 0.0f, 0);
+    make_model(&model, &config, 0);
+    enum { LENGTH = T, PROMPT = 2 };
+    const int *sequence = tokens;
+    int V = tiny.vocab_size;
+    float full[LENGTH * 11];
+    kd_gpt2_forward(&model, sequence, 1, LENGTH);
+    kd_gpt2_head_logits(&model, 0, LENGTH, full);
+    gpt2_kv_cache cache;
+    assert_int_equal(kd_gpt2_kv_cache_create(&cache, &tiny, LENGTH), KD_OK);
+    assert_int_equal(kd_gpt2_prefill(&model, &cache, sequence, PROMPT), KD_OK);
+    double error = max_difference(cache.logits, full + (PROMPT - 1) * V, (size_t)V);
+    for (int t = PROMPT; t < LENGTH; t++) {
+        assert_int_equal(kd_gpt2_decode_step(&model, &cache, sequence[t]), KD_OK);
+        error = fmax(error, max_difference(cache.logits, full + t * V, (size_t)V));
+    }
+    print_message("decode vs forward: %.2e\n", error);
+    assert_true(error < 1e-5);
+    kd_gpt2_kv_cache_free(&cache);
+    kd_gpt2_free(&model);
+}
+
 static void expect_refused(gpt2_lora_config config, const char *fragment)
 {
     assert_int_equal(kd_gpt2_lora_config_validate(&config, &tiny), KD_ERR_INVALID);
@@ -234,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_fresh_adapters_change_nothing),
         cmocka_unit_test(test_dropout_masks),
         cmocka_unit_test(test_base_is_frozen),
+        cmocka_unit_test(test_decoding_uses_the_adapters),
         cmocka_unit_test(test_bad_settings_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -169,6 +169,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
  * (model_dir/../config.json). */
 typedef struct {
     const char *model_dir;
+    const char *adapter_dir;     /* a PEFT LoRA adapter run unmerged on model_dir, or NULL */
     const char *const *data_files;
     int data_count;
     int batch_size;
@@ -278,8 +279,8 @@ typedef struct {
 kd_status kd_lora_settings_from_json(const cJSON *object, gpt2_lora_config *lora);
 cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora);
 
-/* --lora-* flags: rank 0, alpha 0, dropout < 0 and NULL strings keep the
- * config's; a rank turns LoRA on. */
+/* --lora-* flags: zeros and NULL keep the config's (so does a negative
+ * dropout); a rank turns LoRA on. */
 typedef struct {
     int rank;
     float alpha;

@@ -23,11 +23,12 @@ static void print_json(const char *model, const eval_result *result)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL;
+    const char *model = NULL, *adapter = NULL;
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
+        {"--adapter", OPT_STRING, &adapter, "PEFT LoRA adapter to run unmerged on --model"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
@@ -39,7 +40,7 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--json]",
+        .usage = "kd eval --model DIR [--adapter DIR] [--data FILE]... [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -52,7 +53,7 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
     if (threads > 0)
         kd_set_threads(threads);
-    eval_options eval = {model, data.items, data.count, batch, seq};
+    eval_options eval = {model, adapter, data.items, data.count, batch, seq};
     eval_result result;
     if (kd_eval_model_dir(&eval, &result) != KD_OK)
         return cli_fail("eval");

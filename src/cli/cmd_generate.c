@@ -11,10 +11,12 @@
 #include "kd/data.h"
 #include "kd/hf.h"
 #include "kd/nn.h"
+#include "kd/peft.h"
 #include "kd/tokenizer.h"
 
 typedef struct {
     const char *model_dir;
+    const char *adapter_dir;
     const char *prompt;
     int raw;
     float temperature;
@@ -93,6 +95,8 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
     if (status == KD_OK)
         status = kd_tokenizer_load(args->model_dir, &run->tokenizer);
     kd_dir_lock_release(&lock);
+    if (status == KD_OK && args->adapter_dir)
+        status = kd_peft_adapter_load(args->adapter_dir, &run->model);
     if (status == KD_OK)
         status = encode_prompt(args, run);
     int count = run->prompt.count < INT_MAX ? (int)run->prompt.count : INT_MAX;
@@ -136,6 +140,8 @@ int cmd_generate(int argc, char **argv)
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
          "model directory (config.json, model.safetensors, vocab.json, merges.txt)"},
+        {"--adapter", OPT_STRING, &args.adapter_dir,
+         "PEFT LoRA adapter to run unmerged on --model"},
         {"--prompt", OPT_STRING, &args.prompt,
          "the instruction (or, with --raw, the text) to continue"},
         {"--raw", OPT_FLAG, &args.raw, "feed the prompt as is, without the instruction template"},
@@ -154,8 +160,8 @@ int cmd_generate(int argc, char **argv)
                    "the template training\nuses (### Instruction: ... ### Response:). Generation "
                    "stops at <|endoftext|>, --max-new-tokens\nor the model's context length. stdout "
                    "holds only the generated text; progress and speed go\nto stderr.",
-        .usage = "kd generate --model DIR --prompt TEXT [--raw] [--temperature T] [--top-k K]\n"
-                 "                   [--top-p P] [--max-new-tokens N] [--seed N]",
+        .usage = "kd generate --model DIR [--adapter DIR] --prompt TEXT [--raw] [--temperature T]\n"
+                 "                   [--top-k K] [--top-p P] [--max-new-tokens N] [--seed N]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };

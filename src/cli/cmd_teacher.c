@@ -1,4 +1,5 @@
 /* kd teacher train: fine-tune a Hugging Face GPT-2 or train one from a config. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@ int cmd_teacher_train(int argc, char **argv)
     const char *config = NULL, *init = NULL, *out = NULL;
     cli_string_list data = {0};
     cli_training_flags flags;
-    lora_overrides lora = {.dropout = -1.0f};
+    lora_overrides lora = {.rank = INT_MIN};
     const cli_option own[] = {
         {"--config", OPT_STRING, &config, "run configuration (model, train, data sections)"},
         {"--init", OPT_STRING, &init, "Hugging Face model directory to fine-tune"},
@@ -48,6 +49,12 @@ int cmd_teacher_train(int argc, char **argv)
         return cli_usage_error(&spec, "--config is required");
     if ((status = cli_training_check(&spec, &flags)) != CLI_EXIT_OK)
         return status;
+    /* An explicit --lora-rank 0 is an error, not "keep the config's". */
+    if (lora.rank != INT_MIN && lora.rank <= 0) {
+        kd_fail(KD_ERR_INVALID, "--lora-rank must be positive, got %d", lora.rank);
+        return cli_fail("teacher train");
+    }
+    lora.rank = lora.rank == INT_MIN ? 0 : lora.rank;
     teacher_train_options train = {
         .config_path = config, .init_dir = init, .data_files = data.items,
         .data_count = data.count, .out_dir = out,

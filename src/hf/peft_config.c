@@ -138,9 +138,10 @@ kd_status kd_peft_config_from_json(const cJSON *object, gpt2_lora_config *config
     if ((status = read_targets(object, &config->targets)) != KD_OK ||
         (status = read_bias(object, &config->train_biases)) != KD_OK)
         return status;
-    if (!(config->alpha > 0.0f) || !(config->dropout >= 0.0f && config->dropout < 1.0f))
-        return kd_fail(KD_ERR_INVALID, "%s out of range", config->alpha > 0.0f ? "lora_dropout"
-                                                                                : "lora_alpha");
+    if (!(config->alpha > 0.0f) || !isfinite(config->alpha))
+        return kd_fail(KD_ERR_INVALID, "lora_alpha must be a positive number");
+    if (!(config->dropout >= 0.0f && config->dropout < 1.0f))
+        return kd_fail(KD_ERR_INVALID, "lora_dropout must be in [0, 1)");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(object, "base_model_name_or_path");
     if (base)
         snprintf(base, base_size, "%s", cJSON_IsString(name) ? name->valuestring : "");

@@ -13,6 +13,12 @@ void kd_lora_layer_forward(gpt2_model *model, gpt2_lora_target target, int layer
 void kd_lora_layer_backward(gpt2_model *model, gpt2_lora_target target, int layer, float *dinp,
                             const float *dout, const float *inp);
 
+/* The one-row case for decoding, without dropout and without saving
+ * anything: out (out) += the adapter of (target, layer) on inp (in). lora
+ * may be NULL. */
+void kd_lora_layer_decode(const gpt2_lora *lora, const gpt2_config *config,
+                          gpt2_lora_target target, int layer, float *out, const float *inp);
+
 /* Floats of the adapters' activations for (B, T). */
 size_t kd_lora_acts_floats(const gpt2_lora *lora, const gpt2_config *config, int B, int T);
 kd_status kd_lora_prepare_acts(gpt2_lora *lora, const gpt2_config *config, int B, int T);

@@ -233,3 +233,25 @@ void kd_lora_layer_backward(gpt2_model *model, gpt2_lora_target target, int laye
                      lora->b[target] + s.b_offset, lora->scale, s.dropout, s.rows, s.in, s.out,
                      lora->config.rank);
 }
+
+void kd_lora_layer_decode(const gpt2_lora *lora, const gpt2_config *config,
+                          gpt2_lora_target target, int layer, float *out, const float *inp)
+{
+    if (!lora || !lora->a[target])
+        return;
+    int in, out_dim, r = lora->config.rank;
+    kd_gpt2_lora_target_shape(config, target, &in, &out_dim);
+    const float *A = lora->a[target] + (size_t)layer * r * in;
+    const float *B = lora->b[target] + (size_t)layer * r * out_dim;
+    /* u = A inp, a chunk of ranks at a time so that no scratch is needed. */
+    enum { CHUNK = 64 };
+    float u[CHUNK];
+    for (int k = 0; k < r; k += CHUNK) {
+        int n = r - k < CHUNK ? r - k : CHUNK;
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, in, 1.0f, A + (size_t)k * in, in, inp, 1,
+                    0.0f, u, 1);
+        /* out += scale * B[:, k:k+n] u */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out_dim, n, lora->scale, B + k, r, u, 1, 1.0f,
+                    out, 1);
+    }
+}

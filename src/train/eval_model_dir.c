@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "kd/hf.h"
+#include "kd/peft.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"
 
@@ -89,6 +90,8 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
                                  batch_bytes, "evaluation");
     if (status == KD_OK)
         status = kd_model_dir_load(options->model_dir, &model);
+    if (status == KD_OK && options->adapter_dir)
+        status = kd_peft_adapter_load(options->adapter_dir, &model);
     if (status == KD_OK)
         status = kd_tokenizer_load(options->model_dir, &tokenizer);
     if (status == KD_OK)

@@ -126,7 +126,7 @@ kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *ove
         kd_gpt2_lora_config_default(&config->lora);
         config->has_lora = 1;
     }
-    int any = overrides->alpha != 0.0f || overrides->dropout >= 0.0f || overrides->targets ||
+    int any = overrides->alpha != 0.0f || overrides->dropout > 0.0f || overrides->targets ||
               overrides->rslora || overrides->bias;
     if (any && !config->has_lora)
         return kd_fail(KD_ERR_INVALID, "--lora-* settings need --lora-rank (or a \"lora\" "
@@ -136,7 +136,7 @@ kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *ove
         lora->rank = overrides->rank;
     if (overrides->alpha != 0.0f)
         lora->alpha = overrides->alpha;
-    if (overrides->dropout >= 0.0f)
+    if (overrides->dropout > 0.0f)
         lora->dropout = overrides->dropout;
     if (overrides->rslora)
         lora->rslora = 1;
