@@ -14,7 +14,7 @@ for i in $(seq 1 24); do
 done >"$work/data.jsonl"
 cat >"$work/run.json" <<JSON
 {"train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
-           "warmup_steps": 1, "learning_rate": 0.01, "seed": 4},
+           "warmup_steps": 1, "learning_rate": 0.05, "seed": 4},
  "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}}
 JSON
 echo '{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}}' \
@@ -85,6 +85,8 @@ unmerged_loss=$(json "$work/out" 'd["loss"]')
 gen=(generate --prompt "Why owls?" --temperature 0 --max-new-tokens 16)
 expect 0 "${gen[@]}" --model "$out/model"
 cp "$work/out" "$work/merged.txt"
+expect 0 "${gen[@]}" --model "$work/init"
+cmp -s "$work/out" "$work/merged.txt" && fail "the adapter does not change the greedy text"
 expect 0 "${gen[@]}" --model "$work/init" --adapter "$out/adapter"
 cmp -s "$work/out" "$work/merged.txt" || fail "generate --adapter differs from the merged model"
 
