@@ -37,6 +37,19 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
     return KD_OK;
 }
 
+/* Refuses a run that cannot fit: a LoRA run needs gradients and moments
+ * for its adapters alone. */
+static kd_status check_memory(const run_config *config)
+{
+    int batch = config->train.batch_size, seq = config->train.seq_len;
+    if (!config->has_lora)
+        return kd_memory_check(&config->model, batch, seq, 1, 0.0, "training");
+    double adapters = (double)kd_gpt2_lora_prepare_bytes(&config->model, &config->lora, batch,
+                                                         seq) -
+                      (double)kd_gpt2_prepare_bytes(&config->model, batch, seq, 0);
+    return kd_memory_check(&config->model, batch, seq, 0, adapters, "LoRA training");
+}
+
 /* The base from --init or at random, then, for a LoRA run, its adapters
  * (A drawn from the run's seed), which freeze it. */
 static kd_status create_model(const teacher_train_options *options, const run_config *config,
@@ -87,8 +100,7 @@ kd_status kd_teacher_train(const teacher_train_options *options)
     if (status == KD_OK && config.has_lora)
         status = kd_gpt2_lora_config_validate(&config.lora, &config.model);
     if (status == KD_OK)
-        status = kd_memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                                 0.0, "training");
+        status = check_memory(&config);
     if (status == KD_OK)
         status = kd_run_tokenizer_load(&config, options->init_dir, &tokenizer);
     if (status == KD_OK)

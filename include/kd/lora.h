@@ -76,6 +76,11 @@ struct gpt2_lora {
     uint64_t dropout_key;
 };
 
+/* Bytes kd_gpt2_prepare(model, B, T, 1) allocates once `lora` is attached,
+ * plus the adapters themselves: what a LoRA run needs beside the weights. */
+size_t kd_gpt2_lora_prepare_bytes(const gpt2_config *config, const gpt2_lora_config *lora,
+                                  int batch, int seq);
+
 /* Adds adapters to a created, not yet prepared model: A from `seed`, B zero,
  * the base frozen. The model owns them (kd_gpt2_free releases them). */
 kd_status kd_gpt2_lora_attach(gpt2_model *model, const gpt2_lora_config *config, uint64_t seed);

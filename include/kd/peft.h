@@ -23,6 +23,10 @@
  * "c_fc" -> mlp.c_fc, and the four full names. Others fail, listing these. */
 kd_status kd_peft_targets_add(const char *name, unsigned *targets);
 
+/* The same for a comma-separated list ("attn.c_attn,mlp.c_fc"), which
+ * replaces *targets. */
+kd_status kd_peft_targets_parse_list(const char *list, unsigned *targets);
+
 /* Reads an adapter_config.json object; base (may be NULL) receives
  * base_model_name_or_path ("" when absent), at most base_size bytes. */
 kd_status kd_peft_config_from_json(const cJSON *object, gpt2_lora_config *config, char *base,

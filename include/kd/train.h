@@ -181,7 +181,9 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
 /* The cost of training, after "Transformer Math 101" (see estimate.c). */
 typedef struct {
     double params;
-    double flops_per_token;     /* training: ~6N plus attention */
+    double trainable_params;    /* params, or a LoRA run's adapters (and biases) */
+    double flops_per_token;     /* training: ~6N plus attention (LoRA: ~4N, see below) */
+    double flops_saved_per_token; /* LoRA: the frozen matrices' weight gradients, ~2N */
     double weights_bytes;
     double grads_bytes;
     double optimizer_bytes;
@@ -199,10 +201,11 @@ double kd_train_flops_per_token(const gpt2_config *config, int seq);
  * allocating any of them; `what` names the work ("training"). */
 kd_status kd_memory_check(const gpt2_config *config, int batch, int seq, int training,
                           double extra_bytes, const char *what);
-/* Fills `cost` for training at (batch, seq); with `measure`, times two
- * steps of the model on this machine to predict its speed. */
-kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int measure,
-                            train_cost *cost);
+/* Fills `cost` for training at (batch, seq), through LoRA adapters when
+ * `lora` is not NULL; with `measure`, times two steps of the model on this
+ * machine to predict its speed. */
+kd_status kd_train_estimate(const gpt2_config *config, const gpt2_lora_config *lora, int batch,
+                            int seq, int measure, train_cost *cost);
 
 /* The greedy answer (temperature 0, stopping at <|endoftext|>) of `model`
  * to the prompt tokens, at most max_new_tokens, decoded into *text (the

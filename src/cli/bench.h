@@ -2,6 +2,7 @@
 #ifndef KD_CLI_BENCH_H
 #define KD_CLI_BENCH_H
 
+#include "kd/lora.h"
 #include "kd/nn.h"
 
 typedef enum { BENCH_TRAIN, BENCH_FWD, BENCH_KD, BENCH_GENERATE } bench_mode;
@@ -19,6 +20,9 @@ typedef struct {
     int topk;         /* kd: the cached rows' K and samples */
     int samples;
     int new_tokens;   /* generate: tokens decoded after the prompt */
+    int lora_rank;    /* train: through LoRA adapters of this rank (0: every weight) */
+    const char *lora_targets;
+    gpt2_lora_config lora;
     int json;
 } bench_options;
 

@@ -47,8 +47,15 @@ static void print_human(const gpt2_config *m, int batch, int seq, const train_co
            m->n_embd, m->n_head, m->vocab_size, m->n_positions);
     printf("parameters       %.2f M (%.2f M without embeddings)\n", cost->params / 1e6,
            (cost->params - embedding) / 1e6);
-    printf("FLOPs per token  %.1f M to train (6N + attention), %.1f M forward\n",
-           cost->flops_per_token / 1e6, cost->flops_per_token / 3e6);
+    if (cost->flops_saved_per_token > 0.0) {
+        printf("trainable        %.3f M (LoRA adapters; the base is frozen)\n",
+               cost->trainable_params / 1e6);
+        printf("FLOPs per token  %.1f M to train (%.1f M of frozen weight gradients skipped)\n",
+               cost->flops_per_token / 1e6, cost->flops_saved_per_token / 1e6);
+    } else {
+        printf("FLOPs per token  %.1f M to train (6N + attention), %.1f M forward\n",
+               cost->flops_per_token / 1e6, cost->flops_per_token / 3e6);
+    }
     printf("memory at batch %d x %d:\n", batch, seq);
     printf("  weights        %8.1f MB\n  gradients      %8.1f MB\n", cost->weights_bytes / 1e6,
            cost->grads_bytes / 1e6);
@@ -73,7 +80,9 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
     cJSON_AddNumberToObject(json, "batch", batch);
     cJSON_AddNumberToObject(json, "seq", seq);
     cJSON_AddNumberToObject(json, "params", cost->params);
+    cJSON_AddNumberToObject(json, "trainable_params", cost->trainable_params);
     cJSON_AddNumberToObject(json, "flops_per_token", cost->flops_per_token);
+    cJSON_AddNumberToObject(json, "flops_saved_per_token", cost->flops_saved_per_token);
     cJSON_AddNumberToObject(json, "weights_bytes", cost->weights_bytes);
     cJSON_AddNumberToObject(json, "grads_bytes", cost->grads_bytes);
     cJSON_AddNumberToObject(json, "optimizer_bytes", cost->optimizer_bytes);
@@ -108,7 +117,8 @@ int cmd_estimate(int argc, char **argv)
         .summary = "Predict a training run's parameters, FLOPs per token, memory (weights,\n"
                    "gradients, AdamW moments, activations) and time per epoch, timing two steps\n"
                    "of the model on this machine.",
-        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--json]",
+        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--json]\n"
+                 "A \"lora\" section in the config estimates fine-tuning through LoRA adapters.",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -135,8 +145,8 @@ int cmd_estimate(int argc, char **argv)
     train_cost cost;
     double tokens = 0.0, steps = 0.0;
     if (result == KD_OK)
-        result = kd_train_estimate(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                                   &cost);
+        result = kd_train_estimate(&config.model, config.has_lora ? &config.lora : NULL,
+                                   config.train.batch_size, config.train.seq_len, 1, &cost);
     /* The epoch estimate needs the data; without it the rest still stands. */
     if (result == KD_OK && config.data_file_count > 0) {
         if (kd_run_config_resolve_files(&config) == KD_OK)

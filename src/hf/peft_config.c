@@ -29,6 +29,21 @@ kd_status kd_peft_targets_add(const char *name, unsigned *targets)
     return status;
 }
 
+kd_status kd_peft_targets_parse_list(const char *list, unsigned *targets)
+{
+    char copy[256];
+    if (snprintf(copy, sizeof copy, "%s", list) >= (int)sizeof copy)
+        return kd_fail(KD_ERR_INVALID, "lora targets \"%.32s...\" are too long", list);
+    *targets = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        kd_status status = kd_peft_targets_add(name, targets);
+        if (status != KD_OK)
+            return status;
+    }
+    return *targets ? KD_OK : kd_fail(KD_ERR_INVALID, "lora targets: no module named");
+}
+
 /* A key whose presence with anything but an "empty" value (null, false,
  * [], {}) asks for an option kd does not implement. */
 static kd_status refuse_option(const cJSON *object, const char *key, const char *what)

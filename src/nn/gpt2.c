@@ -74,6 +74,20 @@ size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int 
     return floats * sizeof(float) + ints * sizeof(int);
 }
 
+size_t kd_gpt2_lora_prepare_bytes(const gpt2_config *config, const gpt2_lora_config *lora,
+                                  int batch, int seq)
+{
+    size_t grad_acts[NUM_GRAD_ACTS];
+    grad_act_sizes(config, batch, seq, kd_threads(), grad_acts);
+    /* The adapters' activations, as kd_lora_acts_floats counts them. */
+    gpt2_lora adapters = {.config = *lora};
+    size_t floats = sum_sizes(grad_acts, NUM_GRAD_ACTS) +
+                    3 * kd_gpt2_lora_num_trainable(lora, config) +
+                    kd_lora_acts_floats(&adapters, config, batch, seq);
+    return kd_gpt2_prepare_bytes(config, batch, seq, 0) + floats * sizeof(float) +
+           kd_gpt2_lora_num_params(lora, config) * sizeof(float);
+}
+
 static void point_views(float **views[], const size_t *sizes, int count, float *memory)
 {
     for (int i = 0; i < count; i++) {

@@ -104,22 +104,6 @@ cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora)
     return json;
 }
 
-/* "attn.c_attn,mlp.c_fc" */
-static kd_status parse_target_list(const char *list, unsigned *targets)
-{
-    char copy[256];
-    if (snprintf(copy, sizeof copy, "%s", list) >= (int)sizeof copy)
-        return kd_fail(KD_ERR_INVALID, "--lora-targets is too long");
-    *targets = 0;
-    char *save = NULL;
-    for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        kd_status status = kd_peft_targets_add(name, targets);
-        if (status != KD_OK)
-            return status;
-    }
-    return *targets ? KD_OK : kd_fail(KD_ERR_INVALID, "--lora-targets names no module");
-}
-
 kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *overrides)
 {
     if (overrides->rank != 0 && !config->has_lora) {
@@ -142,7 +126,7 @@ kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *ove
         lora->rslora = 1;
     kd_status status = KD_OK;
     if (overrides->targets)
-        status = parse_target_list(overrides->targets, &lora->targets);
+        status = kd_peft_targets_parse_list(overrides->targets, &lora->targets);
     if (status == KD_OK && overrides->bias)
         status = read_bias_name(overrides->bias, &lora->train_biases);
     return status;
