@@ -23,6 +23,8 @@
  * "c_fc" -> mlp.c_fc, and the four full names. Others fail, listing these. */
 kd_status kd_peft_targets_add(const char *name, unsigned *targets);
 
+/* The same for a JSON list of names, or one name; `key` names it in errors. */
+kd_status kd_peft_targets_from_json(const cJSON *item, const char *key, unsigned *targets);
 /* The same for a comma-separated list ("attn.c_attn,mlp.c_fc"), which
  * replaces *targets. */
 kd_status kd_peft_targets_parse_list(const char *list, unsigned *targets);

@@ -66,21 +66,20 @@ static kd_status read_number(const cJSON *object, const char *key, int required,
     return KD_OK;
 }
 
-static kd_status read_targets(const cJSON *object, unsigned *targets)
+kd_status kd_peft_targets_from_json(const cJSON *item, const char *key, unsigned *targets)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, "target_modules");
     *targets = 0;
     if (cJSON_IsString(item))
         return kd_peft_targets_add(item->valuestring, targets);
     if (!cJSON_IsArray(item) || !item->child)
-        return kd_fail(KD_ERR_INVALID, "target_modules must be a non-empty list of module names");
+        return kd_fail(KD_ERR_INVALID, "%s must be a non-empty list of module names", key);
     const cJSON *name;
     cJSON_ArrayForEach(name, item) {
         if (!cJSON_IsString(name))
-            return kd_fail(KD_ERR_INVALID, "target_modules must hold strings");
+            return kd_fail(KD_ERR_INVALID, "%s must hold strings", key);
         kd_status status = kd_peft_targets_add(name->valuestring, targets);
         if (status != KD_OK)
-            return kd_fail_context(status, "target_modules");
+            return kd_fail_context(status, "%s", key);
     }
     return KD_OK;
 }
@@ -150,7 +149,8 @@ kd_status kd_peft_config_from_json(const cJSON *object, gpt2_lora_config *config
     config->alpha = (float)alpha;
     config->dropout = (float)dropout;
     config->rslora = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(object, "use_rslora"));
-    if ((status = read_targets(object, &config->targets)) != KD_OK ||
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(object, "target_modules");
+    if ((status = kd_peft_targets_from_json(targets, "target_modules", &config->targets)) != KD_OK ||
         (status = read_bias(object, &config->train_biases)) != KD_OK)
         return status;
     if (!(config->alpha > 0.0f) || !isfinite(config->alpha))

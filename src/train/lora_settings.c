@@ -28,29 +28,13 @@ static kd_status read_bias_name(const char *name, int *train_biases)
     return KD_OK;
 }
 
-static kd_status read_targets(const cJSON *item, unsigned *targets)
-{
-    if (!cJSON_IsArray(item) || !item->child)
-        return kd_fail(KD_ERR_INVALID, "lora.targets must be a non-empty list of module names");
-    *targets = 0;
-    const cJSON *name;
-    cJSON_ArrayForEach(name, item) {
-        if (!cJSON_IsString(name))
-            return kd_fail(KD_ERR_INVALID, "lora.targets must hold strings");
-        kd_status status = kd_peft_targets_add(name->valuestring, targets);
-        if (status != KD_OK)
-            return status;
-    }
-    return KD_OK;
-}
-
 static kd_status read_item(const cJSON *item, gpt2_lora_config *lora)
 {
     double number = 0.0;
     const char *key = item->string;
     kd_status status = KD_OK;
     if (strcmp(key, "targets") == 0)
-        return read_targets(item, &lora->targets);
+        return kd_peft_targets_from_json(item, "lora.targets", &lora->targets);
     if (strcmp(key, "bias") == 0)
         return cJSON_IsString(item) ? read_bias_name(item->valuestring, &lora->train_biases)
                                     : kd_fail(KD_ERR_INVALID, "lora.bias must be a string");
