@@ -44,7 +44,7 @@ echo "{$large, \"train\": {\"batch_size\": 1, \"seq_len\": 256, \"threads\": 2}}
 echo "{$large, \"train\": {\"batch_size\": 1, \"seq_len\": 256, \"threads\": 2}," \
      "\"lora\": {\"rank\": 16, \"targets\": [\"c_attn\", \"c_proj\", \"c_fc\"]}}" >"$work/large_lora.json"
 for config in large large_lora; do
-    "$kd" estimate --config "$work/$config.json" --json >"$work/out"
+    "$kd" estimate --config "$work/$config.json" --no-timing --json >"$work/out"
     /usr/bin/python3 - "$config" "$work/out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[2]))

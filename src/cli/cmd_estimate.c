@@ -63,6 +63,8 @@ static void print_human(const gpt2_config *m, int batch, int seq, const train_co
            cost->activation_bytes / 1e6);
     printf("  total          %8.1f MB of %.1f GB on this machine\n", cost->total_bytes / 1e6,
            cost->machine_bytes / 1e9);
+    if (cost->tokens_per_s <= 0.0) /* --no-timing */
+        return;
     printf("measured         %.1f GFLOP/s -> %.0f training tokens/s\n", cost->measured_flops / 1e9,
            cost->tokens_per_s);
     if (tokens > 0)
@@ -91,7 +93,7 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
     cJSON_AddNumberToObject(json, "machine_bytes", cost->machine_bytes);
     cJSON_AddNumberToObject(json, "measured_flops", cost->measured_flops);
     cJSON_AddNumberToObject(json, "tokens_per_s", cost->tokens_per_s);
-    if (tokens > 0) {
+    if (tokens > 0 && cost->tokens_per_s > 0.0) {
         cJSON_AddNumberToObject(json, "epoch_tokens", tokens);
         cJSON_AddNumberToObject(json, "epoch_steps", steps);
         cJSON_AddNumberToObject(json, "epoch_seconds", tokens / cost->tokens_per_s);
@@ -105,11 +107,13 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
 int cmd_estimate(int argc, char **argv)
 {
     const char *path = NULL;
-    int batch = 0, seq = 0, json = 0;
+    int batch = 0, seq = 0, json = 0, no_timing = 0;
     const cli_option options[] = {
         {"--config", OPT_STRING, &path, "run configuration with a \"model\" section"},
         {"--batch", OPT_INT, &batch, "batch size (default: the config's)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the config's)"},
+        {"--no-timing", OPT_FLAG, &no_timing,
+         "skip the two timed steps (memory and FLOPs only; no tokens/s or epoch time)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -117,7 +121,7 @@ int cmd_estimate(int argc, char **argv)
         .summary = "Predict a training run's parameters, FLOPs per token, memory (weights,\n"
                    "gradients, AdamW moments, activations) and time per epoch, timing two steps\n"
                    "of the model on this machine.",
-        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--json]\n"
+        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--no-timing] [--json]\n"
                  "A \"lora\" section in the config estimates fine-tuning through LoRA adapters.",
         .options = options,
         .option_count = sizeof options / sizeof *options,
@@ -146,7 +150,8 @@ int cmd_estimate(int argc, char **argv)
     double tokens = 0.0, steps = 0.0;
     if (result == KD_OK)
         result = kd_train_estimate(&config.model, config.has_lora ? &config.lora : NULL,
-                                   config.train.batch_size, config.train.seq_len, 1, &cost);
+                                   config.train.batch_size, config.train.seq_len, !no_timing,
+                                   &cost);
     /* The epoch estimate needs the data; without it the rest still stands. */
     if (result == KD_OK && config.data_file_count > 0) {
         if (kd_run_config_resolve_files(&config) == KD_OK)
