@@ -23,7 +23,8 @@ config() { # FILE DATA STEPS LR [LORA]
 {"model": {"n_layer": $layers, "n_head": $heads, "n_embd": $width, "n_positions": 1024,
            "vocab_size": 50257},
  "train": {"max_steps": $3, "batch_size": $batch, "seq_len": $seq, "learning_rate": $4,
-           "warmup_steps": 10, "eval_interval": 10, "threads": $threads, "seed": 7,
+           "warmup_steps": 5, "eval_interval": 10, "eval_batches": 4, "threads": $threads,
+           "seed": 7,
            "validation_fraction": 0.2},
  "data": {"files": ["$2"], "tokenizer": "gpt2", "prompts": []}${5:+, \"lora\": $5}}
 JSON
