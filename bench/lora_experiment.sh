@@ -61,5 +61,5 @@ echo "|---|---|---|---|---|---|---|"
     "$kd" eval --model "$out/base/model" --data assets/dolly/dolly-mixed.jsonl --json >"$out/base.eval"
 /usr/bin/python3 -c 'import json,sys; print("| base, not fine-tuned (all mixed records) | %.4f | | | | | |" % json.load(open(sys.argv[1]))["loss"])' "$out/base.eval"
 run full 0.0005
-run lora-r8-c_attn 0.002 '{"rank": 8, "alpha": 16, "targets": ["attn.c_attn"]}'
-run lora-r16-all 0.002 '{"rank": 16, "alpha": 32, "targets": ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"]}'
+run lora-r8-c_attn 0.01 '{"rank": 8, "alpha": 16, "targets": ["attn.c_attn"]}'
+run lora-r16-all 0.01 '{"rank": 16, "alpha": 32, "targets": ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"]}'
