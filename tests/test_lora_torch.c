@@ -50,15 +50,7 @@ static void read_settings(reference *ref)
     ref->lora.rank = (int)reference_number(f, "rank");
     ref->lora.alpha = (float)reference_number(f, "alpha");
     ref->lora.targets = (1u << GPT2_LORA_TARGETS) - 1;
-    gpt2_step_config *s = &ref->step;
-    s->adamw.learning_rate = s->learning_rate = (float)reference_number(f, "lr");
-    s->adamw.beta1 = (float)reference_number(f, "beta1");
-    s->adamw.beta2 = (float)reference_number(f, "beta2");
-    s->adamw.eps = (float)reference_number(f, "eps");
-    s->adamw.weight_decay = (float)reference_number(f, "weight_decay");
-    s->grad_clip = (float)reference_number(f, "grad_clip");
-    ref->steps = (int)reference_number(f, "steps");
-    assert_true(ref->steps >= 1 && ref->steps <= 100);
+    ref->steps = reference_step_config(f, &ref->step);
 }
 
 static int load_reference(void **state)

@@ -71,18 +71,7 @@ static void read_config(reference *ref)
 {
     const reference_fixture *f = &ref->fixture;
     reference_gpt2_config(f, &ref->config);
-
-    gpt2_step_config *s = &ref->step;
-    s->adamw.learning_rate = (float)reference_number(f, "lr");
-    s->adamw.beta1 = (float)reference_number(f, "beta1");
-    s->adamw.beta2 = (float)reference_number(f, "beta2");
-    s->adamw.eps = (float)reference_number(f, "eps");
-    s->adamw.weight_decay = (float)reference_number(f, "weight_decay");
-    s->adamw.decay_all = 0;  /* torch's param groups decay only the matrices */
-    s->learning_rate = s->adamw.learning_rate;
-    s->grad_clip = (float)reference_number(f, "grad_clip");
-    ref->steps = (int)reference_number(f, "steps");
-    assert_true(ref->steps >= 1 && ref->steps <= 100);
+    ref->steps = reference_step_config(f, &ref->step);
 }
 
 /* "2,1": rows per micro-batch, which must add up to the batch. */

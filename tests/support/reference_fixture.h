@@ -137,6 +137,24 @@ static inline void reference_gpt2_config(const reference_fixture *ref, gpt2_conf
     assert_int_equal(kd_gpt2_config_validate(config), KD_OK);
 }
 
+/* The optimizer settings stored as metadata lr, beta1, beta2, eps,
+ * weight_decay and grad_clip (decay on matrices only, as torch's param
+ * groups); returns the metadata's step count (1..100). */
+static inline int reference_step_config(const reference_fixture *ref, gpt2_step_config *s)
+{
+    s->adamw.learning_rate = (float)reference_number(ref, "lr");
+    s->adamw.beta1 = (float)reference_number(ref, "beta1");
+    s->adamw.beta2 = (float)reference_number(ref, "beta2");
+    s->adamw.eps = (float)reference_number(ref, "eps");
+    s->adamw.weight_decay = (float)reference_number(ref, "weight_decay");
+    s->adamw.decay_all = 0;
+    s->learning_rate = s->adamw.learning_rate;
+    s->grad_clip = (float)reference_number(ref, "grad_clip");
+    int steps = (int)reference_number(ref, "steps");
+    assert_true(steps >= 1 && steps <= 100);
+    return steps;
+}
+
 /* Prints every measured error, so the log shows the margin, and fails with
  * the name of what disagreed. */
 static inline void expect_within(const char *what, double error, double tolerance)
