@@ -102,6 +102,15 @@ expect 0 teacher train --config "$work/run_lora.json" --init "$work/init" --out 
 cmp -s "$out/adapter/adapter_model.safetensors" "$work/section/adapter/adapter_model.safetensors" ||
     fail "the \"lora\" section trains another adapter than the flags"
 
+# kd estimate with the section: gradients and AdamW state for the adapters alone
+# (r 4 on c_attn 32 -> 96 and mlp.c_proj 128 -> 32, 2 layers; every bias), and
+# the frozen matrices' weight gradients counted as skipped.
+json "$work/tiny.json" 'json.dumps(dict(d, train={"batch_size": 4, "seq_len": 32}, lora={"rank": 4, "targets": ["attn.c_attn", "mlp.c_proj"], "bias": "all"}))' \
+    >"$work/estimate.json"
+expect 0 estimate --config "$work/estimate.json" --no-timing --json
+[ "$(json "$work/out" 'd["trainable_params"], d["optimizer_bytes"], d["flops_saved_per_token"] > 0')" = \
+  "3040 24320 True" ] || fail "kd estimate with lora: $(cat "$work/out")"
+
 # Adapters that do not fit, or use what kd does not implement.
 echo '{"model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}}' \
     >"$work/shallow.json"
