@@ -37,14 +37,32 @@ static kd_status resolve_model_config(const teacher_train_options *options, run_
     return KD_OK;
 }
 
+/* Refuses a run that cannot fit: a LoRA run needs gradients and moments
+ * for its adapters alone. */
+static kd_status check_memory(const run_config *config)
+{
+    int batch = config->train.batch_size, seq = config->train.seq_len;
+    if (!config->has_lora)
+        return kd_memory_check(&config->model, batch, seq, 1, 0.0, "training");
+    double adapters = (double)kd_gpt2_lora_prepare_bytes(&config->model, &config->lora, batch,
+                                                         seq) -
+                      (double)kd_gpt2_prepare_bytes(&config->model, batch, seq, 0);
+    return kd_memory_check(&config->model, batch, seq, 0, adapters, "LoRA training");
+}
+
+/* The base from --init or at random, then, for a LoRA run, its adapters
+ * (A drawn from the run's seed), which freeze it. */
 static kd_status create_model(const teacher_train_options *options, const run_config *config,
                               gpt2_model *model)
 {
-    if (options->init_dir)
-        return kd_model_dir_load(options->init_dir, model);
-    kd_status status = kd_gpt2_create(model, &config->model);
-    if (status == KD_OK)
+    kd_status status;
+    if (options->init_dir) {
+        status = kd_model_dir_load(options->init_dir, model);
+    } else if ((status = kd_gpt2_create(model, &config->model)) == KD_OK) {
         kd_gpt2_init_random(model, config->train.seed);
+    }
+    if (status == KD_OK && config->has_lora)
+        status = kd_gpt2_lora_attach(model, &config->lora, config->train.seed);
     return status;
 }
 
@@ -75,11 +93,14 @@ kd_status kd_teacher_train(const teacher_train_options *options)
     if (status == KD_OK) {
         kd_run_config_apply_overrides(&config, &options->overrides);
         kd_set_threads(config.train.threads);
-        status = resolve_model_config(options, &config);
+        status = kd_run_config_apply_lora(&config, &options->lora);
     }
     if (status == KD_OK)
-        status = kd_memory_check(&config.model, config.train.batch_size, config.train.seq_len, 1,
-                                 0.0, "training");
+        status = resolve_model_config(options, &config);
+    if (status == KD_OK && config.has_lora)
+        status = kd_gpt2_lora_config_validate(&config.lora, &config.model);
+    if (status == KD_OK)
+        status = check_memory(&config);
     if (status == KD_OK)
         status = kd_run_tokenizer_load(&config, options->init_dir, &tokenizer);
     if (status == KD_OK)
@@ -94,6 +115,7 @@ kd_status kd_teacher_train(const teacher_train_options *options)
             cJSON_AddStringToObject(resolved, "init", options->init_dir);
         train_run_options run = {
             .out_dir = out_dir, .tokenizer_dir = config.tokenizer_dir, .model_name = "teacher",
+            .base_model = options->init_dir ? options->init_dir : "",
             .resume = kd_run_dir_resumes(out_dir, options->start),
             .stop_after = options->stop_after,
             .resolved_config = resolved, .tokenizer = tokenizer,

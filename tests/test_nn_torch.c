@@ -59,58 +59,19 @@ static float *read_floats(const reference *ref, const char *name, size_t count)
     return out;
 }
 
-static size_t tensor_elements(const gpt2_tensor *tensor)
-{
-    return (size_t)tensor->shape[0] * (size_t)(tensor->ndim == 2 ? tensor->shape[1] : 1);
-}
-
-/* The fixture's "<prefix>.<HF name>" counterpart of `like`, which must have
- * its shape too: a tensor stored [out, in] instead of Conv1D's [in, out]
- * has the right size but is another matrix. */
-static void read_like_into(const reference *ref, const char *prefix, const gpt2_tensor *like,
-                           float *out)
-{
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", prefix, like->name);
-    const safetensors_tensor *tensor = kd_safetensors_find(&ref->fixture.file, name);
-    if (tensor && (tensor->ndim != like->ndim || tensor->shape[0] != like->shape[0] ||
-                   (like->ndim == 2 && tensor->shape[1] != like->shape[1])))
-        fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", ref->fixture.path, name,
-                 (long long)like->shape[0], (long long)like->shape[1]);
-    reference_floats_into(&ref->fixture, name, out, tensor_elements(like));
-}
-
 static float *read_like(const reference *ref, const char *prefix, const gpt2_tensor *like)
 {
-    float *out = malloc(tensor_elements(like) * sizeof *out);
+    float *out = malloc(reference_tensor_elements(like) * sizeof *out);
     assert_non_null(out);
-    read_like_into(ref, prefix, like, out);
+    reference_like_into(&ref->fixture, prefix, like, out);
     return out;
 }
 
 static void read_config(reference *ref)
 {
     const reference_fixture *f = &ref->fixture;
-    gpt2_config *c = &ref->config;
-    c->n_layer = (int)reference_number(f, "n_layer");
-    c->n_head = (int)reference_number(f, "n_head");
-    c->n_embd = (int)reference_number(f, "n_embd");
-    c->n_positions = (int)reference_number(f, "n_positions");
-    c->vocab_size = (int)reference_number(f, "vocab_size");
-    c->layer_norm_epsilon = (float)reference_number(f, "layer_norm_epsilon");
-    assert_int_equal(kd_gpt2_config_validate(c), KD_OK);
-
-    gpt2_step_config *s = &ref->step;
-    s->adamw.learning_rate = (float)reference_number(f, "lr");
-    s->adamw.beta1 = (float)reference_number(f, "beta1");
-    s->adamw.beta2 = (float)reference_number(f, "beta2");
-    s->adamw.eps = (float)reference_number(f, "eps");
-    s->adamw.weight_decay = (float)reference_number(f, "weight_decay");
-    s->adamw.decay_all = 0;  /* torch's param groups decay only the matrices */
-    s->learning_rate = s->adamw.learning_rate;
-    s->grad_clip = (float)reference_number(f, "grad_clip");
-    ref->steps = (int)reference_number(f, "steps");
-    assert_true(ref->steps >= 1 && ref->steps <= 100);
+    reference_gpt2_config(f, &ref->config);
+    ref->steps = reference_step_config(f, &ref->step);
 }
 
 /* "2,1": rows per micro-batch, which must add up to the batch. */
@@ -177,7 +138,7 @@ static void load_model(const reference *ref, gpt2_model *model)
     for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor tensor;
         kd_gpt2_tensor_at(&ref->config, &model->params, i, &tensor);
-        read_like_into(ref, "param", &tensor, tensor.data);
+        reference_like_into(&ref->fixture, "param", &tensor, tensor.data);
     }
     assert_int_equal(kd_gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
 }
@@ -234,7 +195,7 @@ static void test_gradients_match_torch(void **state)
     for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor grad;
         kd_gpt2_tensor_at(&ref->config, &model.grads, i, &grad);
-        size_t count = tensor_elements(&grad);
+        size_t count = reference_tensor_elements(&grad);
         float *want = read_like(ref, "grad", &grad);
         char name[96];
         snprintf(name, sizeof name, "grad.%s", grad.name);
@@ -317,7 +278,7 @@ static void expect_trained_params(const reference *ref, const gpt2_model *model,
     for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor param;
         kd_gpt2_tensor_at(&ref->config, &model->params, i, &param);
-        size_t count = tensor_elements(&param);
+        size_t count = reference_tensor_elements(&param);
         float *grad = read_like(ref, "grad", &param);
         float *want = read_like(ref, "after3", &param);
         char name[96];

@@ -104,6 +104,9 @@ kd_status kd_json_read_file(const char *path, cJSON **root);
  * back within a relative 2^-52, so 2^53 - 1 would come back as
  * 9007199254740990 and a seed or fraction would not match its own run. */
 void kd_json_add_exact_number(cJSON *object, const char *key, double value);
+/* The same for a float: the shortest decimal that reads back as it (0.1f is
+ * written 0.1, not 0.10000000149011612). */
+void kd_json_add_float(cJSON *object, const char *key, float value);
 
 /* ---- safetensors ----------------------------------------------------- */
 

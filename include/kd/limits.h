@@ -34,6 +34,9 @@ enum {
 #define KD_RUN_CONFIG_FILE "config.json"       /* the resolved settings */
 #define KD_RUN_BEST_DIR "model"                /* the best model: a model directory */
 #define KD_RUN_LAST_DIR "last"                 /* the latest checkpoint */
+#define KD_RUN_ADAPTER_DIR "adapter"          /* a LoRA run's best adapter (PEFT) */
+#define KD_PEFT_CONFIG_FILE "adapter_config.json"
+#define KD_PEFT_WEIGHTS_FILE "adapter_model.safetensors"
 #define KD_RUN_METRICS_FILE "metrics.jsonl"
 #define KD_RUN_SAMPLES_FILE "samples.md"
 #define KD_RUN_DATASET_CACHE_DIR "dataset-cache"

@@ -58,6 +58,10 @@ void kd_gpt2_param_sizes(const gpt2_config *config, size_t sizes[GPT2_NUM_PARAM_
 size_t kd_gpt2_num_params(const gpt2_config *config);
 /* Points the views of `params` into `memory` (which holds kd_gpt2_num_params floats). */
 void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config);
+/* The same for the tensors with present[i] nonzero, packed in order; the
+ * views of the others are NULL. */
+void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
+                                 const unsigned char *present);
 
 /* One named tensor in Hugging Face's naming, without the "transformer."
  * prefix ("wte.weight", "h.3.mlp.c_fc.weight", "ln_f.bias", ...). */
@@ -144,14 +148,23 @@ typedef struct {
     uint16_t *scratch;       /* bf16: one product's activation operands */
     int params_bf16_current; /* params_bf16 matches the fp32 weights */
 } gpt2_products;
+/* LoRA adapters (kd/lora.h). */
+typedef struct gpt2_lora gpt2_lora;
 
 typedef struct {
     gpt2_config config;
     gpt2_params params;
     float *params_memory;
     size_t num_params;
-    /* Training state, allocated by gpt2_train_prepare. */
+    /* Which of the GPT2_NUM_PARAM_TENSORS tensors train (all, unless LoRA
+     * adapters froze the base). */
+    unsigned char trainable[GPT2_NUM_PARAM_TENSORS];
+    gpt2_lora *lora;      /* NULL: no adapters */
+    /* Training state, allocated by kd_gpt2_prepare: the gradients of the
+     * trainable tensors (the views of frozen ones are NULL), then those of
+     * the adapters; AdamW's moments in the same order. */
     gpt2_params grads;
+    size_t num_trainable; /* floats in grads_memory, adam_m and adam_v */
     float *grads_memory;
     float *adam_m;
     float *adam_v;
@@ -223,7 +236,8 @@ void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *w
  * [row_begin, row_begin + rows) of the flattened (B, T). */
 void kd_gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
 
-/* Backward from acts.dlnf to every parameter gradient (accumulated into grads). */
+/* Backward from acts.dlnf to every trainable parameter's gradient
+ * (accumulated into grads and the adapters' gradients). */
 void kd_gpt2_backward(gpt2_model *model);
 void kd_gpt2_zero_grad(gpt2_model *model);
 

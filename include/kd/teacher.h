@@ -14,6 +14,7 @@ typedef struct {
     int data_count;
     const char *out_dir;             /* NULL: runs/<config name>/teacher */
     train_overrides overrides;       /* epochs, max steps, seed, threads */
+    lora_overrides lora;             /* --lora-*: fine-tune through LoRA adapters */
     int stop_after;
     run_dir_start start;             /* over earlier work in out_dir: refuse, resume, redo */
 } teacher_train_options;

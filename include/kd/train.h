@@ -17,6 +17,7 @@
 #include "kd/data.h"
 #include "kd/gguf.h"
 #include "kd/io.h"
+#include "kd/lora.h"
 #include "kd/nn.h"
 #include "kd/qgpt2.h"
 #include "kd/tokenizer.h"
@@ -149,6 +150,9 @@ typedef struct {
     const char *tokenizer_dir;  /* copied into every saved model directory */
     const train_objective *objective; /* NULL: hard-label cross-entropy */
     const char *model_name;     /* for the epoch table, e.g. "teacher-tiny" */
+    /* With LoRA adapters on the model: base_model_name_or_path of the
+     * adapter saved beside the merged best model (out_dir/adapter). */
+    const char *base_model;
     int resume;                 /* continue from out_dir/last */
     int stop_after;             /* end after this step as if interrupted; 0: no */
     const cJSON *resolved_config; /* written to out_dir/config.json */
@@ -200,6 +204,11 @@ void kd_model_unload(model_weights *weights);
  * another `type` is an error naming `path`. Afterwards q.layers is set
  * exactly when the quantized model runs. */
 kd_status kd_model_quantize(model_weights *weights, kd_qtype type, const char *path);
+/* Attaches the PEFT LoRA adapter in `adapter_dir` (NULL: none) to the f32
+ * model, to run unmerged; call before kd_model_quantize. A model read
+ * quantized has no f32 matrices to adapt: an error naming `path`. */
+kd_status kd_model_attach_adapter(model_weights *weights, const char *adapter_dir,
+                                  const char *path);
 
 /* Writes a model directory (config.json, model.safetensors, vocab.json,
  * merges.txt) as one GGUF file: see kd/gguf.h. Unless `force`, an existing
@@ -213,6 +222,7 @@ kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type,
  * that trained it (model_dir/../config.json). */
 typedef struct {
     const char *model_dir;
+    const char *adapter_dir;     /* a PEFT LoRA adapter run unmerged on model_dir, or NULL */
     const char *const *data_files;
     int data_count;
     int batch_size;
@@ -226,7 +236,9 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
 /* The cost of training, after "Transformer Math 101" (see estimate.c). */
 typedef struct {
     double params;
-    double flops_per_token;     /* training: ~6N plus attention */
+    double trainable_params;    /* params, or a LoRA run's adapters (and biases) */
+    double flops_per_token;     /* training: ~6N plus attention (LoRA: ~4N, see below) */
+    double flops_saved_per_token; /* LoRA: the frozen matrices' weight gradients, ~2N */
     double weights_bytes;
     double grads_bytes;
     double optimizer_bytes;
@@ -244,10 +256,11 @@ double kd_train_flops_per_token(const gpt2_config *config, int seq);
  * allocating any of them; `what` names the work ("training"). */
 kd_status kd_memory_check(const gpt2_config *config, int batch, int seq, int training,
                           double extra_bytes, const char *what);
-/* Fills `cost` for training at (batch, seq); with `measure`, times two
- * steps of the model on this machine to predict its speed. */
-kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int measure,
-                            train_cost *cost);
+/* Fills `cost` for training at (batch, seq), through LoRA adapters when
+ * `lora` is not NULL; with `measure`, times two steps of the model on this
+ * machine to predict its speed. */
+kd_status kd_train_estimate(const gpt2_config *config, const gpt2_lora_config *lora, int batch,
+                            int seq, int measure, train_cost *cost);
 
 /* The greedy answer (temperature 0, stopping at <|endoftext|>) of `model`
  * to the prompt tokens, at most max_new_tokens, decoded into *text (the
@@ -293,6 +306,8 @@ typedef struct {
     int prompt_count;
     const cJSON *distill;        /* a student's "distill" section, or NULL */
     const cJSON *init;           /* "init": a student's object, a teacher's string, or NULL */
+    int has_lora;                /* "lora": fine-tune through adapters (kd/lora.h) */
+    gpt2_lora_config lora;
 } run_config;
 
 kd_status kd_run_config_load(const char *path, run_config *config);
@@ -323,6 +338,24 @@ typedef struct {
 /* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in
  * it and prints the choice on stderr as "<who>: precision ... ". */
 kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, const char *who);
+
+/* The "lora" section: rank, alpha, dropout, targets (module names), rslora,
+ * bias ("none" | "all"); unknown keys are errors naming them. */
+kd_status kd_lora_settings_from_json(const cJSON *object, gpt2_lora_config *lora);
+cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora);
+
+/* --lora-* flags: zeros and NULL keep the config's (so does a negative
+ * dropout); a rank turns LoRA on. */
+typedef struct {
+    int rank;
+    float alpha;
+    float dropout;
+    const char *targets;     /* "attn.c_attn,mlp.c_fc" */
+    int rslora;
+    const char *bias;        /* "none" | "all" */
+} lora_overrides;
+
+kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *overrides);
 
 /* Applies `overrides` to the config's train settings (epochs clear
  * max_steps) and re-syncs the data options. */

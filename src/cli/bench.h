@@ -2,6 +2,7 @@
 #ifndef KD_CLI_BENCH_H
 #define KD_CLI_BENCH_H
 
+#include "kd/lora.h"
 #include "kd/nn.h"
 #include "kd/quant.h"
 #include "kd/train.h"
@@ -24,6 +25,9 @@ typedef struct {
     int new_tokens;   /* generate: tokens decoded after the prompt */
     const char *weights_name;
     kd_qtype weights; /* generate: f32, or the matrices quantized to q8_0 or q4_0 */
+    int lora_rank;    /* train: through LoRA adapters of this rank (0: every weight) */
+    const char *lora_targets;
+    gpt2_lora_config lora;
     int json;
     const char *precision_name;
     kd_precision precision; /* of the products, resolved (never auto) */

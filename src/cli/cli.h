@@ -85,6 +85,7 @@ int cmd_pipeline(int argc, char **argv);
 
 int cmd_eval(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_cache_verify(int argc, char **argv);
 int cmd_cache_inspect(int argc, char **argv);

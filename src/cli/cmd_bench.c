@@ -25,6 +25,7 @@
 #include "kd/distill.h"
 #include "kd/hf.h"
 #include "kd/nn.h"
+#include "kd/peft.h"
 #include "kd/quant.h"
 
 enum { BENCH_MAX_STEPS = 10000 };
@@ -47,8 +48,16 @@ static kd_status check_sizes(const bench_options *options, const gpt2_config *co
     if (options->seq > config->n_positions)
         return kd_fail(KD_ERR_INVALID, "--seq %d exceeds the model's n_positions %d",
                        options->seq, config->n_positions);
-    size_t bytes = kd_gpt2_prepare_bytes(config, options->batch, options->seq,
-                                         options->mode == BENCH_TRAIN);
+    size_t bytes = options->lora_rank > 0
+                       ? kd_gpt2_lora_prepare_bytes(config, &options->lora, options->batch,
+                                                    options->seq)
+                       : kd_gpt2_prepare_bytes(config, options->batch, options->seq,
+                                               options->mode == BENCH_TRAIN);
+    kd_status status = options->lora_rank > 0
+                           ? kd_gpt2_lora_config_validate(&options->lora, config)
+                           : KD_OK;
+    if (status != KD_OK)
+        return status;
     size_t machine = kd_physical_memory_bytes();
     if (machine && bytes > machine)
         return kd_fail(KD_ERR_NOMEM, "batch %d x seq %d needs %.1f GB; this machine has %.1f GB",
@@ -155,6 +164,12 @@ static void add_mode_figures(cJSON *json, const bench_options *options,
     }
 }
 
+static double trainable_params(const bench_options *options, const gpt2_config *config)
+{
+    return options->lora_rank > 0 ? (double)kd_gpt2_lora_num_trainable(&options->lora, config)
+                                  : (double)kd_gpt2_num_params(config);
+}
+
 static void print_json(const bench_options *options, const gpt2_config *config,
                        const bench_timing *timing)
 {
@@ -167,6 +182,8 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "n_head", config->n_head);
     cJSON_AddNumberToObject(json, "vocab_size", config->vocab_size);
     cJSON_AddNumberToObject(json, "params", (double)kd_gpt2_num_params(config));
+    cJSON_AddNumberToObject(json, "lora_rank", options->lora_rank);
+    cJSON_AddNumberToObject(json, "trainable_params", trainable_params(options, config));
     cJSON_AddNumberToObject(json, "batch", options->batch);
     cJSON_AddNumberToObject(json, "seq", options->seq);
     cJSON_AddNumberToObject(json, "steps", options->steps);
@@ -200,6 +217,9 @@ static void print_table(const bench_options *options, const gpt2_config *config,
     printf("model       %d layers, %d embd, %d heads, vocab %d (%.1fM parameters)\n",
            config->n_layer, config->n_embd, config->n_head, config->vocab_size,
            (double)kd_gpt2_num_params(config) / 1e6);
+    if (options->lora_rank > 0)
+        printf("LoRA        rank %d: %.3fM trainable parameters, the base frozen\n",
+               options->lora_rank, trainable_params(options, config) / 1e6);
     printf("batch       %d x %d tokens\n", options->batch, options->seq);
     printf("threads     %d (OpenBLAS %s kernels)\n", kd_threads(), kd_blas_core_name());
     printf("precision   %s\n", kd_precision_name(options->precision));
@@ -232,7 +252,11 @@ static kd_status run_engine(const bench_options *options, const gpt2_config *con
     if (status != KD_OK)
         return status;
     kd_gpt2_init_random(&model, BENCH_SEED);
-    status = kd_gpt2_prepare(&model, options->batch, options->seq, options->mode == BENCH_TRAIN);
+    if (options->lora_rank > 0)
+        status = kd_gpt2_lora_attach(&model, &options->lora, BENCH_SEED);
+    if (status == KD_OK)
+        status = kd_gpt2_prepare(&model, options->batch, options->seq,
+                                 options->mode == BENCH_TRAIN);
     if (status == KD_OK)
         status = kd_gpt2_set_precision(&model, options->precision);
     if (status == KD_OK)
@@ -294,6 +318,14 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
         return cli_usage_error(spec, "--batch and --seq must be positive, --threads >= 0");
     if (options->batch > 1 << 20 || options->seq > 1 << 20)
         return cli_usage_error(spec, "--batch and --seq must be at most 1048576");
+    if (options->lora_rank < 0 || (options->lora_rank > 0 && options->mode != BENCH_TRAIN))
+        return cli_usage_error(spec, "--lora-rank must be positive, with --mode train");
+    kd_gpt2_lora_config_default(&options->lora);
+    options->lora.rank = options->lora_rank;
+    options->lora.alpha = 2.0f * (float)options->lora_rank;
+    if (options->lora_targets &&
+        kd_peft_targets_parse_list(options->lora_targets, &options->lora.targets) != KD_OK)
+        return cli_usage_error(spec, kd_last_error());
     if (options->steps < 1 || options->steps > BENCH_MAX_STEPS || options->warmup < 0 ||
         options->warmup > BENCH_MAX_STEPS)
         return cli_usage_error(spec, "--steps must be in 1..10000 and --warmup in 0..10000");
@@ -326,6 +358,10 @@ int cmd_bench(int argc, char **argv)
          "generate: tokens decoded after the --seq-token prompt (default 64)"},
         {"--quantize", OPT_STRING, &options.weights_name,
          "generate: run with the weight matrices in q8_0 or q4_0 (default f32)"},
+        {"--lora-rank", OPT_INT, &options.lora_rank,
+         "train: through LoRA adapters of this rank, the base frozen"},
+        {"--lora-targets", OPT_STRING, &options.lora_targets,
+         "train: adapted modules, comma-separated (default attn.c_attn)"},
         {"--json", OPT_FLAG, &options.json, "print one JSON object"},
         {"--precision", OPT_STRING, &options.precision_name, CLI_PRECISION_HELP},
     };
@@ -338,7 +374,7 @@ int cmd_bench(int argc, char **argv)
                  "         [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
                  "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]\n"
-                 "         [--precision P]",
+                 "         [--precision P] [--lora-rank R] [--lora-targets LIST]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };

@@ -47,8 +47,15 @@ static void print_human(const gpt2_config *m, int batch, int seq, const train_co
            m->n_embd, m->n_head, m->vocab_size, m->n_positions);
     printf("parameters       %.2f M (%.2f M without embeddings)\n", cost->params / 1e6,
            (cost->params - embedding) / 1e6);
-    printf("FLOPs per token  %.1f M to train (6N + attention), %.1f M forward\n",
-           cost->flops_per_token / 1e6, cost->flops_per_token / 3e6);
+    if (cost->flops_saved_per_token > 0.0) {
+        printf("trainable        %.3f M (LoRA adapters; the base is frozen)\n",
+               cost->trainable_params / 1e6);
+        printf("FLOPs per token  %.1f M to train (%.1f M of frozen weight gradients skipped)\n",
+               cost->flops_per_token / 1e6, cost->flops_saved_per_token / 1e6);
+    } else {
+        printf("FLOPs per token  %.1f M to train (6N + attention), %.1f M forward\n",
+               cost->flops_per_token / 1e6, cost->flops_per_token / 3e6);
+    }
     printf("memory at batch %d x %d:\n", batch, seq);
     printf("  weights        %8.1f MB\n  gradients      %8.1f MB\n", cost->weights_bytes / 1e6,
            cost->grads_bytes / 1e6);
@@ -56,6 +63,8 @@ static void print_human(const gpt2_config *m, int batch, int seq, const train_co
            cost->activation_bytes / 1e6);
     printf("  total          %8.1f MB of %.1f GB on this machine\n", cost->total_bytes / 1e6,
            cost->machine_bytes / 1e9);
+    if (cost->tokens_per_s <= 0.0) /* --no-timing */
+        return;
     printf("measured         %.1f GFLOP/s -> %.0f training tokens/s\n", cost->measured_flops / 1e9,
            cost->tokens_per_s);
     if (tokens > 0)
@@ -73,7 +82,9 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
     cJSON_AddNumberToObject(json, "batch", batch);
     cJSON_AddNumberToObject(json, "seq", seq);
     cJSON_AddNumberToObject(json, "params", cost->params);
+    cJSON_AddNumberToObject(json, "trainable_params", cost->trainable_params);
     cJSON_AddNumberToObject(json, "flops_per_token", cost->flops_per_token);
+    cJSON_AddNumberToObject(json, "flops_saved_per_token", cost->flops_saved_per_token);
     cJSON_AddNumberToObject(json, "weights_bytes", cost->weights_bytes);
     cJSON_AddNumberToObject(json, "grads_bytes", cost->grads_bytes);
     cJSON_AddNumberToObject(json, "optimizer_bytes", cost->optimizer_bytes);
@@ -82,7 +93,7 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
     cJSON_AddNumberToObject(json, "machine_bytes", cost->machine_bytes);
     cJSON_AddNumberToObject(json, "measured_flops", cost->measured_flops);
     cJSON_AddNumberToObject(json, "tokens_per_s", cost->tokens_per_s);
-    if (tokens > 0) {
+    if (tokens > 0 && cost->tokens_per_s > 0.0) {
         cJSON_AddNumberToObject(json, "epoch_tokens", tokens);
         cJSON_AddNumberToObject(json, "epoch_steps", steps);
         cJSON_AddNumberToObject(json, "epoch_seconds", tokens / cost->tokens_per_s);
@@ -96,11 +107,13 @@ static void print_json(const gpt2_config *m, int batch, int seq, const train_cos
 int cmd_estimate(int argc, char **argv)
 {
     const char *path = NULL;
-    int batch = 0, seq = 0, json = 0;
+    int batch = 0, seq = 0, json = 0, no_timing = 0;
     const cli_option options[] = {
         {"--config", OPT_STRING, &path, "run configuration with a \"model\" section"},
         {"--batch", OPT_INT, &batch, "batch size (default: the config's)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the config's)"},
+        {"--no-timing", OPT_FLAG, &no_timing,
+         "skip the two timed steps (memory and FLOPs only; no tokens/s or epoch time)"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -108,7 +121,8 @@ int cmd_estimate(int argc, char **argv)
         .summary = "Predict a training run's parameters, FLOPs per token, memory (weights,\n"
                    "gradients, AdamW moments, activations) and time per epoch, timing two steps\n"
                    "of the model on this machine.",
-        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--json]",
+        .usage = "kd estimate --config FILE [--batch B] [--seq T] [--no-timing] [--json]\n"
+                 "A \"lora\" section in the config estimates fine-tuning through LoRA adapters.",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -135,7 +149,8 @@ int cmd_estimate(int argc, char **argv)
     train_cost cost;
     double tokens = 0.0, steps = 0.0;
     if (result == KD_OK)
-        result = kd_train_estimate(&config.model, config.train.batch_size, config.train.seq_len, 1,
+        result = kd_train_estimate(&config.model, config.has_lora ? &config.lora : NULL,
+                                   config.train.batch_size, config.train.seq_len, !no_timing,
                                    &cost);
     /* The epoch estimate needs the data; without it the rest still stands. */
     if (result == KD_OK && config.data_file_count > 0) {

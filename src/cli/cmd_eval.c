@@ -24,13 +24,14 @@ static void print_json(const char *model, kd_qtype weights, const eval_result *r
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL;
+    const char *model = NULL, *adapter = NULL;
     cli_string_list data = {0};
     int json = 0, batch = 8, seq = 0, threads = 0;
     const char *weights = "f32";
     const char *precision = NULL;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab) or GGUF file"},
+        {"--adapter", OPT_STRING, &adapter, "PEFT LoRA adapter to run unmerged on --model"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
@@ -45,8 +46,8 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--quantize q8_0|q4_0] [--precision P]\n"
-                 "        [--json]",
+        .usage = "kd eval --model DIR|FILE.gguf [--adapter DIR] [--data FILE]... [--quantize q8_0|q4_0]\n"
+                 "        [--precision P] [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -57,7 +58,7 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--model is required");
     if (batch < 1 || seq < 0 || threads < 0)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
-    eval_options eval = {model, data.items, data.count, batch, seq, KD_QTYPE_F32,
+    eval_options eval = {model, adapter, data.items, data.count, batch, seq, KD_QTYPE_F32,
                          KD_PRECISION_AUTO};
     if (kd_qtype_parse(weights, &eval.weights) != KD_OK)
         return cli_usage_error(&spec, kd_last_error());

@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *model_dir;
+    const char *adapter_dir;
     const char *prompt;
     int raw;
     float temperature;
@@ -91,6 +92,8 @@ static kd_status run_generation(const generate_args *args, const gpt2_sampling *
 {
     kd_status status = kd_model_load(args->model_dir, &run->weights, &run->tokenizer);
     if (status == KD_OK)
+        status = kd_model_attach_adapter(&run->weights, args->adapter_dir, args->model_dir);
+    if (status == KD_OK)
         status = kd_model_quantize(&run->weights, args->weights, args->model_dir);
     if (status == KD_OK)
         status = encode_prompt(args, run);
@@ -148,6 +151,8 @@ int cmd_generate(int argc, char **argv)
     const cli_option options[] = {
         {"--model", OPT_STRING, &args.model_dir,
          "model directory (config.json, model.safetensors, vocab.json, merges.txt) or GGUF file"},
+        {"--adapter", OPT_STRING, &args.adapter_dir,
+         "PEFT LoRA adapter to run unmerged on --model"},
         {"--prompt", OPT_STRING, &args.prompt,
          "the instruction (or, with --raw, the text) to continue"},
         {"--raw", OPT_FLAG, &args.raw, "feed the prompt as is, without the instruction template"},
@@ -170,9 +175,9 @@ int cmd_generate(int argc, char **argv)
                    "the template training\nuses (### Instruction: ... ### Response:). Generation "
                    "stops at <|endoftext|>, --max-new-tokens\nor the model's context length. stdout "
                    "holds only the generated text; progress and speed go\nto stderr.",
-        .usage = "kd generate --model DIR --prompt TEXT [--raw] [--temperature T] [--top-k K]\n"
-                 "                   [--top-p P] [--max-new-tokens N] [--seed N]\n"
-                 "                   [--quantize q8_0|q4_0] [--precision P]",
+        .usage = "kd generate --model DIR|FILE.gguf [--adapter DIR] --prompt TEXT [--raw]\n"
+                 "                   [--temperature T] [--top-k K] [--top-p P] [--max-new-tokens N]\n"
+                 "                   [--seed N] [--quantize q8_0|q4_0] [--precision P]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };

@@ -16,6 +16,7 @@ static const command_entry commands[] = {
     {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
     {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache},
     {"student train", "distil the teacher into a smaller student (cached or live logits)", cmd_student_train},
+    {"merge", "merge a PEFT LoRA adapter into its base model directory", cmd_merge},
     {"eval", "loss, perplexity and accuracy of a model directory or GGUF file", cmd_eval},
     {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
     {"export", "write a model directory as one GGUF file (f32, f16, q8_0, q4_0) for llama.cpp", cmd_export},

@@ -40,6 +40,20 @@ kd_status kd_json_read_file(const char *path, cJSON **root)
     return status;
 }
 
+void kd_json_add_float(cJSON *object, const char *key, float value)
+{
+    char text[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)value);
+        if (strtof(text, NULL) == value)
+            break;
+    }
+    if (isfinite(value))
+        cJSON_AddRawToObject(object, key, text);
+    else
+        cJSON_AddNullToObject(object, key);
+}
+
 void kd_json_add_exact_number(cJSON *object, const char *key, double value)
 {
     if (!isfinite(value)) {

@@ -5,6 +5,7 @@
 
 #include "kd/nn.h"
 #include "bf16_gemm.h"
+#include "lora_layer.h"
 #include "ops.h"
 
 #include "nn_limits.h"
@@ -87,6 +88,20 @@ size_t kd_gpt2_prepare_bytes(const gpt2_config *config, int batch, int seq, int 
     return floats * sizeof(float) + ints * sizeof(int);
 }
 
+size_t kd_gpt2_lora_prepare_bytes(const gpt2_config *config, const gpt2_lora_config *lora,
+                                  int batch, int seq)
+{
+    size_t grad_acts[NUM_GRAD_ACTS];
+    grad_act_sizes(config, batch, seq, kd_threads(), grad_acts);
+    /* The adapters' activations, as kd_lora_acts_floats counts them. */
+    gpt2_lora adapters = {.config = *lora};
+    size_t floats = sum_sizes(grad_acts, NUM_GRAD_ACTS) +
+                    3 * kd_gpt2_lora_num_trainable(lora, config) +
+                    kd_lora_acts_floats(&adapters, config, batch, seq);
+    return kd_gpt2_prepare_bytes(config, batch, seq, 0) + floats * sizeof(float) +
+           kd_gpt2_lora_num_params(lora, config) * sizeof(float);
+}
+
 static void point_views(float **views[], const size_t *sizes, int count, float *memory)
 {
     for (int i = 0; i < count; i++) {
@@ -115,12 +130,24 @@ static kd_status prepare_activations(gpt2_model *model, int B, int T)
                                &a->lnf_mean, &a->lnf_rstd, &a->dlnf};
     point_views(views, sizes, NUM_ACTS, model->acts_memory);
     model->head_chunk_rows = head_chunk_rows(B, T);
-    return KD_OK;
+    return model->lora ? kd_lora_prepare_acts(model->lora, &model->config, B, T) : KD_OK;
+}
+
+/* Floats of the trainable base tensors. */
+static size_t trainable_base_floats(const gpt2_model *model)
+{
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], total = 0;
+    kd_gpt2_param_sizes(&model->config, sizes);
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++)
+        total += model->trainable[i] ? sizes[i] : 0;
+    return total;
 }
 
 static kd_status prepare_training(gpt2_model *model, int B, int T)
 {
-    size_t n = model->num_params;
+    size_t base = trainable_base_floats(model);
+    size_t n = base + (model->lora ? model->lora->num_params : 0);
+    model->num_trainable = n;
     model->grads_memory = kd_alloc(n, sizeof(float), "gradients");
     model->adam_m = kd_alloc(n, sizeof(float), "AdamW first moment");
     model->adam_v = kd_alloc(n, sizeof(float), "AdamW second moment");
@@ -130,7 +157,10 @@ static kd_status prepare_training(gpt2_model *model, int B, int T)
                                        "activation gradients");
     if (!model->grads_memory || !model->adam_m || !model->adam_v || !model->grad_acts_memory)
         return KD_ERR_NOMEM;
-    kd_gpt2_params_point(&model->grads, model->grads_memory, &model->config);
+    kd_gpt2_params_point_subset(&model->grads, model->grads_memory, &model->config,
+                                model->trainable);
+    if (model->lora)
+        kd_lora_point_grads(model->lora, &model->config, model->grads_memory + base);
     gpt2_grad_acts *g = &model->grad_acts;
     float **views[NUM_GRAD_ACTS] = {&g->dresidual, &g->dln, &g->dqkv, &g->datty,
                                     &g->dfch, &g->dfch_gelu, &g->datt};
@@ -232,18 +262,22 @@ void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
                              LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
         kd_matmul_forward(model, a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
                           LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
+        kd_lora_layer_forward(model, GPT2_LORA_ATTN_C_ATTN, l, a.qkv, a.ln1);
         kd_attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
         kd_matmul_forward(model, a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
                           LAYER_PARAM(p->attprojb, l, C), N, C, C);
+        kd_lora_layer_forward(model, GPT2_LORA_ATTN_C_PROJ, l, a.residual2, a.atty);
         kd_add_inplace(a.residual2, a.residual_in, (size_t)N * C);
         /* x + mlp(ln_2(x)) */
         kd_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
                              LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
         kd_matmul_forward(model, a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
                           LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
+        kd_lora_layer_forward(model, GPT2_LORA_MLP_C_FC, l, a.fch, a.ln2);
         kd_gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
         kd_matmul_forward(model, a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
                           LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
+        kd_lora_layer_forward(model, GPT2_LORA_MLP_C_PROJ, l, a.residual3, a.fch_gelu);
         kd_add_inplace(a.residual3, a.residual2, (size_t)N * C);
     }
     const float *last = layer_at(model, cfg->n_layer - 1).residual3;
@@ -253,7 +287,7 @@ void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
 
 void kd_gpt2_zero_grad(gpt2_model *model)
 {
-    memset(model->grads_memory, 0, model->num_params * sizeof(float));
+    memset(model->grads_memory, 0, model->num_trainable * sizeof(float));
 }
 
 void kd_gpt2_backward(gpt2_model *model)
@@ -276,9 +310,12 @@ void kd_gpt2_backward(gpt2_model *model)
         kd_matmul_backward(model, d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
                            LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
                            LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
+        kd_lora_layer_backward(model, GPT2_LORA_MLP_C_PROJ, l, d->dfch_gelu, d->dresidual,
+                               a.fch_gelu);
         kd_gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
                            d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
+        kd_lora_layer_backward(model, GPT2_LORA_MLP_C_FC, l, d->dln, d->dfch, a.ln2);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
                               d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
                               a.ln2_rstd, N, C);
@@ -286,12 +323,16 @@ void kd_gpt2_backward(gpt2_model *model)
         kd_matmul_backward(model, d->datty, LAYER_PARAM(g->attprojw, l, CC),
                            LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
                            LAYER_PARAM(p->attprojw, l, CC), N, C, C);
+        kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_PROJ, l, d->datty, d->dresidual, a.atty);
         kd_attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
                            d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
+        kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_ATTN, l, d->dln, d->dqkv, a.ln1);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
                               d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,
                               a.ln1_rstd, N, C);
     }
-    kd_encoder_backward(g->wte, g->wpe, d->dresidual, model->inputs, B, T, C);
+    /* Adapters freeze the embeddings, and with them this whole pass. */
+    if (g->wte && g->wpe)
+        kd_encoder_backward(g->wte, g->wpe, d->dresidual, model->inputs, B, T, C);
 }

@@ -117,7 +117,8 @@ static void head_gradients_bf16(gpt2_model *model, const float *dlogits, int row
     bf16_gemm_shape input = {padded, C, V, 0, 0, V, C, C, 0, 0};
     kd_bf16_gemm(&input, dlogits16, wte_bf16(model), NULL, dhidden);
     bf16_gemm_shape weights = {V, C, padded, 1, 0, V, C, C, 0, 1};
-    kd_bf16_gemm(&weights, dlogits16, hidden, NULL, model->grads.wte);
+    if (model->grads.wte) /* NULL when adapters froze wte */
+        kd_bf16_gemm(&weights, dlogits16, hidden, NULL, model->grads.wte);
 }
 
 float *kd_head_chunk_logits(gpt2_model *model, const int *positions, int rows)
@@ -204,9 +205,10 @@ double kd_head_run(gpt2_model *model, const float *weights, float grad_scale,
             head_gradients_bf16(model, logits, rows, dhidden);
         } else {
             head_hidden_gradient(dhidden, logits, model->params.wte, rows, C, V);
-            /* dwte (V, C) += dlogits^T . hidden */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V,
-                        hidden, C, 1.0f, model->grads.wte, C);
+            /* dwte (V, C) += dlogits^T . hidden, unless adapters froze wte */
+            if (model->grads.wte)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, logits, V,
+                            hidden, C, 1.0f, model->grads.wte, C);
         }
         for (int r = 0; r < rows; r++)
             memcpy(model->acts.dlnf + (size_t)index[r] * C, dhidden + (size_t)r * C,

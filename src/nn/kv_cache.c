@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kd/nn.h"
+#include "lora_layer.h"
 #include "ops.h"
 
 /* Float views of the cache, in the order of gpt2_kv_cache's fields. */
@@ -156,21 +157,29 @@ kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int
                              LAYER_PARAM(p->ln1b, l, C), 1, C, eps);
         kd_matvec_forward(cache->qkv, cache->ln, LAYER_PARAM(p->qkvw, l, 3 * CC),
                           LAYER_PARAM(p->qkvb, l, 3 * C), C, 3 * C);
+        kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_ATTN_C_ATTN, l, cache->qkv,
+                             cache->ln);
         memcpy(keys + (size_t)position * C, cache->qkv + C, (size_t)C * sizeof(float));
         memcpy(values + (size_t)position * C, cache->qkv + 2 * C, (size_t)C * sizeof(float));
         kd_attention_decode_forward(cache->atty, cache->scores, cache->qkv, keys, values,
                                     position + 1, C, H);
         kd_matvec_forward(cache->projected, cache->atty, LAYER_PARAM(p->attprojw, l, CC),
                           LAYER_PARAM(p->attprojb, l, C), C, C);
+        kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_ATTN_C_PROJ, l,
+                             cache->projected, cache->atty);
         kd_add_inplace(x, cache->projected, (size_t)C);
         /* x + mlp(ln_2(x)) */
         kd_layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln2w, l, C),
                              LAYER_PARAM(p->ln2b, l, C), 1, C, eps);
         kd_matvec_forward(cache->fch, cache->ln, LAYER_PARAM(p->fcw, l, 4 * CC),
                           LAYER_PARAM(p->fcb, l, 4 * C), C, 4 * C);
+        kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_MLP_C_FC, l, cache->fch,
+                             cache->ln);
         kd_gelu_forward(cache->fch_gelu, cache->fch, 4 * (size_t)C);
         kd_matvec_forward(cache->projected, cache->fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
                           LAYER_PARAM(p->fcprojb, l, C), 4 * C, C);
+        kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_MLP_C_PROJ, l,
+                             cache->projected, cache->fch_gelu);
         kd_add_inplace(x, cache->projected, (size_t)C);
     }
     kd_layernorm_forward(cache->ln, mean, rstd, x, p->lnfw, p->lnfb, 1, C, eps);

@@ -59,6 +59,8 @@ void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
             dx[c] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
         }
     }
+    if (!dweight && !dbias)
+        return;
     enum { BLOCK = 64 };
     int blocks = (C + BLOCK - 1) / BLOCK;
 #pragma omp parallel for
@@ -68,10 +70,10 @@ void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const floa
             const float *x = inp + (size_t)n * C;
             const float *dy = dout + (size_t)n * C;
             float m = mean[n], s = rstd[n];
-            for (int c = begin; c < end; c++) {
+            for (int c = begin; c < end && dweight; c++)
                 dweight[c] += dy[c] * (x[c] - m) * s;
+            for (int c = begin; c < end && dbias; c++)
                 dbias[c] += dy[c];
-            }
         }
     }
 }

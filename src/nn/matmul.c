@@ -60,9 +60,10 @@ static void backward_bf16(const gpt2_model *model, float *dinp, float *dweight,
     /* dinp (N,IC) = dout (N,OC) . weight^T */
     bf16_gemm_shape input = {N, IC, OC, 0, 1, OC, OC, IC, 0, 0};
     kd_bf16_gemm(&input, dout16, weight_bf16(model, weight), NULL, dinp);
-    /* dweight (IC,OC) += inp^T . dout */
+    /* dweight (IC,OC) += inp^T . dout, unless the weight is frozen */
     bf16_gemm_shape weights = {IC, OC, N, 1, 0, IC, OC, OC, 0, 1};
-    kd_bf16_gemm(&weights, inp16, dout16, NULL, dweight);
+    if (dweight)
+        kd_bf16_gemm(&weights, inp16, dout16, NULL, dweight);
 }
 
 void kd_matmul_backward(const gpt2_model *model, float *dinp, float *dweight, float *dbias,
@@ -75,9 +76,10 @@ void kd_matmul_backward(const gpt2_model *model, float *dinp, float *dweight, fl
         /* dinp (N,IC) = dout (N,OC) . weight^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, weight,
                     OC, 0.0f, dinp, IC);
-        /* dweight (IC,OC) += inp^T . dout */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC,
-                    1.0f, dweight, OC);
+        /* dweight (IC,OC) += inp^T . dout, unless the weight is frozen */
+        if (dweight)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout,
+                        OC, 1.0f, dweight, OC);
     }
     if (!dbias)
         return;

@@ -1,6 +1,7 @@
 /* GPT-2 parameters: sizes, the single buffer and its views, HF tensor names,
  * configuration checks and the GPT-2 initialisation. */
 #include "kd/nn.h"
+#include "lora_layer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +42,12 @@ size_t kd_gpt2_num_params(const gpt2_config *config)
 
 void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config *config)
 {
+    kd_gpt2_params_point_subset(params, memory, config, NULL);
+}
+
+void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
+                                 const unsigned char *present)
+{
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
     kd_gpt2_param_sizes(config, sizes);
     float **views[GPT2_NUM_PARAM_TENSORS] = {
@@ -50,8 +57,9 @@ void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config 
         &params->fcprojw, &params->fcprojb, &params->lnfw,   &params->lnfb,
     };
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-        *views[i] = memory;
-        memory += sizes[i];
+        int here = !present || present[i];
+        *views[i] = here ? memory : NULL;
+        memory += here ? sizes[i] : 0;
     }
 }
 
@@ -115,7 +123,9 @@ void kd_gpt2_tensor_at(const gpt2_config *config, const gpt2_params *params, int
         float *stacked = *(float *const *)((const char *)params + spec->view_offset);
         char name[64];
         snprintf(name, sizeof name, "h.%d.%s", layer, spec->suffix);
-        set_tensor(tensor, name, stacked + (size_t)layer * (size_t)per_layer, rows, cols);
+        /* A frozen tensor's gradient view is NULL, and so is each layer's. */
+        set_tensor(tensor, name, stacked ? stacked + (size_t)layer * (size_t)per_layer : NULL,
+                   rows, cols);
     }
 }
 
@@ -159,6 +169,7 @@ kd_status kd_gpt2_create(gpt2_model *model, const gpt2_config *config)
     model->params_memory = kd_alloc(model->num_params, sizeof(float), "model parameters");
     if (!model->params_memory)
         return KD_ERR_NOMEM;
+    memset(model->trainable, 1, sizeof model->trainable);
     kd_gpt2_params_point(&model->params, model->params_memory, config);
     return KD_OK;
 }
@@ -177,6 +188,7 @@ void kd_gpt2_free(gpt2_model *model)
     free(model->inputs);
     free(model->products.params_bf16);
     free(model->products.scratch);
+    kd_lora_free(model->lora);
     memset(model, 0, sizeof *model);
 }
 

@@ -8,11 +8,14 @@
 #define KD_NN_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kd/nn.h"
 
-/* Layer l's slice of a stacked parameter (or gradient) tensor. */
-#define LAYER_PARAM(base, l, per_layer) ((base) + (size_t)(l) * (size_t)(per_layer))
+/* Layer l's slice of a stacked parameter (or gradient) tensor; NULL for the
+ * NULL gradient of a frozen tensor. */
+#define LAYER_PARAM(base, l, per_layer) \
+    ((base) ? (base) + (size_t)(l) * (size_t)(per_layer) : NULL)
 
 /* out (N,C) = wte[tokens] + wpe[t] for t = position within each row of T. */
 void kd_encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
@@ -23,13 +26,15 @@ void kd_encoder_backward(float *dwte, float *dwpe, const float *dout, const int 
 /* out (N,C) = (x - mean) * rstd * weight + bias; mean, rstd (N) saved. */
 void kd_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                           const float *weight, const float *bias, int N, int C, float eps);
+/* dweight and dbias may be NULL (frozen). */
 void kd_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                            const float *inp, const float *weight, const float *mean,
                            const float *rstd, int N, int C);
 
-/* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL.
- * weight is one of model's parameter views; the products run in the
- * model's precision (bf16: its rounded weights, inputs rounded on the way). */
+/* out (N,OC) = inp (N,IC) . weight (IC,OC) + bias (OC); bias may be NULL,
+ * and so may dweight and dbias (frozen tensors) in backward. weight is one
+ * of model's parameter views; the products run in the model's precision
+ * (bf16: its rounded weights, inputs rounded on the way). */
 void kd_matmul_forward(const gpt2_model *model, float *out, const float *inp, const float *weight,
                        const float *bias, int N, int IC, int OC);
 void kd_matmul_backward(const gpt2_model *model, float *dinp, float *dweight, float *dbias,
@@ -38,6 +43,26 @@ void kd_matmul_backward(const gpt2_model *model, float *dinp, float *dweight, fl
 /* The one-row case of kd_matmul_forward through sgemv: out (OC) = inp (IC) . weight + bias. */
 void kd_matvec_forward(float *out, const float *inp, const float *weight, const float *bias,
                        int IC, int OC);
+
+/* Dropout of a LoRA adapter's input: element i of a stream is zeroed with
+ * probability p, else scaled by 1/(1-p), by a hash of (stream, i) alone. */
+typedef struct {
+    float p;          /* 0: no dropout */
+    uint64_t stream;
+} lora_dropout;
+
+/* A LoRA adapter beside a Conv1D matrix: out (N,OUT) += scale * u . B^T
+ * where u (N,r) = drop(inp) (N,IN) . A^T is saved; A (r,IN), B (OUT,r).
+ * dropped (N,IN) is scratch for drop(inp) (unused when p is 0). */
+void kd_lora_forward(float *out, float *u, float *dropped, const float *inp, const float *A,
+                     const float *B, float scale, lora_dropout dropout, int N, int IN, int OUT,
+                     int r);
+/* dinp (N,IN) += the adapter's share of the input gradient; dA, dB +=;
+ * du (N,r) and dropped (N,IN) are scratch. */
+void kd_lora_backward(float *dinp, float *dA, float *dB, float *du, float *dropped,
+                      const float *dout, const float *inp, const float *u, const float *A,
+                      const float *B, float scale, lora_dropout dropout, int N, int IN, int OUT,
+                      int r);
 
 /* Causal self-attention. qkv (B,T,3C) holds q|k|v; out (B,T,C) is the heads
  * concatenated; att (B,H,T,T) keeps the probabilities for backward. */

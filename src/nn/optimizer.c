@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kd/nn.h"
+#include "kd/lora.h"
 
 /* Which of the 16 parameter tensors are weight matrices (decayed by
  * default); biases, LayerNorm parameters and embeddings are not. */
@@ -41,12 +41,24 @@ void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step
     kd_gpt2_param_sizes(&model->config, sizes);
     adamw_step terms = {0.0f, 1.0f - powf(adamw->beta1, (float)step),
                         1.0f - powf(adamw->beta2, (float)step), grad_factor};
-    size_t offset = 0;
+    /* Gradients and moments hold the trainable tensors alone, packed. */
+    size_t param_offset = 0, offset = 0;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
         terms.decay = (adamw->decay_all || is_matrix[i]) ? adamw->weight_decay : 0.0f;
-        adamw_tensor(model->params_memory + offset, model->grads_memory + offset,
-                     model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
-        offset += sizes[i];
+        if (model->trainable[i]) {
+            adamw_tensor(model->params_memory + param_offset, model->grads_memory + offset,
+                         model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
+            offset += sizes[i];
+        }
+        param_offset += sizes[i];
+    }
+    /* LoRA's A and B decay like the matrices they adapt (as PEFT's under
+     * Hugging Face's Trainer, which spares only biases and LayerNorm). */
+    const gpt2_lora *lora = model->lora;
+    if (lora) {
+        terms.decay = adamw->weight_decay;
+        adamw_tensor(lora->params_memory, model->grads_memory + offset, model->adam_m + offset,
+                     model->adam_v + offset, lora->num_params, adamw, &terms);
     }
     kd_gpt2_weights_changed(model);
 }
@@ -78,7 +90,7 @@ static double sum_of_squares(const float *x, size_t n)
 
 float kd_gpt2_grad_norm(const gpt2_model *model)
 {
-    return (float)sqrt(sum_of_squares(model->grads_memory, model->num_params));
+    return (float)sqrt(sum_of_squares(model->grads_memory, model->num_trainable));
 }
 
 float kd_grad_clip_factor(float norm, float max_norm)

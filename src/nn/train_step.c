@@ -2,6 +2,7 @@
  * every micro-batch; clip; check; AdamW. */
 #include <math.h>
 
+#include "kd/lora.h"
 #include "train_step.h"
 
 double kd_batch_counted_tokens(const gpt2_batch *batch)
@@ -24,8 +25,11 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
     float grad_scale = (float)(1.0 / counted);
     double loss_sum = 0.0;
     kd_gpt2_zero_grad(model);
-    for (int i = 0; i < micro_count; i++)
+    for (int i = 0; i < micro_count; i++) {
+        kd_gpt2_lora_dropout_begin(model, step, i);
         loss_sum += run_micro(model, i, grad_scale, context);
+    }
+    kd_gpt2_lora_dropout_end(model);
     result->loss = loss_sum / counted;
     result->counted = counted;
     result->grad_norm = kd_gpt2_grad_norm(model);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kd/hf.h"
+#include "kd/peft.h"
 #include "kd/train.h"
 
 /* "<dir><suffix>", for the sibling directories "<dir>.new" and "<dir>.old". */
@@ -189,11 +190,14 @@ static kd_status write_checkpoint_files(const char *dir, const gpt2_model *model
     if (status != KD_OK)
         return status;
     safetensors_source moments[2] = {
-        {.name = "adam_m", .data = model->adam_m, .ndim = 1, .shape = {(int64_t)model->num_params}},
-        {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_params}},
+        {.name = "adam_m", .data = model->adam_m, .ndim = 1, .shape = {(int64_t)model->num_trainable}},
+        {.name = "adam_v", .data = model->adam_v, .ndim = 1, .shape = {(int64_t)model->num_trainable}},
     };
     if ((status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_OPTIMIZER_FILE)) != KD_OK ||
         (status = kd_safetensors_write(path, moments, 2, SAFETENSORS_F32)) != KD_OK)
+        return status;
+    /* A LoRA run's adapter files, beside the frozen base (and its biases). */
+    if (model->lora && (status = kd_peft_adapter_save(dir, model, NULL)) != KD_OK)
         return status;
     cJSON *json = state_to_json(state);
     char *text = json ? cJSON_Print(json) : NULL;
@@ -266,14 +270,14 @@ static kd_status load_moments(const char *path, gpt2_model *model)
     const char *names[2] = {"adam_m", "adam_v"};
     for (int i = 0; i < 2 && status == KD_OK; i++) {
         const safetensors_tensor *tensor = kd_safetensors_find(&file, names[i]);
-        if (!tensor || kd_safetensors_tensor_elements(tensor) != model->num_params)
+        if (!tensor || kd_safetensors_tensor_elements(tensor) != model->num_trainable)
             status = kd_fail(KD_ERR_FORMAT, "%s: tensor %s is missing or has the wrong size",
                              path, names[i]);
         else
-            status = kd_safetensors_read_f32(&file, tensor, 0, model->num_params, targets[i]);
+            status = kd_safetensors_read_f32(&file, tensor, 0, model->num_trainable, targets[i]);
         /* Resuming from a NaN, or a negative second moment (whose root AdamW
          * takes), would only fail later and further from the cause. */
-        for (size_t j = 0; j < model->num_params && status == KD_OK; j++)
+        for (size_t j = 0; j < model->num_trainable && status == KD_OK; j++)
             if (!isfinite(targets[i][j]) || (i == 1 && targets[i][j] < 0.0f))
                 status = kd_fail(KD_ERR_NUMERIC, "%s: tensor %s: element %zu is %g", path,
                                  names[i], j, (double)targets[i][j]);
@@ -323,6 +327,8 @@ kd_status kd_checkpoint_load(const char *dir, gpt2_model *model, train_state *st
         status = kd_model_weights_read(path, model);
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_OPTIMIZER_FILE)) == KD_OK)
         status = load_moments(path, model);
+    if (status == KD_OK && model->lora)
+        status = kd_peft_adapter_read_into(dir, model);
     cJSON *json = NULL;
     if (status == KD_OK && (status = kd_path_join(path, sizeof path, dir, KD_CHECKPOINT_STATE_FILE)) == KD_OK &&
         (status = kd_json_read_file(path, &json)) == KD_OK)

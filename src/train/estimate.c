@@ -16,22 +16,31 @@ static double attention_flops_per_token(const gpt2_config *config, int seq)
     return 3.0 * 4.0 * config->n_layer * (double)seq * config->n_embd;
 }
 
-double kd_train_flops_per_token(const gpt2_config *config, int seq)
+/* Weights in matrix products: the blocks' and the tied lm_head's. */
+static double matmul_params(const gpt2_config *config)
 {
     double C = config->n_embd;
-    double matmul_params = 12.0 * config->n_layer * C * C + (double)config->vocab_size * C;
-    return 6.0 * matmul_params + attention_flops_per_token(config, seq);
+    return 12.0 * config->n_layer * C * C + (double)config->vocab_size * C;
+}
+
+double kd_train_flops_per_token(const gpt2_config *config, int seq)
+{
+    return 6.0 * matmul_params(config) + attention_flops_per_token(config, seq);
 }
 
 /* Times `steps` training steps on random tokens at (batch, seq). */
-static kd_status measure_step(const gpt2_config *config, int batch, int seq, int steps,
-                              double *seconds_per_step)
+static kd_status measure_step(const gpt2_config *config, const gpt2_lora_config *lora, int batch,
+                              int seq, int steps, double *seconds_per_step)
 {
     gpt2_model model;
     kd_status status = kd_gpt2_create(&model, config);
     if (status != KD_OK)
         return status;
     kd_gpt2_init_random(&model, 1);
+    if (lora && (status = kd_gpt2_lora_attach(&model, lora, 1)) != KD_OK) {
+        kd_gpt2_free(&model);
+        return status;
+    }
     size_t cells = (size_t)batch * seq;
     int *tokens = kd_alloc(cells, sizeof(int), "estimate tokens");
     if ((status = kd_gpt2_prepare(&model, batch, seq, 1)) == KD_OK && tokens) {
@@ -57,16 +66,25 @@ static kd_status measure_step(const gpt2_config *config, int batch, int seq, int
     return status;
 }
 
-kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int measure,
-                            train_cost *cost)
+kd_status kd_train_estimate(const gpt2_config *config, const gpt2_lora_config *lora, int batch,
+                            int seq, int measure, train_cost *cost)
 {
     memset(cost, 0, sizeof *cost);
     cost->params = (double)kd_gpt2_num_params(config);
+    cost->trainable_params = lora ? (double)kd_gpt2_lora_num_trainable(lora, config) : cost->params;
     cost->flops_per_token = kd_train_flops_per_token(config, seq);
+    if (lora) {
+        /* Frozen matrices pass the activation gradient (2N) but compute no
+         * weight gradient (2N); the adapters add 6 FLOPs per parameter. */
+        cost->flops_saved_per_token = 2.0 * matmul_params(config);
+        cost->flops_per_token += 6.0 * (double)kd_gpt2_lora_num_params(lora, config) -
+                                 cost->flops_saved_per_token;
+    }
     cost->weights_bytes = 4.0 * cost->params;
-    cost->grads_bytes = 4.0 * cost->params;
-    cost->optimizer_bytes = 8.0 * cost->params;
-    double prepared = (double)kd_gpt2_prepare_bytes(config, batch, seq, 1);
+    cost->grads_bytes = 4.0 * cost->trainable_params;
+    cost->optimizer_bytes = 8.0 * cost->trainable_params;
+    double prepared = lora ? (double)kd_gpt2_lora_prepare_bytes(config, lora, batch, seq)
+                           : (double)kd_gpt2_prepare_bytes(config, batch, seq, 1);
     cost->activation_bytes = prepared - cost->grads_bytes - cost->optimizer_bytes;
     cost->total_bytes = cost->weights_bytes + prepared;
     cost->machine_bytes = (double)kd_physical_memory_bytes();
@@ -76,11 +94,14 @@ kd_status kd_train_estimate(const gpt2_config *config, int batch, int seq, int m
      * 512 rows its matrix products run near the full batch's FLOP rate. */
     int probe_seq = seq < 128 ? seq : 128, probe_batch = batch < 4 ? batch : 4;
     double seconds = 0.0;
-    kd_status status = measure_step(config, probe_batch, probe_seq, 2, &seconds);
+    kd_status status = measure_step(config, lora, probe_batch, probe_seq, 2, &seconds);
     if (status != KD_OK)
         return status;
     double probe_tokens = (double)probe_batch * probe_seq;
-    cost->measured_flops = kd_train_flops_per_token(config, probe_seq) * probe_tokens / seconds;
+    /* LoRA's change of the FLOPs per token does not depend on the length. */
+    double probe_flops = kd_train_flops_per_token(config, probe_seq) + cost->flops_per_token -
+                         kd_train_flops_per_token(config, seq);
+    cost->measured_flops = probe_flops * probe_tokens / seconds;
     cost->tokens_per_s = cost->measured_flops / cost->flops_per_token;
     return KD_OK;
 }

@@ -103,6 +103,8 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     if (status == KD_OK)
         status = kd_model_load(options->model_dir, &weights, &tokenizer);
     if (status == KD_OK)
+        status = kd_model_attach_adapter(&weights, options->adapter_dir, options->model_dir);
+    if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
         status = evaluate_part(&weights, data, part, options, result);

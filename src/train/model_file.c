@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "kd/hf.h"
+#include "kd/peft.h"
 #include "kd/train.h"
 
 int kd_model_path_is_gguf(const char *path)
@@ -124,6 +125,17 @@ kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type,
     kd_tokenizer_free(tokenizer);
     kd_gpt2_free(&model);
     return status;
+}
+
+kd_status kd_model_attach_adapter(model_weights *weights, const char *adapter_dir,
+                                  const char *path)
+{
+    if (!adapter_dir)
+        return KD_OK;
+    if (weights->q.layers)
+        return kd_fail(KD_ERR_INVALID, "%s holds quantized matrices; --adapter needs an f32 or "
+                       "f16 model", path);
+    return kd_peft_adapter_load(adapter_dir, &weights->model);
 }
 
 kd_status kd_model_quantize(model_weights *weights, kd_qtype type, const char *path)

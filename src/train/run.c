@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kd/hf.h"
+#include "kd/peft.h"
 #include "train_internal.h"
 
 /* Training tokens fed since `start_s`, for a rate. Kept per process: a
@@ -32,6 +33,7 @@ typedef struct {
     char metrics_path[KD_PATH_CAPACITY];
     char best_dir[KD_PATH_CAPACITY];
     char last_dir[KD_PATH_CAPACITY];
+    char adapter_dir[KD_PATH_CAPACITY]; /* a LoRA run's best adapter */
     char samples_path[KD_PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
     rate_window eval_rate;     /* since the last evaluation */
@@ -122,6 +124,7 @@ static kd_status run_open(run_context *run, const dataset *data)
         (status = kd_path_join(run->metrics_path, KD_PATH_CAPACITY, out, KD_RUN_METRICS_FILE)) != KD_OK ||
         (status = kd_path_join(run->best_dir, KD_PATH_CAPACITY, out, KD_RUN_BEST_DIR)) != KD_OK ||
         (status = kd_path_join(run->last_dir, KD_PATH_CAPACITY, out, KD_RUN_LAST_DIR)) != KD_OK ||
+        (status = kd_path_join(run->adapter_dir, KD_PATH_CAPACITY, out, KD_RUN_ADAPTER_DIR)) != KD_OK ||
         (status = kd_path_join(run->samples_path, KD_PATH_CAPACITY, out, KD_RUN_SAMPLES_FILE)) != KD_OK ||
         (status = kd_gpt2_prepare(run->model, s->batch_size, s->seq_len, 1)) != KD_OK ||
         (status = kd_model_use_precision(run->model, s->precision,
@@ -294,6 +297,19 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
     return kd_metrics_append(run->metrics_path, &row);
 }
 
+/* The best model: a model directory; for a LoRA run the base merged with
+ * the adapters, which are also kept in PEFT's layout in out/adapter. */
+static kd_status save_best(run_context *run)
+{
+    const gpt2_model *model = run->model;
+    kd_status status = model->lora ? kd_peft_adapter_save(run->adapter_dir, model,
+                                                          run->options->base_model)
+                                   : KD_OK;
+    return status == KD_OK
+               ? kd_model_dir_save_merged(run->best_dir, model, run->options->tokenizer_dir)
+               : status;
+}
+
 /* Keeps the best model by validation loss and counts evaluations without
  * improvement for early stopping. */
 static kd_status keep_best(run_context *run, const eval_result *val)
@@ -303,7 +319,7 @@ static kd_status keep_best(run_context *run, const eval_result *val)
         state->best_val_loss = val->loss;
         state->best_step = state->step;
         state->evals_without_improvement = 0;
-        return kd_model_dir_save(run->best_dir, run->model, run->options->tokenizer_dir);
+        return save_best(run);
     }
     state->evals_without_improvement++;
     return KD_OK;
@@ -345,13 +361,15 @@ static kd_status write_samples(run_context *run, const char *heading, int append
 }
 
 /* Answers the prompts with the best model's weights (loaded over the
- * trained ones, which the checkpoint already holds). */
+ * trained ones, which the checkpoint already holds): a LoRA run's best
+ * adapter over the frozen base. */
 static kd_status write_final_samples(run_context *run)
 {
     char path[KD_PATH_CAPACITY], heading[128];
     kd_status status = kd_path_join(path, sizeof path, run->best_dir, KD_MODEL_WEIGHTS_FILE);
     if (status == KD_OK && run->state.best_step > 0)
-        status = kd_model_weights_read(path, run->model);
+        status = run->model->lora ? kd_peft_adapter_read_into(run->adapter_dir, run->model)
+                                  : kd_model_weights_read(path, run->model);
     snprintf(heading, sizeof heading, "After training (best model: step %d, validation loss %.4f)",
              run->state.best_step, run->state.best_val_loss);
     return status == KD_OK ? write_samples(run, heading, 1) : status;

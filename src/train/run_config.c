@@ -103,7 +103,7 @@ kd_status kd_run_config_load(const char *path, run_config *config)
     /* "distill" and "init" belong to student runs (see kd/student.h); a
      * teacher run's resolved config.json records the model it fine-tuned as
      * a string "init". */
-    static const char *const sections[] = {"model", "train", "data", "distill", "init"};
+    static const char *const sections[] = {"model", "train", "data", "distill", "init", "lora"};
     enum { SECTION_COUNT = sizeof sections / sizeof *sections };
     for (const cJSON *item = config->root->child; item; item = item->next) {
         size_t i = 0;
@@ -125,6 +125,10 @@ kd_status kd_run_config_load(const char *path, run_config *config)
         status = kd_train_settings_from_json(train, &config->train);
     if (status == KD_OK && data)
         status = read_data_section(data, config);
+    const cJSON *lora = cJSON_GetObjectItemCaseSensitive(config->root, "lora");
+    if (status == KD_OK && lora && (status = kd_lora_settings_from_json(lora, &config->lora)) ==
+                                       KD_OK)
+        config->has_lora = 1;
     kd_run_config_sync_data(config);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", path);
 }
@@ -169,6 +173,8 @@ cJSON *kd_run_config_to_json(const run_config *config)
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "model", kd_gpt2_config_to_json(&config->model));
     cJSON_AddItemToObject(root, "train", kd_train_settings_to_json(&config->train));
+    if (config->has_lora)
+        cJSON_AddItemToObject(root, "lora", kd_lora_settings_to_json(&config->lora));
     cJSON *data = cJSON_AddObjectToObject(root, "data");
     cJSON *files = cJSON_AddArrayToObject(data, "files");
     for (size_t i = 0; i < config->data.path_count; i++)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kd/io.h"
+#include "kd/nn.h"
 
 typedef struct {
     safetensors_file file;
@@ -101,6 +102,57 @@ static inline double max_abs_difference(const float *a, const float *b, size_t n
     for (size_t i = 0; i < n; i++)
         max = fmax(max, fabs((double)a[i] - (double)b[i]));
     return max;
+}
+
+static inline size_t reference_tensor_elements(const gpt2_tensor *tensor)
+{
+    return (size_t)tensor->shape[0] * (size_t)(tensor->ndim == 2 ? tensor->shape[1] : 1);
+}
+
+/* The fixture's "<prefix>.<name>" counterpart of kd's tensor `like`, which
+ * must have its shape too (a matrix stored transposed has the right size
+ * but is another matrix), into out. */
+static inline void reference_like_into(const reference_fixture *ref, const char *prefix,
+                                       const gpt2_tensor *like, float *out)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s", prefix, like->name);
+    const safetensors_tensor *tensor = kd_safetensors_find(&ref->file, name);
+    if (tensor && (tensor->ndim != like->ndim || tensor->shape[0] != like->shape[0] ||
+                   (like->ndim == 2 && tensor->shape[1] != like->shape[1])))
+        fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", ref->path, name,
+                 (long long)like->shape[0], (long long)like->shape[1]);
+    reference_floats_into(ref, name, out, reference_tensor_elements(like));
+}
+
+/* The model config stored as metadata n_layer, n_head, ... */
+static inline void reference_gpt2_config(const reference_fixture *ref, gpt2_config *config)
+{
+    config->n_layer = (int)reference_number(ref, "n_layer");
+    config->n_head = (int)reference_number(ref, "n_head");
+    config->n_embd = (int)reference_number(ref, "n_embd");
+    config->n_positions = (int)reference_number(ref, "n_positions");
+    config->vocab_size = (int)reference_number(ref, "vocab_size");
+    config->layer_norm_epsilon = (float)reference_number(ref, "layer_norm_epsilon");
+    assert_int_equal(kd_gpt2_config_validate(config), KD_OK);
+}
+
+/* The optimizer settings stored as metadata lr, beta1, beta2, eps,
+ * weight_decay and grad_clip (decay on matrices only, as torch's param
+ * groups); returns the metadata's step count (1..100). */
+static inline int reference_step_config(const reference_fixture *ref, gpt2_step_config *s)
+{
+    s->adamw.learning_rate = (float)reference_number(ref, "lr");
+    s->adamw.beta1 = (float)reference_number(ref, "beta1");
+    s->adamw.beta2 = (float)reference_number(ref, "beta2");
+    s->adamw.eps = (float)reference_number(ref, "eps");
+    s->adamw.weight_decay = (float)reference_number(ref, "weight_decay");
+    s->adamw.decay_all = 0;
+    s->learning_rate = s->adamw.learning_rate;
+    s->grad_clip = (float)reference_number(ref, "grad_clip");
+    int steps = (int)reference_number(ref, "steps");
+    assert_true(steps >= 1 && steps <= 100);
+    return steps;
 }
 
 /* Prints every measured error, so the log shows the margin, and fails with
