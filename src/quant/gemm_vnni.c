@@ -1,6 +1,6 @@
-/* The matrix-matrix product with AVX-512 VNNI, for prompts: four input rows
+/* The matrix-matrix product with AVX-512 VNNI, for prompts: eight input rows
  * at a time meet each pair of weight blocks, so a weight pair is loaded,
- * unpacked and scaled once for four rows.
+ * unpacked and scaled once for eight rows.
  *
  * vpdpbusd multiplies unsigned by signed bytes. The input rows are stored
  * once as u = q + 128 (unsigned) and the weights stay signed, so each lane
@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "x86_blocks.h"
 
-enum { TILE = 4 };
+enum { TILE = 8 };
 
 void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, size_t count, uint8_t *u,
                            float *scales)
