@@ -18,21 +18,17 @@ KD_AVX2_TARGET static inline __m256 block_scale(uint16_t dx, uint16_t dy)
     return _mm256_set1_ps(_cvtsh_ss(dx) * _cvtsh_ss(dy));
 }
 
-KD_AVX2_TARGET float kd_dot_q8_0_avx2(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t b = 0; b < n / KD_QBLOCK; b++)
-        acc = _mm256_fmadd_ps(block_dot(kd_load_q8_0(x + b), kd_load_q8_0(y + b)),
-                              block_scale(x[b].d, y[b].d), acc);
-    return kd_sum_lanes256(acc);
-}
+/* One kernel: its name, the block type of x and how one of its blocks loads. */
+#define DEFINE_DOT(name, block_t, load)                                                          \
+    KD_AVX2_TARGET float name(size_t n, const block_t *x, const kd_block_q8_0 *y)                \
+    {                                                                                            \
+        __m256 acc = _mm256_setzero_ps();                                                        \
+        for (size_t b = 0; b < n / KD_QBLOCK; b++)                                               \
+            acc = _mm256_fmadd_ps(block_dot(load(x + b), kd_load_q8_0(y + b)),                  \
+                                  block_scale(x[b].d, y[b].d), acc);                             \
+        return kd_sum_lanes256(acc);                                                             \
+    }
 
-KD_AVX2_TARGET float kd_dot_q4_0_avx2(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y)
-{
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t b = 0; b < n / KD_QBLOCK; b++)
-        acc = _mm256_fmadd_ps(block_dot(kd_load_q4_0(x + b), kd_load_q8_0(y + b)),
-                              block_scale(x[b].d, y[b].d), acc);
-    return kd_sum_lanes256(acc);
-}
+DEFINE_DOT(kd_dot_q8_0_avx2, kd_block_q8_0, kd_load_q8_0)
+DEFINE_DOT(kd_dot_q4_0_avx2, kd_block_q4_0, kd_load_q4_0)
 #endif

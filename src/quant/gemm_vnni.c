@@ -1,6 +1,6 @@
-/* The matrix-matrix product with AVX-512 VNNI, for prompts: four input rows
+/* The matrix-matrix product with AVX-512 VNNI, for prompts: eight input rows
  * at a time meet each pair of weight blocks, so a weight pair is loaded,
- * unpacked and scaled once for four rows.
+ * unpacked and scaled once for eight rows.
  *
  * vpdpbusd multiplies unsigned by signed bytes. The input rows are stored
  * once as u = q + 128 (unsigned) and the weights stay signed, so each lane
@@ -14,7 +14,7 @@
 #include "kernels.h"
 #include "x86_blocks.h"
 
-enum { TILE = 4 };
+enum { TILE = 8 };
 
 void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, size_t count, uint8_t *u,
                            float *scales)
@@ -78,35 +78,27 @@ KD_VNNI_TARGET static inline __m512 pair_scales(const float *scales)
 DEFINE_ROW_TILE(row_tile_q8_0, kd_block_q8_0, kd_load_q8_0_pair, kd_load_q8_0)
 DEFINE_ROW_TILE(row_tile_q4_0, kd_block_q4_0, kd_load_q4_0_pair, kd_load_q4_0)
 
-void kd_qgemm_vnni(const kd_qmatrix *matrix, const uint8_t *u, const float *scales, int N,
-                   const float *bias, float *out)
+void kd_qgemm_row_vnni(const kd_qmatrix *matrix, const void *row, const uint8_t *u,
+                       const float *scales, int N, float bias, float *out)
 {
-    int rows = matrix->rows, tiles = (N + TILE - 1) / TILE;
     size_t cols = (size_t)matrix->cols, blocks = cols / KD_QBLOCK;
-    const char *weights = matrix->data;
-    int q8 = matrix->type == KD_QTYPE_Q8_0;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const void *row = weights + (size_t)r * matrix->row_bytes;
-        float b = bias ? bias[r] : 0.0f;
-        for (int tile = 0; tile < tiles; tile++) {
-            /* A short last tile repeats its first row in the unused slots. */
-            const uint8_t *tile_u[TILE];
-            const float *tile_s[TILE];
-            int first = tile * TILE, count = N - first < TILE ? N - first : TILE;
-            for (int i = 0; i < TILE; i++) {
-                int n = first + (i < count ? i : 0);
-                tile_u[i] = u + (size_t)n * cols;
-                tile_s[i] = scales + (size_t)n * blocks;
-            }
-            float dots[TILE];
-            if (q8)
-                row_tile_q8_0(cols, row, tile_u, tile_s, dots);
-            else
-                row_tile_q4_0(cols, row, tile_u, tile_s, dots);
-            for (int i = 0; i < count; i++)
-                out[(size_t)(first + i) * rows + r] = dots[i] + b;
+    for (int first = 0; first < N; first += TILE) {
+        /* A short last tile repeats its first row in the unused slots. */
+        const uint8_t *tile_u[TILE];
+        const float *tile_s[TILE];
+        int count = N - first < TILE ? N - first : TILE;
+        for (int i = 0; i < TILE; i++) {
+            int n = first + (i < count ? i : 0);
+            tile_u[i] = u + (size_t)n * cols;
+            tile_s[i] = scales + (size_t)n * blocks;
         }
+        float dots[TILE];
+        if (matrix->type == KD_QTYPE_Q8_0)
+            row_tile_q8_0(cols, row, tile_u, tile_s, dots);
+        else
+            row_tile_q4_0(cols, row, tile_u, tile_s, dots);
+        for (int i = 0; i < count; i++)
+            out[(size_t)(first + i) * matrix->rows] = dots[i] + bias;
     }
 }
 #endif

@@ -19,12 +19,12 @@ float kd_dot_q8_0_vnni(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y)
 float kd_dot_q4_0_vnni(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y);
 
 /* The VNNI matrix-matrix product (gemm_vnni.c): first each quantized input
- * row's values as unsigned bytes q + 128 and its scales as floats, then
- * out (N, rows) = inputs . matrix^T + bias (bias may be NULL). */
+ * row's values as unsigned bytes q + 128 and its scales as floats; then one
+ * weight row against N such rows: out[n * matrix->rows] = row . input n + bias. */
 void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, size_t count, uint8_t *u,
                            float *scales);
-void kd_qgemm_vnni(const kd_qmatrix *matrix, const uint8_t *u, const float *scales, int N,
-                   const float *bias, float *out);
+void kd_qgemm_row_vnni(const kd_qmatrix *matrix, const void *row, const uint8_t *u,
+                       const float *scales, int N, float bias, float *out);
 
 /* The current kernel's functions. */
 kd_dot_q8_0_fn kd_dot_q8_0_current(void);

@@ -168,13 +168,12 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
     for (int n = 0; n < N; n++)
         kd_quantize_row_q8_0(inp + (size_t)n * cols, act + (size_t)n * per_row, (size_t)cols);
 
+    int gemm = 0;
 #if defined(__x86_64__)
-    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
-        size_t count = (size_t)N * per_row;
-        kd_qgemm_prepare_vnni(act, count, scratch->unsigned_values, scratch->scales);
-        kd_qgemm_vnni(matrix, scratch->unsigned_values, scratch->scales, N, bias, out);
-        return;
-    }
+    gemm = N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI;
+    if (gemm)
+        kd_qgemm_prepare_vnni(act, (size_t)N * per_row, scratch->unsigned_values,
+                              scratch->scales);
 #endif
     kd_dot_q8_0_fn dot_q8_0 = kd_dot_q8_0_current();
     kd_dot_q4_0_fn dot_q4_0 = kd_dot_q4_0_current();
@@ -186,6 +185,13 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
     for (int r = 0; r < rows; r++) {
         const void *row = weights + (size_t)r * matrix->row_bytes;
         float b = bias ? bias[r] : 0.0f;
+#if defined(__x86_64__)
+        if (gemm) {
+            kd_qgemm_row_vnni(matrix, row, scratch->unsigned_values, scratch->scales, N, b,
+                              out + r);
+            continue;
+        }
+#endif
         for (int n = 0; n < N; n++) {
             const kd_block_q8_0 *x = act + (size_t)n * per_row;
             float dot = q8 ? dot_q8_0((size_t)cols, row, x) : dot_q4_0((size_t)cols, row, x);
