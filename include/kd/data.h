@@ -322,9 +322,19 @@ typedef struct {
     int pad_id;            /* token and target id of padding (weight 0) */
     size_t trim_multiple;  /* 0: every batch has T columns; m > 0: columns =
                               max_length rounded up to a multiple of m (<= T) */
+    int group_by_length;   /* batches of examples of like length (below) */
+    size_t megabatch;      /* global batches per length-sorted group; 0: the whole part */
 } batcher_options;
 
-/* B 8, T 1024, shuffle on, seed 42, rank 0 of 1, pad <|endoftext|>, no trim. */
+/* B 8, T 1024, shuffle on, seed 42, rank 0 of 1, pad <|endoftext|>, no trim,
+ * no grouping (megabatch 50 when it is turned on).
+ *
+ * Length grouping (Hugging Face's group_by_length): the epoch's order (shuffled
+ * or not) is cut into megabatches of `megabatch` global batches, each is
+ * sorted by example length, longest first (ties keep their order), and cut
+ * into batches; with shuffle the batches are then shuffled. Short examples
+ * share batches with short ones, so trimmed batches hold little padding.
+ * The order stays a pure function of (seed, epoch). */
 void kd_batcher_options_default(batcher_options *options);
 
 /* Where a batcher is: the epoch and the batch within it that comes next. A
@@ -345,6 +355,7 @@ typedef struct {
     const size_t *examples;     /* (rows) the dataset example index of each row */
     size_t columns;             /* T of this batch */
     size_t max_length;          /* longest row's input length (<= columns) */
+    size_t inputs;              /* real input tokens: the rows' input lengths summed */
     size_t counted;             /* weights equal to 1 */
     batcher_position position;  /* of this batch */
 } kd_batch;
