@@ -241,6 +241,9 @@ int kd_split_is_validation(uint64_t record_hash, uint64_t seed, double fraction)
 /* Sorts the examples into train and validation parts (index order kept).
  * fraction is in [0, 1): 0 puts everything in train. */
 kd_status kd_dataset_split(dataset *data, uint64_t seed, double fraction);
+/* Sorts `count` example indices by example length, longest first; equal
+ * lengths keep their order. `scratch` has room for `count` indices. */
+void kd_dataset_sort_by_length(const dataset *data, size_t *indices, size_t count, size_t *scratch);
 /* The indices of one part. DATASET_ALL is every example; the other parts
  * are empty until kd_dataset_split. */
 const size_t *kd_dataset_part_indices(const dataset *data, dataset_part part, size_t *count);

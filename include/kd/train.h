@@ -51,6 +51,7 @@ typedef struct {
     int patience;            /* stop after this many evaluations without
                                 improvement; 0 never stops early */
     uint64_t seed;           /* model init and data order */
+    int group_by_length;     /* 1: batches of examples of like length (docs/batching.md) */
     int threads;
     double validation_fraction;
     uint64_t split_seed;
@@ -75,6 +76,8 @@ typedef struct {
     double epoch_loss_sum;    /* the current epoch's training loss so far */
     double epoch_loss_count;
     double epoch_elapsed_s;
+    double epoch_tokens;      /* its real input tokens and batch cells */
+    double epoch_cells;
     double window_steps;      /* steps since the last evaluation, and their */
     double window_loss_sum;   /* training loss, hard-label CE and divergence */
     double window_ce_sum;
@@ -100,7 +103,8 @@ typedef struct {
     double ppl;
     double accuracy;
     double tokens;          /* counted tokens */
-    double tokens_per_s;    /* forward throughput over all tokens fed */
+    double tokens_per_s;    /* real input tokens (not padding) per second */
+    double padding_ratio;   /* batch cells per real input token */
 } eval_result;
 
 /* Evaluates `model` (prepared for the batcher's shape) over the first
@@ -108,6 +112,16 @@ typedef struct {
  * batcher should not shuffle, so every evaluation sees the same examples. */
 kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches,
                             eval_result *result);
+
+/* The batcher options of a run with these settings: B, T, the seed, widths
+ * trimmed to the longest row (rounded up to 16), grouped by length as the
+ * settings say. */
+void kd_train_batcher_options(const train_settings *settings, batcher_options *options);
+/* Unshuffled batches for evaluating the first `max_batches` batches of a
+ * part (0: all); grouped, each sorts the examples the ungrouped order would
+ * evaluate, so the loss is the same sum. */
+void kd_eval_batcher_options(size_t batch_size, size_t seq_len, int group_by_length,
+                             int max_batches, batcher_options *options);
 
 /* What one optimizer step reports to the run. */
 typedef struct {
@@ -169,6 +183,7 @@ typedef struct {
     int data_count;
     int batch_size;
     int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
+    int no_group_by_length; /* 1: batches in the data's order, not sorted by length */
 } eval_options;
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
@@ -265,6 +280,7 @@ typedef struct {
     int max_steps;
     long long seed;
     int threads;
+    int no_group_by_length;  /* 1: batches in plain shuffled order */
 } train_overrides;
 
 /* Applies `overrides` to the config's train settings (epochs clear

@@ -43,9 +43,9 @@ int cli_fail(const char *command);
 int cli_usage_error(const cli_command_spec *spec, const char *message);
 
 /* The flags of the training commands (teacher train, student train). */
-enum { CLI_TRAINING_OPTION_COUNT = 7 };
+enum { CLI_TRAINING_OPTION_COUNT = 8 };
 typedef struct {
-    int epochs, max_steps, stop_after, resume, force, seed, threads;
+    int epochs, max_steps, stop_after, resume, force, seed, threads, no_group_by_length;
 } cli_training_flags;
 
 /* Sets the flags to "the config's" and fills `options`, which holds

@@ -15,6 +15,7 @@ static void print_json(const char *model, const eval_result *result)
     cJSON_AddNumberToObject(json, "accuracy", result->accuracy);
     cJSON_AddNumberToObject(json, "tokens", result->tokens);
     cJSON_AddNumberToObject(json, "tokens_per_s", result->tokens_per_s);
+    cJSON_AddNumberToObject(json, "padding_ratio", result->padding_ratio);
     char *text = cJSON_PrintUnformatted(json);
     printf("%s\n", text);
     free(text);
@@ -25,13 +26,15 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL;
     cli_string_list data = {0};
-    int json = 0, batch = 8, seq = 0, threads = 0;
+    int json = 0, batch = 8, seq = 0, threads = 0, no_group = 0;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "model directory (config.json, model.safetensors, vocab)"},
         {"--data", OPT_STRING_LIST, &data, "data file, every record evaluated (repeatable)"},
         {"--batch", OPT_INT, &batch, "sequences per forward pass (default 8)"},
         {"--seq", OPT_INT, &seq, "sequence length (default: the run's, else up to 1024)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
+        {"--no-group-by-length", OPT_FLAG, &no_group,
+         "batches in the data's order, not sorted by length"},
         {"--json", OPT_FLAG, &json, "print one JSON object"},
     };
     const cli_command_spec spec = {
@@ -39,7 +42,7 @@ int cmd_eval(int argc, char **argv)
         .summary = "Evaluate a model on instruction data with the default template and loss mask\n"
                    "(response tokens). Without --data, evaluates the validation split of the run\n"
                    "whose model/ directory --model is.",
-        .usage = "kd eval --model DIR [--data FILE]... [--json]",
+        .usage = "kd eval --model DIR [--data FILE]... [--no-group-by-length] [--json]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -52,14 +55,15 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(&spec, "--batch must be positive, --seq and --threads not negative");
     if (threads > 0)
         kd_set_threads(threads);
-    eval_options eval = {model, data.items, data.count, batch, seq};
+    eval_options eval = {model, data.items, data.count, batch, seq, no_group};
     eval_result result;
     if (kd_eval_model_dir(&eval, &result) != KD_OK)
         return cli_fail("eval");
     if (json)
         print_json(model, &result);
     else
-        printf("loss %.4f  ppl %.2f  accuracy %.4f  tokens %.0f  %.0f tokens/s\n", result.loss,
-               result.ppl, result.accuracy, result.tokens, result.tokens_per_s);
+        printf("loss %.4f  ppl %.2f  accuracy %.4f  tokens %.0f  %.0f tokens/s  padding %.2f\n",
+               result.loss, result.ppl, result.accuracy, result.tokens, result.tokens_per_s,
+               result.padding_ratio);
     return CLI_EXIT_OK;
 }

@@ -12,6 +12,8 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--stop-after", OPT_INT, &flags->stop_after, "end after this step as if interrupted"},
         {"--seed", OPT_INT, &flags->seed, "seed for initialisation and data order"},
         {"--threads", OPT_INT, &flags->threads, "threads for OpenMP and OpenBLAS"},
+        {"--no-group-by-length", OPT_FLAG, &flags->no_group_by_length,
+         "batches in plain shuffled order, not grouped by length"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -43,5 +45,6 @@ run_dir_start cli_start(int resume, int force)
 train_overrides cli_training_overrides(const cli_training_flags *flags)
 {
     return (train_overrides){.epochs = flags->epochs, .max_steps = flags->max_steps,
-                             .seed = flags->seed, .threads = flags->threads};
+                             .seed = flags->seed, .threads = flags->threads,
+                             .no_group_by_length = flags->no_group_by_length};
 }

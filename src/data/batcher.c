@@ -14,7 +14,7 @@ struct batcher {
     size_t part_count;
     size_t *order;             /* the part in this epoch's order */
     size_t *batch_order;       /* global batch i of the epoch is span batch_order[i] of order */
-    size_t *lengths;           /* (part_count) scratch: example lengths for the sort */
+    size_t *scratch;           /* (part_count) for the sort by length */
     uint64_t order_epoch;      /* the epoch `order` belongs to */
     int order_ready;
     size_t batches_per_epoch;
@@ -82,13 +82,13 @@ kd_status kd_batcher_create(const dataset *data, dataset_part part, const batche
     loader->order = kd_alloc(part_count, sizeof *loader->order, "batcher order");
     loader->batch_order = kd_alloc(loader->batches_per_epoch, sizeof *loader->batch_order,
                                    "batcher batch order");
-    loader->lengths = kd_alloc(part_count, sizeof *loader->lengths, "batcher lengths");
+    loader->scratch = kd_alloc(part_count, sizeof *loader->scratch, "batcher scratch");
     loader->rows = kd_alloc(options->batch_size, sizeof *loader->rows, "batcher rows");
     loader->batch.tokens = kd_alloc(cells, sizeof *loader->batch.tokens, "batch tokens");
     loader->batch.targets = kd_alloc(cells, sizeof *loader->batch.targets, "batch targets");
     loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
     kd_batch *batch = &loader->batch;
-    if (!loader->order || !loader->batch_order || !loader->lengths || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
+    if (!loader->order || !loader->batch_order || !loader->scratch || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
         kd_batcher_free(loader);
         return KD_ERR_NOMEM;
     }
@@ -103,7 +103,7 @@ void kd_batcher_free(batcher *loader)
         return;
     free(loader->order);
     free(loader->batch_order);
-    free(loader->lengths);
+    free(loader->scratch);
     free(loader->rows);
     free(loader->batch.tokens);
     free(loader->batch.targets);
@@ -126,23 +126,6 @@ static void shuffle_indices(kd_rng *rng, size_t *items, size_t count)
     }
 }
 
-/* Insertion sort of order[from, to) by length, longest first; stable, so
- * equal lengths keep the shuffle's order and the result is the same on every
- * platform (qsort's order of ties is not). Runs of a megabatch are short and
- * lengths few, so this costs less than the forward pass of one batch. */
-static void sort_by_length(size_t *order, size_t *lengths, size_t from, size_t to)
-{
-    for (size_t i = from + 1; i < to; i++) {
-        size_t example = order[i], length = lengths[i], at = i;
-        for (; at > from && lengths[at - 1] < length; at--) {
-            order[at] = order[at - 1];
-            lengths[at] = lengths[at - 1];
-        }
-        order[at] = example;
-        lengths[at] = length;
-    }
-}
-
 static void group_by_length(batcher *loader)
 {
     size_t global_batch = loader->options.batch_size * (size_t)loader->options.world_size;
@@ -151,11 +134,9 @@ static void group_by_length(batcher *loader)
                        : loader->part_count;
     if (group == 0 || group > loader->part_count)
         group = loader->part_count;
-    for (size_t i = 0; i < loader->part_count; i++)
-        loader->lengths[i] = kd_dataset_example(loader->data, loader->order[i]).length;
     for (size_t from = 0; from < loader->part_count; from += group) {
-        size_t to = loader->part_count - from < group ? loader->part_count : from + group;
-        sort_by_length(loader->order, loader->lengths, from, to);
+        size_t count = loader->part_count - from < group ? loader->part_count - from : group;
+        kd_dataset_sort_by_length(loader->data, loader->order + from, count, loader->scratch);
     }
 }
 

@@ -28,6 +28,8 @@ static kd_status parse_row(const char *path, int line_number, const char *line,
     point->train_loss = optional_number(row, "train_loss");
     point->val_loss = optional_number(row, "val_loss");
     point->elapsed_s = optional_number(row, "elapsed_s");
+    point->tokens_per_s = optional_number(row, "tokens_per_s");
+    point->padding_ratio = optional_number(row, "padding_ratio");
     cJSON_Delete(row);
     if (!isfinite(point->step) || point->step < 0)
         return kd_fail(KD_ERR_FORMAT, "%s:%d: \"step\" is missing or not a step number", path,

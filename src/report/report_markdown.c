@@ -140,9 +140,10 @@ static void quality_table(text_buffer *md, const report *summary)
 
 static void training_table(text_buffer *md, const report *summary)
 {
-    static const char *const columns[] = {"model", "steps", "wall s", "alpha", "temperature",
-                                          "divergence", "top-k", "samples", "logits"};
-    header(md, "Training", columns, 9);
+    static const char *const columns[] = {"model", "steps", "wall s", "tokens/s", "padding",
+                                          "alpha", "temperature", "divergence", "top-k",
+                                          "samples", "logits"};
+    header(md, "Training", columns, 11);
     for (int i = 0; i < summary->model_count; i++) {
         training_summary training;
         kd_training_summary_read(&summary->models[i], &training);
@@ -150,6 +151,8 @@ static void training_table(text_buffer *md, const report *summary)
         cell(md, summary->models[i].name);
         number_cell(md, "%.0f", training.steps);
         number_cell(md, "%.1f", training.wall_s);
+        number_cell(md, "%.0f", training.tokens_per_s);
+        number_cell(md, "%.2f", training.padding_ratio);
         number_cell(md, "%g", training.alpha);
         number_cell(md, "%g", training.temperature);
         cell(md, training.divergence ? training.divergence : "-");

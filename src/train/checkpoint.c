@@ -65,6 +65,8 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
     cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
     cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
+    cJSON_AddNumberToObject(json, "epoch_tokens", state->epoch_tokens);
+    cJSON_AddNumberToObject(json, "epoch_cells", state->epoch_cells);
     cJSON_AddNumberToObject(json, "window_steps", state->window_steps);
     cJSON_AddNumberToObject(json, "window_loss_sum", state->window_loss_sum);
     cJSON_AddNumberToObject(json, "window_ce_sum", state->window_ce_sum);
@@ -83,17 +85,21 @@ static kd_status read_number(const cJSON *json, const char *key, double *out)
     return KD_OK;
 }
 
-/* A count that checkpoints written before it existed lack: 0 then. */
+/* A number that checkpoints written before it existed lack: 0 then. */
+static kd_status read_optional_number(const cJSON *json, const char *key, double *out)
+{
+    *out = 0.0;
+    return cJSON_GetObjectItemCaseSensitive(json, key) ? read_number(json, key, out) : KD_OK;
+}
+
 static kd_status read_optional_count(const cJSON *json, const char *key, int limit, int *out)
 {
-    double value = 0.0;
-    if (cJSON_GetObjectItemCaseSensitive(json, key)) {
-        kd_status status = read_number(json, key, &value);
-        if (status != KD_OK)
-            return status;
-        if (value > limit || value != (int)value)
-            return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
-    }
+    double value;
+    kd_status status = read_optional_number(json, key, &value);
+    if (status != KD_OK)
+        return status;
+    if (value > limit || value != (int)value)
+        return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
     *out = (int)value;
     return KD_OK;
 }
@@ -130,7 +136,9 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
     if ((status = read_optional_count(json, "skipped_steps", (int)step,
                                       &state->skipped_steps)) != KD_OK ||
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
-                                      &state->consecutive_skips)) != KD_OK)
+                                      &state->consecutive_skips)) != KD_OK ||
+        (status = read_optional_number(json, "epoch_tokens", &state->epoch_tokens)) != KD_OK ||
+        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK)
         return status;
     state->step = (int)step;
     state->total_steps = (int)total;

@@ -43,14 +43,12 @@ static kd_status eval_data_options(const eval_options *options, const gpt2_confi
 }
 
 static kd_status evaluate_part(gpt2_model *model, const dataset *data, dataset_part part,
-                               int batch_size, eval_result *result)
+                               const eval_options *eval, eval_result *result)
 {
+    int batch_size = eval->batch_size;
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)batch_size;
-    options.seq_len = kd_dataset_seq_len(data);
-    options.shuffle = 0;
-    options.trim_multiple = 16;
+    kd_eval_batcher_options((size_t)batch_size, kd_dataset_seq_len(data), !eval->no_group_by_length,
+                            0, &options);
     batcher *batches = NULL;
     kd_status status = kd_batcher_create(data, part, &options, &batches);
     if (status == KD_OK)
@@ -94,7 +92,7 @@ kd_status kd_eval_model_dir(const eval_options *options, eval_result *result)
     if (status == KD_OK)
         status = kd_dataset_build(&config.data, tokenizer, &data, NULL);
     if (status == KD_OK)
-        status = evaluate_part(&model, data, part, options->batch_size, result);
+        status = evaluate_part(&model, data, part, options, result);
     kd_dataset_free(data);
     kd_run_config_free(&config);
     kd_tokenizer_free(tokenizer);

@@ -13,7 +13,7 @@ kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches
     if (max_batches > 0 && (size_t)max_batches < count)
         count = (size_t)max_batches;
     gpt2_eval_sums sums = {0};
-    double fed = 0.0, start = kd_now_seconds();
+    double inputs = 0.0, cells = 0.0, start = kd_now_seconds();
     for (size_t i = 0; i < count; i++) {
         const kd_batch *batch = kd_batcher_next(batches);
         int rows = (int)batch->rows, seq = (int)batch->columns;
@@ -21,7 +21,8 @@ kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches
             continue;
         kd_gpt2_forward(model, batch->tokens, rows, seq);
         kd_gpt2_head_evaluate(model, batch->targets, batch->weights, &sums);
-        fed += (double)rows * seq;
+        inputs += (double)batch->inputs;
+        cells += (double)rows * seq;
     }
     if (sums.counted <= 0)
         return kd_fail(KD_ERR_INVALID, "evaluation: no token carries loss");
@@ -30,6 +31,7 @@ kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches
     result->accuracy = sums.correct / sums.counted;
     result->tokens = sums.counted;
     double seconds = kd_now_seconds() - start;
-    result->tokens_per_s = seconds > 0 ? fed / seconds : 0.0;
+    result->tokens_per_s = seconds > 0 ? inputs / seconds : 0.0;
+    result->padding_ratio = cells / inputs;
     return KD_OK;
 }

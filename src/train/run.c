@@ -27,7 +27,8 @@ typedef struct {
     char last_dir[KD_PATH_CAPACITY];
     char samples_path[KD_PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
-    double window_tokens;      /* tokens fed since the last evaluation */
+    double window_tokens;      /* real input tokens fed since the last evaluation */
+    double window_cells;       /* batch cells (tokens and padding) fed meanwhile */
     double window_start_s;
     train_step_report last_step;
     float last_lr;
@@ -37,15 +38,12 @@ static kd_status open_batchers(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)s->batch_size;
-    options.seq_len = (size_t)s->seq_len;
-    options.seed = s->seed;
-    options.trim_multiple = 16; /* short batches run on fewer columns */
+    kd_train_batcher_options(s, &options);
     kd_status status = kd_batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
     if (status != KD_OK)
         return kd_fail_context(status, "training split");
-    options.shuffle = 0;
+    kd_eval_batcher_options(options.batch_size, options.seq_len, s->group_by_length,
+                            s->eval_batches, &options);
     status = kd_batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "validation split");
 }
@@ -155,7 +153,10 @@ static int fill_step_batches(run_context *run)
                batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
-        run->window_tokens += (double)cells;
+        run->window_tokens += (double)batch->inputs;
+        run->window_cells += (double)cells;
+        run->state.epoch_tokens += (double)batch->inputs;
+        run->state.epoch_cells += (double)cells;
         used++;
     }
     run->state.data = kd_batcher_tell(run->train_batches);
@@ -248,12 +249,13 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
         .learning_rate = run->last_lr,
         .grad_norm = run->last_step.step.grad_norm,
         .tokens_per_s = run->window_tokens / (now - run->window_start_s),
+        .padding_ratio = run->window_tokens > 0 ? run->window_cells / run->window_tokens : 0.0,
         .elapsed_s = elapsed(run),
         .skipped_steps = run->state.skipped_steps,
     };
     state->window_steps = state->window_loss_sum = 0.0;
     state->window_ce_sum = state->window_divergence_sum = 0.0;
-    run->window_tokens = 0.0;
+    run->window_tokens = run->window_cells = 0.0;
     run->window_start_s = now;
     return kd_metrics_append(run->metrics_path, &row);
 }
@@ -285,8 +287,10 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
     train_state *state = &run->state;
     double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
     kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
-                       kd_threads(), mean, val_loss, state->epoch_elapsed_s);
+                       kd_threads(), mean, val_loss, state->epoch_elapsed_s, state->epoch_tokens,
+                       state->epoch_cells);
     state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
+    state->epoch_tokens = state->epoch_cells = 0.0;
 }
 
 static void show_progress(run_context *run, kd_progress *progress)

@@ -24,6 +24,8 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->seed = (uint64_t)overrides->seed;
     if (overrides->threads > 0)
         train->threads = overrides->threads;
+    if (overrides->no_group_by_length)
+        train->group_by_length = 0;
     kd_run_config_sync_data(config);
 }
 
