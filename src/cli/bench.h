@@ -19,6 +19,8 @@ typedef struct {
     int topk;         /* kd: the cached rows' K and samples */
     int samples;
     int new_tokens;   /* generate: tokens decoded after the prompt */
+    const char *data_path;  /* train, fwd: batches of this file's examples */
+    int no_group_by_length; /* with data_path: batches in plain shuffled order */
     int json;
 } bench_options;
 
@@ -31,6 +33,9 @@ typedef struct {
     double live_median_s;  /* kd: the same step with the live teacher */
     double ce_median_s;    /* kd: a plain CE step of the student */
     double prefill_tokens_per_s; /* generate */
+    double real_tokens_per_s; /* data: real input tokens over the timed steps' time */
+    double cells_per_s;       /* data: batch cells (tokens and padding) likewise */
+    double padding_ratio;     /* data: cells per real input token */
 } bench_timing;
 
 enum { BENCH_SEED = 1234 };
@@ -38,6 +43,12 @@ enum { BENCH_SEED = 1234 };
 /* Sorts `times` and keeps their median, minimum and maximum. */
 void bench_summarise(double *times, int count, bench_timing *timing);
 
+/* One train or fwd step on `batch`; *loss gets its mean cross-entropy. */
+kd_status bench_step(gpt2_model *model, bench_mode mode, const gpt2_batch *batch, int step,
+                     double *loss);
+/* train or fwd on batches of options->data_path's examples (bench_data.c). */
+kd_status bench_data(const bench_options *options, const gpt2_config *config,
+                     bench_timing *timing);
 kd_status bench_kd(const bench_options *options, const gpt2_config *student,
                    const gpt2_config *teacher, bench_timing *timing);
 kd_status bench_generate(const bench_options *options, const gpt2_config *config,
