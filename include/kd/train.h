@@ -82,6 +82,8 @@ typedef struct {
     double window_loss_sum;   /* training loss, hard-label CE and divergence */
     double window_ce_sum;
     double window_divergence_sum;
+    double window_tokens;     /* real input tokens and batch cells since then */
+    double window_cells;
     int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
     int consecutive_skips;    /* of them, those just before this step */
 } train_state;

@@ -67,6 +67,8 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
     cJSON_AddNumberToObject(json, "epoch_tokens", state->epoch_tokens);
     cJSON_AddNumberToObject(json, "epoch_cells", state->epoch_cells);
+    cJSON_AddNumberToObject(json, "window_tokens", state->window_tokens);
+    cJSON_AddNumberToObject(json, "window_cells", state->window_cells);
     cJSON_AddNumberToObject(json, "window_steps", state->window_steps);
     cJSON_AddNumberToObject(json, "window_loss_sum", state->window_loss_sum);
     cJSON_AddNumberToObject(json, "window_ce_sum", state->window_ce_sum);
@@ -138,7 +140,9 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
                                       &state->consecutive_skips)) != KD_OK ||
         (status = read_optional_number(json, "epoch_tokens", &state->epoch_tokens)) != KD_OK ||
-        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK)
+        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK ||
+        (status = read_optional_number(json, "window_tokens", &state->window_tokens)) != KD_OK ||
+        (status = read_optional_number(json, "window_cells", &state->window_cells)) != KD_OK)
         return status;
     state->step = (int)step;
     state->total_steps = (int)total;

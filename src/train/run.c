@@ -27,8 +27,8 @@ typedef struct {
     char last_dir[KD_PATH_CAPACITY];
     char samples_path[KD_PATH_CAPACITY];
     double session_start_s;    /* when this process started training */
-    double window_tokens;      /* real input tokens fed since the last evaluation */
-    double window_cells;       /* batch cells (tokens and padding) fed meanwhile */
+    double speed_tokens;       /* real input tokens this process fed since the last
+                                  evaluation (or its start), for tokens/s */
     double window_start_s;
     train_step_report last_step;
     float last_lr;
@@ -153,8 +153,9 @@ static int fill_step_batches(run_context *run)
                batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
-        run->window_tokens += (double)batch->inputs;
-        run->window_cells += (double)cells;
+        run->speed_tokens += (double)batch->inputs;
+        run->state.window_tokens += (double)batch->inputs;
+        run->state.window_cells += (double)cells;
         run->state.epoch_tokens += (double)batch->inputs;
         run->state.epoch_cells += (double)cells;
         used++;
@@ -248,14 +249,16 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
         .val = *val,
         .learning_rate = run->last_lr,
         .grad_norm = run->last_step.step.grad_norm,
-        .tokens_per_s = run->window_tokens / (now - run->window_start_s),
-        .padding_ratio = run->window_tokens > 0 ? run->window_cells / run->window_tokens : 0.0,
+        .tokens_per_s = run->speed_tokens / (now - run->window_start_s),
+        .padding_ratio = state->window_tokens > 0 ? state->window_cells / state->window_tokens
+                                                  : 0.0,
         .elapsed_s = elapsed(run),
         .skipped_steps = run->state.skipped_steps,
     };
     state->window_steps = state->window_loss_sum = 0.0;
     state->window_ce_sum = state->window_divergence_sum = 0.0;
-    run->window_tokens = run->window_cells = 0.0;
+    state->window_tokens = state->window_cells = 0.0;
+    run->speed_tokens = 0.0;
     run->window_start_s = now;
     return kd_metrics_append(run->metrics_path, &row);
 }
@@ -298,7 +301,7 @@ static void show_progress(run_context *run, kd_progress *progress)
     char status[160];
     double seconds = kd_now_seconds() - run->window_start_s;
     snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
-             (double)run->last_lr, seconds > 0 ? run->window_tokens / seconds : 0.0);
+             (double)run->last_lr, seconds > 0 ? run->speed_tokens / seconds : 0.0);
     kd_progress_update(progress, run->state.step, status);
 }
 
