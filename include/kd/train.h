@@ -116,7 +116,7 @@ kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches
                             eval_result *result);
 
 /* The batcher options of a run with these settings: B, T, the seed, widths
- * trimmed to the longest row (rounded up to 16), grouped by length as the
+ * trimmed to the longest row, grouped by length as the
  * settings say. */
 void kd_train_batcher_options(const train_settings *settings, batcher_options *options);
 /* Unshuffled batches for evaluating the first `max_batches` batches of a
