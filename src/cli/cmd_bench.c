@@ -185,7 +185,8 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "step_ms_max", timing->max_s * 1e3);
     cJSON_AddNumberToObject(json, "tokens_per_s", tokens_per_s(options, timing));
     cJSON_AddNumberToObject(json, "model_flops_per_token", flops);
-    cJSON_AddNumberToObject(json, "model_gflops_per_s", flops * cells_per_s(options, timing) * 1e-9);
+    cJSON_AddNumberToObject(json, "model_gflops_per_s",
+                            flops * cells_per_s(options, timing) * 1e-9);
     cJSON_AddNumberToObject(json, "peak_rss_mb", kd_peak_rss_mb());
     cJSON_AddNumberToObject(json, "first_loss", timing->first_loss);
     cJSON_AddNumberToObject(json, "last_loss", timing->last_loss);
@@ -333,7 +334,8 @@ int cmd_bench(int argc, char **argv)
                    "N = 12LC^2 + VC, over every batch cell) and peak resident memory.",
         .usage = "kd bench --config FILE --mode train|kd|fwd|generate [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
-                 "         [--topk K] [--samples N] [--new-tokens N] [--data FILE [--no-group-by-length]]",
+                 "         [--topk K] [--samples N] [--new-tokens N]\n"
+                 "         [--data FILE [--no-group-by-length]]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };

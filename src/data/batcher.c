@@ -88,7 +88,8 @@ kd_status kd_batcher_create(const dataset *data, dataset_part part, const batche
     loader->batch.targets = kd_alloc(cells, sizeof *loader->batch.targets, "batch targets");
     loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
     kd_batch *batch = &loader->batch;
-    if (!loader->order || !loader->batch_order || !loader->scratch || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
+    if (!loader->order || !loader->batch_order || !loader->scratch || !loader->rows ||
+        !batch->tokens || !batch->targets || !batch->weights) {
         kd_batcher_free(loader);
         return KD_ERR_NOMEM;
     }

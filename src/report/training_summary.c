@@ -59,7 +59,8 @@ static void read_history(const metrics_history *history, training_summary *summa
 void kd_training_summary_read(const report_model *model, training_summary *summary)
 {
     *summary = (training_summary){
-        .steps = NAN, .wall_s = NAN, .tokens_per_s = NAN, .padding_ratio = NAN, .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN,
+        .steps = NAN, .wall_s = NAN, .tokens_per_s = NAN, .padding_ratio = NAN,
+        .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN,
         .learning_rate = NAN, .alpha = NAN, .temperature = NAN, .topk = NAN, .samples = NAN,
     };
     summary->has_run = model->run_config != NULL;
