@@ -29,6 +29,7 @@ kd=${KD:-build/kd}
 runs=${RUNS:-grouped plain plain-s2}
 [ -x "$kd" ] || { echo "no $kd: build first (make build)" >&2; exit 1; }
 mkdir -p "$out"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%d)"
 
 # write_configs NAME GROUP SEED_STEP: $out/NAME/configs/, the demo's configs
 # with train.group_by_length = GROUP and train.seed moved by SEED_STEP.
@@ -96,8 +97,7 @@ for run in runs:
     f["cache s"] = manifest["counts"]["positions"] / s["write_tokens_per_s"]
     f["cache input tokens/s"] = s.get("teacher_input_tokens_per_s", float("nan"))
     f["cache padding"] = s.get("padding_ratio", float("nan"))
-    report = json.load(open(p + "/report/report.json"))
-    for model in report["models"]:
+    for model in json.load(open(p + "/report/report.json"))["models"]:
         f[model["name"] + " val loss"] = model["val_loss"]
     figures[run] = f
 
