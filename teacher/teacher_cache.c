@@ -38,6 +38,29 @@ static kd_status load_config(const teacher_cache_options *options, run_config *c
     return status;
 }
 
+/* The cache order: the train part as it is, or sorted by length (longest
+ * first) so that each forward pass holds examples of like length and
+ * computes little padding. The reader finds examples by index, so the
+ * order is the writer's own business; it is part of the plan, and a
+ * --resume continues only a cache made in the same order. */
+static kd_status cache_order(const dataset *data, int group_by_length, size_t **order,
+                             size_t *count)
+{
+    const size_t *indices = kd_dataset_part_indices(data, DATASET_TRAIN, count);
+    if (*count == 0)
+        return kd_fail(KD_ERR_INVALID, "the train split is empty");
+    *order = kd_alloc(*count, sizeof **order, "cache order");
+    size_t *scratch = kd_alloc(*count, sizeof *scratch, "cache order scratch");
+    kd_status status = *order && scratch ? KD_OK : KD_ERR_NOMEM;
+    if (status == KD_OK) {
+        memcpy(*order, indices, *count * sizeof **order);
+        if (group_by_length)
+            kd_dataset_sort_by_length(data, *order, *count, scratch);
+    }
+    free(scratch);
+    return status;
+}
+
 static kd_status make_plan(const teacher_cache_options *options, const run_config *config,
                            const kd_tokenizer *tokenizer, const gpt2_model *model,
                            const dataset *data, cache_plan *plan, uint32_t **examples)
@@ -47,15 +70,16 @@ static kd_status make_plan(const teacher_cache_options *options, const run_confi
                                                  options->model_dir, &plan->identity);
     if (status != KD_OK)
         return status;
-    size_t count = 0;
-    const size_t *indices = kd_dataset_part_indices(data, DATASET_TRAIN, &count);
-    if (count == 0)
-        return kd_fail(KD_ERR_INVALID, "the train split is empty");
-    *examples = kd_alloc(count, sizeof(uint32_t), "cache example list");
-    if (!*examples)
-        return KD_ERR_NOMEM;
-    for (size_t i = 0; i < count; i++)
-        (*examples)[i] = (uint32_t)indices[i];
+    size_t count = 0, *order = NULL;
+    int group = config->train.group_by_length && !options->no_group_by_length;
+    status = cache_order(data, group, &order, &count);
+    if (status == KD_OK && !(*examples = kd_alloc(count, sizeof(uint32_t), "cache example list")))
+        status = KD_ERR_NOMEM;
+    for (size_t i = 0; status == KD_OK && i < count; i++)
+        (*examples)[i] = (uint32_t)order[i];
+    free(order);
+    if (status != KD_OK)
+        return status;
     snprintf(plan->teacher_dir, sizeof plan->teacher_dir, "%s", options->model_dir);
     plan->encoding = options->encoding;
     plan->vocab_size = model->config.vocab_size;
@@ -104,7 +128,7 @@ typedef struct {
 static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
                              double *teacher_seconds)
 {
-    size_t chosen[MAX_BATCH];
+    size_t chosen[MAX_BATCH], inputs = 0;
     int rows = 0, columns = 1;
     while (rows < run->batch_size && *next < run->plan->example_count) {
         size_t index = (*next)++;
@@ -112,6 +136,7 @@ static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
             continue;
         kd_example ex = kd_dataset_example(run->data, run->plan->examples[index]);
         columns = (int)ex.length - 1 > columns ? (int)ex.length - 1 : columns;
+        inputs += ex.length - 1;
         chosen[rows++] = index;
     }
     if (rows == 0)
@@ -125,6 +150,7 @@ static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
     double started = kd_now_seconds();
     kd_gpt2_forward(run->model, run->tokens, rows, columns);
     *teacher_seconds += kd_now_seconds() - started;
+    kd_cache_writer_add_teacher_tokens(run->writer, (double)inputs, (double)rows * columns);
     kd_status status = KD_OK;
     for (int r = 0; r < rows && status == KD_OK; r++) {
         kd_example ex = kd_dataset_example(run->data, run->plan->examples[chosen[r]]);

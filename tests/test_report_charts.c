@@ -25,10 +25,12 @@ static int count_of(const char *text, const char *needle)
 /* Rows at steps 10, 20 (training) and an evaluation at 20; a student's
  * rows carry a divergence. */
 static metrics_point history_rows[2][3] = {
-    {{1, 10, 1280, 9.0, 9.0, NAN, NAN, 1}, {1, 20, 2560, 8.5, 8.5, NAN, NAN, 2},
-     {0, 20, 2560, 8.6, 8.6, NAN, 8.7, 2}},
-    {{1, 10, 1280, 5.0, 9.2, 0.4, NAN, 1}, {1, 20, 2560, 4.6, 8.8, 0.3, NAN, 2},
-     {0, 20, 2560, 4.7, 8.9, 0.3, 8.8, 2}},
+    {{1, 10, 1280, 9.0, 9.0, NAN, NAN, 1, NAN, NAN},
+     {1, 20, 2560, 8.5, 8.5, NAN, NAN, 2, NAN, NAN},
+     {0, 20, 2560, 8.6, 8.6, NAN, 8.7, 2, NAN, NAN}},
+    {{1, 10, 1280, 5.0, 9.2, 0.4, NAN, 1, NAN, NAN},
+     {1, 20, 2560, 4.6, 8.8, 0.3, NAN, 2, NAN, NAN},
+     {0, 20, 2560, 4.7, 8.9, 0.3, 8.8, 2, NAN, NAN}},
 };
 
 static void fixture(report *summary, report_model *models)

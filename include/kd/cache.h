@@ -106,6 +106,10 @@ typedef struct {
     double teacher_tokens_per_s;  /* cached tokens per second of the teacher's own
                                      forward pass and lm_head while writing (0 when
                                      the writer was not told) */
+    double teacher_input_tokens_per_s; /* real input tokens (not padding) per second of
+                                          the teacher's work (0: not told; optional in
+                                          manifests) */
+    double padding_ratio;         /* teacher batch cells per real input token (0: not told) */
 } cache_stats;
 
 typedef struct {
@@ -211,6 +215,9 @@ kd_status kd_cache_writer_end(cache_writer *writer);
 /* Adds time the caller spent computing the teacher's logits, so the
  * manifest can compare reading the cache with recomputing them. */
 void kd_cache_writer_add_teacher_time(cache_writer *writer, double seconds);
+/* Adds the real input tokens and the batch cells (tokens and padding) of
+ * the teacher's forward passes, for its throughput and padding ratio. */
+void kd_cache_writer_add_teacher_tokens(cache_writer *writer, double inputs, double cells);
 
 /* After every pending example: reads the whole cache back in shuffled order
  * (checking every shard and record and measuring the read speed), then

@@ -241,6 +241,9 @@ int kd_split_is_validation(uint64_t record_hash, uint64_t seed, double fraction)
 /* Sorts the examples into train and validation parts (index order kept).
  * fraction is in [0, 1): 0 puts everything in train. */
 kd_status kd_dataset_split(dataset *data, uint64_t seed, double fraction);
+/* Sorts `count` example indices by example length, longest first; equal
+ * lengths keep their order. `scratch` has room for `count` indices. */
+void kd_dataset_sort_by_length(const dataset *data, size_t *indices, size_t count, size_t *scratch);
 /* The indices of one part. DATASET_ALL is every example; the other parts
  * are empty until kd_dataset_split. */
 const size_t *kd_dataset_part_indices(const dataset *data, dataset_part part, size_t *count);
@@ -322,9 +325,19 @@ typedef struct {
     int pad_id;            /* token and target id of padding (weight 0) */
     size_t trim_multiple;  /* 0: every batch has T columns; m > 0: columns =
                               max_length rounded up to a multiple of m (<= T) */
+    int group_by_length;   /* batches of examples of like length (below) */
+    size_t megabatch;      /* global batches per length-sorted group; 0: the whole part */
 } batcher_options;
 
-/* B 8, T 1024, shuffle on, seed 42, rank 0 of 1, pad <|endoftext|>, no trim. */
+/* B 8, T 1024, shuffle on, seed 42, rank 0 of 1, pad <|endoftext|>, no trim,
+ * no grouping (megabatch 50 when it is turned on).
+ *
+ * Length grouping (Hugging Face's group_by_length): the epoch's order (shuffled
+ * or not) is cut into megabatches of `megabatch` global batches, each is
+ * sorted by example length, longest first (ties keep their order), and cut
+ * into batches; with shuffle the batches are then shuffled. Short examples
+ * share batches with short ones, so trimmed batches hold little padding.
+ * The order stays a pure function of (seed, epoch). */
 void kd_batcher_options_default(batcher_options *options);
 
 /* Where a batcher is: the epoch and the batch within it that comes next. A
@@ -345,6 +358,7 @@ typedef struct {
     const size_t *examples;     /* (rows) the dataset example index of each row */
     size_t columns;             /* T of this batch */
     size_t max_length;          /* longest row's input length (<= columns) */
+    size_t inputs;              /* real input tokens: the rows' input lengths summed */
     size_t counted;             /* weights equal to 1 */
     batcher_position position;  /* of this batch */
 } kd_batch;

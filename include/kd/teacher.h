@@ -33,6 +33,8 @@ typedef struct {
     int batch_size;                  /* examples per forward pass; 0: the config's */
     int threads;                     /* 0: the config's */
     kd_precision precision;          /* of the teacher's products (0: fp32) */
+    int no_group_by_length;          /* 1: the train part's order even when the config
+                                        groups by length */
     run_dir_start start;             /* over an earlier cache in out_dir: refuse, keep its
                                         finished shards of the same plan, redo */
 } teacher_cache_options;

@@ -55,6 +55,7 @@ typedef struct {
     int patience;            /* stop after this many evaluations without
                                 improvement; 0 never stops early */
     uint64_t seed;           /* model init and data order */
+    int group_by_length;     /* 1: batches of examples of like length (docs/batching.md) */
     int threads;
     kd_precision precision;  /* of the matrix products; auto: bf16 where native */
     double validation_fraction;
@@ -74,6 +75,8 @@ typedef struct {
     double loss_sum;          /* the objective */
     double ce_sum;            /* its hard-label cross-entropy */
     double divergence_sum;    /* a distillation run's divergence term */
+    double tokens;            /* real input tokens fed, and the batch cells */
+    double cells;             /* holding them (padding included) */
 } train_window;
 
 /* Where a run stands; saved in last/state.json. */
@@ -90,7 +93,9 @@ typedef struct {
     double epoch_elapsed_s;
     train_window eval_window; /* steps since the last evaluation */
     train_window log_window;  /* steps since the last training row of metrics.jsonl */
-    double tokens_seen;       /* training tokens fed (padding included) up to this step */
+    double tokens_seen;       /* real input tokens fed (padding not counted) up to this step */
+    double epoch_tokens;      /* the current epoch's real input tokens and batch cells */
+    double epoch_cells;
     int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
     int consecutive_skips;    /* of them, those just before this step */
 } train_state;
@@ -112,7 +117,8 @@ typedef struct {
     double ppl;
     double accuracy;
     double tokens;          /* counted tokens */
-    double tokens_per_s;    /* forward throughput over all tokens fed */
+    double tokens_per_s;    /* real input tokens (not padding) per second */
+    double padding_ratio;   /* batch cells per real input token */
 } eval_result;
 
 /* Evaluates `model` (prepared for the batcher's shape) over the first
@@ -124,6 +130,16 @@ kd_status kd_evaluate_model(gpt2_model *model, batcher *batches, int max_batches
  * the batcher's length. */
 kd_status kd_evaluate_qmodel(const gpt2_qmodel *model, gpt2_qstate *state, batcher *batches,
                              eval_result *result);
+
+/* The batcher options of a run with these settings: B, T, the seed, widths
+ * trimmed to the longest row, grouped by length as the
+ * settings say. */
+void kd_train_batcher_options(const train_settings *settings, batcher_options *options);
+/* Unshuffled batches for evaluating the first `max_batches` batches of a
+ * part (0: all); grouped, each sorts the examples the ungrouped order would
+ * evaluate, so the loss is the same sum. */
+void kd_eval_batcher_options(size_t batch_size, size_t seq_len, int group_by_length,
+                             int max_batches, batcher_options *options);
 
 /* What one optimizer step reports to the run. */
 typedef struct {
@@ -229,6 +245,7 @@ typedef struct {
     int seq_len;            /* 0: the run's, else min(n_positions, 1024) */
     kd_qtype weights;       /* f32, or the matrices quantized (kd/qgpt2.h) */
     kd_precision precision; /* of the products (0: fp32) */
+    int no_group_by_length; /* 1: batches in the data's order, not sorted by length */
 } eval_options;
 
 kd_status kd_eval_model_dir(const eval_options *options, eval_result *result);
@@ -333,6 +350,7 @@ typedef struct {
     int log_every;
     int precision_given;
     kd_precision precision;
+    int no_group_by_length;  /* 1: batches in plain shuffled order */
 } train_overrides;
 
 /* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in

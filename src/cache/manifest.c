@@ -208,6 +208,9 @@ static cJSON *stats_to_json(const cache_stats *stats)
     kd_json_add_exact_number(object, "write_mb_per_s", stats->write_mb_per_s);
     kd_json_add_exact_number(object, "read_tokens_per_s", stats->read_tokens_per_s);
     kd_json_add_exact_number(object, "teacher_tokens_per_s", stats->teacher_tokens_per_s);
+    kd_json_add_exact_number(object, "teacher_input_tokens_per_s",
+                             stats->teacher_input_tokens_per_s);
+    kd_json_add_exact_number(object, "padding_ratio", stats->padding_ratio);
     return object;
 }
 
@@ -474,18 +477,24 @@ static kd_status read_stats(const char *path, const cJSON *root, cache_stats *st
     struct {
         const char *key;
         double *value;
+        int optional; /* caches written before kd recorded it have none */
     } fields[] = {
-        {"bytes_per_token", &stats->bytes_per_token},
-        {"raw_bytes_per_token", &stats->raw_bytes_per_token},
-        {"compression_ratio", &stats->compression_ratio},
-        {"topk_mass_mean", &stats->topk_mass_mean},
-        {"topk_mass_p5", &stats->topk_mass_p5},
-        {"write_tokens_per_s", &stats->write_tokens_per_s},
-        {"write_mb_per_s", &stats->write_mb_per_s},
-        {"read_tokens_per_s", &stats->read_tokens_per_s},
-        {"teacher_tokens_per_s", &stats->teacher_tokens_per_s},
+        {"bytes_per_token", &stats->bytes_per_token, 0},
+        {"raw_bytes_per_token", &stats->raw_bytes_per_token, 0},
+        {"compression_ratio", &stats->compression_ratio, 0},
+        {"topk_mass_mean", &stats->topk_mass_mean, 0},
+        {"topk_mass_p5", &stats->topk_mass_p5, 0},
+        {"write_tokens_per_s", &stats->write_tokens_per_s, 0},
+        {"write_mb_per_s", &stats->write_mb_per_s, 0},
+        {"read_tokens_per_s", &stats->read_tokens_per_s, 0},
+        {"teacher_tokens_per_s", &stats->teacher_tokens_per_s, 0},
+        {"teacher_input_tokens_per_s", &stats->teacher_input_tokens_per_s, 1},
+        {"padding_ratio", &stats->padding_ratio, 1},
     };
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        *fields[i].value = 0.0;
+        if (fields[i].optional && !cJSON_GetObjectItemCaseSensitive(object, fields[i].key))
+            continue;
         kd_status status = read_number(&at, object, fields[i].key, 0.0, HUGE_VAL, fields[i].value);
         if (status != KD_OK)
             return status;
@@ -687,4 +696,7 @@ void kd_cache_manifest_print(const cache_manifest *m, FILE *out)
     if (st->teacher_tokens_per_s > 0)
         fprintf(out, "teacher forward     %.0f tokens/s (reading is %.0fx faster)\n",
                 st->teacher_tokens_per_s, st->read_tokens_per_s / st->teacher_tokens_per_s);
+    if (st->teacher_input_tokens_per_s > 0)
+        fprintf(out, "teacher input       %.0f tokens/s, padding ratio %.3f\n",
+                st->teacher_input_tokens_per_s, st->padding_ratio);
 }

@@ -51,6 +51,8 @@ struct cache_writer {
     uint64_t positions_written;
     uint64_t bytes_written;
     double teacher_seconds;
+    double teacher_inputs;
+    double teacher_cells;
 };
 
 static kd_status check_plan(const cache_plan *plan)
@@ -299,6 +301,12 @@ int kd_cache_writer_complete(const cache_writer *writer)
 void kd_cache_writer_add_teacher_time(cache_writer *writer, double seconds)
 {
     writer->teacher_seconds += seconds;
+}
+
+void kd_cache_writer_add_teacher_tokens(cache_writer *writer, double inputs, double cells)
+{
+    writer->teacher_inputs += inputs;
+    writer->teacher_cells += cells;
 }
 
 /* The first failure of a parallel loop. Error messages live in each
@@ -577,6 +585,10 @@ static kd_status build_manifest(const cache_writer *writer, cache_manifest *mani
     manifest->stats.write_mb_per_s = elapsed > 0 ? writer->bytes_written / elapsed / 1e6 : 0.0;
     manifest->stats.teacher_tokens_per_s =
         writer->teacher_seconds > 0 ? writer->positions_written / writer->teacher_seconds : 0.0;
+    manifest->stats.teacher_input_tokens_per_s =
+        writer->teacher_seconds > 0 ? writer->teacher_inputs / writer->teacher_seconds : 0.0;
+    manifest->stats.padding_ratio =
+        writer->teacher_inputs > 0 ? writer->teacher_cells / writer->teacher_inputs : 0.0;
     return KD_OK;
 }
 

@@ -28,6 +28,8 @@ typedef struct {
     int lora_rank;    /* train: through LoRA adapters of this rank (0: every weight) */
     const char *lora_targets;
     gpt2_lora_config lora;
+    const char *data_path;  /* train, fwd: batches of this file's examples */
+    int no_group_by_length; /* with data_path: batches in plain shuffled order */
     int json;
     const char *precision_name;
     kd_precision precision; /* of the products, resolved (never auto) */
@@ -45,6 +47,9 @@ typedef struct {
     size_t matrix_bytes;   /* generate: the weight matrices as stored */
     size_t matrix_f32_bytes; /* generate: the same in f32 */
     kd_qtype weights;      /* generate: how the matrices ran (--quantize, or a quantized file) */
+    double real_tokens_per_s; /* data: real input tokens over the timed steps' time */
+    double cells_per_s;       /* data: batch cells (tokens and padding) likewise */
+    double padding_ratio;     /* data: cells per real input token */
 } bench_timing;
 
 enum { BENCH_SEED = 1234 };
@@ -52,6 +57,12 @@ enum { BENCH_SEED = 1234 };
 /* Sorts `times` and keeps their median, minimum and maximum. */
 void bench_summarise(double *times, int count, bench_timing *timing);
 
+/* One train or fwd step on `batch`; *loss gets its mean cross-entropy. */
+kd_status bench_step(gpt2_model *model, bench_mode mode, const gpt2_batch *batch, int step,
+                     double *loss);
+/* train or fwd on batches of options->data_path's examples (bench_data.c). */
+kd_status bench_data(const bench_options *options, const gpt2_config *config,
+                     bench_timing *timing);
 kd_status bench_kd(const bench_options *options, const gpt2_config *student,
                    const gpt2_config *teacher, bench_timing *timing);
 kd_status bench_generate(const bench_options *options, const gpt2_config *config,

@@ -8,6 +8,9 @@
  * kd:    a distillation step from cached teacher rows, the same step with a
  *        live teacher and a CE step (bench_kd.c).
  * generate: batch-1 decoding with the KV cache (bench_generate.c).
+ * --data FILE: train or fwd on batches of the file's examples instead of
+ *        random full-length rows (bench_data.c); tokens/s counts real
+ *        input tokens, and the padding ratio is reported.
  *
  * Model FLOPs count the matrix products only, with the full T x T attention
  * (PaLM's convention, so figures compare with other reports): per token,
@@ -66,16 +69,13 @@ static kd_status check_sizes(const bench_options *options, const gpt2_config *co
     return KD_OK;
 }
 
-/* One step of the chosen mode on tokens (B, T) and targets (B, T); *loss
- * gets the step's mean cross-entropy. */
-static kd_status run_step(gpt2_model *model, const bench_options *options, const int *tokens,
-                          const int *targets, int step, double *loss)
+kd_status bench_step(gpt2_model *model, bench_mode mode, const gpt2_batch *batch, int step,
+                     double *loss)
 {
-    int B = options->batch, T = options->seq;
-    if (options->mode == BENCH_FWD) {
+    if (mode == BENCH_FWD) {
         gpt2_eval_sums sums = {0};
-        kd_gpt2_forward(model, tokens, B, T);
-        kd_gpt2_head_evaluate(model, targets, NULL, &sums);
+        kd_gpt2_forward(model, batch->tokens, batch->batch, batch->seq);
+        kd_gpt2_head_evaluate(model, batch->targets, batch->weights, &sums);
         *loss = sums.loss_sum / sums.counted;
         return KD_OK;
     }
@@ -84,9 +84,8 @@ static kd_status run_step(gpt2_model *model, const bench_options *options, const
         .adamw = {.learning_rate = 5e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
         .learning_rate = 5e-4f,
     };
-    gpt2_batch batch = {tokens, targets, NULL, B, T};
     gpt2_step_result result;
-    kd_status status = kd_gpt2_train_step(model, &batch, 1, &config, step, &result);
+    kd_status status = kd_gpt2_train_step(model, batch, 1, &config, step, &result);
     *loss = result.loss;
     return status;
 }
@@ -110,8 +109,9 @@ static kd_status run_steps(gpt2_model *model, const bench_options *options, benc
             memcpy(targets + (size_t)b * T, tokens + (size_t)b * (T + 1) + 1,
                    (size_t)T * sizeof(int));
         }
+        gpt2_batch batch = {inputs, targets, NULL, B, T};
         double loss, begin = kd_now_seconds();
-        status = run_step(model, options, inputs, targets, step + 1, &loss);
+        status = bench_step(model, options->mode, &batch, step + 1, &loss);
         double elapsed = kd_now_seconds() - begin;
         if (step == 0)
             timing->first_loss = loss;
@@ -135,10 +135,20 @@ static double flops_per_token(const gpt2_config *config, const bench_options *op
     return options->mode == BENCH_TRAIN || options->mode == BENCH_KD ? 3.0 * forward : forward;
 }
 
-/* Tokens one timed step handles: a batch, or one generated token. */
-static double tokens_per_step(const bench_options *options)
+/* Real input tokens per second: a timed step handles a full batch, or one
+ * generated token; on --data batches the timed steps' own count. */
+static double tokens_per_s(const bench_options *options, const bench_timing *timing)
 {
-    return options->mode == BENCH_GENERATE ? 1.0 : (double)options->batch * options->seq;
+    if (options->data_path)
+        return timing->real_tokens_per_s;
+    double per_step = options->mode == BENCH_GENERATE ? 1.0 : (double)options->batch * options->seq;
+    return per_step / timing->median_s;
+}
+
+/* Batch cells (real tokens and padding) per second: what the engine computes. */
+static double cells_per_s(const bench_options *options, const bench_timing *timing)
+{
+    return options->data_path ? timing->cells_per_s : tokens_per_s(options, timing);
 }
 
 static void add_mode_figures(cJSON *json, const bench_options *options,
@@ -150,6 +160,12 @@ static void add_mode_figures(cJSON *json, const bench_options *options,
         cJSON_AddNumberToObject(json, "live_step_ms", timing->live_median_s * 1e3);
         cJSON_AddNumberToObject(json, "ce_step_ms", timing->ce_median_s * 1e3);
         cJSON_AddNumberToObject(json, "cache_speedup", timing->live_median_s / timing->median_s);
+    }
+    if (options->data_path) {
+        cJSON_AddStringToObject(json, "data", options->data_path);
+        cJSON_AddBoolToObject(json, "group_by_length", !options->no_group_by_length);
+        cJSON_AddNumberToObject(json, "cells_per_s", timing->cells_per_s);
+        cJSON_AddNumberToObject(json, "padding_ratio", timing->padding_ratio);
     }
     if (options->mode == BENCH_GENERATE) {
         cJSON_AddNumberToObject(json, "new_tokens", options->new_tokens);
@@ -173,7 +189,6 @@ static double trainable_params(const bench_options *options, const gpt2_config *
 static void print_json(const bench_options *options, const gpt2_config *config,
                        const bench_timing *timing)
 {
-    double tokens = tokens_per_step(options);
     double flops = flops_per_token(config, options);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "mode", options->mode_name);
@@ -194,9 +209,10 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "step_ms", timing->median_s * 1e3);
     cJSON_AddNumberToObject(json, "step_ms_min", timing->min_s * 1e3);
     cJSON_AddNumberToObject(json, "step_ms_max", timing->max_s * 1e3);
-    cJSON_AddNumberToObject(json, "tokens_per_s", tokens / timing->median_s);
+    cJSON_AddNumberToObject(json, "tokens_per_s", tokens_per_s(options, timing));
     cJSON_AddNumberToObject(json, "model_flops_per_token", flops);
-    cJSON_AddNumberToObject(json, "model_gflops_per_s", flops * tokens / timing->median_s * 1e-9);
+    cJSON_AddNumberToObject(json, "model_gflops_per_s",
+                            flops * cells_per_s(options, timing) * 1e-9);
     cJSON_AddNumberToObject(json, "peak_rss_mb", kd_peak_rss_mb());
     cJSON_AddNumberToObject(json, "first_loss", timing->first_loss);
     cJSON_AddNumberToObject(json, "last_loss", timing->last_loss);
@@ -211,8 +227,7 @@ static void print_json(const bench_options *options, const gpt2_config *config,
 static void print_table(const bench_options *options, const gpt2_config *config,
                         const bench_timing *timing)
 {
-    double tokens = tokens_per_step(options);
-    double flops = flops_per_token(config, options) * tokens / timing->median_s;
+    double flops = flops_per_token(config, options) * cells_per_s(options, timing);
     printf("mode        %s\n", options->mode_name);
     printf("model       %d layers, %d embd, %d heads, vocab %d (%.1fM parameters)\n",
            config->n_layer, config->n_embd, config->n_head, config->vocab_size,
@@ -225,7 +240,11 @@ static void print_table(const bench_options *options, const gpt2_config *config,
     printf("precision   %s\n", kd_precision_name(options->precision));
     printf("step        %.1f ms median of %d (min %.1f, max %.1f)\n", timing->median_s * 1e3,
            options->steps, timing->min_s * 1e3, timing->max_s * 1e3);
-    printf("tokens/s    %.0f\n", tokens / timing->median_s);
+    printf("tokens/s    %.0f\n", tokens_per_s(options, timing));
+    if (options->data_path)
+        printf("data        %s, %s: padding ratio %.3f (%.0f cells/s)\n", options->data_path,
+               options->no_group_by_length ? "random batches" : "grouped by length",
+               timing->padding_ratio, timing->cells_per_s);
     printf("model       %.1f GFLOP/s\n", flops * 1e-9);
     printf("peak RSS    %.0f MB\n", kd_peak_rss_mb());
     if (options->mode == BENCH_GENERATE)
@@ -270,6 +289,8 @@ static kd_status run_bench(const bench_options *options, const gpt2_config *conf
 {
     if (options->mode == BENCH_GENERATE)
         return bench_generate(options, config, timing);
+    if (options->data_path)
+        return bench_data(options, config, timing);
     if (options->mode != BENCH_KD)
         return run_engine(options, config, timing);
     gpt2_config teacher;
@@ -296,6 +317,10 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
         return cli_usage_error(spec, "--mode must be train, kd, fwd or generate");
     if (options->model_path && options->mode != BENCH_GENERATE)
         return cli_usage_error(spec, "--model applies to --mode generate");
+    if (options->data_path && options->mode != BENCH_TRAIN && options->mode != BENCH_FWD)
+        return cli_usage_error(spec, "--data times train or fwd steps");
+    if (options->no_group_by_length && !options->data_path)
+        return cli_usage_error(spec, "--no-group-by-length needs --data");
     if (options->mode == BENCH_KD && !options->teacher_config_path)
         return cli_usage_error(spec, "--mode kd needs --teacher-config");
     if (options->topk < 0 || options->topk > DISTILL_MAX_TOP_K || options->samples < 0 ||
@@ -362,19 +387,25 @@ int cmd_bench(int argc, char **argv)
          "train: through LoRA adapters of this rank, the base frozen"},
         {"--lora-targets", OPT_STRING, &options.lora_targets,
          "train: adapted modules, comma-separated (default attn.c_attn)"},
+        {"--data", OPT_STRING, &options.data_path,
+         "train, fwd: batches of this instruction file's examples (--seq caps their length)"},
+        {"--no-group-by-length", OPT_FLAG, &options.no_group_by_length,
+         "with --data: batches in plain shuffled order"},
         {"--json", OPT_FLAG, &options.json, "print one JSON object"},
         {"--precision", OPT_STRING, &options.precision_name, CLI_PRECISION_HELP},
     };
     const cli_command_spec spec = {
         .name = "bench",
-        .summary = "Time the GPT-2 engine on random tokens: median step time, tokens/s, model\n"
-                   "FLOP/s (matrix products, full T x T attention: 6N + 12LTC per training\n"
-                   "token, 2N + 4LTC forward, N = 12LC^2 + VC) and peak resident memory.",
+        .summary = "Time the GPT-2 engine on random tokens, or with --data on batches of real\n"
+                   "examples: median step time, tokens/s, model FLOP/s (matrix products, full\n"
+                   "T x T attention: 6N + 12LTC per training token, 2N + 4LTC forward,\n"
+                   "N = 12LC^2 + VC, over every batch cell) and peak resident memory.",
         .usage = "kd bench (--config FILE | --model DIR|FILE.gguf) --mode train|kd|fwd|generate\n"
                  "         [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
                  "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]\n"
-                 "         [--precision P] [--lora-rank R] [--lora-targets LIST]",
+                 "         [--precision P] [--lora-rank R] [--lora-targets LIST]\n"
+                 "         [--data FILE [--no-group-by-length]]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),
     };

@@ -18,10 +18,7 @@ static kd_status epoch_tokens(run_config *config, double *tokens, double *steps)
     if (status == KD_OK)
         status = kd_dataset_build(&config->data, tokenizer, &data, NULL);
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)config->train.batch_size;
-    options.seq_len = (size_t)config->train.seq_len;
-    options.trim_multiple = 16;
+    kd_train_batcher_options(&config->train, &options);
     if (status == KD_OK)
         status = kd_batcher_create(data, DATASET_TRAIN, &options, &batches);
     if (status == KD_OK) {

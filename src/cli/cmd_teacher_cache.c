@@ -12,7 +12,7 @@ int cmd_teacher_cache(int argc, char **argv)
     cli_string_list data = {0};
     cache_encoding encoding;
     kd_cache_encoding_default(&encoding);
-    int sample_seed = 0, batch = 0, threads = 0, resume = 0, force = 0;
+    int sample_seed = 0, batch = 0, threads = 0, resume = 0, force = 0, no_group = 0;
     const cli_option options[] = {
         {"--model", OPT_STRING, &model, "the teacher's model directory"},
         {"--data", OPT_STRING_LIST, &data, "instruction data file (repeatable; replaces the config's)"},
@@ -26,6 +26,8 @@ int cmd_teacher_cache(int argc, char **argv)
         {"--batch", OPT_INT, &batch, "examples per forward pass (default: the config's)"},
         {"--threads", OPT_INT, &threads, "threads for OpenMP and OpenBLAS"},
         {"--precision", OPT_STRING, &precision, CLI_PRECISION_HELP},
+        {"--no-group-by-length", OPT_FLAG, &no_group,
+         "cache in the split's order, not sorted by length"},
         {"--resume", OPT_FLAG, &resume, "continue the cache in --out (keeps its finished shards)"},
         {"--force", OPT_FLAG, &force, "remove the cache in --out and start over"},
     };
@@ -37,7 +39,8 @@ int cmd_teacher_cache(int argc, char **argv)
                    "zstd-compressed shards with a manifest. --resume continues an interrupted\n"
                    "cache; --force replaces one.",
         .usage = "kd teacher cache --model DIR [--data FILE]... --out DIR [--topk K] [--samples N]\n"
-                 "                 [--zstd-level L] [--config FILE] [--precision P] [--resume | --force]",
+                 "                 [--zstd-level L] [--config FILE] [--precision P]\n"
+                 "                 [--no-group-by-length] [--resume | --force]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -54,7 +57,8 @@ int cmd_teacher_cache(int argc, char **argv)
     teacher_cache_options run = {
         .model_dir = model, .config_path = config, .data_files = data.items,
         .data_count = data.count, .out_dir = out, .encoding = encoding, .batch_size = batch,
-        .threads = threads, .precision = KD_PRECISION_AUTO, .start = cli_start(resume, force),
+        .threads = threads, .precision = KD_PRECISION_AUTO, .no_group_by_length = no_group,
+        .start = cli_start(resume, force),
     };
     if ((status = cli_precision_check(&spec, precision, &run.precision)) != CLI_EXIT_OK)
         return status;

@@ -15,6 +15,8 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--log-every", OPT_INT, &flags->log_every,
          "steps between training rows of metrics.jsonl (default 10)"},
         {"--precision", OPT_STRING, &flags->precision, CLI_PRECISION_HELP " (default: the config's)"},
+        {"--no-group-by-length", OPT_FLAG, &flags->no_group_by_length,
+         "batches in plain shuffled order, not grouped by length"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -53,5 +55,6 @@ train_overrides cli_training_overrides(const cli_training_flags *flags)
                              .seed = flags->seed, .threads = flags->threads,
                              .log_every = flags->log_every,
                              .precision_given = flags->precision != NULL,
-                             .precision = flags->precision_requested};
+                             .precision = flags->precision_requested,
+                             .no_group_by_length = flags->no_group_by_length};
 }

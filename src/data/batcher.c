@@ -1,6 +1,7 @@
 /* Padded batches over one part of a dataset: a fresh order every epoch
  * (a pure function of seed and epoch, so any position can be restored),
- * global batches dealt out to data-parallel ranks. */
+ * optionally grouped by length, global batches dealt out to data-parallel
+ * ranks. */
 #include "kd/data.h"
 
 #include <stdlib.h>
@@ -12,6 +13,8 @@ struct batcher {
     const size_t *part;        /* the part's example indices */
     size_t part_count;
     size_t *order;             /* the part in this epoch's order */
+    size_t *batch_order;       /* global batch i of the epoch is span batch_order[i] of order */
+    size_t *scratch;           /* (part_count) for the sort by length */
     uint64_t order_epoch;      /* the epoch `order` belongs to */
     int order_ready;
     size_t batches_per_epoch;
@@ -29,6 +32,7 @@ void kd_batcher_options_default(batcher_options *options)
     options->seed = 42;
     options->world_size = 1;
     options->pad_id = GPT2_END_OF_TEXT;
+    options->megabatch = 50;
 }
 
 static kd_status check_options(const batcher_options *options, const dataset *data,
@@ -76,12 +80,16 @@ kd_status kd_batcher_create(const dataset *data, dataset_part part, const batche
     size_t global_batch = options->batch_size * (size_t)options->world_size;
     loader->batches_per_epoch = (part_count + global_batch - 1) / global_batch;
     loader->order = kd_alloc(part_count, sizeof *loader->order, "batcher order");
+    loader->batch_order = kd_alloc(loader->batches_per_epoch, sizeof *loader->batch_order,
+                                   "batcher batch order");
+    loader->scratch = kd_alloc(part_count, sizeof *loader->scratch, "batcher scratch");
     loader->rows = kd_alloc(options->batch_size, sizeof *loader->rows, "batcher rows");
     loader->batch.tokens = kd_alloc(cells, sizeof *loader->batch.tokens, "batch tokens");
     loader->batch.targets = kd_alloc(cells, sizeof *loader->batch.targets, "batch targets");
     loader->batch.weights = kd_alloc(cells, sizeof *loader->batch.weights, "batch weights");
     kd_batch *batch = &loader->batch;
-    if (!loader->order || !loader->rows || !batch->tokens || !batch->targets || !batch->weights) {
+    if (!loader->order || !loader->batch_order || !loader->scratch || !loader->rows ||
+        !batch->tokens || !batch->targets || !batch->weights) {
         kd_batcher_free(loader);
         return KD_ERR_NOMEM;
     }
@@ -95,6 +103,8 @@ void kd_batcher_free(batcher *loader)
     if (!loader)
         return;
     free(loader->order);
+    free(loader->batch_order);
+    free(loader->scratch);
     free(loader->rows);
     free(loader->batch.tokens);
     free(loader->batch.targets);
@@ -107,19 +117,47 @@ size_t kd_batcher_batches_per_epoch(const batcher *loader)
     return loader->batches_per_epoch;
 }
 
-/* Every rank derives the same order, so their slices stay disjoint. */
+static void shuffle_indices(kd_rng *rng, size_t *items, size_t count)
+{
+    for (size_t i = count; i > 1; i--) {
+        size_t j = (size_t)kd_rng_below(rng, i);
+        size_t swap = items[i - 1];
+        items[i - 1] = items[j];
+        items[j] = swap;
+    }
+}
+
+static void group_by_length(batcher *loader)
+{
+    size_t global_batch = loader->options.batch_size * (size_t)loader->options.world_size;
+    size_t group = loader->options.megabatch
+                       ? kd_mul_size(loader->options.megabatch, global_batch)
+                       : loader->part_count;
+    if (group == 0 || group > loader->part_count)
+        group = loader->part_count;
+    for (size_t from = 0; from < loader->part_count; from += group) {
+        size_t count = loader->part_count - from < group ? loader->part_count - from : group;
+        kd_dataset_sort_by_length(loader->data, loader->order + from, count, loader->scratch);
+    }
+}
+
+/* Every rank derives the same order, so their slices stay disjoint. Without
+ * grouping the batches follow the shuffled examples; with it, the batches
+ * cut from the sorted megabatches are shuffled too, so that a run does not
+ * sweep from long batches to short ones within each megabatch. */
 static void order_epoch(batcher *loader, uint64_t epoch)
 {
     memcpy(loader->order, loader->part, loader->part_count * sizeof *loader->order);
-    if (loader->options.shuffle) {
-        kd_rng rng;
-        kd_rng_seed(&rng, loader->options.seed ^ (epoch * 0x9E3779B97F4A7C15ull));
-        for (size_t i = loader->part_count - 1; i > 0; i--) {
-            size_t j = (size_t)kd_rng_below(&rng, i + 1);
-            size_t swap = loader->order[i];
-            loader->order[i] = loader->order[j];
-            loader->order[j] = swap;
-        }
+    for (size_t i = 0; i < loader->batches_per_epoch; i++)
+        loader->batch_order[i] = i;
+    kd_rng rng;
+    kd_rng_seed(&rng, loader->options.seed ^ (epoch * 0x9E3779B97F4A7C15ull));
+    if (loader->options.shuffle)
+        shuffle_indices(&rng, loader->order, loader->part_count);
+    if (loader->options.group_by_length) {
+        group_by_length(loader);
+        if (loader->options.shuffle)
+            shuffle_indices(&rng, loader->batch_order, loader->batches_per_epoch);
     }
     loader->order_epoch = epoch;
     loader->order_ready = 1;
@@ -130,7 +168,8 @@ static void order_epoch(batcher *loader, uint64_t epoch)
 static size_t pick_rows(batcher *loader, uint64_t index, size_t *max_length)
 {
     size_t world = (size_t)loader->options.world_size;
-    size_t start = (size_t)index * loader->options.batch_size * world + (size_t)loader->options.rank;
+    size_t span = loader->batch_order[index];
+    size_t start = span * loader->options.batch_size * world + (size_t)loader->options.rank;
     size_t rows = 0;
     *max_length = 0;
     for (size_t at = start; rows < loader->options.batch_size && at < loader->part_count; at += world) {
@@ -170,6 +209,7 @@ static void fill_row(batcher *loader, size_t row, size_t columns)
             weights[t] = example.target_mask[t];
             batch->counted += example.target_mask[t];
         }
+        batch->inputs += inputs;
     }
     for (size_t t = inputs; t < columns; t++) {
         tokens[t] = loader->options.pad_id;
@@ -187,6 +227,7 @@ const kd_batch *kd_batcher_next(batcher *loader)
     batch->rows = pick_rows(loader, loader->next.batch, &batch->max_length);
     batch->columns = batch_columns(&loader->options, batch->max_length);
     batch->counted = 0;
+    batch->inputs = 0;
     for (size_t row = 0; row < loader->options.batch_size; row++)
         fill_row(loader, row, batch->columns);
     if (++loader->next.batch == loader->batches_per_epoch) {

@@ -33,6 +33,8 @@ static kd_status parse_row(const char *path, int line_number, const char *line,
     point->train_divergence = optional_number(row, "train_divergence");
     point->val_loss = optional_number(row, "val_loss");
     point->elapsed_s = optional_number(row, "elapsed_s");
+    point->tokens_per_s = optional_number(row, "tokens_per_s");
+    point->padding_ratio = optional_number(row, "padding_ratio");
     /* Without a divergence term, the training loss is the cross-entropy. */
     if (isnan(point->train_ce) && isnan(point->train_divergence))
         point->train_ce = point->train_loss;

@@ -147,11 +147,8 @@ kd_status kd_measure_validation(gpt2_model *model, validation_set *set, int reco
                                 model_quality *quality)
 {
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)set->batch_size;
-    options.seq_len = set->seq_len;
-    options.shuffle = 0;
-    options.trim_multiple = 16;
+    kd_eval_batcher_options((size_t)set->batch_size, set->seq_len, set->group_by_length,
+                            set->max_batches, &options);
     validation_pass pass = {0};
     size_t V = (size_t)model->config.vocab_size;
     kd_status status = kd_batcher_create(set->data, DATASET_VALIDATION, &options, &pass.batches);

@@ -100,6 +100,8 @@ typedef struct {
     double train_divergence;  /* a student's distillation term */
     double val_loss;
     double elapsed_s;
+    double tokens_per_s;   /* real input tokens per second since the row before */
+    double padding_ratio;  /* batch cells per real input token, likewise */
 } metrics_point;
 
 typedef struct {
@@ -167,6 +169,8 @@ typedef struct {
     double wall_s;              /* the last row's elapsed_s */
     double best_val_loss;
     double best_step;
+    double tokens_per_s;        /* mean over the rows that record it */
+    double padding_ratio;       /* likewise */
     double batch_size, grad_accum, seq_len, learning_rate, seed;
     int has_distill;            /* the config has a "distill" section */
     double alpha, temperature, topk, samples;
@@ -205,6 +209,7 @@ typedef struct {
     size_t seq_len;
     int batch_size;
     int max_batches;
+    int group_by_length;  /* the teacher run's train.group_by_length */
     size_t validation_examples;
     /* ROUGE records: the first validation records whose prompt fits. */
     kd_token_buffer *rouge_prompts;

@@ -56,6 +56,8 @@ static void add_training(cJSON *object, const report_model *model)
     add_string(object, "run", training.has_run ? model->run_dir : NULL);
     add_number(object, "steps", training.steps);
     add_number(object, "train_wall_s", training.wall_s);
+    add_number(object, "train_tokens_per_s", training.tokens_per_s);
+    add_number(object, "train_padding_ratio", training.padding_ratio);
     add_number(object, "evaluations", training.has_run ? training.evaluations : NAN);
     add_number(object, "best_val_loss_in_training", training.best_val_loss);
     add_number(object, "best_step", training.best_step);

@@ -143,11 +143,11 @@ static void logits_cell(document *doc, const training_summary *training)
 
 static void training_table(document *doc, const report *summary)
 {
-    static const char *const columns[] = {"model", "steps", "wall s", "batch", "seq", "lr",
-                                          "seed", "alpha", "temperature", "divergence", "top-k",
-                                          "samples", "logits"};
+    static const char *const columns[] = {"model", "steps", "wall s", "tokens/s", "padding",
+                                          "batch", "seq", "lr", "seed", "alpha", "temperature",
+                                          "divergence", "top-k", "samples", "logits"};
     kd_document_heading(doc, 2, "Training");
-    kd_document_table_begin(doc, columns, 13);
+    kd_document_table_begin(doc, columns, (int)KD_COUNTOF(columns));
     for (int i = 0; i < summary->model_count; i++) {
         training_summary training;
         kd_training_summary_read(&summary->models[i], &training);
@@ -155,6 +155,8 @@ static void training_table(document *doc, const report *summary)
         name_cell(doc, &summary->models[i]);
         kd_document_number_cell(doc, "%.0f", training.steps);
         kd_document_number_cell(doc, "%.1f", training.wall_s);
+        kd_document_number_cell(doc, "%.0f", training.tokens_per_s);
+        kd_document_number_cell(doc, "%.2f", training.padding_ratio);
         kd_document_number_cell(doc, "%.0f", training.batch_size *
                                                  (isfinite(training.grad_accum) ? training.grad_accum : 1));
         kd_document_number_cell(doc, "%.0f", training.seq_len);

@@ -2,6 +2,7 @@
  * the Markdown. Student runs add a "distill" section (alpha, temperature,
  * divergence, topk, samples, source) and an "init" one to the config. */
 #include <math.h>
+#include <stddef.h>
 
 #include "report_internal.h"
 
@@ -17,6 +18,22 @@ static const char *string_at(const cJSON *object, const char *key)
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+/* The mean of a figure over the rows that record it (runs written before
+ * padding_ratio existed lack it): NaN when none does. */
+static double mean_of(const metrics_history *history, size_t offset)
+{
+    double sum = 0.0;
+    int count = 0;
+    for (int i = 0; i < history->count; i++) {
+        double value = *(const double *)((const char *)&history->points[i] + offset);
+        if (isfinite(value)) {
+            sum += value;
+            count++;
+        }
+    }
+    return count > 0 ? sum / count : NAN;
+}
+
 static void read_history(const metrics_history *history, training_summary *summary)
 {
     summary->evaluations = 0;
@@ -27,6 +44,8 @@ static void read_history(const metrics_history *history, training_summary *summa
     const metrics_point *last = &history->points[history->count - 1];
     summary->steps = last->step;
     summary->wall_s = last->elapsed_s;
+    summary->tokens_per_s = mean_of(history, offsetof(metrics_point, tokens_per_s));
+    summary->padding_ratio = mean_of(history, offsetof(metrics_point, padding_ratio));
     for (int i = 0; i < history->count; i++) {
         const metrics_point *point = &history->points[i];
         summary->evaluations += !point->is_training;
@@ -41,8 +60,9 @@ static void read_history(const metrics_history *history, training_summary *summa
 void kd_training_summary_read(const report_model *model, training_summary *summary)
 {
     *summary = (training_summary){
-        .steps = NAN, .wall_s = NAN, .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN,
-        .learning_rate = NAN, .seed = NAN, .alpha = NAN, .temperature = NAN, .topk = NAN, .samples = NAN,
+        .steps = NAN, .wall_s = NAN, .tokens_per_s = NAN, .padding_ratio = NAN,
+        .batch_size = NAN, .grad_accum = NAN, .seq_len = NAN, .learning_rate = NAN, .seed = NAN,
+        .alpha = NAN, .temperature = NAN, .topk = NAN, .samples = NAN,
     };
     summary->has_run = model->run_config != NULL;
     if (!summary->has_run)

@@ -25,6 +25,7 @@ static kd_status build_dataset(const validation_options *options, validation_set
     set->seq_len = options->seq_len;
     set->batch_size = EVAL_BATCH_SIZE;
     set->max_batches = options->max_batches;
+    set->group_by_length = options->config->train.group_by_length;
     return KD_OK;
 }
 

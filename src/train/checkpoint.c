@@ -52,9 +52,9 @@ static kd_status remove_checkpoint_dir(const char *dir)
 /* A window's sums as "<prefix>steps", "<prefix>loss_sum", ... */
 static void add_window(cJSON *json, const char *prefix, const train_window *window)
 {
-    const char *names[] = {"steps", "loss_sum", "ce_sum", "divergence_sum"};
+    const char *names[] = {"steps", "loss_sum", "ce_sum", "divergence_sum", "tokens", "cells"};
     const double values[] = {window->steps, window->loss_sum, window->ce_sum,
-                             window->divergence_sum};
+                             window->divergence_sum, window->tokens, window->cells};
     char key[64];
     for (size_t i = 0; i < KD_COUNTOF(names); i++) {
         snprintf(key, sizeof key, "%s%s", prefix, names[i]);
@@ -82,6 +82,8 @@ static cJSON *state_to_json(const train_state *state)
     add_window(json, "window_", &state->eval_window);
     add_window(json, "log_window_", &state->log_window);
     cJSON_AddNumberToObject(json, "tokens_seen", state->tokens_seen);
+    cJSON_AddNumberToObject(json, "epoch_tokens", state->epoch_tokens);
+    cJSON_AddNumberToObject(json, "epoch_cells", state->epoch_cells);
     cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
     cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
     return json;
@@ -96,17 +98,21 @@ static kd_status read_number(const cJSON *json, const char *key, double *out)
     return KD_OK;
 }
 
-/* A count that checkpoints written before it existed lack: 0 then. */
+/* A number that checkpoints written before it existed lack: 0 then. */
+static kd_status read_optional_number(const cJSON *json, const char *key, double *out)
+{
+    *out = 0.0;
+    return cJSON_GetObjectItemCaseSensitive(json, key) ? read_number(json, key, out) : KD_OK;
+}
+
 static kd_status read_optional_count(const cJSON *json, const char *key, int limit, int *out)
 {
-    double value = 0.0;
-    if (cJSON_GetObjectItemCaseSensitive(json, key)) {
-        kd_status status = read_number(json, key, &value);
-        if (status != KD_OK)
-            return status;
-        if (value > limit || value != (int)value)
-            return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
-    }
+    double value;
+    kd_status status = read_optional_number(json, key, &value);
+    if (status != KD_OK)
+        return status;
+    if (value > limit || value != (int)value)
+        return kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" = %g is impossible", key, value);
     *out = (int)value;
     return KD_OK;
 }
@@ -135,6 +141,13 @@ static kd_status read_window(const cJSON *json, const char *prefix, int optional
         status = kd_fail(KD_ERR_FORMAT, "state.json: \"%s\" is missing or not a number", key);
     if (status == KD_OK)
         window->divergence_sum = divergence->valuedouble;
+    /* Padding counts, absent from checkpoints written before they were kept. */
+    snprintf(key, sizeof key, "%stokens", prefix);
+    if (status == KD_OK)
+        status = read_optional_number(json, key, &window->tokens);
+    snprintf(key, sizeof key, "%scells", prefix);
+    if (status == KD_OK)
+        status = read_optional_number(json, key, &window->cells);
     return status;
 }
 
@@ -169,7 +182,9 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
     if ((status = read_optional_count(json, "skipped_steps", (int)step,
                                       &state->skipped_steps)) != KD_OK ||
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
-                                      &state->consecutive_skips)) != KD_OK)
+                                      &state->consecutive_skips)) != KD_OK ||
+        (status = read_optional_number(json, "epoch_tokens", &state->epoch_tokens)) != KD_OK ||
+        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK)
         return status;
     state->step = (int)step;
     state->total_steps = (int)total;

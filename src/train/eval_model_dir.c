@@ -55,12 +55,10 @@ static kd_status evaluate_quantized(const gpt2_qmodel *q, batcher *batches, int 
 static kd_status evaluate_part(model_weights *weights, const dataset *data, dataset_part part,
                                const eval_options *eval, eval_result *result)
 {
+    int batch_size = eval->batch_size;
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)eval->batch_size;
-    options.seq_len = kd_dataset_seq_len(data);
-    options.shuffle = 0;
-    options.trim_multiple = 16;
+    kd_eval_batcher_options((size_t)batch_size, kd_dataset_seq_len(data), !eval->no_group_by_length,
+                            0, &options);
     batcher *batches = NULL;
     kd_status status = kd_batcher_create(data, part, &options, &batches);
     if (status == KD_OK)

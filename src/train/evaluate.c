@@ -16,13 +16,14 @@ static kd_status evaluate_batches(batcher *batches, int max_batches, batch_evalu
     if (max_batches > 0 && (size_t)max_batches < count)
         count = (size_t)max_batches;
     gpt2_eval_sums sums = {0};
-    double fed = 0.0, start = kd_now_seconds();
+    double inputs = 0.0, cells = 0.0, start = kd_now_seconds();
     for (size_t i = 0; i < count && status == KD_OK; i++) {
         const kd_batch *batch = kd_batcher_next(batches);
         if (batch->rows == 0)
             continue;
         status = evaluate(context, batch, &sums);
-        fed += (double)batch->rows * batch->columns;
+        inputs += (double)batch->inputs;
+        cells += (double)batch->rows * batch->columns;
     }
     if (status != KD_OK)
         return status;
@@ -33,7 +34,8 @@ static kd_status evaluate_batches(batcher *batches, int max_batches, batch_evalu
     result->accuracy = sums.correct / sums.counted;
     result->tokens = sums.counted;
     double seconds = kd_now_seconds() - start;
-    result->tokens_per_s = seconds > 0 ? fed / seconds : 0.0;
+    result->tokens_per_s = seconds > 0 ? inputs / seconds : 0.0;
+    result->padding_ratio = cells / inputs;
     return KD_OK;
 }
 

@@ -65,6 +65,7 @@ kd_status kd_metrics_append(const char *path, const metrics_row *row)
     cJSON_AddNumberToObject(json, "lr", row->learning_rate);
     cJSON_AddNumberToObject(json, "grad_norm", row->grad_norm);
     cJSON_AddNumberToObject(json, "tokens_per_s", row->tokens_per_s);
+    cJSON_AddNumberToObject(json, "padding_ratio", row->padding_ratio);
     cJSON_AddNumberToObject(json, "elapsed_s", row->elapsed_s);
     cJSON_AddNumberToObject(json, "skipped_steps", row->skipped_steps);
     char *text = cJSON_PrintUnformatted(json);
@@ -81,14 +82,17 @@ kd_status kd_metrics_append(const char *path, const metrics_row *row)
 
 void kd_epoch_table_header(FILE *out)
 {
-    fprintf(out, "%-6s %-20s %-10s %-8s %-14s %-16s %-18s\n", "epoch", "model", "batch_size",
-            "threads", "training_loss", "validation_loss", "epoch_duration_sec");
+    fprintf(out, "%-6s %-20s %-10s %-8s %-14s %-16s %-18s %-14s %-13s\n", "epoch", "model",
+            "batch_size", "threads", "training_loss", "validation_loss", "epoch_duration_sec",
+            "tokens_per_sec", "padding_ratio");
 }
 
 void kd_epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
-                        double training_loss, double validation_loss, double seconds)
+                        double training_loss, double validation_loss, double seconds,
+                        double tokens, double cells)
 {
-    fprintf(out, "%-6d %-20s %-10d %-8d %-14.4f %-16.4f %-18.1f\n", epoch, model, batch_size,
-            threads, training_loss, validation_loss, seconds);
+    fprintf(out, "%-6d %-20s %-10d %-8d %-14.4f %-16.4f %-18.1f %-14.0f %-13.3f\n", epoch, model,
+            batch_size, threads, training_loss, validation_loss, seconds,
+            seconds > 0 ? tokens / seconds : 0.0, tokens > 0 ? cells / tokens : 0.0);
     fflush(out);
 }

@@ -47,15 +47,12 @@ static kd_status open_batchers(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
     batcher_options options;
-    kd_batcher_options_default(&options);
-    options.batch_size = (size_t)s->batch_size;
-    options.seq_len = (size_t)s->seq_len;
-    options.seed = s->seed;
-    options.trim_multiple = 16; /* short batches run on fewer columns */
+    kd_train_batcher_options(s, &options);
     kd_status status = kd_batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
     if (status != KD_OK)
         return kd_fail_context(status, "training split");
-    options.shuffle = 0;
+    kd_eval_batcher_options(options.batch_size, options.seq_len, s->group_by_length,
+                            s->eval_batches, &options);
     status = kd_batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "validation split");
 }
@@ -149,6 +146,13 @@ static void run_close(run_context *run)
     free(run->micro);
 }
 
+/* The real input tokens and the cells (padding included) of a batch. */
+static void add_batch_to_window(train_window *window, const kd_batch *batch)
+{
+    window->tokens += (double)batch->inputs;
+    window->cells += (double)(batch->rows * batch->columns);
+}
+
 /* Copies the step's micro-batches out of the batcher (whose batch memory is
  * reused by its next call); returns how many carry rows. */
 static int fill_step_batches(run_context *run)
@@ -169,9 +173,13 @@ static int fill_step_batches(run_context *run)
                batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
-        run->eval_rate.tokens += (double)cells;
-        run->log_rate.tokens += (double)cells;
-        run->state.tokens_seen += (double)cells;
+        run->eval_rate.tokens += (double)batch->inputs;
+        run->log_rate.tokens += (double)batch->inputs;
+        run->state.tokens_seen += (double)batch->inputs;
+        add_batch_to_window(&run->state.eval_window, batch);
+        add_batch_to_window(&run->state.log_window, batch);
+        run->state.epoch_tokens += (double)batch->inputs;
+        run->state.epoch_cells += (double)cells;
         used++;
     }
     run->state.data = kd_batcher_tell(run->train_batches);
@@ -271,6 +279,7 @@ static metrics_row close_window(run_context *run, train_window *window, rate_win
         .learning_rate = run->last_lr,
         .grad_norm = run->last_step.step.grad_norm,
         .tokens_per_s = rate->tokens / (now - rate->start_s),
+        .padding_ratio = window->tokens > 0 ? window->cells / window->tokens : 0.0,
         .elapsed_s = elapsed(run),
         .skipped_steps = state->skipped_steps,
     };
@@ -338,8 +347,10 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
     double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
     kd_progress_clear(&run->progress);
     kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
-                       kd_threads(), mean, val_loss, state->epoch_elapsed_s);
+                       kd_threads(), mean, val_loss, state->epoch_elapsed_s, state->epoch_tokens,
+                       state->epoch_cells);
     state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
+    state->epoch_tokens = state->epoch_cells = 0.0;
 }
 
 static void show_progress(run_context *run)

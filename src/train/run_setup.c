@@ -28,6 +28,8 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->log_every = overrides->log_every;
     if (overrides->precision_given)
         train->precision = overrides->precision;
+    if (overrides->no_group_by_length)
+        train->group_by_length = 0;
     kd_run_config_sync_data(config);
 }
 

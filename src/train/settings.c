@@ -60,6 +60,7 @@ static const setting_field fields[] = {
     FIELD("eval_batches", FIELD_INT, eval_batches, 0, 1e9),
     FIELD("patience", FIELD_INT, patience, 0, 1e9),
     FIELD("seed", FIELD_SEED, seed, 0, 0),
+    FIELD("group_by_length", FIELD_INT, group_by_length, 0, 1),
     FIELD("threads", FIELD_INT, threads, 1, 1024),
     CHOICE("precision", precision, precision_names),
     FIELD("validation_fraction", FIELD_DOUBLE, validation_fraction, 0, 0.99),
@@ -79,8 +80,8 @@ void kd_train_settings_default(train_settings *s)
         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .grad_clip = 1.0f,
         .nonfinite = NONFINITE_STOP, .nonfinite_max_skips = 5,
         .eval_interval = 0, .log_every = 10, .eval_batches = 0, .patience = 0, .seed = 1234,
-        .threads = 2, .precision = KD_PRECISION_AUTO, .validation_fraction = 0.2,
-        .split_seed = 42,
+        .group_by_length = 1, .threads = 2, .precision = KD_PRECISION_AUTO,
+        .validation_fraction = 0.2, .split_seed = 42,
     };
 }
 

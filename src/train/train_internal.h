@@ -21,7 +21,9 @@ typedef struct {
     eval_result val;
     float learning_rate;
     float grad_norm;
-    double tokens_per_s;    /* training tokens fed per second since the last row of its type */
+    double tokens_per_s;    /* real input tokens (not padding) trained on per second
+                               since the last row of its type */
+    double padding_ratio;   /* batch cells per real input token since that row */
     double elapsed_s;
     int skipped_steps;      /* so far in the run: steps dropped as not finite */
 } metrics_row;
@@ -33,6 +35,7 @@ kd_status kd_metrics_append(const char *path, const metrics_row *row);
 /* The table the original dolly notebook printed, one row per epoch. */
 void kd_epoch_table_header(FILE *out);
 void kd_epoch_table_row(FILE *out, int epoch, const char *model, int batch_size, int threads,
-                        double training_loss, double validation_loss, double seconds);
+                        double training_loss, double validation_loss, double seconds,
+                        double tokens, double cells);
 
 #endif
