@@ -23,9 +23,9 @@ cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl dolly/dolly-mixed.json
 llama() { node "$here/llama_cpp/check.mjs" "$@"; }
 
 # A small model that has learnt something, so that argmaxes are not ties.
-head -n 200 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
+head -n 80 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
 cli_dolly_config run '{"n_layer": 2, "n_head": 2, "n_embd": 64, "n_positions": 128, "vocab_size": 50257}' \
-    100 100 ""
+    30 30 ""
 expect 0 teacher train --config "$work/run.json" --out "$work/teacher"
 model=$work/teacher/model
 for type in f32 f16 q8_0 q4_0; do
