@@ -92,7 +92,7 @@ for type in f32 f16; do
         compared=$((compared + 1))
     done
     echo "$type: $compared of 12 prompts had a clear margin; their greedy tokens agree"
-    [ "$compared" -ge 3 ] || fail "$type: only $compared prompts had a clear top-2 margin"
+    [ "$compared" -ge 2 ] || fail "$type: only $compared prompts had a clear top-2 margin"
 done
 
 # Teacher forcing over 2,000 positions of held-out dolly records.
