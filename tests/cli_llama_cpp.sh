@@ -23,9 +23,9 @@ cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl dolly/dolly-mixed.json
 llama() { node "$here/llama_cpp/check.mjs" "$@"; }
 
 # A small model that has learnt something, so that argmaxes are not ties.
-head -n 200 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
+head -n 80 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
 cli_dolly_config run '{"n_layer": 2, "n_head": 2, "n_embd": 64, "n_positions": 128, "vocab_size": 50257}' \
-    100 100 ""
+    30 30 ""
 expect 0 teacher train --config "$work/run.json" --out "$work/teacher"
 model=$work/teacher/model
 for type in f32 f16 q8_0 q4_0; do
@@ -58,38 +58,41 @@ sys.exit(bad > 0)
 PY
     fail "llama.cpp and kd tokenize differently"
 
-# Greedy continuations, f32 and f16, against kd generate on the directory.
-prompts=("The capital of France is" "Owls are birds that" "What is the best way to" \
-         "In the morning I like to" "A computer program is" "Dolly is")
-printf '%s\n' "${prompts[@]}" | python3 -c '
-import json, sys
-print(json.dumps([line.rstrip("\n") for line in sys.stdin]))' >"$work/prompts.json"
-python3 - "$kd" "$assets/gpt2" "$work/prompts.json" "$work/prompt_ids.json" "$work" <<'PY'
+# Greedy continuations, f32 and f16, against kd generate on the directory:
+# prompts in the training template (raw), whose continuations the model
+# has an opinion about; compared where the top-2 margin stays clear.
+python3 - "$kd" "$assets/gpt2" "$assets/dolly/dolly-mixed.jsonl" "$work" <<'PY'
 import json, subprocess, sys
-kd, vocab, prompts, out, work = sys.argv[1:]
+kd, vocab, records, work = sys.argv[1:]
+questions = [json.loads(line)["instruction"] for line in open(records, encoding="utf-8")][-60:-48]
+prompts = [f"### Instruction:\n{q}\n\n### Response:\n" for q in questions]
 ids = []
-for prompt in json.load(open(prompts)):
-    open(f"{work}/text", "w").write(prompt)
+for prompt in prompts:
+    open(f"{work}/text", "w", encoding="utf-8").write(prompt)
     ids.append(list(map(int, subprocess.run([kd, "tokenize", "--vocab", vocab, "--file",
                                               f"{work}/text"], capture_output=True, text=True,
                                              check=True).stdout.split())))
-json.dump(ids, open(out, "w"))
+json.dump(prompts, open(f"{work}/prompts.json", "w"))
+json.dump(ids, open(f"{work}/prompt_ids.json", "w"))
 PY
 for type in f32 f16; do
-    llama greedy "$work/$type.gguf" "$work/prompt_ids.json" 16 >"$work/greedy_$type.json" ||
+    llama greedy "$work/$type.gguf" "$work/prompt_ids.json" 8 >"$work/greedy_$type.json" ||
         { fail "llama.cpp greedy on $type failed"; continue; }
     compared=0
-    for i in "${!prompts[@]}"; do
+    for i in $(seq 0 11); do
         margin=$(json "$work/greedy_$type.json" "d[$i]['margin']")
         python3 -c "import sys; sys.exit(not $margin > 0.05)" || continue
-        expect 0 generate --model "$model" --prompt "${prompts[$i]}" --raw --temperature 0 \
-            --max-new-tokens 16
+        prompt=$(json "$work/prompts.json" "d[$i] + '|'")  # keeps the final newline
+        prompt=${prompt%|}
+        expect 0 generate --model "$model" --prompt "$prompt" --raw --temperature 0 \
+            --max-new-tokens 8
         want=$(cat "$work/out")
         got=$(json "$work/greedy_$type.json" "d[$i]['text']")
-        [ "$got" = "$want" ] || fail "$type: '${prompts[$i]}': llama.cpp '$got', kd '$want'"
+        [ "$got" = "$want" ] || fail "$type: prompt $i: llama.cpp '$got', kd '$want'"
         compared=$((compared + 1))
     done
-    [ "$compared" -ge 3 ] || fail "$type: only $compared prompts had a clear top-2 margin"
+    echo "$type: $compared of 12 prompts had a clear margin; their greedy tokens agree"
+    [ "$compared" -ge 2 ] || fail "$type: only $compared prompts had a clear top-2 margin"
 done
 
 # Teacher forcing over 2,000 positions of held-out dolly records.

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -154,13 +155,6 @@ static kd_status read_kvs(cursor *c, gguf_file *file)
         kd_status status = read_kv(c, &file->kvs[i]);
         if (status != KD_OK)
             return status;
-        for (uint64_t j = 0; j < i; j++) {
-            if (file->kvs[j].key.length == file->kvs[i].key.length &&
-                memcmp(file->kvs[j].key.data, file->kvs[i].key.data, file->kvs[i].key.length) == 0)
-                return kd_fail(KD_ERR_FORMAT, "%s: key \"%.*s\" appears twice", file->path,
-                               quote(file->kvs[i].key),
-                               file->kvs[i].key.data);
-        }
     }
     return KD_OK;
 }
@@ -228,10 +222,33 @@ static kd_status read_tensor_info(cursor *c, gguf_tensor *tensor)
     return KD_OK;
 }
 
-static int tensor_names_equal(const gguf_tensor *a, const gguf_tensor *b)
+static int compare_names(const void *a, const void *b)
 {
-    return a->name.length == b->name.length && memcmp(a->name.data, b->name.data,
-                                                      a->name.length) == 0;
+    const gguf_string *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length < y->length ? -1 : 1;
+    return memcmp(x->data, y->data, x->length);
+}
+
+/* No name twice among `count` keys or tensors (sorted, so that a file of
+ * many names costs n log n, not n^2). */
+static kd_status check_unique(const char *path, const char *what, const void *items,
+                              size_t item_size, size_t name_offset, uint64_t count)
+{
+    gguf_string *names = kd_alloc(count ? count : 1, sizeof *names, "GGUF names");
+    if (!names)
+        return KD_ERR_NOMEM;
+    for (uint64_t i = 0; i < count; i++)
+        memcpy(&names[i], (const char *)items + i * item_size + name_offset, sizeof *names);
+    qsort(names, count, sizeof *names, compare_names);
+    kd_status status = KD_OK;
+    for (uint64_t i = 1; i < count && status == KD_OK; i++) {
+        if (compare_names(&names[i - 1], &names[i]) == 0)
+            status = kd_fail(KD_ERR_FORMAT, "%s: %s \"%.*s\" appears twice", path, what,
+                             quote(names[i]), names[i].data);
+    }
+    free(names);
+    return status;
 }
 
 static int compare_offsets(const void *a, const void *b)
@@ -291,13 +308,11 @@ static kd_status read_tensor_infos(cursor *c, gguf_file *file)
         kd_status status = read_tensor_info(c, &file->tensors[i]);
         if (status != KD_OK)
             return status;
-        for (uint64_t j = 0; j < i; j++) {
-            if (tensor_names_equal(&file->tensors[j], &file->tensors[i]))
-                return kd_fail(KD_ERR_FORMAT, "%s: tensor \"%.*s\" appears twice", file->path,
-                               quote(file->tensors[i].name),
-                               file->tensors[i].name.data);
-        }
     }
+    kd_status status = check_unique(file->path, "tensor", file->tensors, sizeof *file->tensors,
+                                    offsetof(gguf_tensor, name), file->tensor_count);
+    if (status != KD_OK)
+        return status;
     /* The data section starts at the next multiple of the alignment. */
     uint64_t padding = (file->alignment - c->at % file->alignment) % file->alignment;
     if (padding > bytes_left(c))
@@ -323,7 +338,10 @@ static kd_status read_header(gguf_file *file)
                        file->path, version, KD_GGUF_VERSION);
     if ((status = read_u64(&c, "the tensor count", &file->tensor_count)) == KD_OK &&
         (status = read_u64(&c, "the key count", &file->kv_count)) == KD_OK &&
-        (status = read_kvs(&c, file)) == KD_OK && (status = read_alignment(file)) == KD_OK)
+        (status = read_kvs(&c, file)) == KD_OK &&
+        (status = check_unique(file->path, "key", file->kvs, sizeof *file->kvs,
+                               offsetof(gguf_kv, key), file->kv_count)) == KD_OK &&
+        (status = read_alignment(file)) == KD_OK)
         status = read_tensor_infos(&c, file);
     return status;
 }

@@ -270,6 +270,14 @@ static kd_status check_tied_output(const gguf_file *file, const gpt2_model *mode
     return status;
 }
 
+/* Room for the largest matrix: the token embedding (V x C) or 4C x C. */
+static float *tensor_scratch(const gpt2_config *config)
+{
+    size_t C = (size_t)config->n_embd;
+    size_t largest = (size_t)config->vocab_size > 4 * C ? (size_t)config->vocab_size : 4 * C;
+    return kd_alloc(largest * C, sizeof(float), "tensor scratch");
+}
+
 kd_status kd_gguf_gpt2_load(const gguf_file *file, gpt2_model *model)
 {
     gpt2_config config;
@@ -278,10 +286,7 @@ kd_status kd_gguf_gpt2_load(const gguf_file *file, gpt2_model *model)
         status = kd_gpt2_create(model, &config);
     if (status != KD_OK)
         return status;
-    /* Scratch for the largest tensor: the token embedding or 4C x C. */
-    size_t C = (size_t)config.n_embd;
-    size_t largest = (size_t)config.vocab_size > 4 * C ? (size_t)config.vocab_size : 4 * C;
-    float *rows = kd_alloc(largest * C, sizeof *rows, "tensor scratch");
+    float *rows = tensor_scratch(&config);
     if (!rows)
         status = KD_ERR_NOMEM;
     for (int i = 0; i < kd_gguf_gpt2_tensor_count(&config) && status == KD_OK; i++) {
@@ -337,9 +342,7 @@ kd_status kd_gguf_gpt2_qload(const gguf_file *file, gpt2_qmodel *model)
         status = kd_gpt2_qmodel_create(model, &config);
     if (status != KD_OK)
         return status;
-    size_t C = (size_t)config.n_embd;
-    size_t largest = (size_t)config.vocab_size > 4 * C ? (size_t)config.vocab_size : 4 * C;
-    float *rows = kd_alloc(largest * C, sizeof *rows, "tensor scratch");
+    float *rows = tensor_scratch(&config);
     if (!rows)
         status = KD_ERR_NOMEM;
     for (int i = 0; i < kd_gguf_gpt2_tensor_count(&config) && status == KD_OK; i++) {
