@@ -19,6 +19,8 @@ echo '{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 32, "vo
 expect 0 bench --config "$work/tiny.json" --mode fwd --batch 1 --seq 8 --steps 1 --warmup 0 --json
 native=$(json "$work/out" 'd["precision"]')
 [ "$native" = bf16 ] || [ "$native" = fp32 ] || fail "bench --json precision: $native"
+expect 0 version
+grep -q "^precision $native (auto: " "$work/out" || fail "kd version names auto's choice"
 
 # A CPU without bf16 products: bf16 is a usage error naming what is missing,
 # auto runs fp32.
