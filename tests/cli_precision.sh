@@ -19,6 +19,8 @@ echo '{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 32, "vo
 expect 0 bench --config "$work/tiny.json" --mode fwd --batch 1 --seq 8 --steps 1 --warmup 0 --json
 native=$(json "$work/out" 'd["precision"]')
 [ "$native" = bf16 ] || [ "$native" = fp32 ] || fail "bench --json precision: $native"
+expect 0 version
+grep -q "^precision $native (auto: " "$work/out" || fail "kd version names auto's choice"
 
 # A CPU without bf16 products: bf16 is a usage error naming what is missing,
 # auto runs fp32.
@@ -38,6 +40,10 @@ no_bf16 "$kd" teacher train --config "$work/teacher.json" --out "$work/refused" 
 [ ! -e "$work/refused" ] || fail "a refused precision starts no run"
 expect 2 eval --model "$work/none" --precision fp16
 grep -q "expected fp32, bf16 or auto" "$work/err" || fail "bad value named: $(cat "$work/err")"
+echo '{"name": "p", "precision": "fp16", "teacher": {"config": "teacher.json"}}' >"$work/pipe.json"
+expect 1 pipeline "$work/pipe.json"
+grep -q "pipeline.precision: precision \"fp16\"" "$work/err" ||
+    fail "a pipeline file's bad precision is named: $(cat "$work/err")"
 
 # Every command says what it chose; the teacher in the precision of this CPU.
 expect 0 teacher train --config "$work/teacher.json" --out "$work/teacher"

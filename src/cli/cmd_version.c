@@ -8,8 +8,8 @@
 
 static const cli_command_spec version_spec = {
     .name = "version",
-    .summary = "Print kd's version, the OpenBLAS core in use, the thread count and the "
-               "assets directory.",
+    .summary = "Print kd's version, the OpenBLAS core in use, the thread count, the "
+               "assets directory\nand the precision --precision auto picks here.",
     .usage = "kd version",
 };
 
@@ -22,5 +22,10 @@ int cmd_version(int argc, char **argv)
     const char *assets = kd_assets_dir();
     printf("kd 0.1.0\nblas_core %s\nthreads %d\nassets %s\n", kd_blas_core_name(), kd_threads(),
            assets ? assets : "none (set KD_ASSETS)");
+    kd_precision chosen;
+    char line[160];
+    kd_precision_resolve(KD_PRECISION_AUTO, &chosen); /* auto always resolves */
+    kd_precision_describe(KD_PRECISION_AUTO, chosen, line, sizeof line);
+    printf("%s\n", line);
     return CLI_EXIT_OK;
 }
