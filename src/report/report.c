@@ -170,8 +170,7 @@ static kd_status measure_quality(report *summary, const run_config *config)
     }
     for (int i = 0; i < summary->model_count && status == KD_OK; i++)
         status = score_model(&summary->models[i], i == 0, tokenizer, &set);
-    if (status == KD_OK)
-    {
+    if (status == KD_OK) {
         summary->validation_tokens = summary->models[0].quality.val_tokens;
         summary->eval_batches_used = summary->models[0].quality.val_batches;
     }

@@ -189,7 +189,8 @@ kd_status kd_report_charts_render(const report *summary, report_chart *charts)
                                "had seen.", cross_entropy_chart(summary)};
     charts[1] = (report_chart){"distillation.svg",
                                "Each student's divergence from the teacher (the distillation "
-                               "term before its (1 - alpha) T^2 weight); baselines have none.",
+                               "term before its (1 - alpha) T^2 weight). A baseline trained "
+                               "with alpha = 1 logs it without learning from it, for comparison.",
                                distillation_chart(summary)};
     charts[2] = (report_chart){"size_vs_loss.svg",
                                "Parameters against validation loss: down and to the left is "

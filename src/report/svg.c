@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "kd/report.h"
 #include "report_internal.h"
@@ -87,7 +86,6 @@ static void data_range(const svg_chart *chart, int use_x, double *low, double *h
         }
     }
 }
-
 
 static void write_axes(text_buffer *svg, const svg_chart *chart, const axis_scale *x,
                        const axis_scale *y)
