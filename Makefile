@@ -4,10 +4,12 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
-# curl, python3 and chromium are for the tests (scripts/fetch-assets.sh, JSON
-# checks, report.html rendered in a real browser).
+# curl, python3, python3-torch and chromium are for the tests
+# (scripts/fetch-assets.sh, JSON checks, the LoRA fixtures checked against
+# PyTorch, report.html rendered in a real browser).
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
-           libcmocka-dev libpcre2-dev libxxhash-dev libdnnl-dev curl python3 chromium
+           libcmocka-dev libpcre2-dev libxxhash-dev libdnnl-dev curl python3 python3-torch \
+           chromium
 
 .PHONY: all deps build test demo clean
 
