@@ -34,7 +34,7 @@ build: deps
 # pins (needs node 20 or later and npm; nothing is compiled).
 LLAMA_CPP = tests/llama_cpp/node_modules/node-llama-cpp
 $(LLAMA_CPP): tests/llama_cpp/package-lock.json
-	npm ci --omit=optional --no-audit --no-fund --prefix tests/llama_cpp
+	npm install --omit=optional --no-audit --no-fund --prefix tests/llama_cpp
 
 test: build $(LLAMA_CPP)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
