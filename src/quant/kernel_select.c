@@ -1,6 +1,9 @@
 /* Which dot-product kernel runs: the fastest the CPU supports, or the one
  * KD_QKERNEL names (so that tests and benchmarks can run each path on one
  * machine). The choice is one atomic index into a table of functions. */
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +37,20 @@ const char *kd_qkernel_name(kd_qkernel kernel)
     return kernels[kernel].name;
 }
 
+#if defined(__x86_64__)
+/* F16C, through cpuid: clang's __builtin_cpu_supports does not know it. */
+static int has_f16c(void)
+{
+    unsigned int eax, ebx, ecx, edx;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+}
+#endif
+
 int kd_qkernel_supported(kd_qkernel kernel)
 {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     int avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     switch (kernel) {
