@@ -25,9 +25,7 @@ typedef struct {
     reference_fixture ref;
     gpt2_model student, teacher;
     distill_config config;
-    int batch, seq;
-    int *tokens, *targets;
-    float *weights;
+    reference_batch input;
 } fixture;
 
 static void read_config(const reference_fixture *ref, const char *prefix, gpt2_config *config)
@@ -51,19 +49,8 @@ static void load_model(fixture *f, const char *prefix, gpt2_model *model, int tr
 {
     gpt2_config config;
     read_config(&f->ref, prefix, &config);
-    assert_int_equal(kd_gpt2_create(model, &config), KD_OK);
-    for (int i = 0; i < kd_gpt2_tensor_count(&config); i++) {
-        gpt2_tensor tensor;
-        kd_gpt2_tensor_at(&config, &model->params, i, &tensor);
-        char name[96];
-        snprintf(name, sizeof name, "%s.%s", prefix, tensor.name);
-        const safetensors_tensor *stored = kd_safetensors_find(&f->ref.file, name);
-        if (stored && (stored->ndim != tensor.ndim || stored->shape[0] != tensor.shape[0]))
-            fail_msg("%s: tensor %s does not have kd's shape", FIXTURE, name);
-        size_t count = (size_t)tensor.shape[0] * (size_t)(tensor.ndim == 2 ? tensor.shape[1] : 1);
-        reference_floats_into(&f->ref, name, tensor.data, count);
-    }
-    assert_int_equal(kd_gpt2_prepare(model, f->batch, f->seq, training), KD_OK);
+    reference_model_load(&f->ref, prefix, &config, model);
+    assert_int_equal(kd_gpt2_prepare(model, f->input.batch, f->input.seq, training), KD_OK);
 }
 
 static int setup(void **state)
@@ -71,22 +58,13 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     reference_open(&f->ref, FIXTURE);
-    const safetensors_tensor *tokens = kd_safetensors_find(&f->ref.file, "input.tokens");
-    assert_non_null(tokens);
-    assert_int_equal(tokens->ndim, 2);
-    f->batch = (int)tokens->shape[0];
-    f->seq = (int)tokens->shape[1];
-    assert_true(f->batch >= 1 && f->batch <= 64 && f->seq >= 1 && f->seq <= 64);
+    gpt2_config student;
+    read_config(&f->ref, "student", &student);
+    reference_batch_read(&f->ref, &student, &f->input);
+    assert_true(f->input.batch <= 64 && f->input.seq <= 64);
     load_model(f, "student", &f->student, 1);
     load_model(f, "teacher", &f->teacher, 0);
     assert_int_equal(f->student.config.vocab_size, f->teacher.config.vocab_size);
-    size_t n = (size_t)f->batch * f->seq;
-    int V = f->student.config.vocab_size;
-    f->tokens = reference_token_ids(&f->ref, "input.tokens", n, V);
-    f->targets = reference_token_ids(&f->ref, "input.targets", n, V);
-    f->weights = malloc(n * sizeof *f->weights);
-    assert_non_null(f->weights);
-    reference_floats_into(&f->ref, "input.weights", f->weights, n);
     f->config.alpha = (float)reference_number(&f->ref, "alpha");
     f->config.temperature = (float)reference_number(&f->ref, "temperature");
     f->config.jsd_beta = (float)reference_number(&f->ref, "jsd_beta");
@@ -100,9 +78,7 @@ static int teardown(void **state)
     kd_gpt2_free(&f->student);
     kd_gpt2_free(&f->teacher);
     kd_safetensors_close(&f->ref.file);
-    free(f->tokens);
-    free(f->targets);
-    free(f->weights);
+    reference_batch_free(&f->input);
     free(f);
     return 0;
 }
@@ -113,17 +89,16 @@ static void check_divergence(fixture *f, divergence_kind kind)
     distill_config config = f->config;
     config.divergence = kind;
     assert_int_equal(kd_distill_config_validate(&config), KD_OK);
-    double counted = 0.0;
-    for (int i = 0; i < f->batch * f->seq; i++)
-        counted += f->weights[i];
+    double counted = reference_batch_weight_sum(&f->input);
 
     kd_gpt2_zero_grad(&f->student);
-    kd_gpt2_forward(&f->student, f->tokens, f->batch, f->seq);
-    kd_gpt2_forward(&f->teacher, f->tokens, f->batch, f->seq);
+    kd_gpt2_forward(&f->student, f->input.tokens, f->input.batch, f->input.seq);
+    kd_gpt2_forward(&f->teacher, f->input.tokens, f->input.batch, f->input.seq);
     assert_int_equal(kd_distill_check_live(&f->student, &f->teacher), KD_OK);
     distill_parts parts;
-    double loss = kd_gpt2_head_distill_live(&f->student, &f->teacher, f->targets, f->weights,
-                                            &config, (float)(1.0 / counted), &parts) / counted;
+    double loss = kd_gpt2_head_distill_live(&f->student, &f->teacher, f->input.targets,
+                                            f->input.weights, &config, (float)(1.0 / counted),
+                                            &parts) / counted;
     kd_gpt2_backward(&f->student);
 
     char what[96];

@@ -29,9 +29,8 @@ typedef struct {
     gpt2_config config;
     gpt2_lora_config lora;
     gpt2_step_config step;
-    int steps, batch, seq;
-    int *tokens, *targets;
-    float *weights;
+    int steps;
+    reference_batch input;
 } reference;
 
 static float *read_floats(const reference *ref, const char *name, size_t count)
@@ -59,14 +58,7 @@ static int load_reference(void **state)
     assert_non_null(ref);
     reference_open(&ref->fixture, FIXTURE);
     read_settings(ref);
-    const safetensors_tensor *tokens = kd_safetensors_find(&ref->fixture.file, "input.tokens");
-    assert_non_null(tokens);
-    ref->batch = (int)tokens->shape[0];
-    ref->seq = (int)tokens->shape[1];
-    size_t n = (size_t)ref->batch * ref->seq;
-    ref->tokens = reference_token_ids(&ref->fixture, "input.tokens", n, ref->config.vocab_size);
-    ref->targets = reference_token_ids(&ref->fixture, "input.targets", n, ref->config.vocab_size);
-    ref->weights = read_floats(ref, "input.weights", n);
+    reference_batch_read(&ref->fixture, &ref->config, &ref->input);
     *state = ref;
     return 0;
 }
@@ -74,9 +66,7 @@ static int load_reference(void **state)
 static int free_reference(void **state)
 {
     reference *ref = *state;
-    free(ref->tokens);
-    free(ref->targets);
-    free(ref->weights);
+    reference_batch_free(&ref->input);
     kd_safetensors_close(&ref->fixture.file);
     free(ref);
     return 0;
@@ -85,12 +75,7 @@ static int free_reference(void **state)
 /* The fixture's base with its adapters, prepared for training on (B, T). */
 static void load_model(const reference *ref, int train_biases, gpt2_model *model)
 {
-    assert_int_equal(kd_gpt2_create(model, &ref->config), KD_OK);
-    for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
-        gpt2_tensor tensor;
-        kd_gpt2_tensor_at(&ref->config, &model->params, i, &tensor);
-        reference_like_into(&ref->fixture, "param", &tensor, tensor.data);
-    }
+    reference_model_load(&ref->fixture, "param", &ref->config, model);
     gpt2_lora_config lora = ref->lora;
     lora.train_biases = train_biases;
     assert_int_equal(kd_gpt2_lora_attach(model, &lora, 7), KD_OK);
@@ -99,15 +84,7 @@ static void load_model(const reference *ref, int train_biases, gpt2_model *model
         kd_gpt2_lora_tensor_at(model->lora, &ref->config, i, &tensor);
         reference_like_into(&ref->fixture, "lora", &tensor, tensor.data);
     }
-    assert_int_equal(kd_gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
-}
-
-static double weight_sum(const reference *ref)
-{
-    double total = 0.0;
-    for (int i = 0; i < ref->batch * ref->seq; i++)
-        total += ref->weights[i];
-    return total;
+    assert_int_equal(kd_gpt2_prepare(model, ref->input.batch, ref->input.seq, 1), KD_OK);
 }
 
 static void expect_floats(const char *what, const float *got, const float *want, size_t count,
@@ -158,15 +135,15 @@ static void test_logits_and_loss_match_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, 0, &model);
-    int rows = ref->batch * ref->seq, V = ref->config.vocab_size;
+    int rows = ref->input.batch * ref->input.seq, V = ref->config.vocab_size;
     float *logits = malloc((size_t)rows * V * sizeof *logits);
     assert_non_null(logits);
-    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
+    kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
     kd_gpt2_head_logits(&model, 0, rows, logits);
     float *want = read_floats(ref, "output.logits", (size_t)rows * V);
     expect_floats("logits", logits, want, (size_t)rows * V, logits_tolerance);
-    double loss = kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights, 0.0f) /
-                  weight_sum(ref);
+    double loss = kd_gpt2_head_cross_entropy(&model, ref->input.targets, ref->input.weights, 0.0f) /
+                  reference_batch_weight_sum(&ref->input);
     double want_loss = reference_scalar(&ref->fixture, "output.loss");
     expect_within("loss", fabs(loss - want_loss) / want_loss, loss_tolerance);
     free(want);
@@ -192,9 +169,9 @@ static void check_gradients(const reference *ref, int train_biases)
     gpt2_model model;
     load_model(ref, train_biases, &model);
     kd_gpt2_zero_grad(&model);
-    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights,
-                               (float)(1.0 / weight_sum(ref)));
+    kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
+    kd_gpt2_head_cross_entropy(&model, ref->input.targets, ref->input.weights,
+                               (float)(1.0 / reference_batch_weight_sum(&ref->input)));
     kd_gpt2_backward(&model);
     size_t trainable = model.lora->num_params;
     for (int i = 0; i < kd_gpt2_lora_tensor_count(model.lora, &ref->config); i++) {
@@ -243,7 +220,8 @@ static void test_adamw_steps_match_torch(void **state)
     float *base = malloc(model.num_params * sizeof *base);
     assert_non_null(base);
     memcpy(base, model.params_memory, model.num_params * sizeof *base);
-    gpt2_batch batch = {ref->tokens, ref->targets, ref->weights, ref->batch, ref->seq};
+    const reference_batch *in = &ref->input;
+    gpt2_batch batch = {in->tokens, in->targets, in->weights, in->batch, in->seq};
     float *losses = read_floats(ref, "step.loss", (size_t)ref->steps);
     float *norms = read_floats(ref, "step.grad_norm", (size_t)ref->steps);
     for (int step = 1; step <= ref->steps; step++) {

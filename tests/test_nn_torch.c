@@ -42,9 +42,7 @@ enum { MAX_MICRO = 8 };
 typedef struct {
     reference_fixture fixture;
     gpt2_config config;
-    int batch, seq;
-    int *tokens, *targets;   /* (batch, seq) */
-    float *weights;          /* (batch, seq) */
+    reference_batch input;
     int micro_rows[MAX_MICRO];
     int micro_count;
     gpt2_step_config step;
@@ -84,7 +82,7 @@ static void read_micro_rows(reference *ref)
     for (const char *p = text;; p++) {
         char *end;
         long rows = strtol(p, &end, 10);
-        if (end == p || rows <= 0 || rows > ref->batch || ref->micro_count == MAX_MICRO ||
+        if (end == p || rows <= 0 || rows > ref->input.batch || ref->micro_count == MAX_MICRO ||
             (*end != ',' && *end != '\0'))
             fail_msg("%s: metadata micro_rows \"%s\" is malformed", ref->fixture.path, text);
         ref->micro_rows[ref->micro_count++] = (int)rows;
@@ -93,9 +91,9 @@ static void read_micro_rows(reference *ref)
         if (*p == '\0')
             break;
     }
-    if (total != ref->batch)
+    if (total != ref->input.batch)
         fail_msg("%s: micro_rows \"%s\" do not add up to the batch of %d", ref->fixture.path, text,
-                 ref->batch);
+                 ref->input.batch);
 }
 
 static int load_reference(void **state)
@@ -104,17 +102,7 @@ static int load_reference(void **state)
     assert_non_null(ref);
     reference_open(&ref->fixture, FIXTURE);
     read_config(ref);
-    const safetensors_tensor *tokens = kd_safetensors_find(&ref->fixture.file, "input.tokens");
-    assert_non_null(tokens);
-    assert_int_equal(tokens->ndim, 2);
-    ref->batch = (int)tokens->shape[0];
-    ref->seq = (int)tokens->shape[1];
-    assert_true(ref->batch >= 1 && ref->seq >= 1 && ref->seq <= ref->config.n_positions);
-    size_t n = (size_t)ref->batch * ref->seq;
-    int V = ref->config.vocab_size;
-    ref->tokens = reference_token_ids(&ref->fixture, "input.tokens", n, V);
-    ref->targets = reference_token_ids(&ref->fixture, "input.targets", n, V);
-    ref->weights = read_floats(ref, "input.weights", n);
+    reference_batch_read(&ref->fixture, &ref->config, &ref->input);
     read_micro_rows(ref);
     *state = ref;
     return 0;
@@ -123,9 +111,7 @@ static int load_reference(void **state)
 static int free_reference(void **state)
 {
     reference *ref = *state;
-    free(ref->tokens);
-    free(ref->targets);
-    free(ref->weights);
+    reference_batch_free(&ref->input);
     kd_safetensors_close(&ref->fixture.file);
     free(ref);
     return 0;
@@ -134,21 +120,8 @@ static int free_reference(void **state)
 /* A model holding the fixture's starting parameters, prepared for (B, T). */
 static void load_model(const reference *ref, gpt2_model *model)
 {
-    assert_int_equal(kd_gpt2_create(model, &ref->config), KD_OK);
-    for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
-        gpt2_tensor tensor;
-        kd_gpt2_tensor_at(&ref->config, &model->params, i, &tensor);
-        reference_like_into(&ref->fixture, "param", &tensor, tensor.data);
-    }
-    assert_int_equal(kd_gpt2_prepare(model, ref->batch, ref->seq, 1), KD_OK);
-}
-
-static double weight_sum(const reference *ref)
-{
-    double total = 0.0;
-    for (int i = 0; i < ref->batch * ref->seq; i++)
-        total += ref->weights[i];
-    return total;
+    reference_model_load(&ref->fixture, "param", &ref->config, model);
+    assert_int_equal(kd_gpt2_prepare(model, ref->input.batch, ref->input.seq, 1), KD_OK);
 }
 
 static void test_logits_match_torch(void **state)
@@ -156,10 +129,10 @@ static void test_logits_match_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, &model);
-    int rows = ref->batch * ref->seq, V = ref->config.vocab_size;
+    int rows = ref->input.batch * ref->input.seq, V = ref->config.vocab_size;
     float *logits = malloc((size_t)rows * V * sizeof *logits);
     assert_non_null(logits);
-    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
+    kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
     kd_gpt2_head_logits(&model, 0, rows, logits);
     float *want = read_floats(ref, "output.logits", (size_t)rows * V);
     double scale = max_abs(want, (size_t)rows * V);
@@ -175,9 +148,9 @@ static void test_loss_matches_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, &model);
-    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    double loss = kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights, 0.0f) /
-                  weight_sum(ref);
+    kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
+    double loss = kd_gpt2_head_cross_entropy(&model, ref->input.targets, ref->input.weights, 0.0f) /
+                  reference_batch_weight_sum(&ref->input);
     double want = reference_scalar(&ref->fixture, "output.loss");
     expect_within("loss", fabs(loss - want) / fabs(want), loss_tolerance);
     kd_gpt2_free(&model);
@@ -189,8 +162,9 @@ static void test_gradients_match_torch(void **state)
     gpt2_model model;
     load_model(ref, &model);
     kd_gpt2_zero_grad(&model);
-    kd_gpt2_forward(&model, ref->tokens, ref->batch, ref->seq);
-    kd_gpt2_head_cross_entropy(&model, ref->targets, ref->weights, (float)(1.0 / weight_sum(ref)));
+    kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
+    float per_weight = (float)(1.0 / reference_batch_weight_sum(&ref->input));
+    kd_gpt2_head_cross_entropy(&model, ref->input.targets, ref->input.weights, per_weight);
     kd_gpt2_backward(&model);
     for (int i = 0; i < kd_gpt2_tensor_count(&ref->config); i++) {
         gpt2_tensor grad;
@@ -216,9 +190,9 @@ static void train_steps(const reference *ref, gpt2_model *model, const int *micr
 {
     gpt2_batch micro[MAX_MICRO];
     for (int i = 0, row = 0; i < micro_count; row += micro_rows[i++]) {
-        size_t offset = (size_t)row * ref->seq;
-        micro[i] = (gpt2_batch){ref->tokens + offset, ref->targets + offset,
-                                ref->weights + offset, micro_rows[i], ref->seq};
+        size_t offset = (size_t)row * ref->input.seq;
+        micro[i] = (gpt2_batch){ref->input.tokens + offset, ref->input.targets + offset,
+                                ref->input.weights + offset, micro_rows[i], ref->input.seq};
     }
     float *losses = read_floats(ref, "step.loss", (size_t)ref->steps);
     float *norms = read_floats(ref, "step.grad_norm", (size_t)ref->steps);
@@ -301,7 +275,7 @@ static void test_adamw_steps_match_torch(void **state)
     const reference *ref = *state;
     gpt2_model model;
     load_model(ref, &model);
-    train_steps(ref, &model, &ref->batch, 1);
+    train_steps(ref, &model, &ref->input.batch, 1);
     expect_trained_params(ref, &model, NULL);
     kd_gpt2_free(&model);
 }
@@ -314,7 +288,7 @@ static void test_micro_batches_match_full_batch(void **state)
     gpt2_model full, split;
     load_model(ref, &full);
     load_model(ref, &split);
-    train_steps(ref, &full, &ref->batch, 1);
+    train_steps(ref, &full, &ref->input.batch, 1);
     train_steps(ref, &split, ref->micro_rows, ref->micro_count);
     expect_trained_params(ref, &split, &full);
     kd_gpt2_free(&split);

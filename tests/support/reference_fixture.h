@@ -125,6 +125,58 @@ static inline void reference_like_into(const reference_fixture *ref, const char 
     reference_floats_into(ref, name, out, reference_tensor_elements(like));
 }
 
+/* The fixture's training batch: input.tokens and input.targets (I32 ids,
+ * batch x seq) with input.weights (F32, the loss weight of each position). */
+typedef struct {
+    int batch, seq;
+    int *tokens, *targets;
+    float *weights;
+} reference_batch;
+
+static inline void reference_batch_read(const reference_fixture *ref, const gpt2_config *config,
+                                        reference_batch *out)
+{
+    const safetensors_tensor *ids = kd_safetensors_find(&ref->file, "input.tokens");
+    if (!ids || ids->ndim != 2)
+        fail_msg("%s: input.tokens missing or not (batch, seq)", ref->path);
+    out->batch = (int)ids->shape[0];
+    out->seq = (int)ids->shape[1];
+    assert_true(out->batch >= 1 && out->seq >= 1 && out->seq <= config->n_positions);
+    size_t n = (size_t)out->batch * out->seq;
+    out->tokens = reference_token_ids(ref, "input.tokens", n, config->vocab_size);
+    out->targets = reference_token_ids(ref, "input.targets", n, config->vocab_size);
+    out->weights = malloc(n * sizeof *out->weights);
+    assert_non_null(out->weights);
+    reference_floats_into(ref, "input.weights", out->weights, n);
+}
+
+static inline double reference_batch_weight_sum(const reference_batch *batch)
+{
+    double total = 0.0;
+    for (int i = 0; i < batch->batch * batch->seq; i++)
+        total += batch->weights[i];
+    return total;
+}
+
+static inline void reference_batch_free(reference_batch *batch)
+{
+    free(batch->tokens);
+    free(batch->targets);
+    free(batch->weights);
+}
+
+/* A new model of `config` holding the fixture's "<prefix>.<HF name>" tensors. */
+static inline void reference_model_load(const reference_fixture *ref, const char *prefix,
+                                        const gpt2_config *config, gpt2_model *model)
+{
+    assert_int_equal(kd_gpt2_create(model, config), KD_OK);
+    for (int i = 0; i < kd_gpt2_tensor_count(config); i++) {
+        gpt2_tensor tensor;
+        kd_gpt2_tensor_at(config, &model->params, i, &tensor);
+        reference_like_into(ref, prefix, &tensor, tensor.data);
+    }
+}
+
 /* The model config stored as metadata n_layer, n_head, ... */
 static inline void reference_gpt2_config(const reference_fixture *ref, gpt2_config *config)
 {
