@@ -78,6 +78,21 @@ static void read_epoch(batcher *b, epoch_record *epoch)
     }
 }
 
+/* One epoch of `options` as they are, and one with grouping switched off. */
+static void read_grouped_and_plain(const dataset *data, const batcher_options *options,
+                                   epoch_record *sorted, epoch_record *unsorted)
+{
+    batcher_options plain = *options;
+    plain.group_by_length = 0;
+    batcher *grouped_batches, *plain_batches;
+    assert_int_equal(kd_batcher_create(data, DATASET_ALL, options, &grouped_batches), KD_OK);
+    assert_int_equal(kd_batcher_create(data, DATASET_ALL, &plain, &plain_batches), KD_OK);
+    read_epoch(grouped_batches, sorted);
+    read_epoch(plain_batches, unsorted);
+    kd_batcher_free(grouped_batches);
+    kd_batcher_free(plain_batches);
+}
+
 static void assert_each_example_once(const epoch_record *epoch)
 {
     assert_int_equal(epoch->count, EXAMPLES);
@@ -147,14 +162,8 @@ static void test_megabatches_keep_their_examples(void **state)
     (void)state;
     dataset *data = make_dataset();
     batcher_options options = grouped(0, 5);
-    batcher_options plain = options;
-    plain.group_by_length = 0;
-    batcher *grouped_batches, *plain_batches;
-    assert_int_equal(kd_batcher_create(data, DATASET_ALL, &options, &grouped_batches), KD_OK);
-    assert_int_equal(kd_batcher_create(data, DATASET_ALL, &plain, &plain_batches), KD_OK);
     epoch_record sorted, unsorted;
-    read_epoch(grouped_batches, &sorted);
-    read_epoch(plain_batches, &unsorted);
+    read_grouped_and_plain(data, &options, &sorted, &unsorted);
     size_t group = 5 * BATCH;
     for (size_t from = 0; from < EXAMPLES; from += group) {
         int in_group[EXAMPLES] = {0};
@@ -164,8 +173,6 @@ static void test_megabatches_keep_their_examples(void **state)
         for (size_t i = from; i < to; i++)
             assert_true(in_group[sorted.examples[i]]);
     }
-    kd_batcher_free(grouped_batches);
-    kd_batcher_free(plain_batches);
     kd_dataset_free(data);
 }
 
@@ -174,21 +181,13 @@ static void test_less_padding_than_random_batches(void **state)
     (void)state;
     dataset *data = make_dataset();
     batcher_options options = grouped(1, 50);
-    batcher_options plain = options;
-    plain.group_by_length = 0;
-    batcher *grouped_batches, *plain_batches;
-    assert_int_equal(kd_batcher_create(data, DATASET_ALL, &options, &grouped_batches), KD_OK);
-    assert_int_equal(kd_batcher_create(data, DATASET_ALL, &plain, &plain_batches), KD_OK);
     epoch_record sorted, unsorted;
-    read_epoch(grouped_batches, &sorted);
-    read_epoch(plain_batches, &unsorted);
+    read_grouped_and_plain(data, &options, &sorted, &unsorted);
     assert_int_equal(sorted.inputs, unsorted.inputs);
     double grouped_ratio = (double)sorted.cells / (double)sorted.inputs;
     double plain_ratio = (double)unsorted.cells / (double)unsorted.inputs;
     assert_true(grouped_ratio < 1.1);
     assert_true(plain_ratio > 1.3);
-    kd_batcher_free(grouped_batches);
-    kd_batcher_free(plain_batches);
     kd_dataset_free(data);
 }
 

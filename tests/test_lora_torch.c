@@ -33,14 +33,6 @@ typedef struct {
     reference_batch input;
 } reference;
 
-static float *read_floats(const reference *ref, const char *name, size_t count)
-{
-    float *out = malloc(count * sizeof *out);
-    assert_non_null(out);
-    reference_floats_into(&ref->fixture, name, out, count);
-    return out;
-}
-
 static void read_settings(reference *ref)
 {
     const reference_fixture *f = &ref->fixture;
@@ -102,12 +94,12 @@ static void test_layer_matches_torch(void **state)
     const reference *ref = *state;
     int C = ref->config.n_embd, N = 6, IN = C, OUT = 3 * C, r = ref->lora.rank;
     float scale = kd_gpt2_lora_scale(&ref->lora);
-    float *x = read_floats(ref, "layer.x", (size_t)N * IN);
-    float *W = read_floats(ref, "layer.W", (size_t)IN * OUT);
-    float *b = read_floats(ref, "layer.b", (size_t)OUT);
-    float *A = read_floats(ref, "layer.A", (size_t)r * IN);
-    float *B = read_floats(ref, "layer.B", (size_t)OUT * r);
-    float *dout = read_floats(ref, "layer.dout", (size_t)N * OUT);
+    float *x = reference_floats(&ref->fixture, "layer.x", (size_t)N * IN);
+    float *W = reference_floats(&ref->fixture, "layer.W", (size_t)IN * OUT);
+    float *b = reference_floats(&ref->fixture, "layer.b", (size_t)OUT);
+    float *A = reference_floats(&ref->fixture, "layer.A", (size_t)r * IN);
+    float *B = reference_floats(&ref->fixture, "layer.B", (size_t)OUT * r);
+    float *dout = reference_floats(&ref->fixture, "layer.dout", (size_t)N * OUT);
     float *out = calloc((size_t)N * OUT, sizeof *out), *u = calloc((size_t)N * r, sizeof *u);
     float *dx = calloc((size_t)N * IN, sizeof *dx), *du = calloc((size_t)N * r, sizeof *du);
     float *dA = calloc((size_t)r * IN, sizeof *dA), *dB = calloc((size_t)OUT * r, sizeof *dB);
@@ -122,7 +114,7 @@ static void test_layer_matches_torch(void **state)
         {"layer.out", out, (size_t)N * OUT}, {"layer.dx", dx, (size_t)N * IN},
         {"layer.dA", dA, (size_t)r * IN}, {"layer.dB", dB, (size_t)OUT * r}};
     for (size_t i = 0; i < KD_COUNTOF(checks); i++) {
-        float *want = read_floats(ref, checks[i].name, checks[i].count);
+        float *want = reference_floats(&ref->fixture, checks[i].name, checks[i].count);
         expect_floats(checks[i].name, checks[i].got, want, checks[i].count, layer_tolerance);
         free(want);
     }
@@ -140,7 +132,7 @@ static void test_logits_and_loss_match_torch(void **state)
     assert_non_null(logits);
     kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
     kd_gpt2_head_logits(&model, 0, rows, logits);
-    float *want = read_floats(ref, "output.logits", (size_t)rows * V);
+    float *want = reference_floats(&ref->fixture, "output.logits", (size_t)rows * V);
     expect_floats("logits", logits, want, (size_t)rows * V, logits_tolerance);
     double loss = kd_gpt2_head_cross_entropy(&model, ref->input.targets, ref->input.weights, 0.0f) /
                   reference_batch_weight_sum(&ref->input);
@@ -222,8 +214,8 @@ static void test_adamw_steps_match_torch(void **state)
     memcpy(base, model.params_memory, model.num_params * sizeof *base);
     const reference_batch *in = &ref->input;
     gpt2_batch batch = {in->tokens, in->targets, in->weights, in->batch, in->seq};
-    float *losses = read_floats(ref, "step.loss", (size_t)ref->steps);
-    float *norms = read_floats(ref, "step.grad_norm", (size_t)ref->steps);
+    float *losses = reference_floats(&ref->fixture, "step.loss", (size_t)ref->steps);
+    float *norms = reference_floats(&ref->fixture, "step.grad_norm", (size_t)ref->steps);
     for (int step = 1; step <= ref->steps; step++) {
         gpt2_step_result result;
         assert_int_equal(kd_gpt2_train_step(&model, &batch, 1, &ref->step, step, &result), KD_OK);

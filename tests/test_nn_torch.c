@@ -49,22 +49,6 @@ typedef struct {
     int steps;
 } reference;
 
-static float *read_floats(const reference *ref, const char *name, size_t count)
-{
-    float *out = malloc(count * sizeof *out);
-    assert_non_null(out);
-    reference_floats_into(&ref->fixture, name, out, count);
-    return out;
-}
-
-static float *read_like(const reference *ref, const char *prefix, const gpt2_tensor *like)
-{
-    float *out = malloc(reference_tensor_elements(like) * sizeof *out);
-    assert_non_null(out);
-    reference_like_into(&ref->fixture, prefix, like, out);
-    return out;
-}
-
 static void read_config(reference *ref)
 {
     const reference_fixture *f = &ref->fixture;
@@ -134,7 +118,7 @@ static void test_logits_match_torch(void **state)
     assert_non_null(logits);
     kd_gpt2_forward(&model, ref->input.tokens, ref->input.batch, ref->input.seq);
     kd_gpt2_head_logits(&model, 0, rows, logits);
-    float *want = read_floats(ref, "output.logits", (size_t)rows * V);
+    float *want = reference_floats(&ref->fixture, "output.logits", (size_t)rows * V);
     double scale = max_abs(want, (size_t)rows * V);
     expect_within("logits", max_abs_difference(logits, want, (size_t)rows * V) / scale,
                   logits_tolerance);
@@ -170,7 +154,7 @@ static void test_gradients_match_torch(void **state)
         gpt2_tensor grad;
         kd_gpt2_tensor_at(&ref->config, &model.grads, i, &grad);
         size_t count = reference_tensor_elements(&grad);
-        float *want = read_like(ref, "grad", &grad);
+        float *want = reference_like(&ref->fixture, "grad", &grad);
         char name[96];
         snprintf(name, sizeof name, "grad.%s", grad.name);
         double scale = max_abs(want, count);
@@ -194,8 +178,8 @@ static void train_steps(const reference *ref, gpt2_model *model, const int *micr
         micro[i] = (gpt2_batch){ref->input.tokens + offset, ref->input.targets + offset,
                                 ref->input.weights + offset, micro_rows[i], ref->input.seq};
     }
-    float *losses = read_floats(ref, "step.loss", (size_t)ref->steps);
-    float *norms = read_floats(ref, "step.grad_norm", (size_t)ref->steps);
+    float *losses = reference_floats(&ref->fixture, "step.loss", (size_t)ref->steps);
+    float *norms = reference_floats(&ref->fixture, "step.grad_norm", (size_t)ref->steps);
     for (int step = 1; step <= ref->steps; step++) {
         gpt2_step_result result;
         assert_int_equal(kd_gpt2_train_step(model, micro, micro_count, &ref->step, step, &result),
@@ -253,8 +237,8 @@ static void expect_trained_params(const reference *ref, const gpt2_model *model,
         gpt2_tensor param;
         kd_gpt2_tensor_at(&ref->config, &model->params, i, &param);
         size_t count = reference_tensor_elements(&param);
-        float *grad = read_like(ref, "grad", &param);
-        float *want = read_like(ref, "after3", &param);
+        float *grad = reference_like(&ref->fixture, "grad", &param);
+        float *want = reference_like(&ref->fixture, "after3", &param);
         char name[96];
         snprintf(name, sizeof name, "after3.%s", param.name);
         expect_trained_tensor(ref, name, param.data, want, grad, count, adamw_tolerance);

@@ -59,6 +59,16 @@ static inline void reference_floats_into(const reference_fixture *ref, const cha
         fail_msg("%s", kd_last_error());
 }
 
+/* The same, into a new allocation the caller frees. */
+static inline float *reference_floats(const reference_fixture *ref, const char *name,
+                                      size_t count)
+{
+    float *out = malloc(count * sizeof *out);
+    assert_non_null(out);
+    reference_floats_into(ref, name, out, count);
+    return out;
+}
+
 static inline double reference_scalar(const reference_fixture *ref, const char *name)
 {
     float value;
@@ -123,6 +133,15 @@ static inline void reference_like_into(const reference_fixture *ref, const char 
         fail_msg("%s: tensor %s does not have kd's shape (%lld, %lld)", ref->path, name,
                  (long long)like->shape[0], (long long)like->shape[1]);
     reference_floats_into(ref, name, out, reference_tensor_elements(like));
+}
+
+static inline float *reference_like(const reference_fixture *ref, const char *prefix,
+                                    const gpt2_tensor *like)
+{
+    float *out = malloc(reference_tensor_elements(like) * sizeof *out);
+    assert_non_null(out);
+    reference_like_into(ref, prefix, like, out);
+    return out;
 }
 
 /* The fixture's training batch: input.tokens and input.targets (I32 ids,
