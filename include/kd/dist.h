@@ -36,6 +36,11 @@ kd_status kd_dist_sum_floats(float *values, size_t count);
  * succeeded. A failure seen this way is shared: every rank stops cleanly. */
 kd_status kd_dist_check(kd_status local);
 
+/* Runs `step` on rank 0, then, once it succeeded, on the other ranks: for
+ * work whose files rank 0 writes and the others then read (the dataset
+ * cache, opening a logit cache). Every rank learns of a failure of rank 0. */
+kd_status kd_dist_writer_first(kd_status (*step)(void *context), void *context);
+
 /* Whether every rank holds the same `value` for `what` ("the config");
  * otherwise every rank fails with one line naming it and the ranks that
  * differ from rank 0. */

@@ -149,6 +149,12 @@ kd_status kd_dist_check(kd_status local)
     return kd_fail(KD_ERR_INVALID, "rank %d failed", first);
 }
 
+kd_status kd_dist_writer_first(kd_status (*step)(void *context), void *context)
+{
+    kd_status status = kd_dist_check(world.rank == 0 ? step(context) : KD_OK);
+    return status == KD_OK && world.rank != 0 ? step(context) : status;
+}
+
 kd_status kd_dist_agree(const char *what, uint64_t value)
 {
     if (world.size == 1)

@@ -40,6 +40,11 @@ kd_status kd_dist_check(kd_status local)
     return local;
 }
 
+kd_status kd_dist_writer_first(kd_status (*step)(void *context), void *context)
+{
+    return step(context);
+}
+
 kd_status kd_dist_agree(const char *what, uint64_t value)
 {
     return KD_OK;

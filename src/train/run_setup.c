@@ -77,6 +77,23 @@ kd_status kd_run_tokenizer_check(const kd_tokenizer *tokenizer, int vocab_size, 
     return KD_OK;
 }
 
+typedef struct {
+    const dataset_options *options;
+    const kd_tokenizer *tokenizer;
+    const char *out_dir;
+    dataset **data;
+    dataset_report *report;
+} dataset_build_step;
+
+static kd_status build_dataset(void *context)
+{
+    dataset_build_step *step = context;
+    kd_status status = kd_dist_is_writer() ? kd_make_directories(step->out_dir) : KD_OK;
+    return status == KD_OK ? kd_dataset_build(step->options, step->tokenizer, step->data,
+                                              step->report)
+                           : status;
+}
+
 kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
                                const char *out_dir, dataset **data)
 {
@@ -89,13 +106,10 @@ kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tok
     kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, KD_RUN_DATASET_CACHE_DIR);
     /* Rank 0 builds (or finds) the cached dataset; the other ranks then
      * read what it wrote rather than race it. */
-    int writer = kd_dist_is_writer();
-    if (status == KD_OK && writer && (status = kd_make_directories(out_dir)) == KD_OK)
-        status = kd_dataset_build(&options, tokenizer, data, &report);
-    status = kd_dist_check(status);
-    if (status == KD_OK && !writer)
-        status = kd_dataset_build(&options, tokenizer, data, &report);
-    if (status == KD_OK && writer)
+    dataset_build_step step = {&options, tokenizer, out_dir, data, &report};
+    if (status == KD_OK)
+        status = kd_dist_writer_first(build_dataset, &step);
+    if (status == KD_OK && kd_dist_is_writer())
         kd_dataset_report_print(&report, stderr);
     return status;
 }
