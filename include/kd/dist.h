@@ -31,6 +31,10 @@ int kd_dist_is_writer(void);
 kd_status kd_dist_sum_doubles(double *values, int count);
 kd_status kd_dist_sum_floats(float *values, size_t count);
 
+/* What kd_dist_sum_floats has cost this rank so far: seconds inside it
+ * (waiting for slower ranks included) and bytes it sent. */
+void kd_dist_traffic(double *seconds, double *bytes_sent);
+
 /* The ranks' outcomes of one stage: `local` when this rank failed, else
  * KD_ERR_INVALID ("rank R failed") when another did; KD_OK when all
  * succeeded. A failure seen this way is shared: every rank stops cleanly. */

@@ -18,7 +18,9 @@ static struct {
     int failure_shared;   /* every rank knows of the failure (kd_dist_check, kd_dist_agree) */
     int failure_remote;   /* and it was another rank's */
     float *scratch;       /* (SUM_PIECE_FLOATS) the pieces the other ranks send this one */
-} world = {0, 0, 1, 0, 0, NULL};
+    double sum_seconds;   /* spent in kd_dist_sum_floats */
+    double bytes_sent;    /* by it */
+} world = {0, 0, 1, 0, 0, NULL, 0.0, 0.0};
 
 static int launched_by_process_manager(void)
 {
@@ -118,6 +120,9 @@ static void sum_piece(float *values, int count)
     }
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, counts, displs, MPI_FLOAT,
                    MPI_COMM_WORLD);
+    /* The slices this rank sent to the others, then its own sums to each. */
+    world.bytes_sent += (double)(count - mine) * sizeof(float) +
+                        (double)mine * (double)(size - 1) * sizeof(float);
 }
 
 kd_status kd_dist_sum_floats(float *values, size_t count)
@@ -127,11 +132,19 @@ kd_status kd_dist_sum_floats(float *values, size_t count)
     if (!world.scratch &&
         !(world.scratch = kd_alloc(SUM_PIECE_FLOATS, sizeof(float), "all-reduce scratch")))
         return KD_ERR_NOMEM;
+    double start = kd_now_seconds();
     for (size_t at = 0; at < count; at += SUM_PIECE_FLOATS) {
         size_t piece = count - at < SUM_PIECE_FLOATS ? count - at : SUM_PIECE_FLOATS;
         sum_piece(values + at, (int)piece);
     }
+    world.sum_seconds += kd_now_seconds() - start;
     return KD_OK;
+}
+
+void kd_dist_traffic(double *seconds, double *bytes_sent)
+{
+    *seconds = world.sum_seconds;
+    *bytes_sent = world.bytes_sent;
 }
 
 kd_status kd_dist_check(kd_status local)

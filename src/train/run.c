@@ -46,6 +46,8 @@ typedef struct {
     float last_lr;
     kd_progress progress;      /* cleared before any other line prints */
     int writer;                /* this rank writes the run directory and prints */
+    double step_seconds;       /* in this process's optimizer steps */
+    int steps_run;
 } run_context;
 
 static kd_status open_batchers(run_context *run, const dataset *data)
@@ -296,6 +298,8 @@ static kd_status train_one_step(run_context *run, int step)
     run->state.epoch_loss_sum += report->step.loss;
     run->state.epoch_loss_count += 1;
     run->state.epoch_elapsed_s += kd_now_seconds() - start;
+    run->step_seconds += kd_now_seconds() - start;
+    run->steps_run++;
     run->state.step = step;
     return KD_OK;
 }
@@ -439,6 +443,19 @@ static kd_status write_final_samples(run_context *run)
     return status == KD_OK ? write_samples(run, heading, 1) : status;
 }
 
+/* What the gradient sums of a data-parallel run cost rank 0 per step. */
+static void report_traffic(const run_context *run)
+{
+    double seconds, bytes;
+    kd_dist_traffic(&seconds, &bytes);
+    if (kd_dist_size() == 1 || !run->writer || run->steps_run == 0)
+        return;
+    fprintf(stderr, "data-parallel: %d ranks; per step %.2f MB sent by rank 0, %.1f ms in "
+            "gradient sums (%.1f%% of the step, waiting for other ranks included)\n",
+            kd_dist_size(), bytes / run->steps_run / 1e6, 1e3 * seconds / run->steps_run,
+            run->step_seconds > 0 ? 100.0 * seconds / run->step_seconds : 0.0);
+}
+
 kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
                        const train_run_options *options, train_summary *summary)
 {
@@ -485,6 +502,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
         }
     }
     kd_progress_finish(&run.progress);
+    report_traffic(&run);
     if (status == KD_OK && !summary->interrupted)
         status = write_final_samples(&run);
     summary->steps = state->step;
