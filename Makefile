@@ -6,10 +6,11 @@ CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
 # curl, python3, python3-torch and chromium are for the tests
 # (scripts/fetch-assets.sh, JSON checks, the LoRA fixtures checked against
-# PyTorch, report.html rendered in a real browser).
+# PyTorch, report.html rendered in a real browser); Open MPI for
+# data-parallel runs under mpirun and their tests.
 PACKAGES = build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev libzstd-dev \
            libcmocka-dev libpcre2-dev libxxhash-dev libdnnl-dev curl python3 python3-torch \
-           chromium
+           chromium openmpi-bin libopenmpi-dev
 
 .PHONY: all deps build test demo clean
 

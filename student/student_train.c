@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kd/dist.h"
 #include "kd/hf.h"
 #include "kd/student.h"
 #include "kd/tokenizer.h"
@@ -154,7 +155,7 @@ static kd_status plan_width(student_run *run, student_width_plan *plan)
     if (count > (size_t)run->init.calibration_examples)
         count = (size_t)run->init.calibration_examples;
     kd_status status = prepare_teacher(run);
-    if (status == KD_OK)
+    if (status == KD_OK && kd_dist_is_writer())
         fprintf(stderr, "student: ranking the teacher's channels, heads and neurons over %zu "
                 "examples\n", count);
     return status == KD_OK ? kd_student_width_plan_measure(&run->teacher, s, run->layers, run->data,
@@ -300,7 +301,7 @@ static kd_status train(student_run *run)
     train_summary summary;
     kd_status status = kd_train_run(&run->student, run->data, &run->config.train, &options, &summary);
     cJSON_Delete(resolved);
-    if (status == KD_OK)
+    if (status == KD_OK && kd_dist_is_writer())
         printf("student: %d/%d steps in %.1f s; best validation loss %.4f at step %d -> %s/model\n",
                summary.steps, summary.total_steps, summary.elapsed_s, summary.best_val_loss,
                summary.best_step, run->out_dir);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kd/cache.h"
+#include "kd/dist.h"
 #include "kd/hf.h"
 #include "kd/teacher.h"
 #include "kd/tokenizer.h"
@@ -161,26 +162,58 @@ static kd_status cache_batch(cache_run *run, size_t *next, size_t *written,
     return status;
 }
 
-static kd_status write_cache(cache_run *run, cache_manifest *manifest)
+static kd_status write_cache(cache_run *run)
 {
     size_t pending = 0;
     for (size_t i = 0; i < run->plan->example_count; i++)
         pending += (size_t)kd_cache_writer_pending(run->writer, i);
-    if (pending < run->plan->example_count)
+    if (pending < run->plan->example_count && kd_dist_size() == 1)
         fprintf(stderr, "cache: %zu of %zu examples already cached, resuming\n",
                 run->plan->example_count - pending, run->plan->example_count);
     kd_progress progress;
+    int shown = kd_dist_is_writer(); /* rank 0's progress stands for every rank's */
     kd_progress_start(&progress, "teacher cache", (long)pending);
     double teacher_seconds = 0.0;
     size_t next = 0, written = 0;
     kd_status status = KD_OK;
     while (status == KD_OK && next < run->plan->example_count) {
         status = cache_batch(run, &next, &written, &teacher_seconds);
-        kd_progress_update(&progress, (long)written, "");
+        if (shown)
+            kd_progress_update(&progress, (long)written, "");
     }
     kd_progress_finish(&progress);
     kd_cache_writer_add_teacher_time(run->writer, teacher_seconds);
-    return status == KD_OK ? kd_cache_writer_finish(run->writer, manifest) : status;
+    return status;
+}
+
+/* Every rank's shards are durable (each was written atomically before this
+ * rank's verdict); rank 0 alone checks them all and writes the manifest. */
+static kd_status finish_cache(cache_run *run, cache_manifest *manifest)
+{
+    if (!kd_dist_is_writer())
+        return KD_OK;
+    kd_cache_writer_share(run->writer, 0, 1);
+    return kd_cache_writer_finish(run->writer, manifest);
+}
+
+typedef struct {
+    const teacher_cache_options *options;
+    const cache_plan *plan;
+    cache_writer **writer;
+} writer_open_step;
+
+static kd_status open_writer(void *context)
+{
+    writer_open_step *step = context;
+    const teacher_cache_options *options = step->options;
+    if (options->start == RUN_DIR_RESUME && kd_cache_dir_holds_other_plan(options->out_dir, step->plan))
+        return kd_fail(KD_ERR_INVALID, "%s holds a cache of other data, another teacher or other "
+                       "settings: --resume cannot continue it, --force replaces it",
+                       options->out_dir);
+    kd_status status = kd_cache_writer_open(options->out_dir, step->plan, step->writer);
+    if (status == KD_OK)
+        kd_cache_writer_share(*step->writer, kd_dist_rank(), kd_dist_size());
+    return status;
 }
 
 /* Before the teacher is loaded: its weights, the activations of a (batch,
@@ -204,6 +237,7 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
 {
     run_config config;
     memset(&config, 0, sizeof config);
+    memset(manifest, 0, sizeof *manifest); /* filled by rank 0 alone */
     gpt2_model model = {0};
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;
@@ -256,15 +290,20 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
                               sizeof(float), "teacher cache logits");
         status = run.tokens && run.logits ? KD_OK : KD_ERR_NOMEM;
     }
+    /* Rank 0 opens the cache first (removing another plan's manifest);
+     * every rank then computes its own shards, the manifest comes last.
+     * Every rank reaches each verdict, whatever failed before it, so that
+     * the ranks' collectives stay paired. */
+    writer_open_step open_step = {options, &plan, &run.writer};
+    status = kd_dist_check(status);
     if (status == KD_OK)
-        status = options->start == RUN_DIR_RESUME &&
-                         kd_cache_dir_holds_other_plan(options->out_dir, &plan)
-                     ? kd_fail(KD_ERR_INVALID, "%s holds a cache of other data, another teacher "
-                               "or other settings: --resume cannot continue it, --force "
-                               "replaces it", options->out_dir)
-                     : kd_cache_writer_open(options->out_dir, &plan, &run.writer);
+        status = kd_dist_writer_first(open_writer, &open_step);
     if (status == KD_OK)
-        status = write_cache(&run, manifest);
+        status = write_cache(&run);
+    status = kd_dist_check(status);
+    if (status == KD_OK)
+        status = finish_cache(&run, manifest);
+    status = kd_dist_check(status);
     kd_cache_writer_close(run.writer);
     free(run.tokens);
     free(run.logits);

@@ -2,6 +2,7 @@
  * load the model, check it fits in memory, and hand over to kd_train_run. */
 #include <stdio.h>
 
+#include "kd/dist.h"
 #include "kd/hf.h"
 #include "kd/teacher.h"
 #include "kd/tokenizer.h"
@@ -125,7 +126,7 @@ kd_status kd_teacher_train(const teacher_train_options *options)
         train_summary summary;
         status = kd_train_run(&model, data, &config.train, &run, &summary);
         cJSON_Delete(resolved);
-        if (status == KD_OK)
+        if (status == KD_OK && kd_dist_is_writer())
             printf("teacher: %d/%d steps in %.1f s; best validation loss %.4f at step %d -> "
                    "%s/model\n", summary.steps, summary.total_steps, summary.elapsed_s,
                    summary.best_val_loss, summary.best_step, out_dir);

@@ -203,6 +203,13 @@ void kd_cache_writer_close(cache_writer *writer);
 int kd_cache_writer_pending(const cache_writer *writer, size_t index);
 /* Whether a complete manifest for this plan already exists. */
 int kd_cache_writer_complete(const cache_writer *writer);
+/* Shares the shards among `writers` writers of one cache (the ranks of a
+ * data-parallel job): this one, number `index`, computes shard s only when
+ * s % writers == index; the others' shards are not pending here. The writer
+ * that finishes the cache calls it again with (0, 1) once every shard is
+ * durable: the shards the others wrote are then checked on disk and taken
+ * as done, and whatever is missing is pending again. */
+void kd_cache_writer_share(cache_writer *writer, int index, int writers);
 
 /* Writes one example: begin, then the teacher's logits (rows, V) for its
  * counted positions in order (over one or more add_rows calls), then end.

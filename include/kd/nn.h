@@ -277,15 +277,24 @@ typedef struct {
     int seq;
 } gpt2_batch;
 
+/* Data-parallel training: each rank runs its slice of the step's batch, and
+ * these sums over the ranks turn its partial counts, losses and gradients
+ * into the whole batch's, identical on every rank. */
+typedef struct {
+    kd_status (*sum_doubles)(double *values, int count);
+    kd_status (*sum_floats)(float *values, size_t count);
+} gpt2_reducer;
+
 typedef struct {
     adamw_config adamw;      /* learning_rate here is the peak; lr below is used */
     float learning_rate;     /* this step's rate (from kd_lr_at_step) */
     float grad_clip;         /* global-norm clip; <= 0 disables */
+    const gpt2_reducer *reducer; /* NULL: the micro-batches are the whole step */
 } gpt2_step_config;
 
 typedef struct {
     double loss;             /* mean CE over the counted tokens of all micro-batches */
-    double counted;          /* tokens counted */
+    double counted;          /* tokens counted (by every rank) */
     float grad_norm;         /* before clipping */
 } gpt2_step_result;
 

@@ -98,6 +98,7 @@ typedef struct {
     double epoch_cells;
     int skipped_steps;        /* steps dropped for a non-finite loss or gradient */
     int consecutive_skips;    /* of them, those just before this step */
+    int world_size;           /* ranks of the data-parallel job that trained it */
 } train_state;
 
 /* Checkpoints: `dir` becomes a model directory plus the optimizer moments

@@ -31,6 +31,8 @@ struct cache_writer {
     int shard_count;
     uint8_t *shard_done;      /* per shard: complete on disk */
     int complete;             /* a manifest for this plan exists and checks out */
+    int share_index;          /* this writer computes shards s with */
+    int share_count;          /*   s % share_count == share_index */
     size_t next_index;        /* the next pending example, in cache order */
     /* The example being written. */
     int in_example;
@@ -260,9 +262,19 @@ kd_status kd_cache_writer_open(const char *dir, const cache_plan *plan, cache_wr
         kd_cache_writer_close(writer);
         return status;
     }
+    writer->share_count = 1;
     writer->next_index = next_pending(writer, 0);
     *out = writer;
     return KD_OK;
+}
+
+void kd_cache_writer_share(cache_writer *writer, int index, int writers)
+{
+    writer->share_index = index;
+    writer->share_count = writers;
+    for (int s = 0; s < writer->shard_count; s++)
+        writer->shard_done[s] = (uint8_t)(writer->shard_done[s] || shard_reusable(writer, s));
+    writer->next_index = next_pending(writer, 0);
 }
 
 void kd_cache_writer_close(cache_writer *writer)
@@ -290,7 +302,8 @@ void kd_cache_writer_close(cache_writer *writer)
 int kd_cache_writer_pending(const cache_writer *writer, size_t index)
 {
     size_t shard = index / (size_t)writer->plan.encoding.shard_examples;
-    return index < writer->plan.example_count && !writer->shard_done[shard];
+    return index < writer->plan.example_count && !writer->shard_done[shard] &&
+           (int)(shard % (size_t)writer->share_count) == writer->share_index;
 }
 
 int kd_cache_writer_complete(const cache_writer *writer)

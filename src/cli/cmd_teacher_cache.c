@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "kd/cache.h"
+#include "kd/dist.h"
 #include "kd/teacher.h"
 
 int cmd_teacher_cache(int argc, char **argv)
@@ -65,8 +66,10 @@ int cmd_teacher_cache(int argc, char **argv)
     cache_manifest manifest;
     if (kd_teacher_cache(&run, &manifest) != KD_OK)
         return cli_fail(spec.name);
-    printf("cache               %s\n", out);
-    kd_cache_manifest_print(&manifest, stdout);
+    if (kd_dist_is_writer()) { /* rank 0 wrote the manifest */
+        printf("cache               %s\n", out);
+        kd_cache_manifest_print(&manifest, stdout);
+    }
     kd_cache_manifest_free(&manifest);
     return CLI_EXIT_OK;
 }

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "kd/core.h"
+#include "kd/dist.h"
 
 typedef struct {
     const char *words;   /* "tokenize" or "teacher train" */
@@ -41,6 +42,18 @@ static void print_overview(FILE *out)
     fprintf(out, "\n'kd <command> --help' describes each command.\n");
 }
 
+/* Runs a command as one rank of an MPI job when mpirun started kd. */
+static int run_command(const command_entry *entry, int argc, char **argv)
+{
+    if (kd_dist_start(&argc, &argv) != KD_OK) {
+        fprintf(stderr, "kd %s: %s\n", entry->words, kd_last_error());
+        return CLI_EXIT_FAILURE;
+    }
+    int code = entry->run(argc, argv);
+    kd_dist_stop(code != CLI_EXIT_OK);
+    return code;
+}
+
 /* Matches argv against a command of one or two words; returns words used. */
 static int match_command(const command_entry *entry, int argc, char **argv)
 {
@@ -68,7 +81,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < COMMAND_COUNT; i++) {
         int used = match_command(&commands[i], argc - 1, argv + 1);
         if (used > 0)
-            return commands[i].run(argc - 1 - used, argv + 1 + used);
+            return run_command(&commands[i], argc - 1 - used, argv + 1 + used);
     }
     fprintf(stderr, "kd: unknown command '%s'\n\n", argv[1]);
     print_overview(stderr);

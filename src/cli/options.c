@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kd/core.h"
+#include "kd/dist.h"
 
 void cli_print_help(const cli_command_spec *spec)
 {
@@ -21,7 +22,13 @@ void cli_print_help(const cli_command_spec *spec)
 
 int cli_fail(const char *command)
 {
-    fprintf(stderr, "kd %s: %s\n", command, kd_last_error());
+    /* In an MPI job the rank that failed says why; the others stay quiet. */
+    if (kd_dist_failure_is_remote())
+        return CLI_EXIT_FAILURE;
+    if (kd_dist_rank() > 0)
+        fprintf(stderr, "kd %s (rank %d): %s\n", command, kd_dist_rank(), kd_last_error());
+    else
+        fprintf(stderr, "kd %s: %s\n", command, kd_last_error());
     return CLI_EXIT_FAILURE;
 }
 

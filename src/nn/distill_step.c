@@ -85,7 +85,10 @@ kd_status kd_gpt2_distill_train_step(gpt2_model *student, gpt2_model *teacher,
     distill_step_context context = {teacher, micro, distill, {0.0, 0.0}};
     status = kd_train_step_run(student, counted, micro_count, distill_micro, &context, config, step,
                                &result->step);
-    result->cross_entropy = context.parts.cross_entropy / counted;
-    result->divergence = context.parts.divergence / counted;
+    double parts[2] = {context.parts.cross_entropy, context.parts.divergence};
+    if (status == KD_OK && config->reducer)
+        status = config->reducer->sum_doubles(parts, 2);
+    result->cross_entropy = parts[0] / result->step.counted;
+    result->divergence = parts[1] / result->step.counted;
     return status;
 }

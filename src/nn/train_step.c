@@ -20,6 +20,11 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
                             micro_batch_fn run_micro, void *context,
                             const gpt2_step_config *config, int step, gpt2_step_result *result)
 {
+    const gpt2_reducer *reducer = config->reducer;
+    kd_status status = reducer ? reducer->sum_doubles(&counted, 1) : KD_OK;
+    result->counted = counted;
+    if (status != KD_OK)
+        return status;
     if (counted <= 0.0)
         return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
     float grad_scale = (float)(1.0 / counted);
@@ -30,8 +35,13 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
         loss_sum += run_micro(model, i, grad_scale, context);
     }
     kd_gpt2_lora_dropout_end(model);
+    /* Every rank then holds the whole batch's gradient, so the norm, the
+     * finiteness check and AdamW agree everywhere. */
+    if (reducer && ((status = reducer->sum_floats(model->grads_memory, model->num_trainable)) !=
+                        KD_OK ||
+                    (status = reducer->sum_doubles(&loss_sum, 1)) != KD_OK))
+        return status;
     result->loss = loss_sum / counted;
-    result->counted = counted;
     result->grad_norm = kd_gpt2_grad_norm(model);
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))
         return kd_fail(KD_ERR_NUMERIC, "step %d: loss %g, gradient norm %g: not finite", step,

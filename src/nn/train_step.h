@@ -15,7 +15,9 @@ typedef double (*micro_batch_fn)(gpt2_model *model, int index, float grad_scale,
 /* One optimizer step over micro_count micro-batches whose counted tokens add
  * up to `counted`: zero the gradients, accumulate every micro-batch with
  * grad_scale 1/counted (so the step follows the mean over all counted
- * tokens, however the batch is split), clip, refuse a NaN or Inf, AdamW. */
+ * tokens, however the batch is split), clip, refuse a NaN or Inf, AdamW.
+ * With config->reducer, `counted` is this rank's and becomes the sum over
+ * the ranks before any gradient is scaled. */
 kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
                             micro_batch_fn run_micro, void *context,
                             const gpt2_step_config *config, int step, gpt2_step_result *result);

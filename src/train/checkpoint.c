@@ -86,6 +86,7 @@ static cJSON *state_to_json(const train_state *state)
     cJSON_AddNumberToObject(json, "epoch_cells", state->epoch_cells);
     cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
     cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
+    cJSON_AddNumberToObject(json, "world_size", state->world_size);
     return json;
 }
 
@@ -184,8 +185,12 @@ static kd_status state_from_json(const cJSON *json, train_state *state)
         (status = read_optional_count(json, "consecutive_skips", state->skipped_steps,
                                       &state->consecutive_skips)) != KD_OK ||
         (status = read_optional_number(json, "epoch_tokens", &state->epoch_tokens)) != KD_OK ||
-        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK)
+        (status = read_optional_number(json, "epoch_cells", &state->epoch_cells)) != KD_OK ||
+        (status = read_optional_count(json, "world_size", KD_FILE_MAX_COUNT,
+                                      &state->world_size)) != KD_OK)
         return status;
+    /* Checkpoints written before it was kept come from one process. */
+    state->world_size = state->world_size > 0 ? state->world_size : 1;
     state->step = (int)step;
     state->total_steps = (int)total;
     state->data.epoch = (uint64_t)epoch;

@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kd/dist.h"
 #include "kd/hf.h"
 #include "kd/peft.h"
 #include "train_internal.h"
+
+/* The sums of a data-parallel step: kd dist's, over every rank. */
+static const gpt2_reducer rank_sums = {kd_dist_sum_doubles, kd_dist_sum_floats};
 
 /* Training tokens fed since `start_s`, for a rate. Kept per process: a
  * resumed run's first rate covers only its own steps. */
@@ -41,17 +45,32 @@ typedef struct {
     train_step_report last_step;
     float last_lr;
     kd_progress progress;      /* cleared before any other line prints */
+    int writer;                /* this rank writes the run directory and prints */
+    double step_seconds;       /* in this process's optimizer steps */
+    int steps_run;
 } run_context;
 
 static kd_status open_batchers(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
+    int ranks = kd_dist_size();
+    if (s->batch_size % ranks != 0)
+        return kd_fail(KD_ERR_INVALID, "%d ranks cannot share batches of %d sequences: "
+                       "train.batch_size must be a multiple of the number of ranks", ranks,
+                       s->batch_size);
     batcher_options options;
     kd_train_batcher_options(s, &options);
+    /* Each rank takes every world_size-th example of the global batch of
+     * batch_size examples, which is the single process's batch. */
+    options.world_size = ranks;
+    options.rank = kd_dist_rank();
+    options.batch_size /= (size_t)options.world_size;
     kd_status status = kd_batcher_create(data, DATASET_TRAIN, &options, &run->train_batches);
     if (status != KD_OK)
         return kd_fail_context(status, "training split");
-    kd_eval_batcher_options(options.batch_size, options.seq_len, s->group_by_length,
+    /* Every rank evaluates the whole validation batches, as one process
+     * would: the same weights give every rank the same result. */
+    kd_eval_batcher_options((size_t)s->batch_size, options.seq_len, s->group_by_length,
                             s->eval_batches, &options);
     status = kd_batcher_create(data, DATASET_VALIDATION, &options, &run->val_batches);
     return status == KD_OK ? KD_OK : kd_fail_context(status, "validation split");
@@ -74,6 +93,8 @@ static kd_status allocate_micro_batches(run_context *run)
 
 static kd_status write_resolved_config(const run_context *run)
 {
+    if (!run->writer)
+        return KD_OK;
     char path[KD_PATH_CAPACITY];
     kd_status status = kd_path_join(path, KD_PATH_CAPACITY, run->options->out_dir, KD_RUN_CONFIG_FILE);
     if (status != KD_OK || !run->options->resolved_config)
@@ -96,8 +117,10 @@ static kd_status start_or_resume(run_context *run)
     memset(state, 0, sizeof *state);
     state->best_val_loss = INFINITY;
     state->total_steps = total;
+    state->world_size = kd_dist_size();
     if (!run->options->resume) {
-        remove(run->metrics_path); /* a fresh run starts a fresh log */
+        if (run->writer)
+            remove(run->metrics_path); /* a fresh run starts a fresh log */
         return KD_OK;
     }
     kd_status status = kd_checkpoint_load(run->last_dir, run->model, state);
@@ -106,8 +129,12 @@ static kd_status start_or_resume(run_context *run)
     if (state->total_steps != total)
         return kd_fail(KD_ERR_INVALID, "cannot resume: the checkpoint's run has %d steps, these "
                        "settings give %d", state->total_steps, total);
+    if (state->world_size != kd_dist_size() && run->writer)
+        printf("resuming a run of %d rank(s) with %d: the same global batch and data order "
+               "continue (sums are added in another order)\n", state->world_size, kd_dist_size());
+    state->world_size = kd_dist_size();
     status = kd_batcher_seek(run->train_batches, state->data);
-    if (status == KD_OK)
+    if (status == KD_OK && run->writer)
         status = kd_metrics_truncate_after(run->metrics_path, state->step);
     return status;
 }
@@ -117,7 +144,7 @@ static kd_status run_open(run_context *run, const dataset *data)
     const train_settings *s = run->settings;
     const char *out = run->options->out_dir;
     kd_status status;
-    if ((status = kd_make_directories(out)) != KD_OK ||
+    if ((run->writer && (status = kd_make_directories(out)) != KD_OK) ||
         (status = kd_path_join(run->metrics_path, KD_PATH_CAPACITY, out, KD_RUN_METRICS_FILE)) != KD_OK ||
         (status = kd_path_join(run->best_dir, KD_PATH_CAPACITY, out, KD_RUN_BEST_DIR)) != KD_OK ||
         (status = kd_path_join(run->last_dir, KD_PATH_CAPACITY, out, KD_RUN_LAST_DIR)) != KD_OK ||
@@ -128,7 +155,8 @@ static kd_status run_open(run_context *run, const dataset *data)
                                          run->options->model_name)) != KD_OK ||
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
-        (status = start_or_resume(run)) != KD_OK)
+        (status = start_or_resume(run)) != KD_OK ||
+        (kd_dist_size() > 1 && (status = kd_run_ranks_agree(run->model, data, run->options)) != KD_OK))
         return status;
     run->session_start_s = kd_now_seconds();
     run->eval_rate = run->log_rate = (rate_window){0.0, run->session_start_s};
@@ -146,20 +174,37 @@ static void run_close(run_context *run)
     free(run->micro);
 }
 
-/* The real input tokens and the cells (padding included) of a batch. */
-static void add_batch_to_window(train_window *window, const kd_batch *batch)
+/* The real input tokens and the cells (padding included) of a step. */
+static void add_batch_to_window(train_window *window, double inputs, double cells)
 {
-    window->tokens += (double)batch->inputs;
-    window->cells += (double)(batch->rows * batch->columns);
+    window->tokens += inputs;
+    window->cells += cells;
 }
 
-/* Copies the step's micro-batches out of the batcher (whose batch memory is
- * reused by its next call); returns how many carry rows. */
-static int fill_step_batches(run_context *run)
+/* Counts the step's real input tokens and cells, summed over the ranks. */
+static kd_status count_step_tokens(run_context *run, double inputs, double cells)
+{
+    double sums[2] = {inputs, cells};
+    kd_status status = kd_dist_sum_doubles(sums, 2);
+    run->eval_rate.tokens += sums[0];
+    run->log_rate.tokens += sums[0];
+    run->state.tokens_seen += sums[0];
+    add_batch_to_window(&run->state.eval_window, sums[0], sums[1]);
+    add_batch_to_window(&run->state.log_window, sums[0], sums[1]);
+    run->state.epoch_tokens += sums[0];
+    run->state.epoch_cells += sums[1];
+    return status;
+}
+
+/* Copies this rank's share of the step's micro-batches out of the batcher
+ * (whose batch memory is reused by its next call) into run->micro and sets
+ * *used to how many carry rows. */
+static kd_status fill_step_batches(run_context *run, int *used_out)
 {
     const train_settings *s = run->settings;
     size_t stride = (size_t)s->batch_size * (size_t)s->seq_len;
     int used = 0;
+    double inputs = 0.0, step_cells = 0.0;
     for (int i = 0; i < s->grad_accum; i++) {
         const kd_batch *batch = kd_batcher_next(run->train_batches);
         size_t cells = batch->rows * batch->columns;
@@ -173,17 +218,13 @@ static int fill_step_batches(run_context *run)
                batch->rows * sizeof(size_t));
         run->micro[used] = (gpt2_batch){run->tokens + at, run->targets + at, run->weights + at,
                                         (int)batch->rows, (int)batch->columns};
-        run->eval_rate.tokens += (double)batch->inputs;
-        run->log_rate.tokens += (double)batch->inputs;
-        run->state.tokens_seen += (double)batch->inputs;
-        add_batch_to_window(&run->state.eval_window, batch);
-        add_batch_to_window(&run->state.log_window, batch);
-        run->state.epoch_tokens += (double)batch->inputs;
-        run->state.epoch_cells += (double)cells;
+        inputs += (double)batch->inputs;
+        step_cells += (double)cells;
         used++;
     }
     run->state.data = kd_batcher_tell(run->train_batches);
-    return used;
+    *used_out = used;
+    return count_step_tokens(run, inputs, step_cells);
 }
 
 /* A step whose loss or gradient is NaN or Inf; kd_gpt2_train_step left the
@@ -209,7 +250,8 @@ static kd_status skip_or_stop(run_context *run, int step)
     state->skipped_steps++;
     state->step = step;
     kd_progress_clear(&run->progress);
-    fprintf(stderr, "%s; step skipped (%d so far)\n", cause, state->skipped_steps);
+    if (run->writer)
+        fprintf(stderr, "%s; step skipped (%d so far)\n", cause, state->skipped_steps);
     return KD_OK;
 }
 
@@ -224,18 +266,22 @@ static void add_to_window(train_window *window, const train_step_report *report)
 static kd_status train_one_step(run_context *run, int step)
 {
     const train_settings *s = run->settings;
-    int used = fill_step_batches(run);
+    int used;
+    kd_status status = fill_step_batches(run, &used);
+    if (status != KD_OK)
+        return status;
     gpt2_step_config config = {
         .adamw = {s->learning_rate, s->beta1, s->beta2, s->eps, s->weight_decay, s->decay_all},
         .learning_rate = kd_lr_at_step(s->schedule, s->learning_rate, s->min_lr_ratio,
                                        s->warmup_steps, run->state.total_steps, step - 1),
         .grad_clip = s->grad_clip,
+        .reducer = kd_dist_size() > 1 ? &rank_sums : NULL,
     };
     double start = kd_now_seconds();
     const train_objective *objective = run->options->objective;
     train_step_report *report = &run->last_step;
     memset(report, 0, sizeof *report);
-    kd_status status =
+    status =
         objective ? objective->step(objective->context, run->model, run->micro, run->examples,
                                     used, &config, step, report)
                   : kd_gpt2_train_step(run->model, run->micro, used, &config, step, &report->step);
@@ -252,6 +298,8 @@ static kd_status train_one_step(run_context *run, int step)
     run->state.epoch_loss_sum += report->step.loss;
     run->state.epoch_loss_count += 1;
     run->state.epoch_elapsed_s += kd_now_seconds() - start;
+    run->step_seconds += kd_now_seconds() - start;
+    run->steps_run++;
     run->state.step = step;
     return KD_OK;
 }
@@ -291,7 +339,7 @@ static metrics_row close_window(run_context *run, train_window *window, rate_win
 static kd_status log_training(run_context *run)
 {
     metrics_row row = close_window(run, &run->state.log_window, &run->log_rate);
-    return kd_metrics_append(run->metrics_path, &row);
+    return run->writer ? kd_metrics_append(run->metrics_path, &row) : KD_OK;
 }
 
 static kd_status evaluate_and_log(run_context *run, eval_result *val)
@@ -303,7 +351,7 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
     metrics_row row = close_window(run, &run->state.eval_window, &run->eval_rate);
     row.is_evaluation = 1;
     row.val = *val;
-    return kd_metrics_append(run->metrics_path, &row);
+    return run->writer ? kd_metrics_append(run->metrics_path, &row) : KD_OK;
 }
 
 /* The best model: a model directory; for a LoRA run the base merged with
@@ -311,6 +359,8 @@ static kd_status evaluate_and_log(run_context *run, eval_result *val)
 static kd_status save_best(run_context *run)
 {
     const gpt2_model *model = run->model;
+    if (!run->writer)
+        return KD_OK;
     kd_status status = model->lora ? kd_peft_adapter_save(run->adapter_dir, model,
                                                           run->options->base_model)
                                    : KD_OK;
@@ -336,6 +386,8 @@ static kd_status keep_best(run_context *run, const eval_result *val)
 
 static kd_status save_checkpoint(run_context *run)
 {
+    if (!run->writer)
+        return KD_OK;
     train_state saved = run->state;
     saved.elapsed_s = elapsed(run);
     return kd_checkpoint_save(run->last_dir, run->model, &saved, run->options->tokenizer_dir);
@@ -346,7 +398,8 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
     train_state *state = &run->state;
     double mean = state->epoch_loss_sum / (state->epoch_loss_count > 0 ? state->epoch_loss_count : 1);
     kd_progress_clear(&run->progress);
-    kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
+    if (run->writer)
+        kd_epoch_table_row(stdout, epoch, run->options->model_name, run->settings->batch_size,
                        kd_threads(), mean, val_loss, state->epoch_elapsed_s, state->epoch_tokens,
                        state->epoch_cells);
     state->epoch_loss_sum = state->epoch_loss_count = state->epoch_elapsed_s = 0.0;
@@ -355,6 +408,8 @@ static void end_epoch(run_context *run, int epoch, double val_loss)
 
 static void show_progress(run_context *run)
 {
+    if (!run->writer)
+        return;
     char status[160];
     double seconds = kd_now_seconds() - run->eval_rate.start_s;
     snprintf(status, sizeof status, "loss %.4f | lr %.2e | %.0f tok/s", run->last_step.step.loss,
@@ -365,7 +420,7 @@ static void show_progress(run_context *run)
 static kd_status write_samples(run_context *run, const char *heading, int append)
 {
     const train_run_options *o = run->options;
-    if (!o->tokenizer || o->prompt_count == 0)
+    if (!run->writer || !o->tokenizer || o->prompt_count == 0)
         return KD_OK;
     return kd_samples_write(run->samples_path, heading, run->model, o->tokenizer, o->template,
                             o->prompts, o->prompt_count, append);
@@ -377,6 +432,8 @@ static kd_status write_samples(run_context *run, const char *heading, int append
 static kd_status write_final_samples(run_context *run)
 {
     char path[KD_PATH_CAPACITY], heading[128];
+    if (!run->writer)
+        return KD_OK;
     kd_status status = kd_path_join(path, sizeof path, run->best_dir, KD_MODEL_WEIGHTS_FILE);
     if (status == KD_OK && run->state.best_step > 0)
         status = run->model->lora ? kd_peft_adapter_read_into(run->adapter_dir, run->model)
@@ -386,16 +443,30 @@ static kd_status write_final_samples(run_context *run)
     return status == KD_OK ? write_samples(run, heading, 1) : status;
 }
 
+/* What the gradient sums of a data-parallel run cost rank 0 per step. */
+static void report_traffic(const run_context *run)
+{
+    double seconds, bytes;
+    kd_dist_traffic(&seconds, &bytes);
+    if (kd_dist_size() == 1 || !run->writer || run->steps_run == 0)
+        return;
+    fprintf(stderr, "data-parallel: %d ranks; per step %.2f MB sent by rank 0, %.1f ms in "
+            "gradient sums (%.1f%% of the step, waiting for other ranks included)\n",
+            kd_dist_size(), bytes / run->steps_run / 1e6, 1e3 * seconds / run->steps_run,
+            run->step_seconds > 0 ? 100.0 * seconds / run->step_seconds : 0.0);
+}
+
 kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_settings *settings,
                        const train_run_options *options, train_summary *summary)
 {
-    run_context run = {.model = model, .settings = settings, .options = options};
+    run_context run = {.model = model, .settings = settings, .options = options,
+                       .writer = kd_dist_is_writer()};
     kd_status status = run_open(&run, data);
     train_state *state = &run.state;
     kd_progress_start(&run.progress, options->model_name, state->total_steps);
     if (status == KD_OK && state->step == 0)
         status = write_samples(&run, "Before training", 0);
-    if (status == KD_OK && state->step == 0)
+    if (status == KD_OK && state->step == 0 && run.writer)
         kd_epoch_table_header(stdout);
     memset(summary, 0, sizeof *summary);
     while (status == KD_OK && state->step < state->total_steps) {
@@ -431,6 +502,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
         }
     }
     kd_progress_finish(&run.progress);
+    report_traffic(&run);
     if (status == KD_OK && !summary->interrupted)
         status = write_final_samples(&run);
     summary->steps = state->step;

@@ -3,11 +3,12 @@
  * continued or thrown away when the command line says which. */
 #include <stdio.h>
 
+#include "kd/dist.h"
 #include "kd/io.h"
 #include "kd/train.h"
 
-kd_status kd_run_dir_claim(const char *dir, run_dir_start start, const char *what,
-                           kd_dir_lock *lock)
+static kd_status claim(const char *dir, run_dir_start start, const char *what,
+                       kd_dir_lock *lock)
 {
     kd_status status = kd_dir_lock_acquire(dir, KD_LOCK_EXCLUSIVE, lock);
     if (status != KD_OK)
@@ -28,6 +29,19 @@ kd_status kd_run_dir_claim(const char *dir, run_dir_start start, const char *wha
     return status;
 }
 
+/* In a data-parallel job rank 0 alone holds the directory, for all ranks:
+ * the others write nothing there and wait until it is ready to read. */
+kd_status kd_run_dir_claim(const char *dir, run_dir_start start, const char *what,
+                           kd_dir_lock *lock)
+{
+    *lock = (kd_dir_lock){.fd = -1};
+    kd_status status = kd_dist_is_writer() ? claim(dir, start, what, lock) : KD_OK;
+    status = kd_dist_check(status);
+    if (status != KD_OK)
+        kd_dir_lock_release(lock);
+    return status;
+}
+
 int kd_run_dir_resumes(const char *dir, run_dir_start start)
 {
     char last[KD_PATH_CAPACITY];
@@ -36,6 +50,7 @@ int kd_run_dir_resumes(const char *dir, run_dir_start start)
     if (kd_path_join(last, sizeof last, dir, KD_RUN_LAST_DIR) == KD_OK && kd_checkpoint_exists(last))
         return 1;
     kd_clear_error();
-    fprintf(stderr, "%s: no checkpoint yet, so --resume starts from step 0\n", dir);
+    if (kd_dist_is_writer())
+        fprintf(stderr, "%s: no checkpoint yet, so --resume starts from step 0\n", dir);
     return 0;
 }

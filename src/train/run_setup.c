@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kd/dist.h"
 #include "kd/io.h"
 #include "kd/tokenizer.h"
 #include "kd/train.h"
@@ -43,7 +44,8 @@ kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, cons
         return status;
     char line[128];
     kd_precision_describe(requested, chosen, line, sizeof line);
-    fprintf(stderr, "%s: %s\n", who, line);
+    if (kd_dist_is_writer())
+        fprintf(stderr, "%s: %s\n", who, line);
     return KD_OK;
 }
 
@@ -75,6 +77,23 @@ kd_status kd_run_tokenizer_check(const kd_tokenizer *tokenizer, int vocab_size, 
     return KD_OK;
 }
 
+typedef struct {
+    const dataset_options *options;
+    const kd_tokenizer *tokenizer;
+    const char *out_dir;
+    dataset **data;
+    dataset_report *report;
+} dataset_build_step;
+
+static kd_status build_dataset(void *context)
+{
+    dataset_build_step *step = context;
+    kd_status status = kd_dist_is_writer() ? kd_make_directories(step->out_dir) : KD_OK;
+    return status == KD_OK ? kd_dataset_build(step->options, step->tokenizer, step->data,
+                                              step->report)
+                           : status;
+}
+
 kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tokenizer,
                                const char *out_dir, dataset **data)
 {
@@ -85,11 +104,12 @@ kd_status kd_run_dataset_build(const run_config *config, const kd_tokenizer *tok
     options.cache_dir = cache_dir;
     dataset_report report;
     kd_status status = kd_path_join(cache_dir, sizeof cache_dir, out_dir, KD_RUN_DATASET_CACHE_DIR);
+    /* Rank 0 builds (or finds) the cached dataset; the other ranks then
+     * read what it wrote rather than race it. */
+    dataset_build_step step = {&options, tokenizer, out_dir, data, &report};
     if (status == KD_OK)
-        status = kd_make_directories(out_dir);
-    if (status == KD_OK)
-        status = kd_dataset_build(&options, tokenizer, data, &report);
-    if (status == KD_OK)
+        status = kd_dist_writer_first(build_dataset, &step);
+    if (status == KD_OK && kd_dist_is_writer())
         kd_dataset_report_print(&report, stderr);
     return status;
 }

@@ -28,6 +28,12 @@ typedef struct {
     int skipped_steps;      /* so far in the run: steps dropped as not finite */
 } metrics_row;
 
+/* In a data-parallel run: fails on every rank, naming the first that
+ * differs, unless all ranks start from the same kd build, configuration,
+ * tokenizer, data and weights. */
+kd_status kd_run_ranks_agree(const gpt2_model *model, const dataset *data,
+                             const train_run_options *options);
+
 /* Keeps the rows with step <= `step` (rewritten atomically). */
 kd_status kd_metrics_truncate_after(const char *path, int step);
 kd_status kd_metrics_append(const char *path, const metrics_row *row);

@@ -1,0 +1,56 @@
+/* kd dist: the ranks of a data-parallel job. Under mpirun (a build with
+ * MPI) every process is one rank of MPI_COMM_WORLD; anywhere else, and in a
+ * build without MPI, the process is the only rank and every function below
+ * is a no-op, so the training loop reads the same either way.
+ *
+ * Every collective is called by every rank in the same order. Sums are
+ * reduced in rank order (never in the order messages arrive), so two runs
+ * with the same number of ranks agree bit for bit. A rank that dies takes
+ * the job down (MPI_ERRORS_ARE_FATAL, mpirun's behaviour). */
+#ifndef KD_DIST_H
+#define KD_DIST_H
+
+#include "kd/core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Joins the job when launched by mpirun (MPI_Init), else does nothing. */
+kd_status kd_dist_start(int *argc, char ***argv);
+/* Leaves it: MPI_Finalize after success or a failure every rank shares
+ * (kd_dist_check), MPI_Abort after a failure of this rank alone, so that no
+ * other rank waits in a collective for it. */
+void kd_dist_stop(int failed);
+
+int kd_dist_rank(void);
+int kd_dist_size(void);
+/* Rank 0 writes the files of a job; the others stay quiet. */
+int kd_dist_is_writer(void);
+
+/* values[i] = the sum over ranks of values[i], added in rank order. */
+kd_status kd_dist_sum_doubles(double *values, int count);
+kd_status kd_dist_sum_floats(float *values, size_t count);
+
+/* What kd_dist_sum_floats has cost this rank so far: seconds inside it
+ * (waiting for slower ranks included) and bytes it sent. */
+void kd_dist_traffic(double *seconds, double *bytes_sent);
+
+/* The ranks' outcomes of one stage: `local` when this rank failed, else
+ * KD_ERR_INVALID ("rank R failed") when another did; KD_OK when all
+ * succeeded. A failure seen this way is shared: every rank stops cleanly. */
+kd_status kd_dist_check(kd_status local);
+
+/* Runs `step` on rank 0, then, once it succeeded, on the other ranks: for
+ * work whose files rank 0 writes and the others then read (the dataset
+ * cache, opening a logit cache). Every rank learns of a failure of rank 0. */
+kd_status kd_dist_writer_first(kd_status (*step)(void *context), void *context);
+
+/* Whether every rank holds the same `value` for `what` ("the config");
+ * otherwise every rank fails with one line naming it and the ranks that
+ * differ from rank 0. */
+kd_status kd_dist_agree(const char *what, uint64_t value);
+
+/* The current error is another rank's: say nothing of it (that rank does). */
+int kd_dist_failure_is_remote(void);
+
+#endif
