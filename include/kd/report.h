@@ -39,11 +39,12 @@ typedef struct {
 } report_options;
 
 void kd_report_options_default(report_options *options);
-/* Reads a list of quantized types, "q8_0,q4_0", into options->quantize;
- * KD_ERR_INVALID naming an unknown or repeated type. */
-kd_status kd_report_quantize_parse(const char *list, report_options *options);
-/* Appends one type by name, refusing what the list cannot hold. */
-kd_status kd_report_quantize_add(const char *name, report_options *options);
+/* Reads a list of quantized types, "q8_0,q4_0" ("none": no type), into
+ * types (room for KD_REPORT_MAX_QUANTIZE) and *count; KD_ERR_INVALID
+ * naming an unknown, unquantized or repeated type. */
+kd_status kd_report_quantize_parse(const char *list, kd_qtype *types, int *count);
+/* Appends one type by name to types[0..*count), with the same checks. */
+kd_status kd_report_quantize_add(const char *name, kd_qtype *types, int *count);
 
 /* report.json's "schema_version": raised whenever a field changes meaning
  * or goes away. kd report diff compares only reports of this version. */

@@ -61,7 +61,8 @@ int cmd_report(int argc, char **argv)
     if (report.rouge_examples < 0 || report.eval_batches < 0 || report.threads < 0)
         return cli_usage_error(&spec, "--rouge-examples, --eval-batches and --threads must not "
                                       "be negative");
-    if (quantize && kd_report_quantize_parse(quantize, &report) != KD_OK)
+    if (quantize &&
+        kd_report_quantize_parse(quantize, report.quantize, &report.quantize_count) != KD_OK)
         return cli_usage_error(&spec, kd_last_error());
     report.student_dirs = students.items;
     report.student_count = students.count;

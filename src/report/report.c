@@ -37,7 +37,7 @@ static kd_status check_options(const report_options *o)
     return KD_OK;
 }
 
-kd_status kd_report_quantize_add(const char *name, report_options *options)
+kd_status kd_report_quantize_add(const char *name, kd_qtype *types, int *count)
 {
     kd_qtype type;
     kd_status status = kd_qtype_parse(name, &type);
@@ -46,17 +46,19 @@ kd_status kd_report_quantize_add(const char *name, report_options *options)
     if (type == KD_QTYPE_F32)
         return kd_fail(KD_ERR_INVALID, "quantize: f32 is what every model is measured as "
                        "already; choose q8_0 or q4_0");
-    for (int i = 0; i < options->quantize_count; i++)
-        if (options->quantize[i] == type)
+    for (int i = 0; i < *count; i++)
+        if (types[i] == type)
             return kd_fail(KD_ERR_INVALID, "quantize: %s is listed twice", name);
-    options->quantize[options->quantize_count++] = type;
+    types[(*count)++] = type; /* two types, each once: the list has room */
     return KD_OK;
 }
 
-kd_status kd_report_quantize_parse(const char *list, report_options *options)
+kd_status kd_report_quantize_parse(const char *list, kd_qtype *types, int *count)
 {
     char name[16];
-    options->quantize_count = 0;
+    *count = 0;
+    if (strcmp(list, "none") == 0)
+        return KD_OK;
     for (const char *at = list;; at++) {
         size_t length = strcspn(at, ",");
         if (length == 0 || length >= sizeof name)
@@ -64,7 +66,7 @@ kd_status kd_report_quantize_parse(const char *list, report_options *options)
                            "q8_0,q4_0", list);
         memcpy(name, at, length);
         name[length] = '\0';
-        kd_status status = kd_report_quantize_add(name, options);
+        kd_status status = kd_report_quantize_add(name, types, count);
         if (status != KD_OK)
             return status;
         at += length;
