@@ -46,6 +46,7 @@ python3 - "$out/report.json" "$work" <<'PY' || fail "report.json: $(head -c 800 
 import json, os, sys
 report, work = json.load(open(sys.argv[1])), sys.argv[2]
 models = report["models"]
+assert report["machine"]["quant_kernel"] in ("portable", "avx2", "avx512", "vnni"), report["machine"]
 rows = [(m["name"], m["quantization"]) for m in models]
 assert rows == [("teacher", None), ("teacher", "q8_0"), ("teacher", "q4_0"),
                 ("tiny-kd", None), ("tiny-kd", "q8_0"), ("tiny-kd", "q4_0")], rows
@@ -145,6 +146,10 @@ assert row["a"] == row["b"] == "%.4f" % quantized["val_loss"], row
 assert ("teacher q8_0", "top1_agreement_fp32") in loss
 PY
 grep -q "Only in A: teacher q4_0 (teacher)" "$work/out" || fail "diff does not list teacher q4_0 as A's alone"
+
+# Two models of one name would write the same files: refused before either is measured.
+expect 1 report --teacher "$teacher" --student "$teacher/model" --out "$work/bad" --quantize q8_0
+grep -q 'another model is also named "teacher"' "$work/err" || fail "a name twice: $(cat "$work/err")"
 
 # A damaged GGUF file: exit 1, one line naming it.
 head -c 1000 "$out/gguf/tiny-kd.q8_0.gguf" >"$work/cut.gguf"

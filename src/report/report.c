@@ -99,6 +99,12 @@ static kd_status add_quantized_rows(report *summary, int base_index)
     report_model *base = &summary->models[base_index];
     if (kd_model_path_is_gguf(base->model_dir))
         return KD_OK; /* a GGUF file is measured as it is stored */
+    /* Files are named after the model: a second model of the name would
+     * replace the first one's files before they are measured. */
+    for (int i = 0; i < base_index; i++)
+        if (summary->models[i].quantized_rows > 0 && strcmp(summary->models[i].name, base->name) == 0)
+            return kd_fail(KD_ERR_INVALID, "%s: another model is also named \"%s\"; --quantize "
+                           "names its files after the model", base->model_dir, base->name);
     for (int q = 0; q < o->quantize_count; q++) {
         kd_status status = kd_report_model_quantize(base, base_index, o->quantize[q], o->out_dir,
                                                     &summary->models[summary->model_count]);
@@ -118,14 +124,14 @@ static kd_status locate_models(report *summary)
     if (!summary->models)
         return kd_fail(KD_ERR_NOMEM, "no memory for %d models", rows);
     kd_status status = KD_OK;
-    for (int i = 0, family = 0; i <= o->student_count && status == KD_OK; i++, family++) {
+    for (int i = 0; i <= o->student_count && status == KD_OK; i++) {
         const char *dir = i == 0 ? o->teacher_dir : o->student_dirs[i - 1];
         int index = summary->model_count++;
         report_model *model = &summary->models[index];
         status = kd_report_model_locate(dir, i == 0, model);
         if (status != KD_OK)
             return kd_fail_context(status, "%s", i == 0 ? "--teacher" : "--student");
-        model->family = family;
+        model->family = i;
         if (model->config.vocab_size != summary->models[0].config.vocab_size)
             return kd_fail(KD_ERR_INVALID, "%s has a vocabulary of %d tokens but the teacher %d",
                            dir, model->config.vocab_size, summary->models[0].config.vocab_size);
@@ -163,9 +169,9 @@ static kd_status measure_speeds(report *summary)
 {
     for (int i = 0; i < summary->model_count; i++) {
         report_model *model = &summary->models[i];
-        fprintf(stderr, "kd report: timing %s%s%s (%s)\n", model->name,
-                model->quantization ? " " : "", model->quantization ? model->quantization : "",
-                model->model_dir);
+        char label[REPORT_NAME_CAPACITY + 16];
+        kd_report_model_label(model, label, sizeof label);
+        fprintf(stderr, "kd report: timing %s (%s)\n", label, model->model_dir);
         kd_status status = kd_measure_speed(model->model_dir, &summary->speed, &model->speed);
         if (status != KD_OK)
             return status;
@@ -232,8 +238,9 @@ static kd_status score_model(report *summary, int i, const kd_tokenizer *tokeniz
     model->answers = calloc((size_t)set->sample_count + 1, sizeof *model->answers);
     if (!model->answers)
         return kd_fail(KD_ERR_NOMEM, "no memory for answers");
-    fprintf(stderr, "kd report: scoring %s%s%s on %zu validation examples\n", model->name,
-            model->quantization ? " " : "", model->quantization ? model->quantization : "",
+    char label[REPORT_NAME_CAPACITY + 16];
+    kd_report_model_label(model, label, sizeof label);
+    fprintf(stderr, "kd report: scoring %s on %zu validation examples\n", label,
             set->validation_examples);
     kd_status status = kd_validation_open(&runner, model->model_dir, set);
     if (status == KD_OK) {

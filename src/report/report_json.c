@@ -137,6 +137,7 @@ cJSON *kd_report_to_json(const report *summary)
     cJSON_AddStringToObject(machine, "cpu", summary->cpu_model);
     cJSON_AddNumberToObject(machine, "threads", summary->threads);
     cJSON_AddStringToObject(machine, "blas_core", summary->blas_core);
+    cJSON_AddStringToObject(machine, "quant_kernel", kd_qkernel_name(kd_qkernel_current()));
     cJSON_AddItemToObject(root, "settings", settings_json(summary));
     cJSON *prompts = cJSON_AddArrayToObject(root, "prompts");
     for (int i = 0; i < summary->prompt_count; i++)

@@ -219,8 +219,9 @@ kd_status kd_report_page_write(const report *summary, const report_chart *charts
     if (summary->options.quantize_count > 0)
         kd_document_paragraph(&doc, "Each model given as a directory is also exported as a GGUF "
                                     "file of each quantized type and measured from that file, "
-                                    "its matrices kept quantized in memory: the rows marked "
-                                    "with the type.");
+                                    "its matrices kept quantized in memory (the %s kernels): "
+                                    "the rows marked with the type.",
+                              kd_qkernel_name(kd_qkernel_current()));
     size_table(&doc, summary);
     speed_table(&doc, summary);
     memory_table(&doc, summary);

@@ -15,8 +15,11 @@ kd_status kd_runner_open(report_runner *runner, const char *path, int batch, int
     if (max_len > config->n_positions)
         max_len = config->n_positions;
     if (runner->quantized) {
-        /* Its forward passes run one sequence at a time through the same state. */
-        status = kd_gpt2_qstate_create(&runner->state, config, seq > max_len ? seq : max_len);
+        /* KD_QKERNEL picks the kernel, as in kd generate; its forward passes
+         * run one sequence at a time through the same state. */
+        status = kd_qkernel_use_env();
+        if (status == KD_OK)
+            status = kd_gpt2_qstate_create(&runner->state, config, seq > max_len ? seq : max_len);
     } else if ((status = kd_gpt2_prepare(&runner->weights.model, batch, seq, 0)) == KD_OK) {
         status = kd_gpt2_kv_cache_create(&runner->cache, config, max_len);
     }
