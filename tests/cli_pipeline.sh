@@ -85,6 +85,25 @@ grep -q "pipeline: redoing teacher -> $out/teacher: $work/teacher.json changed" 
 grep -q "pipeline: redoing cache -> $out/cache: the teacher changed" "$work/err" ||
     fail "the redone cache says why: $(grep redoing "$work/err")"
 
+# Quantized rows in the report: --quantize, or the same list as the config's
+# report.quantize, redoes the report alone, with a q8_0 row per model.
+expect 2 pipeline "$work/two.json" --quantize q9_0
+expect 0 pipeline "$work/two.json" --quantize q8_0
+[ "$(grep -c "is up to date" "$work/err")" -eq 5 ] || fail "--quantize redid training: $(cat "$work/err")"
+grep -q "pipeline: redoing report -> $out/report: report.quantize changed" "$work/err" ||
+    fail "the redone report says why: $(grep redoing "$work/err")"
+[ "$(json "$out/report/report.json" "[(m['name'], m['quantization']) for m in d['models']]")" = \
+    "[('teacher', None), ('teacher', 'q8_0'), ('small-kd', None), ('small-kd', 'q8_0'), ('small-baseline', None), ('small-baseline', 'q8_0'), ('shallow-kd', None), ('shallow-kd', 'q8_0')]" ] ||
+    fail "report rows with --quantize: $(head -c 400 "$out/report/report.json")"
+[ -s "$out/report/gguf/shallow-kd.q8_0.gguf" ] || fail "no GGUF file of shallow-kd"
+sed -i 's/"eval_batches": 1}/"eval_batches": 1, "quantize": ["q8_0"]}/' "$work/two.json"
+expect 0 pipeline "$work/two.json"
+grep -q "report is up to date" "$work/err" || fail "report.quantize is not --quantize's list: $(cat "$work/err")"
+expect 0 pipeline "$work/two.json" --quantize none
+grep -q "pipeline: redoing report -> $out/report: report.quantize changed" "$work/err" ||
+    fail "--quantize none keeps the config's types: $(grep redoing "$work/err")"
+[ "$(json "$out/report/report.json" "len(d['models'])")" = 4 ] || fail "--quantize none still quantized"
+
 # Bad pipeline files name what is wrong.
 echo '{"name": "x", "students": []}' >"$work/bad.json"
 expect 1 pipeline "$work/bad.json"
@@ -96,5 +115,8 @@ pipeline missing '{"name": "a", "config": "nowhere.json"}'
 expect 1 pipeline "$work/missing.json"
 grep -q "nowhere.json" "$work/err" || fail "missing config named"
 expect 1 pipeline "$work/absent.json"
+sed 's/"quantize": \["q8_0"\]/"quantize": ["q8_0", "q8_0"]/' "$work/two.json" >"$work/twice.json"
+expect 1 pipeline "$work/twice.json"
+grep -q "report.quantize.*q8_0 is listed twice" "$work/err" || fail "a repeated type: $(cat "$work/err")"
 
 cli_finish

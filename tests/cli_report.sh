@@ -83,7 +83,7 @@ grep -q ">tiny-kd</text>" "$out/distillation.svg" || fail "the distillation char
 grep -q ">hard</text>" "$out/distillation.svg" && fail "a baseline has no distillation term"
 grep -q "Pareto front" "$out/size_vs_loss.svg" || fail "size_vs_loss.svg lacks the Pareto front"
 # report.html: one page holding everything, fetching nothing.
-[ "$(grep -c "<svg" "$out/report.html")" -eq 4 ] || fail "report.html should inline 4 charts"
+[ "$(grep -c "<svg" "$out/report.html")" -eq 5 ] || fail "report.html should inline 5 charts"
 for section in "<h2>Size</h2>" "<h2>Training</h2>" "<h2>Generations</h2>" 'class="answers"' \
                '<meta name="viewport"' "@media print"; do
     grep -qF -- "$section" "$out/report.html" || fail "report.html lacks '$section'"

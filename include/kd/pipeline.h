@@ -10,7 +10,7 @@
  *    "students": [{"name": "tiny", "config": "student-tiny.json", "max_steps": 300,
  *                  "alpha": 0.5, "temperature": 1.0, "divergence": "forward_kl",
  *                  "baseline": true}, ...],
- *    "report":  {"rouge_examples": 32, "repeats": 3}}
+ *    "report":  {"rouge_examples": 32, "repeats": 3, "quantize": ["q8_0", "q4_0"]}}
  *
  * Config paths are relative to the pipeline file's directory; "init" is a
  * Hugging Face model directory, looked up in the assets directory as data
@@ -21,7 +21,8 @@
  *   runs/<name>/students/<s>-baseline      and its baseline: the same shape trained on
  *                                          hard labels alone from random weights (alpha 1,
  *                                          no teacher init), what one gets without a teacher
- *   runs/<name>/report                     report.json, report.md, charts
+ *   runs/<name>/report                     report.json, report.md, charts, and
+ *                                          gguf/<model>.<type>.gguf for each "quantize" type
  *
  * runs/<name>/pipeline-stages/<stage>.json records each stage's key, hashing
  * everything the stage depends on (its settings, the bytes of its config and
@@ -42,6 +43,8 @@ typedef struct {
     const char *out_dir;   /* NULL: the config's "out", else runs/<name> */
     int threads;           /* > 0 overrides the config's */
     int force;             /* redo every stage, removing what its directory holds */
+    const char *quantize;  /* the report's quantized types, "q8_0,q4_0" or "none";
+                              NULL: the config's report.quantize */
 } pipeline_options;
 
 kd_status kd_pipeline_run(const pipeline_options *options);

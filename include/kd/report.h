@@ -15,9 +15,12 @@
 #include <stdio.h>
 
 #include "kd/core.h"
+#include "kd/quant.h"
+
+enum { KD_REPORT_MAX_QUANTIZE = 2 }; /* q8_0 and q4_0 */
 
 typedef struct {
-    const char *teacher_dir;          /* a run directory or a model directory */
+    const char *teacher_dir;          /* a run directory, a model directory or a GGUF file */
     const char *const *student_dirs;  /* the same, one per student */
     int student_count;
     const char *out_dir;              /* created when missing */
@@ -28,9 +31,20 @@ typedef struct {
     int answer_tokens;      /* most new tokens of a greedy answer (default 64) */
     int eval_batches;       /* validation batches of 8 for loss and agreement; 0: all (default) */
     int threads;            /* OpenMP/OpenBLAS threads; 0: leave as they are */
+    /* Each model given as a directory is also exported as a GGUF file of
+     * each of these types (in out_dir/gguf/) and measured from that file,
+     * quantized as stored: one more row per model and type. */
+    kd_qtype quantize[KD_REPORT_MAX_QUANTIZE];
+    int quantize_count;
 } report_options;
 
 void kd_report_options_default(report_options *options);
+/* Reads a list of quantized types, "q8_0,q4_0" ("none": no type), into
+ * types (room for KD_REPORT_MAX_QUANTIZE) and *count; KD_ERR_INVALID
+ * naming an unknown, unquantized or repeated type. */
+kd_status kd_report_quantize_parse(const char *list, kd_qtype *types, int *count);
+/* Appends one type by name to types[0..*count), with the same checks. */
+kd_status kd_report_quantize_add(const char *name, kd_qtype *types, int *count);
 
 /* report.json's "schema_version": raised whenever a field changes meaning
  * or goes away. kd report diff compares only reports of this version. */

@@ -216,6 +216,9 @@ typedef struct {
  * failure both are left freed. */
 kd_status kd_model_load(const char *path, model_weights *weights, kd_tokenizer **tokenizer);
 void kd_model_unload(model_weights *weights);
+/* The tokenizer alone: a directory's vocab.json and merges.txt, or a GGUF
+ * file's tokenizer keys. */
+kd_status kd_model_tokenizer_load(const char *path, kd_tokenizer **tokenizer);
 /* Makes the model run quantized when `type` is q8_0 or q4_0: the f32 model
  * is quantized and freed. A model read quantized runs as it is stored, and
  * another `type` is an error naming `path`. Afterwards q.layers is set
@@ -287,6 +290,14 @@ kd_status kd_train_estimate(const gpt2_config *config, const gpt2_lora_config *l
 kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
                            const kd_token_buffer *prompt, int max_new_tokens, int *generated,
                            char **text);
+/* The same through any engine (kd report's runs q8_0/q4_0 models too):
+ * `generate` is called as kd_gpt2_generate_tokens is, on `engine`. */
+typedef kd_status (*kd_generate_fn)(void *engine, const int *prompt, int count,
+                                    const gpt2_sampling *sampling, kd_rng *rng, int *out,
+                                    gpt2_generate_stats *stats);
+kd_status kd_greedy_answer_of(kd_generate_fn generate, void *engine,
+                              const kd_tokenizer *tokenizer, const kd_token_buffer *prompt,
+                              int max_new_tokens, int *generated, char **text);
 
 /* Writes (or, with `append`, adds to) samples.md: a "## heading" section
  * with the greedy answer of `model` (prepared for training or inference)

@@ -10,9 +10,15 @@ int cmd_report(int argc, char **argv)
     report_options report;
     kd_report_options_default(&report);
     cli_string_list students = {0};
+    const char *quantize = NULL;
     const cli_option options[] = {
-        {"--teacher", OPT_STRING, &report.teacher_dir, "the teacher: a run or model directory"},
-        {"--student", OPT_STRING_LIST, &students, "a student: a run or model directory (repeatable)"},
+        {"--teacher", OPT_STRING, &report.teacher_dir,
+         "the teacher: a run or model directory, or a GGUF file"},
+        {"--student", OPT_STRING_LIST, &students,
+         "a student: a run or model directory, or a GGUF file (repeatable)"},
+        {"--model", OPT_STRING_LIST, &students, "the same as --student"},
+        {"--quantize", OPT_STRING, &quantize,
+         "also export each directory as GGUF of these types (q8_0,q4_0) and measure the files"},
         {"--out", OPT_STRING, &report.out_dir, "directory for report.json, report.md and charts"},
         {"--prompt-tokens", OPT_INT, &report.prompt_tokens, "speed: prompt length (default 128)"},
         {"--new-tokens", OPT_INT, &report.new_tokens, "speed: tokens generated (default 64)"},
@@ -31,11 +37,15 @@ int cmd_report(int argc, char **argv)
                    "prefill and\ngeneration speed (batch 1, KV cache), peak memory, validation "
                    "loss and perplexity,\ntop-1 agreement with the teacher and ROUGE-L of greedy "
                    "answers on the teacher's\nvalidation split, and what training cost. DIR is a "
-                   "training run directory or a model\ndirectory (inside a run, the run is used).",
+                   "training run directory or a model\ndirectory (inside a run, the run is used), "
+                   "or a GGUF file (q8_0 and q4_0 run quantized).\nWith --quantize, each "
+                   "directory is also exported to OUT/gguf/ as a GGUF file of each\ntype, and "
+                   "measured from it: a row per model and type, compared with the model in fp32.",
         .usage = "kd report --teacher DIR --student DIR [--student DIR]... --out DIR\n"
-                 "                 [--prompt-tokens N] [--new-tokens N] [--repeats N] "
-                 "[--rouge-examples N]\n"
-                 "                 [--answer-tokens N] [--eval-batches N] [--threads N]",
+                 "                 [--quantize q8_0,q4_0] [--prompt-tokens N] [--new-tokens N] "
+                 "[--repeats N]\n"
+                 "                 [--rouge-examples N] [--answer-tokens N] [--eval-batches N] "
+                 "[--threads N]",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };
@@ -51,6 +61,9 @@ int cmd_report(int argc, char **argv)
     if (report.rouge_examples < 0 || report.eval_batches < 0 || report.threads < 0)
         return cli_usage_error(&spec, "--rouge-examples, --eval-batches and --threads must not "
                                       "be negative");
+    if (quantize &&
+        kd_report_quantize_parse(quantize, report.quantize, &report.quantize_count) != KD_OK)
+        return cli_usage_error(&spec, kd_last_error());
     report.student_dirs = students.items;
     report.student_count = students.count;
     if (kd_report_write(&report) != KD_OK)

@@ -156,8 +156,14 @@ kd_status kd_gguf_gpt2_config(const gguf_file *file, gpt2_config *config)
     return status;
 }
 
+/* A block type when any tensor holds one: a narrow model keeps the
+ * matrices whose rows are not whole blocks in f16 beside its q8_0 or q4_0
+ * ones, and runs quantized all the same. */
 ggml_type kd_gguf_gpt2_matrix_type(const gguf_file *file)
 {
+    for (uint64_t i = 0; i < file->tensor_count; i++)
+        if (file->tensors[i].type == GGML_Q8_0 || file->tensors[i].type == GGML_Q4_0)
+            return file->tensors[i].type;
     const gguf_tensor *qkv = kd_gguf_find_tensor(file, "blk.0.attn_qkv.weight");
     return qkv ? qkv->type : GGML_F32;
 }

@@ -246,6 +246,8 @@ static kd_status write_report(pipeline *p, run_dir_start start, void *arg)
     if (p->config.repeats > 0)
         options.repeats = p->config.repeats;
     options.eval_batches = p->config.eval_batches;
+    options.quantize_count = p->config.quantize_count;
+    memcpy(options.quantize, p->config.quantize, sizeof options.quantize);
     return kd_report_write(&options);
 }
 
@@ -258,6 +260,11 @@ static void report_key(const pipeline *p, stage_key *key)
     kd_stage_key_add_number(key, "report.rouge_examples", p->config.rouge_examples);
     kd_stage_key_add_number(key, "report.repeats", p->config.repeats);
     kd_stage_key_add_number(key, "report.eval_batches", p->config.eval_batches);
+    char types[64] = "";
+    for (int i = 0; i < p->config.quantize_count; i++)
+        snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", i ? "," : "",
+                 kd_qtype_name(p->config.quantize[i]));
+    kd_stage_key_add_text(key, "report.quantize", types);
     kd_stage_key_add_number(key, "threads", p->threads);
 }
 
@@ -312,6 +319,10 @@ kd_status kd_pipeline_run(const pipeline_options *options)
     if (!p)
         return KD_ERR_NOMEM;
     kd_status status = kd_pipeline_config_load(options->config_path, &p->config);
+    if (status == KD_OK && options->quantize &&
+        kd_report_quantize_parse(options->quantize, p->config.quantize,
+                                 &p->config.quantize_count) != KD_OK)
+        status = kd_fail_context(KD_ERR_INVALID, "--quantize");
     p->threads = options->threads > 0 ? options->threads : p->config.threads;
     p->force = options->force;
     if (status == KD_OK)

@@ -186,11 +186,39 @@ static kd_status read_students(const config_source *src, const cJSON *array,
     return KD_OK;
 }
 
+/* report.quantize: ["q8_0", "q4_0"], or the command line's "q8_0,q4_0". */
+static kd_status read_quantize(const config_source *src, const cJSON *item,
+                               pipeline_config *config)
+{
+    kd_status status = KD_OK;
+    if (!item || cJSON_IsNull(item))
+        return KD_OK;
+    if (cJSON_IsString(item)) {
+        status = kd_report_quantize_parse(item->valuestring, config->quantize,
+                                          &config->quantize_count);
+    } else if (cJSON_IsArray(item)) {
+        const cJSON *type;
+        cJSON_ArrayForEach(type, item) {
+            if (status == KD_OK)
+                status = cJSON_IsString(type)
+                             ? kd_report_quantize_add(type->valuestring, config->quantize,
+                                                      &config->quantize_count)
+                             : kd_fail(KD_ERR_INVALID, "each type must be a string");
+        }
+    } else {
+        status = kd_fail(KD_ERR_INVALID, "must be a list of types such as [\"q8_0\", \"q4_0\"]");
+    }
+    return status == KD_OK ? KD_OK
+                           : kd_fail_context(KD_ERR_INVALID, "%s: report.quantize", src->path);
+}
+
 static kd_status read_report(const config_source *src, const cJSON *object,
                              pipeline_config *config)
 {
-    static const char *const known[] = {"rouge_examples", "repeats", "eval_batches"};
+    static const char *const known[] = {"rouge_examples", "repeats", "eval_batches", "quantize"};
     kd_status status = check_keys(src, object, "report", known, sizeof known / sizeof *known);
+    if (status == KD_OK)
+        status = read_quantize(src, cJSON_GetObjectItemCaseSensitive(object, "quantize"), config);
     if (status == KD_OK)
         status = read_int(src, object, "report", "rouge_examples", 0, 100000,
                           &config->rouge_examples);

@@ -11,6 +11,7 @@
 #include "kd/cache.h"
 #include "kd/nn.h"
 #include "kd/pipeline.h"
+#include "kd/report.h"
 
 enum { PIPELINE_MAX_STUDENTS = 16 };
 
@@ -43,6 +44,8 @@ typedef struct {
     int rouge_examples;      /* 0: the report's defaults */
     int repeats;
     int eval_batches;
+    kd_qtype quantize[KD_REPORT_MAX_QUANTIZE]; /* the report's quantized rows */
+    int quantize_count;
 } pipeline_config;
 
 kd_status kd_pipeline_config_load(const char *path, pipeline_config *config);

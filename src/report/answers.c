@@ -45,17 +45,31 @@ static kd_status make_valid_utf8(char **text)
     return KD_OK;
 }
 
-static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
-                             const kd_tokenizer *tokenizer, const validation_set *set,
-                             int *generated, model_quality *quality)
+static kd_status generate(void *runner, const int *prompt, int count,
+                          const gpt2_sampling *sampling, kd_rng *rng, int *out,
+                          gpt2_generate_stats *stats)
+{
+    return kd_runner_generate(runner, prompt, count, sampling, rng, out, stats);
+}
+
+static kd_status greedy_answer(report_runner *runner, const kd_tokenizer *tokenizer,
+                               const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                               char **text)
+{
+    return kd_greedy_answer_of(generate, runner, tokenizer, prompt, max_new_tokens, generated,
+                               text);
+}
+
+static kd_status score_rouge(report_runner *runner, const kd_tokenizer *tokenizer,
+                             const validation_set *set, int *generated, model_quality *quality)
 {
     double sum = 0.0;
     kd_status status = KD_OK;
     for (int i = 0; i < set->rouge_count && status == KD_OK; i++) {
         char *answer = NULL;
         rouge_score score;
-        status = kd_greedy_answer(model, cache, tokenizer, &set->rouge_prompts[i],
-                                  set->answer_tokens, generated, &answer);
+        status = greedy_answer(runner, tokenizer, &set->rouge_prompts[i], set->answer_tokens,
+                               generated, &answer);
         if (status == KD_OK && (status = kd_rouge_l(answer, set->rouge_references[i], &score)) ==
                                    KD_OK)
             sum += score.f_measure;
@@ -65,26 +79,17 @@ static kd_status score_rouge(gpt2_model *model, gpt2_kv_cache *cache,
     return status;
 }
 
-kd_status kd_measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
+kd_status kd_measure_answers(report_runner *runner, const kd_tokenizer *tokenizer,
                              const validation_set *set, model_quality *quality, char **answers)
 {
-    int room = set->max_prompt_tokens + set->answer_tokens;
-    int max_len = room < model->config.n_positions ? room : model->config.n_positions;
-    gpt2_kv_cache cache;
     int *generated = kd_alloc((size_t)set->answer_tokens, sizeof *generated, "answer tokens");
     if (!generated)
         return KD_ERR_NOMEM;
-    kd_status status = kd_gpt2_kv_cache_create(&cache, &model->config, max_len);
-    if (status != KD_OK) {
-        free(generated);
-        return status;
-    }
-    status = score_rouge(model, &cache, tokenizer, set, generated, quality);
+    kd_status status = score_rouge(runner, tokenizer, set, generated, quality);
     for (int i = 0; i < set->sample_count && status == KD_OK; i++)
-        if ((status = kd_greedy_answer(model, &cache, tokenizer, &set->sample_prompts[i],
-                                       set->answer_tokens, generated, &answers[i])) == KD_OK)
+        if ((status = greedy_answer(runner, tokenizer, &set->sample_prompts[i],
+                                    set->answer_tokens, generated, &answers[i])) == KD_OK)
             status = make_valid_utf8(&answers[i]);
-    kd_gpt2_kv_cache_free(&cache);
     free(generated);
     return status;
 }

@@ -1,10 +1,10 @@
 /* Inference speed and memory of one model at batch 1, with the code `kd
  * generate` runs: prefill a fixed prompt, then greedy decoding with the KV
  * cache. The stop token is disabled so every run decodes the same number of
- * tokens. One warm-up run, then the median of the timed ones. */
+ * tokens. One warm-up run, then the median of the timed ones. A q8_0 or q4_0
+ * GGUF file runs on the quantized engine, as kd generate runs it. */
 #include <stdlib.h>
 
-#include "kd/hf.h"
 #include "report_internal.h"
 
 static int compare_doubles(const void *a, const void *b)
@@ -28,7 +28,7 @@ static void fill_prompt(int *prompt, int count, int vocab_size)
 }
 
 /* Runs generation repeats + 1 times and keeps the medians of the last runs. */
-static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const int *prompt,
+static kd_status time_generation(report_runner *runner, const int *prompt,
                                  const speed_settings *settings, model_speed *speed)
 {
     gpt2_sampling sampling;
@@ -43,8 +43,8 @@ static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const 
         kd_rng rng;
         kd_rng_seed(&rng, 1);
         gpt2_generate_stats stats;
-        status = kd_gpt2_generate_tokens(model, cache, prompt, settings->prompt_tokens, &sampling,
-                                         &rng, NULL, NULL, NULL, &stats);
+        status = kd_runner_generate(runner, prompt, settings->prompt_tokens, &sampling, &rng,
+                                    NULL, &stats);
         double decode_seconds = stats.decode_seconds + stats.sample_seconds;
         if (status == KD_OK && run > 0) { /* run 0 warms caches and thread pools */
             prefill[run - 1] = stats.prefill_seconds > 0 ? stats.prompt_tokens /
@@ -61,41 +61,36 @@ static kd_status time_generation(gpt2_model *model, gpt2_kv_cache *cache, const 
     return status;
 }
 
-kd_status kd_measure_speed(const char *model_dir, const speed_settings *settings,
-                           model_speed *speed)
+kd_status kd_measure_speed(const char *path, const speed_settings *settings, model_speed *speed)
 {
     double resident_before = 0.0, unused_peak, resident_after;
     speed->memory_measured = kd_process_memory_reset_peak() == KD_OK &&
                              kd_process_memory_mb(&resident_before, &unused_peak) == KD_OK;
     kd_clear_error();
 
-    gpt2_model model = {0};
-    gpt2_kv_cache cache = {0};
+    report_runner runner;
     int *prompt = NULL;
-    kd_status status = kd_model_dir_load(model_dir, &model);
-    if (status == KD_OK && settings->prompt_tokens + settings->new_tokens >
-                               model.config.n_positions)
+    int length = settings->prompt_tokens + settings->new_tokens;
+    kd_status status = kd_runner_open(&runner, path, 1, settings->prompt_tokens, length);
+    if (status != KD_OK)
+        return status;
+    const gpt2_config *config = kd_runner_config(&runner);
+    if (length > config->n_positions)
         status = kd_fail(KD_ERR_INVALID, "%s: a %d-token prompt and %d new tokens exceed "
-                         "n_positions %d", model_dir, settings->prompt_tokens,
-                         settings->new_tokens, model.config.n_positions);
-    if (status == KD_OK)
-        status = kd_gpt2_prepare(&model, 1, settings->prompt_tokens, 0);
-    if (status == KD_OK)
-        status = kd_gpt2_kv_cache_create(&cache, &model.config,
-                                         settings->prompt_tokens + settings->new_tokens);
+                         "n_positions %d", path, settings->prompt_tokens,
+                         settings->new_tokens, config->n_positions);
     if (status == KD_OK && !(prompt = kd_alloc((size_t)settings->prompt_tokens, sizeof *prompt,
                                                "speed prompt")))
         status = KD_ERR_NOMEM;
     if (status == KD_OK) {
-        fill_prompt(prompt, settings->prompt_tokens, model.config.vocab_size);
-        status = time_generation(&model, &cache, prompt, settings, speed);
+        fill_prompt(prompt, settings->prompt_tokens, config->vocab_size);
+        status = time_generation(&runner, prompt, settings, speed);
     }
     if (speed->memory_measured)
         speed->memory_measured = kd_process_memory_mb(&resident_after, &speed->peak_rss_mb) == KD_OK;
     if (speed->memory_measured)
         speed->model_rss_mb = speed->peak_rss_mb - resident_before;
     free(prompt);
-    kd_gpt2_kv_cache_free(&cache);
-    kd_gpt2_free(&model);
+    kd_runner_close(&runner);
     return status;
 }

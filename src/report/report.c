@@ -1,12 +1,13 @@
-/* kd report's driver: locate every model, time them first (while this
+/* kd report's driver: locate every model (exporting the quantized rows'
+ * GGUF files), time them first (while this
  * process is still small, so the memory figures are close to those of a
  * process that only generates), then score them on the teacher's
  * validation split, and write the JSON, the Markdown and the charts. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kd/hf.h"
 #include "kd/tokenizer.h"
 #include "report_internal.h"
 
@@ -30,27 +31,113 @@ static kd_status check_options(const report_options *o)
     if (o->rouge_examples < 0 || o->eval_batches < 0 || o->threads < 0)
         return kd_fail(KD_ERR_INVALID, "report: ROUGE examples, eval batches and threads must "
                        "not be negative");
+    if (o->quantize_count < 0 || o->quantize_count > KD_REPORT_MAX_QUANTIZE)
+        return kd_fail(KD_ERR_INVALID, "report: at most %d quantized types",
+                       KD_REPORT_MAX_QUANTIZE);
+    return KD_OK;
+}
+
+kd_status kd_report_quantize_add(const char *name, kd_qtype *types, int *count)
+{
+    kd_qtype type;
+    kd_status status = kd_qtype_parse(name, &type);
+    if (status != KD_OK)
+        return status;
+    if (type == KD_QTYPE_F32)
+        return kd_fail(KD_ERR_INVALID, "quantize: f32 is what every model is measured as "
+                       "already; choose q8_0 or q4_0");
+    for (int i = 0; i < *count; i++)
+        if (types[i] == type)
+            return kd_fail(KD_ERR_INVALID, "quantize: %s is listed twice", name);
+    types[(*count)++] = type; /* two types, each once: the list has room */
+    return KD_OK;
+}
+
+kd_status kd_report_quantize_parse(const char *list, kd_qtype *types, int *count)
+{
+    char name[16];
+    *count = 0;
+    if (strcmp(list, "none") == 0)
+        return KD_OK;
+    for (const char *at = list;; at++) {
+        size_t length = strcspn(at, ",");
+        if (length == 0 || length >= sizeof name)
+            return kd_fail(KD_ERR_INVALID, "quantize: \"%s\" is not a list of types such as "
+                           "q8_0,q4_0", list);
+        memcpy(name, at, length);
+        name[length] = '\0';
+        kd_status status = kd_report_quantize_add(name, types, count);
+        if (status != KD_OK)
+            return status;
+        at += length;
+        if (*at == '\0')
+            return KD_OK;
+    }
+}
+
+/* Rows for the teacher, the students and, after each model given as a
+ * directory, one row per --quantize type. */
+static int row_count(const report_options *o)
+{
+    return (1 + o->student_count) * (1 + o->quantize_count);
+}
+
+double kd_report_loss_vs_fp32(const report *summary, const report_model *model)
+{
+    return model->base >= 0 ? model->quality.val_loss - summary->models[model->base].quality.val_loss
+                            : NAN;
+}
+
+void kd_report_model_label(const report_model *model, char *out, size_t size)
+{
+    snprintf(out, size, model->quantization ? "%s %s" : "%s", model->name, model->quantization);
+}
+
+static kd_status add_quantized_rows(report *summary, int base_index)
+{
+    const report_options *o = &summary->options;
+    report_model *base = &summary->models[base_index];
+    if (kd_model_path_is_gguf(base->model_dir))
+        return KD_OK; /* a GGUF file is measured as it is stored */
+    /* Files are named after the model: a second model of the name would
+     * replace the first one's files before they are measured. */
+    for (int i = 0; i < base_index; i++)
+        if (summary->models[i].quantized_rows > 0 && strcmp(summary->models[i].name, base->name) == 0)
+            return kd_fail(KD_ERR_INVALID, "%s: another model is also named \"%s\"; --quantize "
+                           "names its files after the model", base->model_dir, base->name);
+    for (int q = 0; q < o->quantize_count; q++) {
+        kd_status status = kd_report_model_quantize(base, base_index, o->quantize[q], o->out_dir,
+                                                    &summary->models[summary->model_count]);
+        if (status != KD_OK)
+            return status;
+        summary->model_count++;
+        base->quantized_rows++;
+    }
     return KD_OK;
 }
 
 static kd_status locate_models(report *summary)
 {
     const report_options *o = &summary->options;
-    summary->model_count = 1 + o->student_count;
-    summary->models = calloc((size_t)summary->model_count, sizeof *summary->models);
+    int rows = row_count(o);
+    summary->models = calloc((size_t)rows, sizeof *summary->models);
     if (!summary->models)
-        return kd_fail(KD_ERR_NOMEM, "no memory for %d models", summary->model_count);
-    for (int i = 0; i < summary->model_count; i++) {
+        return kd_fail(KD_ERR_NOMEM, "no memory for %d models", rows);
+    kd_status status = KD_OK;
+    for (int i = 0; i <= o->student_count && status == KD_OK; i++) {
         const char *dir = i == 0 ? o->teacher_dir : o->student_dirs[i - 1];
-        report_model *model = &summary->models[i];
-        kd_status status = kd_report_model_locate(dir, i == 0, model);
+        int index = summary->model_count++;
+        report_model *model = &summary->models[index];
+        status = kd_report_model_locate(dir, i == 0, model);
         if (status != KD_OK)
             return kd_fail_context(status, "%s", i == 0 ? "--teacher" : "--student");
+        model->family = i;
         if (model->config.vocab_size != summary->models[0].config.vocab_size)
             return kd_fail(KD_ERR_INVALID, "%s has a vocabulary of %d tokens but the teacher %d",
                            dir, model->config.vocab_size, summary->models[0].config.vocab_size);
+        status = add_quantized_rows(summary, index);
     }
-    return KD_OK;
+    return status;
 }
 
 static int smallest_context(const report *summary)
@@ -82,7 +169,9 @@ static kd_status measure_speeds(report *summary)
 {
     for (int i = 0; i < summary->model_count; i++) {
         report_model *model = &summary->models[i];
-        fprintf(stderr, "kd report: timing %s (%s)\n", model->name, model->model_dir);
+        char label[REPORT_NAME_CAPACITY + 16];
+        kd_report_model_label(model, label, sizeof label);
+        fprintf(stderr, "kd report: timing %s (%s)\n", label, model->model_dir);
         kd_status status = kd_measure_speed(model->model_dir, &summary->speed, &model->speed);
         if (status != KD_OK)
             return status;
@@ -113,10 +202,10 @@ static kd_status load_split_config(report *summary, run_config *config)
 static kd_status check_tokenizers(const report *summary)
 {
     kd_tokenizer *teacher = NULL;
-    kd_status status = kd_tokenizer_load(summary->models[0].model_dir, &teacher);
+    kd_status status = kd_model_tokenizer_load(summary->models[0].model_dir, &teacher);
     for (int i = 1; i < summary->model_count && status == KD_OK; i++) {
         kd_tokenizer *student = NULL;
-        status = kd_tokenizer_load(summary->models[i].model_dir, &student);
+        status = kd_model_tokenizer_load(summary->models[i].model_dir, &student);
         if (status == KD_OK && kd_tokenizer_hash(student) != kd_tokenizer_hash(teacher))
             status = kd_fail(KD_ERR_INVALID, "%s has another vocabulary than the teacher "
                              "(vocab.json / merges.txt differ)", summary->models[i].model_dir);
@@ -126,23 +215,40 @@ static kd_status check_tokenizers(const report *summary)
     return status;
 }
 
-static kd_status score_model(report_model *model, int is_teacher, const kd_tokenizer *tokenizer,
-                             validation_set *set)
+/* What model i's pass compares with and records: the teacher records its
+ * argmax, as does every model with quantized rows; a quantized row is
+ * compared with its fp32 model as well. Models come in order, so each
+ * record is complete before it is read. */
+static validation_targets targets_of(report *summary, int i)
 {
-    gpt2_model network = {0};
+    report_model *model = &summary->models[i];
+    return (validation_targets){
+        .teacher = i == 0 ? NULL : &summary->models[0].argmax,
+        .fp32 = model->base >= 0 ? &summary->models[model->base].argmax : NULL,
+        .record = i == 0 || model->quantized_rows > 0 ? &model->argmax : NULL,
+    };
+}
+
+static kd_status score_model(report *summary, int i, const kd_tokenizer *tokenizer,
+                             const validation_set *set)
+{
+    report_model *model = &summary->models[i];
+    validation_targets targets = targets_of(summary, i);
+    report_runner runner;
     model->answers = calloc((size_t)set->sample_count + 1, sizeof *model->answers);
     if (!model->answers)
         return kd_fail(KD_ERR_NOMEM, "no memory for answers");
-    fprintf(stderr, "kd report: scoring %s on %zu validation examples\n", model->name,
+    char label[REPORT_NAME_CAPACITY + 16];
+    kd_report_model_label(model, label, sizeof label);
+    fprintf(stderr, "kd report: scoring %s on %zu validation examples\n", label,
             set->validation_examples);
-    kd_status status = kd_model_dir_load(model->model_dir, &network);
-    if (status == KD_OK)
-        status = kd_validation_prepare(&network, set);
-    if (status == KD_OK)
-        status = kd_measure_validation(&network, set, is_teacher, &model->quality);
-    if (status == KD_OK)
-        status = kd_measure_answers(&network, tokenizer, set, &model->quality, model->answers);
-    kd_gpt2_free(&network);
+    kd_status status = kd_validation_open(&runner, model->model_dir, set);
+    if (status == KD_OK) {
+        status = kd_measure_validation(&runner, set, &targets, &model->quality);
+        if (status == KD_OK)
+            status = kd_measure_answers(&runner, tokenizer, set, &model->quality, model->answers);
+        kd_runner_close(&runner);
+    }
     return status == KD_OK ? KD_OK : kd_fail_context(status, "%s", model->name);
 }
 
@@ -158,7 +264,7 @@ static kd_status measure_quality(report *summary, const run_config *config)
         .answer_tokens = summary->options.answer_tokens, .smallest_context = context,
         .prompts = config->prompts, .prompt_count = config->prompt_count,
     };
-    kd_status status = kd_tokenizer_load(summary->models[0].model_dir, &tokenizer);
+    kd_status status = kd_model_tokenizer_load(summary->models[0].model_dir, &tokenizer);
     options.tokenizer = tokenizer;
     if (status == KD_OK && (status = kd_validation_set_build(&options, &set)) == KD_OK) {
         summary->eval_seq_len = seq_len;
@@ -169,7 +275,7 @@ static kd_status measure_quality(report *summary, const run_config *config)
         summary->prompt_count = set.sample_count;
     }
     for (int i = 0; i < summary->model_count && status == KD_OK; i++)
-        status = score_model(&summary->models[i], i == 0, tokenizer, &set);
+        status = score_model(summary, i, tokenizer, &set);
     if (status == KD_OK) {
         summary->validation_tokens = summary->models[0].quality.val_tokens;
         summary->eval_batches_used = summary->models[0].quality.val_batches;
@@ -207,16 +313,17 @@ static kd_status write_outputs(const report *summary)
 
 /* locks[0]: the report directory, for writing; then the teacher's and each
  * student's directory, for reading, so that no model is retrained under the
- * report. `locks` holds 2 + student_count; on failure nothing is held. */
+ * report (a GGUF file is replaced only whole, so it needs none). `locks`
+ * holds 2 + student_count; on failure nothing is held. */
 static kd_status lock_directories(const report_options *o, kd_dir_lock *locks)
 {
     int count = 2 + o->student_count;
     kd_status status = kd_dir_lock_acquire(o->out_dir, KD_LOCK_EXCLUSIVE, &locks[0]);
     for (int i = 1; i < count; i++) {
+        const char *dir = i == 1 ? o->teacher_dir : o->student_dirs[i - 2];
         locks[i].fd = -1;
-        if (status == KD_OK)
-            status = kd_dir_lock_acquire(i == 1 ? o->teacher_dir : o->student_dirs[i - 2],
-                                         KD_LOCK_SHARED, &locks[i]);
+        if (status == KD_OK && !kd_model_path_is_gguf(dir))
+            status = kd_dir_lock_acquire(dir, KD_LOCK_SHARED, &locks[i]);
     }
     for (int i = 0; status != KD_OK && i < count; i++)
         kd_dir_lock_release(&locks[i]);

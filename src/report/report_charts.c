@@ -3,9 +3,10 @@
  *   loss_curves.svg   training and validation cross-entropy of every model,
  *                     in one unit, against training tokens seen;
  *   distillation.svg  the students' distillation term on its own axis;
- *   size_vs_loss.svg, size_vs_speed.svg  each model's size against its
- *                     validation loss or generation speed, named on the plot,
- *                     with the Pareto front (a diamond: a quantized model). */
+ *   size_vs_loss.svg, size_vs_speed.svg, speed_vs_loss.svg  each model's
+ *                     bytes on disk against its validation loss or generation
+ *                     speed, and its speed against its loss, named on the
+ *                     plot, with the Pareto front (a diamond: a quantized row). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +120,9 @@ static char *cross_entropy_chart(const report *summary)
     if (store_open(&store, 2 * summary->model_count, history_values(summary)) != KD_OK)
         return NULL;
     for (int i = 0; i < summary->model_count; i++) {
-        add_curve(&store, &summary->models[i], i, CURVE_VALIDATION, SVG_LINE, " validation");
-        add_curve(&store, &summary->models[i], i, CURVE_TRAINING_CE, SVG_DASHED_LINE, " training");
+        const report_model *model = &summary->models[i];
+        add_curve(&store, model, model->family, CURVE_VALIDATION, SVG_LINE, " validation");
+        add_curve(&store, model, model->family, CURVE_TRAINING_CE, SVG_DASHED_LINE, " training");
     }
     char *svg = render(&store, "Cross-entropy during training", "training tokens seen",
                        "cross-entropy (nats per token)");
@@ -134,37 +136,55 @@ static char *distillation_chart(const report *summary)
     if (store_open(&store, summary->model_count, history_values(summary)) != KD_OK)
         return NULL;
     for (int i = 0; i < summary->model_count; i++)
-        add_curve(&store, &summary->models[i], i, CURVE_DIVERGENCE, SVG_LINE, "");
+        add_curve(&store, &summary->models[i], summary->models[i].family, CURVE_DIVERGENCE,
+                  SVG_LINE, "");
     char *svg = render(&store, "Distillation term during training", "training tokens seen",
                        "divergence from the teacher");
     store_close(&store);
     return svg;
 }
 
-/* One marker per model, named on the plot, and the Pareto front through
- * the models no other beats on both size and the figure. */
-static char *size_chart(const report *summary, int speed, const char *title, const char *y_label)
+typedef enum { FIGURE_FILE_MB, FIGURE_VAL_LOSS, FIGURE_GEN_SPEED } model_figure;
+
+static double figure_of(const report_model *model, model_figure figure)
+{
+    return figure == FIGURE_FILE_MB     ? model->size.file_bytes / 1e6
+           : figure == FIGURE_VAL_LOSS ? model->quality.val_loss
+                                        : model->speed.gen_tokens_per_s;
+}
+
+/* One marker per model (a diamond for a quantized row, in its fp32 model's
+ * colour), named on the plot, and the Pareto front through the models no
+ * other beats on both figures. kd_pareto_front takes smaller x as better,
+ * so a speed on x is negated for it. */
+static char *scatter_chart(const report *summary, model_figure x_figure, model_figure y_figure,
+                           const char *title, const char *x_label, const char *y_label)
 {
     int count = summary->model_count;
     series_store store;
     int *front = calloc((size_t)count + 1, sizeof *front);
-    if (!front || store_open(&store, count + 1, 4 * (size_t)count) != KD_OK) {
+    if (!front || store_open(&store, count + 1, 5 * (size_t)count) != KD_OK) {
         free(front);
         kd_fail(KD_ERR_NOMEM, "no memory for a chart");
         return NULL;
     }
     double *x = store_take(&store, (size_t)count), *y = store_take(&store, (size_t)count);
+    double *front_key = store_take(&store, (size_t)count);
     for (int i = 0; i < count; i++) {
         const report_model *model = &summary->models[i];
-        x[i] = model->size.params;
-        y[i] = speed ? model->speed.gen_tokens_per_s : model->quality.val_loss;
+        char *label = store.labels[store.count];
+        kd_report_model_label(model, label, LABEL_CAPACITY);
+        x[i] = figure_of(model, x_figure);
+        y[i] = figure_of(model, y_figure);
+        front_key[i] = x_figure == FIGURE_GEN_SPEED ? -x[i] : x[i];
         store.series[store.count++] = (svg_series){
-            .label = model->name, .x = &x[i], .y = &y[i], .count = 1, .style = SVG_POINTS,
-            .color = i, .marker = model->quantization ? SVG_MARKER_DIAMOND : SVG_MARKER_CIRCLE,
-            .point_label = model->name,
+            .label = label, .x = &x[i], .y = &y[i], .count = 1, .style = SVG_POINTS,
+            .color = model->family,
+            .marker = model->quantization ? SVG_MARKER_DIAMOND : SVG_MARKER_CIRCLE,
+            .point_label = label,
         };
     }
-    int on_front = kd_pareto_front(x, y, count, speed, front);
+    int on_front = kd_pareto_front(front_key, y, count, y_figure == FIGURE_GEN_SPEED, front);
     double *front_x = store_take(&store, (size_t)count), *front_y = store_take(&store, (size_t)count);
     for (int i = 0; i < on_front; i++) {
         front_x[i] = x[front[i]];
@@ -175,7 +195,7 @@ static char *size_chart(const report *summary, int speed, const char *title, con
             .label = "Pareto front", .x = front_x, .y = front_y, .count = on_front,
             .style = SVG_FRONT,
         };
-    char *svg = render(&store, title, "parameters", y_label);
+    char *svg = render(&store, title, x_label, y_label);
     store_close(&store);
     free(front);
     return svg;
@@ -193,15 +213,26 @@ kd_status kd_report_charts_render(const report *summary, report_chart *charts)
                                "with alpha = 1 logs it without learning from it, for comparison.",
                                distillation_chart(summary)};
     charts[2] = (report_chart){"size_vs_loss.svg",
-                               "Parameters against validation loss: down and to the left is "
-                               "better; the dotted line joins the models no other beats on both.",
-                               size_chart(summary, 0, "Size against validation loss",
-                                          "validation loss")};
+                               "Bytes on disk against validation loss: down and to the left is "
+                               "better; diamonds are quantized GGUF files, in their fp32 model's "
+                               "colour; the dotted line joins the models no other beats on both.",
+                               scatter_chart(summary, FIGURE_FILE_MB, FIGURE_VAL_LOSS,
+                                             "Size against validation loss", "MB on disk",
+                                             "validation loss")};
     charts[3] = (report_chart){"size_vs_speed.svg",
-                               "Parameters against generation speed (batch 1): up and to the "
+                               "Bytes on disk against generation speed (batch 1): up and to the "
                                "left is better; the dotted line is the Pareto front.",
-                               size_chart(summary, 1, "Size against generation speed",
-                                          "generation tokens/s (batch 1)")};
+                               scatter_chart(summary, FIGURE_FILE_MB, FIGURE_GEN_SPEED,
+                                             "Size against generation speed", "MB on disk",
+                                             "generation tokens/s (batch 1)")};
+    charts[4] = (report_chart){"speed_vs_loss.svg",
+                               "Generation speed (batch 1) against validation loss: down and to "
+                               "the right is better, so distilled, quantized and distilled then "
+                               "quantized models compare in one picture; the dotted line is the "
+                               "Pareto front.",
+                               scatter_chart(summary, FIGURE_GEN_SPEED, FIGURE_VAL_LOSS,
+                                             "Speed against validation loss",
+                                             "generation tokens/s (batch 1)", "validation loss")};
     for (int i = 0; i < REPORT_CHART_COUNT; i++)
         if (!charts[i].svg)
             return KD_ERR_NOMEM;

@@ -1,5 +1,6 @@
 /* kd report diff: two report.json files side by side. Models are matched by
- * name and role; for each pair the settings that differ and every result,
+ * name, role and quantization (a quantized row with the same model's row of
+ * that type); for each pair the settings that differ and every result,
  * with B - A, B / A and, for the validation loss, whether the change is
  * larger than the noise of the two evaluations. The rows are gathered once
  * and written as diff.json and, through document.c, as Markdown and HTML. */
@@ -25,7 +26,6 @@ static const setting_field setting_fields[] = {
     {"logits_from_cache", "logits from the cache"}, {"steps", "steps"}, {"seed", "seed"},
     {"learning_rate", "learning rate"}, {"batch_size", "batch size"},
     {"seq_len", "sequence length"}, {"n_layer", "layers"}, {"n_embd", "width"},
-    {"quantization", "quantization"},
 };
 
 typedef struct {
@@ -39,7 +39,9 @@ typedef struct {
 static const result_field result_fields[] = {
     {"val_loss", "validation loss", "%.4f", 0, "val_loss_stderr"},
     {"val_accuracy", "token accuracy", "%.4f", 1, NULL},
+    {"val_loss_vs_fp32", "validation loss vs fp32", "%+.4f", 0, NULL},
     {"top1_agreement", "top-1 agreement", "%.4f", 1, NULL},
+    {"top1_agreement_fp32", "top-1 agreement with fp32", "%.4f", 1, NULL},
     {"rouge_l", "ROUGE-L", "%.4f", 1, NULL},
     {"prefill_tokens_per_s", "prefill tokens/s", "%.0f", 1, NULL},
     {"gen_tokens_per_s", "generation tokens/s", "%.1f", 1, NULL},
@@ -49,7 +51,7 @@ static const result_field result_fields[] = {
 };
 
 typedef struct {
-    const char *model;
+    char model[VALUE_CAPACITY];  /* the name, and the quantization of a quantized row */
     const char *role;
     const char *key;
     const char *label;
@@ -88,15 +90,23 @@ static void value_text(const cJSON *model, const char *key, const char *format, 
         snprintf(out, VALUE_CAPACITY, "-");
 }
 
+/* "tiny-kd", or "tiny-kd q8_0" for a quantized row. */
+static void model_label(const cJSON *model, char *out)
+{
+    const char *quantization = kd_report_file_quantization(model);
+    snprintf(out, VALUE_CAPACITY, quantization ? "%s %s" : "%s",
+             cJSON_GetObjectItemCaseSensitive(model, "name")->valuestring, quantization);
+}
+
 static void fill_row(diff_row *row, const cJSON *a, const cJSON *b, const char *key,
                      const char *label, const char *format)
 {
     *row = (diff_row){
-        .model = cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring,
         .role = cJSON_GetObjectItemCaseSensitive(a, "role")->valuestring,
         .key = key, .label = label, .a_value = number_of(a, key), .b_value = number_of(b, key),
         .noise = NAN,
     };
+    model_label(a, row->model);
     value_text(a, key, format, row->a);
     value_text(b, key, format, row->b);
 }
@@ -136,9 +146,7 @@ static kd_status compare(report_diff *diff)
         return kd_fail(KD_ERR_NOMEM, "no memory to compare %d models", models);
     const cJSON *a;
     cJSON_ArrayForEach(a, diff->a.models) {
-        const cJSON *b = kd_report_file_model(
-            &diff->b, cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring,
-            cJSON_GetObjectItemCaseSensitive(a, "role")->valuestring);
+        const cJSON *b = kd_report_file_model(&diff->b, a);
         if (b) {
             compare_models(diff, a, b);
             diff->matched++;
@@ -146,7 +154,7 @@ static kd_status compare(report_diff *diff)
     }
     if (diff->matched == 0)
         return kd_fail(KD_ERR_INVALID, "%s: no model in common with %s (models are matched by "
-                       "name and role)", diff->b.path, diff->a.path);
+                       "name, role and quantization)", diff->b.path, diff->a.path);
     return KD_OK;
 }
 
@@ -273,17 +281,19 @@ static void unmatched(document *doc, const report_file *file, const report_file 
 {
     const cJSON *model;
     cJSON_ArrayForEach(model, file->models) {
-        const char *name = cJSON_GetObjectItemCaseSensitive(model, "name")->valuestring;
-        const char *role = cJSON_GetObjectItemCaseSensitive(model, "role")->valuestring;
-        if (!kd_report_file_model(other, name, role))
-            kd_document_paragraph(doc, "Only in %s: %s (%s).", which, name, role);
+        char label[VALUE_CAPACITY];
+        model_label(model, label);
+        if (!kd_report_file_model(other, model))
+            kd_document_paragraph(doc, "Only in %s: %s (%s).", which, label,
+                                  cJSON_GetObjectItemCaseSensitive(model, "role")->valuestring);
     }
 }
 
 static void write_document(document *doc, const report_diff *diff, int html)
 {
     kd_document_begin(doc, html, "kd report diff");
-    kd_document_paragraph(doc, "A: %s. B: %s. %d model(s) matched by name and role.",
+    kd_document_paragraph(doc, "A: %s. B: %s. %d model(s) matched by name, role and "
+                               "quantization.",
                           diff->a.path, diff->b.path, diff->matched);
     settings_table(doc, diff);
     results_table(doc, diff);

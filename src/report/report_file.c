@@ -1,7 +1,8 @@
 /* A report.json read back for kd report diff: outside input, so every part
  * the diff relies on is checked here (a JSON object, an integral schema
  * version, a "models" array of objects named by "name" and "role"), and
- * every other value is read later as "a number or nothing". */
+ * every other value is read later as "a number or nothing" ("quantization":
+ * a string or nothing). */
 #include <math.h>
 #include <string.h>
 
@@ -65,13 +66,24 @@ void kd_report_file_free(report_file *file)
     file->models = NULL;
 }
 
-const cJSON *kd_report_file_model(const report_file *file, const char *name, const char *role)
+const char *kd_report_file_quantization(const cJSON *model)
 {
+    const cJSON *quantization = cJSON_GetObjectItemCaseSensitive(model, "quantization");
+    return cJSON_IsString(quantization) ? quantization->valuestring : NULL;
+}
+
+const cJSON *kd_report_file_model(const report_file *file, const cJSON *like)
+{
+    const char *name = cJSON_GetObjectItemCaseSensitive(like, "name")->valuestring;
+    const char *role = cJSON_GetObjectItemCaseSensitive(like, "role")->valuestring;
+    const char *quantization = kd_report_file_quantization(like);
     const cJSON *model;
     cJSON_ArrayForEach(model, file->models) {
         const char *n = cJSON_GetObjectItemCaseSensitive(model, "name")->valuestring;
         const char *r = cJSON_GetObjectItemCaseSensitive(model, "role")->valuestring;
-        if (strcmp(n, name) == 0 && strcmp(r, role) == 0)
+        const char *q = kd_report_file_quantization(model);
+        if (strcmp(n, name) == 0 && strcmp(r, role) == 0 &&
+            (q && quantization ? strcmp(q, quantization) == 0 : q == quantization))
             return model;
     }
     return NULL;

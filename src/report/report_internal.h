@@ -137,15 +137,28 @@ typedef struct {
     double val_accuracy;          /* argmax == the reference token */
     double val_tokens;
     double top1_agreement;        /* argmax == the teacher's argmax */
+    double fp32_agreement;        /* a quantized row: argmax == its fp32 model's; else NaN */
     double rouge_l;                  /* mean F over the ROUGE records */
 } model_quality;
 
+/* A model's argmax at every counted validation position, in batch order. */
+typedef struct {
+    int *ids;
+    size_t count, capacity;
+} argmax_record;
+
 typedef struct {
     char name[REPORT_NAME_CAPACITY];
-    char model_dir[KD_PATH_CAPACITY];
+    char model_dir[KD_PATH_CAPACITY];    /* a model directory or a GGUF file */
     char run_dir[KD_PATH_CAPACITY];  /* "" when the model has no run */
     const char *role;                    /* "teacher", "student" or "baseline" */
     const char *quantization;            /* NULL, or the weights' format ("q8_0", "q4_0") */
+    int base;                            /* a quantized row: the index of its fp32 model; else -1 */
+    int family;                          /* the chart colour: fp32 models in order, rows of one
+                                            model share it */
+    int quantized_rows;                  /* rows made from this model by --quantize */
+    argmax_record argmax;                /* recorded for the teacher and every fp32 model with
+                                            quantized rows */
     gpt2_config config;
     cJSON *run_config;                   /* run_dir/config.json, or NULL */
     metrics_history history;
@@ -155,8 +168,13 @@ typedef struct {
     char **answers;                      /* greedy answers to the report's prompts, NULL-ended */
 } report_model;
 
-/* Finds the model directory and run of `dir` and reads their configs. */
+/* Finds the model directory (or GGUF file) and run of `dir` and reads
+ * their configs. */
 kd_status kd_report_model_locate(const char *dir, int is_teacher, report_model *model);
+/* Exports `base` (a model directory) as a GGUF file of `type` under
+ * out_dir/gguf/ and fills `model` as the row measured from that file. */
+kd_status kd_report_model_quantize(const report_model *base, int base_index, kd_qtype type,
+                                   const char *out_dir, report_model *model);
 void kd_report_model_free(report_model *model);
 void kd_model_size_compute(const gpt2_config *config, const char *model_dir, model_size *size);
 
@@ -183,6 +201,29 @@ typedef struct {
 
 void kd_training_summary_read(const report_model *model, training_summary *summary);
 
+/* ---- running a model ---------------------------------------------------- */
+
+/* A model as the report runs it: read from a directory or a GGUF file, on
+ * the f32 engine or, for a q8_0/q4_0 file, quantized as stored. */
+typedef struct {
+    model_weights weights;
+    gpt2_kv_cache cache;  /* the f32 engine's */
+    gpt2_qstate state;    /* the quantized engine's */
+    int quantized;
+} report_runner;
+
+/* Loads `path`; the f32 engine is prepared for (batch, seq) forward passes,
+ * and either engine for generating sequences of up to max_len tokens
+ * (capped at n_positions). On failure nothing is left to close. */
+kd_status kd_runner_open(report_runner *runner, const char *path, int batch, int seq,
+                         int max_len);
+void kd_runner_close(report_runner *runner);
+const gpt2_config *kd_runner_config(const report_runner *runner);
+/* kd_gpt2_generate_tokens on whichever engine the model runs. */
+kd_status kd_runner_generate(report_runner *runner, const int *prompt, int count,
+                             const gpt2_sampling *sampling, kd_rng *rng, int *out,
+                             gpt2_generate_stats *stats);
+
 /* ---- measurements ------------------------------------------------------- */
 
 /* The resident memory figures of this process, from /proc/self/status. */
@@ -197,10 +238,10 @@ typedef struct {
     int repeats;
 } speed_settings;
 
-/* Loads the model directory and times prefill and greedy generation with a
+/* Loads the model (a directory or GGUF file) and times prefill and greedy generation with a
  * KV cache at batch 1: one warm-up, then the median of `repeats` runs. The
  * memory figures cover the load, the warm-up and the repeats. */
-kd_status kd_measure_speed(const char *model_dir, const speed_settings *settings,
+kd_status kd_measure_speed(const char *path, const speed_settings *settings,
                            model_speed *speed);
 
 /* The validation data every model is scored on. */
@@ -220,9 +261,6 @@ typedef struct {
     int sample_count;
     int max_prompt_tokens;        /* longest of all the prompts above */
     int answer_tokens;
-    /* The teacher's argmax at every counted position, in batch order. */
-    int *teacher_argmax;
-    size_t teacher_argmax_count;
 } validation_set;
 
 typedef struct {
@@ -240,19 +278,24 @@ typedef struct {
 kd_status kd_validation_set_build(const validation_options *options, validation_set *set);
 void kd_validation_set_free(validation_set *set);
 
-/* Prepares a loaded model for everything measured on the set. */
-kd_status kd_validation_prepare(gpt2_model *model, const validation_set *set);
+/* Opens `path` for everything measured on the set. */
+kd_status kd_validation_open(report_runner *runner, const char *path, const validation_set *set);
 
-/* Loss, perplexity and accuracy on the validation set; with `record`, the
- * teacher's argmax is stored in `set`, otherwise agreement with it is
- * measured. */
-kd_status kd_measure_validation(gpt2_model *model, validation_set *set, int record,
-                                model_quality *quality);
+/* What a validation pass compares the model's argmax with, and keeps. */
+typedef struct {
+    const argmax_record *teacher;  /* NULL: this is the teacher (agreement 1) */
+    const argmax_record *fp32;     /* a quantized row's fp32 model, or NULL */
+    argmax_record *record;         /* where this model's argmax goes, or NULL */
+} validation_targets;
+
+/* Loss, perplexity, accuracy and the agreements on the validation set. */
+kd_status kd_measure_validation(report_runner *runner, const validation_set *set,
+                                const validation_targets *targets, model_quality *quality);
 
 /* Greedy answers (temperature 0, stop at <|endoftext|>): the mean ROUGE-L F
  * over the set's records, and the text of each side-by-side prompt
  * (answers has room for set->sample_count strings). */
-kd_status kd_measure_answers(gpt2_model *model, const kd_tokenizer *tokenizer,
+kd_status kd_measure_answers(report_runner *runner, const kd_tokenizer *tokenizer,
                              const validation_set *set, model_quality *quality, char **answers);
 
 /* ---- the whole report --------------------------------------------------- */
@@ -279,10 +322,14 @@ typedef struct {
 void kd_machine_cpu_model(char *out, size_t size);
 
 cJSON *kd_report_to_json(const report *summary);
+/* A quantized row's validation loss minus its fp32 model's; NaN for others. */
+double kd_report_loss_vs_fp32(const report *summary, const report_model *model);
+/* "tiny-kd", or "tiny-kd q8_0" for a quantized row. */
+void kd_report_model_label(const report_model *model, char *out, size_t size);
 
 /* The charts, each rendered once and then written as a file and inlined in
  * report.html. */
-enum { REPORT_CHART_COUNT = 4 };
+enum { REPORT_CHART_COUNT = 5 };
 typedef struct {
     const char *file;           /* "loss_curves.svg", ... */
     const char *caption;        /* one sentence on how to read it */
@@ -314,7 +361,10 @@ typedef struct {
  * the file and what is wrong with it. */
 kd_status kd_report_file_read(const char *path, report_file *file);
 void kd_report_file_free(report_file *file);
-/* The model called `name` with `role`, or NULL. */
-const cJSON *kd_report_file_model(const report_file *file, const char *name, const char *role);
+/* The model of `file` with the name, role and quantization (a string, or
+ * none for fp32) of `like`, a model of another report; or NULL. */
+const cJSON *kd_report_file_model(const report_file *file, const cJSON *like);
+/* A model's "quantization" string, or NULL. */
+const char *kd_report_file_quantization(const cJSON *model);
 
 #endif

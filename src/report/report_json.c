@@ -1,6 +1,7 @@
 /* report.json: the machine, the settings every number was measured under,
  * and one object per model with its size, speed, memory, quality, training
- * figures and ratios to the teacher. Unknown or unmeasured values are null. */
+ * figures and ratios to the teacher; a quantized row also its change against
+ * the fp32 model it was made from. Unknown or unmeasured values are null. */
 #include <math.h>
 #include <string.h>
 
@@ -91,6 +92,8 @@ static cJSON *model_json(const report *summary, const report_model *model)
     cJSON_AddStringToObject(object, "role", model->role);
     add_string(object, "quantization", model->quantization);
     cJSON_AddStringToObject(object, "path", model->model_dir);
+    add_string(object, "quantized_from",
+               model->base >= 0 ? summary->models[model->base].model_dir : NULL);
     cJSON_AddNumberToObject(object, "n_layer", model->config.n_layer);
     cJSON_AddNumberToObject(object, "n_head", model->config.n_head);
     cJSON_AddNumberToObject(object, "n_embd", model->config.n_embd);
@@ -107,6 +110,8 @@ static cJSON *model_json(const report *summary, const report_model *model)
     add_number(object, "val_ppl", model->quality.val_ppl);
     add_number(object, "val_accuracy", model->quality.val_accuracy);
     add_number(object, "top1_agreement", model->quality.top1_agreement);
+    add_number(object, "top1_agreement_fp32", model->quality.fp32_agreement);
+    add_number(object, "val_loss_vs_fp32", kd_report_loss_vs_fp32(summary, model));
     add_number(object, "rouge_l", model->quality.rouge_l);
     add_number(object, "prefill_tokens_per_s", speed->prefill_tokens_per_s);
     add_number(object, "gen_tokens_per_s", speed->gen_tokens_per_s);
@@ -132,6 +137,7 @@ cJSON *kd_report_to_json(const report *summary)
     cJSON_AddStringToObject(machine, "cpu", summary->cpu_model);
     cJSON_AddNumberToObject(machine, "threads", summary->threads);
     cJSON_AddStringToObject(machine, "blas_core", summary->blas_core);
+    cJSON_AddStringToObject(machine, "quant_kernel", kd_qkernel_name(kd_qkernel_current()));
     cJSON_AddItemToObject(root, "settings", settings_json(summary));
     cJSON *prompts = cJSON_AddArrayToObject(root, "prompts");
     for (int i = 0; i < summary->prompt_count; i++)

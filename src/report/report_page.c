@@ -23,9 +23,10 @@ static void name_cell(document *doc, const report_model *model)
 static void size_table(document *doc, const report *summary)
 {
     static const char *const columns[] = {"model", "role", "layers x width (heads)", "params",
-                                          "non-embedding", "fp32 MB", "fp16 MB", "vs teacher"};
+                                          "non-embedding", "fp32 MB", "fp16 MB", "on disk MB",
+                                          "vs teacher"};
     kd_document_heading(doc, 2, "Size");
-    kd_document_table_begin(doc, columns, 8);
+    kd_document_table_begin(doc, columns, (int)KD_COUNTOF(columns));
     const model_size *teacher = &summary->models[0].size;
     for (int i = 0; i < summary->model_count; i++) {
         const report_model *model = &summary->models[i];
@@ -40,10 +41,14 @@ static void size_table(document *doc, const report *summary)
         kd_document_number_cell(doc, "%.2fM", model->size.non_embedding_params / 1e6);
         kd_document_number_cell(doc, "%.1f", model->size.bytes_fp32 / 1e6);
         kd_document_number_cell(doc, "%.1f", model->size.bytes_fp16 / 1e6);
+        kd_document_number_cell(doc, "%.1f", model->size.file_bytes / 1e6);
         ratio_cell(doc, model->size.params, teacher->params);
         kd_document_row_end(doc);
     }
     kd_document_table_end(doc);
+    kd_document_paragraph(doc, "On disk: the model directory's model.safetensors, or the GGUF "
+                               "file a quantized row was measured from (q8_0 and q4_0 matrices; "
+                               "norms, biases and position embeddings f32).");
 }
 
 static void speed_table(document *doc, const report *summary)
@@ -97,19 +102,22 @@ static void memory_table(document *doc, const report *summary)
 
 static void quality_table(document *doc, const report *summary)
 {
-    static const char *const columns[] = {"model", "val loss", "+/- (1 s.e.)", "perplexity",
-                                          "token accuracy", "top-1 agreement", "ROUGE-L"};
+    static const char *const columns[] = {"model", "val loss", "+/- (1 s.e.)", "vs fp32",
+                                          "perplexity", "token accuracy", "top-1 agreement",
+                                          "agreement with fp32", "ROUGE-L"};
     kd_document_heading(doc, 2, "Quality");
-    kd_document_table_begin(doc, columns, 7);
+    kd_document_table_begin(doc, columns, (int)KD_COUNTOF(columns));
     for (int i = 0; i < summary->model_count; i++) {
         const model_quality *quality = &summary->models[i].quality;
         kd_document_row_begin(doc);
         name_cell(doc, &summary->models[i]);
         kd_document_number_cell(doc, "%.4f", quality->val_loss);
         kd_document_number_cell(doc, "%.4f", quality->val_loss_stderr);
+        kd_document_number_cell(doc, "%+.4f", kd_report_loss_vs_fp32(summary, &summary->models[i]));
         kd_document_number_cell(doc, "%.2f", quality->val_ppl);
         kd_document_number_cell(doc, "%.4f", quality->val_accuracy);
         kd_document_number_cell(doc, "%.4f", quality->top1_agreement);
+        kd_document_number_cell(doc, "%.4f", quality->fp32_agreement);
         kd_document_number_cell(doc, "%.4f", quality->rouge_l);
         kd_document_row_end(doc);
     }
@@ -119,7 +127,9 @@ static void quality_table(document *doc, const report *summary)
                                "validation loss, from the spread of the losses of its %d batches "
                                "(none for a single batch). Top-1 "
                                "agreement: positions where the model's argmax equals the "
-                               "teacher's. ROUGE-L: mean F-measure of greedy answers (at most %d "
+                               "teacher's. A quantized row's \"vs fp32\" is its loss minus "
+                               "that of the same model in fp32, and its agreement with fp32 "
+                               "compares its argmax with that model's. ROUGE-L: mean F-measure of greedy answers (at most %d "
                                "tokens) to the first %d validation records against their "
                                "reference responses.",
                           summary->split_config, summary->validation_examples,
@@ -150,6 +160,8 @@ static void training_table(document *doc, const report *summary)
     kd_document_table_begin(doc, columns, (int)KD_COUNTOF(columns));
     for (int i = 0; i < summary->model_count; i++) {
         training_summary training;
+        if (summary->models[i].base >= 0)
+            continue; /* trained as its fp32 model's row says */
         kd_training_summary_read(&summary->models[i], &training);
         kd_document_row_begin(doc);
         name_cell(doc, &summary->models[i]);
@@ -185,9 +197,11 @@ static void generations(document *doc, const report *summary)
     for (int p = 0; p < summary->prompt_count; p++) {
         kd_document_heading(doc, 3, summary->prompts[p]);
         kd_document_answers_begin(doc);
-        for (int i = 0; i < summary->model_count; i++)
-            kd_document_answer(doc, summary->models[i].name, summary->models[i].role,
-                               summary->models[i].answers[p]);
+        for (int i = 0; i < summary->model_count; i++) {
+            char label[REPORT_NAME_CAPACITY + 32];
+            kd_report_model_label(&summary->models[i], label, sizeof label);
+            kd_document_answer(doc, label, summary->models[i].role, summary->models[i].answers[p]);
+        }
         kd_document_answers_end(doc);
     }
 }
@@ -200,8 +214,14 @@ kd_status kd_report_page_write(const report *summary, const report_chart *charts
     kd_document_paragraph(&doc, "Teacher %s (%s) and %d student(s), measured on %s with %d "
                                 "threads (OpenBLAS %s).",
                           summary->models[0].name, summary->models[0].model_dir,
-                          summary->model_count - 1, summary->cpu_model, summary->threads,
+                          summary->options.student_count, summary->cpu_model, summary->threads,
                           summary->blas_core);
+    if (summary->options.quantize_count > 0)
+        kd_document_paragraph(&doc, "Each model given as a directory is also exported as a GGUF "
+                                    "file of each quantized type and measured from that file, "
+                                    "its matrices kept quantized in memory (the %s kernels): "
+                                    "the rows marked with the type.",
+                              kd_qkernel_name(kd_qkernel_current()));
     size_table(&doc, summary);
     speed_table(&doc, summary);
     memory_table(&doc, summary);

@@ -128,6 +128,5 @@ void kd_validation_set_free(validation_set *set)
     free(set->rouge_prompts);
     free(set->rouge_references);
     free(set->sample_prompts);
-    free(set->teacher_argmax);
     memset(set, 0, sizeof *set);
 }

@@ -64,6 +64,22 @@ static kd_status load_gguf(const char *path, model_weights *weights, kd_tokenize
     return status;
 }
 
+kd_status kd_model_tokenizer_load(const char *path, kd_tokenizer **tokenizer)
+{
+    if (!kd_model_path_is_gguf(path))
+        return kd_tokenizer_load(path, tokenizer);
+    gguf_file file;
+    gpt2_config checked; /* the tokenizer keys are read only from a checked file */
+    kd_status status = kd_gguf_open(&file, path);
+    if (status != KD_OK)
+        return status;
+    status = kd_gguf_gpt2_config(&file, &checked);
+    if (status == KD_OK)
+        status = load_gguf_tokenizer(&file, tokenizer);
+    kd_gguf_close(&file);
+    return status;
+}
+
 static kd_status load_dir(const char *dir, gpt2_model *model, kd_tokenizer **tokenizer)
 {
     kd_dir_lock lock;

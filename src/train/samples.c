@@ -12,9 +12,9 @@
 enum { SAMPLE_NEW_TOKENS = 64 };
 #define SAMPLES_MAX_BYTES ((size_t)64 << 20)
 
-kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
-                           const kd_token_buffer *prompt, int max_new_tokens, int *generated,
-                           char **text)
+kd_status kd_greedy_answer_of(kd_generate_fn generate, void *engine,
+                              const kd_tokenizer *tokenizer, const kd_token_buffer *prompt,
+                              int max_new_tokens, int *generated, char **text)
 {
     gpt2_sampling sampling;
     kd_gpt2_sampling_default(&sampling);
@@ -25,11 +25,34 @@ kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tok
     kd_rng_seed(&rng, 1);
     gpt2_generate_stats stats;
     size_t length = 0;
-    kd_status status = kd_gpt2_generate_tokens(model, cache, prompt->ids, (int)prompt->count,
-                                               &sampling, &rng, generated, NULL, NULL, &stats);
+    kd_status status = generate(engine, prompt->ids, (int)prompt->count, &sampling, &rng,
+                                generated, &stats);
     if (status == KD_OK)
         status = kd_tokenizer_decode(tokenizer, generated, (size_t)stats.new_tokens, text, &length);
     return status;
+}
+
+typedef struct {
+    gpt2_model *model;
+    gpt2_kv_cache *cache;
+} f32_engine;
+
+static kd_status generate_f32(void *engine, const int *prompt, int count,
+                              const gpt2_sampling *sampling, kd_rng *rng, int *out,
+                              gpt2_generate_stats *stats)
+{
+    f32_engine *e = engine;
+    return kd_gpt2_generate_tokens(e->model, e->cache, prompt, count, sampling, rng, out, NULL,
+                                   NULL, stats);
+}
+
+kd_status kd_greedy_answer(gpt2_model *model, gpt2_kv_cache *cache, const kd_tokenizer *tokenizer,
+                           const kd_token_buffer *prompt, int max_new_tokens, int *generated,
+                           char **text)
+{
+    f32_engine engine = {model, cache};
+    return kd_greedy_answer_of(generate_f32, &engine, tokenizer, prompt, max_new_tokens,
+                               generated, text);
 }
 
 /* Greedy continuation of one instruction, decoded to text. */
