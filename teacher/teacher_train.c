@@ -100,6 +100,10 @@ kd_status kd_teacher_train(const teacher_train_options *options)
         status = resolve_model_config(options, &config);
     if (status == KD_OK && config.has_lora)
         status = kd_gpt2_lora_config_validate(&config.lora, &config.model);
+    if (status == KD_OK && config.has_lora && config.lora.qlora &&
+        config.train.precision == KD_PRECISION_BF16)
+        status = kd_fail(KD_ERR_INVALID, "precision bf16: QLoRA's products run in fp32; use "
+                         "--precision fp32 or auto");
     if (status == KD_OK)
         status = check_memory(&config);
     if (status == KD_OK)

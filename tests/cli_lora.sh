@@ -8,37 +8,18 @@
 set -u
 . "$(dirname "$0")/support/cli_common.sh" "$@"
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
-cli_need_assets gpt2/vocab.json
-for i in $(seq 1 24); do
-    printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
-done >"$work/data.jsonl"
-cat >"$work/run.json" <<JSON
-{"train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
-           "warmup_steps": 1, "learning_rate": 0.05, "seed": 4},
- "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}}
-JSON
-echo '{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}}' \
-    >"$work/tiny.json"
-"$make_model" "$work/tiny.json" "$work/init" "$assets/gpt2" 3 || { echo "FAIL: make_model_dir"; exit 1; }
+cli_adapter_fixture
 lora=(--lora-rank 4 --lora-alpha 8 --lora-dropout 0.1 --lora-targets attn.c_attn,mlp.c_proj
       --lora-bias all)
 
-# One line naming the field, exit 1.
-refused() { # PATTERN ARGS...
-    local pattern=$1
-    shift
-    expect 1 "$@"
-    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "kd $*: not one line: $(cat "$work/err")"
-    grep -q -- "$pattern" "$work/err" || fail "kd $*: '$pattern' not named: $(cat "$work/err")"
-}
 train=(teacher train --config "$work/run.json" --init "$work/init")
-refused "lora-rank must be positive" "${train[@]}" --out "$work/bad" --lora-rank 0
-refused "lora rank 64 is larger than attn.c_attn's dimensions 32 x 96" \
+expect_refusal "lora-rank must be positive" "${train[@]}" --out "$work/bad" --lora-rank 0
+expect_refusal "lora rank 64 is larger than attn.c_attn's dimensions 32 x 96" \
     "${train[@]}" --out "$work/bad" --lora-rank 64
-refused "valid: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj" \
+expect_refusal "valid: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj" \
     "${train[@]}" --out "$work/bad" --lora-rank 4 --lora-targets attn.q_proj
-refused "lora bias" "${train[@]}" --out "$work/bad" --lora-rank 4 --lora-bias lora_only
-refused "need --lora-rank" "${train[@]}" --out "$work/bad" --lora-alpha 16
+expect_refusal "lora bias" "${train[@]}" --out "$work/bad" --lora-rank 4 --lora-bias lora_only
+expect_refusal "need --lora-rank" "${train[@]}" --out "$work/bad" --lora-alpha 16
 
 # The run: adapter/ in PEFT's layout beside the merged model/.
 out="$work/lora"
@@ -115,20 +96,20 @@ expect 0 estimate --config "$work/estimate.json" --no-timing --json
 echo '{"model": {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}}' \
     >"$work/shallow.json"
 "$make_model" "$work/shallow.json" "$work/shallow" "$assets/gpt2" 3 || fail "make_model_dir"
-refused "unexpected tensor base_model.model.transformer.h.1.attn.c_attn.lora_A.weight" \
+expect_refusal "unexpected tensor base_model.model.transformer.h.1.attn.c_attn.lora_A.weight" \
     merge --base "$work/shallow" --adapter "$out/adapter" --out "$work/nowhere"
 mkdir -p "$work/dora"
 cp "$out/adapter/adapter_model.safetensors" "$work/dora/"
 json "$out/adapter/adapter_config.json" 'json.dumps(dict(d, use_dora=True))' \
     >"$work/dora/adapter_config.json"
-refused "use_dora: DoRA is not supported" merge --base "$work/init" --adapter "$work/dora" \
+expect_refusal "use_dora: DoRA is not supported" merge --base "$work/init" --adapter "$work/dora" \
     --out "$work/nowhere"
 json "$out/adapter/adapter_config.json" 'json.dumps(dict(d, modules_to_save=["lm_head"]))' \
     >"$work/dora/adapter_config.json"
-refused "modules_to_save" eval --model "$work/init" --adapter "$work/dora" --data "$work/data.jsonl"
+expect_refusal "modules_to_save" eval --model "$work/init" --adapter "$work/dora" --data "$work/data.jsonl"
 json "$out/adapter/adapter_config.json" 'json.dumps(dict(d, peft_type="IA3"))' \
     >"$work/dora/adapter_config.json"
-refused "peft_type" generate --model "$work/init" --adapter "$work/dora" --prompt hi
+expect_refusal "peft_type" generate --model "$work/init" --adapter "$work/dora" --prompt hi
 expect 2 merge --base "$work/init"
 
 cli_finish

@@ -11,15 +11,6 @@ set -u
 . "$(dirname "$0")/support/report_fixture.sh"
 cli_need_assets gpt2/vocab.json
 
-# expect_refusal PATTERN ARGS...: exit 1 with one line on stderr matching PATTERN.
-expect_refusal() {
-    local pattern=$1
-    shift
-    expect 1 "$@"
-    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "kd $*: expected one line on stderr: $(cat "$work/err")"
-    grep -q -- "$pattern" "$work/err" || fail "kd $*: message lacks '$pattern': $(cat "$work/err")"
-}
-
 report_fixture_teacher
 report_fixture_student "$work/runs/students/tiny-kd" 5 0 "$(report_fixture_distill 0.5 32 0)"
 report_fixture_student "$work/runs/students/hard" 6 0.1

@@ -8,9 +8,7 @@ set -u
 . "$(dirname "$0")/support/cli_common.sh" "$@"
 make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
 cli_need_assets gpt2/vocab.json
-for i in $(seq 1 24); do
-    printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
-done >"$work/data.jsonl"
+cli_owl_records
 cat >"$work/run.json" <<JSON
 {"train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
            "warmup_steps": 1, "learning_rate": 0.003},

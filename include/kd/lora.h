@@ -33,6 +33,7 @@ typedef struct {
     unsigned targets;    /* bit t set: target t carries an adapter */
     int rslora;          /* scale alpha / sqrt(rank) instead of alpha / rank */
     int train_biases;    /* PEFT bias "all": every bias (Conv1D and LayerNorm) trains */
+    int qlora;           /* QLoRA: the frozen Conv1D matrices held in NF4 (kd/quant.h) */
 } gpt2_lora_config;
 
 /* rank 8, alpha 8, dropout 0, attn.c_attn only (PEFT's GPT-2 default). */
@@ -82,8 +83,19 @@ size_t kd_gpt2_lora_prepare_bytes(const gpt2_config *config, const gpt2_lora_con
                                   int batch, int seq);
 
 /* Adds adapters to a created, not yet prepared model: A from `seed`, B zero,
- * the base frozen. The model owns them (kd_gpt2_free releases them). */
+ * the base frozen. The model owns them (kd_gpt2_free releases them). With
+ * config->qlora the four Conv1D matrices of every layer are quantized to NF4
+ * and their fp32 copies released; the passes dequantize one matrix at a time
+ * into a scratch matrix, and products run in fp32 (bf16 is refused). */
 kd_status kd_gpt2_lora_attach(gpt2_model *model, const gpt2_lora_config *config, uint64_t seed);
+
+/* Bytes of the base weights as a run with `lora` holds them: every
+ * parameter in fp32, or with qlora the matrices in NF4 plus the one
+ * dequantized scratch matrix. lora may be NULL (full fine-tuning). */
+size_t kd_gpt2_lora_base_bytes(const gpt2_config *config, const gpt2_lora_config *lora);
+/* A new plain fp32 model with `model`'s base weights (NF4 matrices
+ * dequantized), without adapters: what merging and saving start from. */
+kd_status kd_gpt2_base_copy(const gpt2_model *model, gpt2_model *copy);
 
 /* Adapter tensors in PEFT's naming without the "base_model.model.transformer."
  * prefix: "h.3.attn.c_attn.lora_A.weight" (r, in), "...lora_B.weight" (out, r);

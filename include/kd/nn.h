@@ -148,8 +148,9 @@ typedef struct {
     uint16_t *scratch;       /* bf16: one product's activation operands */
     int params_bf16_current; /* params_bf16 matches the fp32 weights */
 } gpt2_products;
-/* LoRA adapters (kd/lora.h). */
+/* LoRA adapters (kd/lora.h), and QLoRA's NF4 base matrices. */
 typedef struct gpt2_lora gpt2_lora;
+typedef struct gpt2_nf4_base gpt2_nf4_base;
 
 typedef struct {
     gpt2_config config;
@@ -160,6 +161,9 @@ typedef struct {
      * adapters froze the base). */
     unsigned char trainable[GPT2_NUM_PARAM_TENSORS];
     gpt2_lora *lora;      /* NULL: no adapters */
+    /* QLoRA: the four Conv1D matrices in NF4, their views in params NULL
+     * and params_memory (num_params floats) holding the other tensors. */
+    gpt2_nf4_base *nf4;
     /* Training state, allocated by kd_gpt2_prepare: the gradients of the
      * trainable tensors (the views of frozen ones are NULL), then those of
      * the adapters; AdamW's moments in the same order. */

@@ -144,4 +144,37 @@ void kd_qscratch_free(kd_qscratch *scratch);
 void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                         const float *bias, int N, kd_qscratch *scratch);
 
+/* ---- NF4 (QLoRA, arXiv 2305.14314) ---------------------------------------
+ *
+ * 4-bit NormalFloat: each block of 64 values is divided by its absmax and
+ * each quotient rounded to the nearest of 16 levels, the quantiles of a
+ * normal distribution scaled to [-1, 1] with an exact zero (the codebook of
+ * the paper and of bitsandbytes). The absmax scales are double-quantized as
+ * in the paper: their mean is subtracted, and what remains is stored as int8
+ * in blocks of 256 scales, each with an fp32 scale-of-scales. A weight costs
+ * 4 + 8/64 bits + 32/(64*256) bits: 0.516 bytes against fp32's 4. */
+enum { KD_NF4_BLOCK = 64, KD_NF4_SCALE_BLOCK = 256 };
+
+/* Level k of the 16 codes, ascending: -1, ..., 0 (code 7), ..., 1 (code 15). */
+extern const float kd_nf4_codebook[16];
+
+typedef struct {
+    size_t count;          /* values; the last block may be shorter than 64 */
+    uint8_t *codes;        /* (count + 1) / 2 bytes: value 2i in the high nibble */
+    int8_t *scales;        /* per block: round(127 (absmax - offset) / scale_of_its_group) */
+    float *scale_scales;   /* per 256 blocks: max |absmax - offset| over them */
+    float offset;          /* mean absmax of the blocks */
+    void *memory;          /* codes, scales and scale_scales in one allocation */
+} kd_nf4_tensor;
+
+/* Quantizes count floats into a new tensor; kd_nf4_free releases it. */
+kd_status kd_nf4_quantize(kd_nf4_tensor *tensor, const float *x, size_t count);
+/* out (count) = the values the tensor stands for (OpenMP over blocks). */
+void kd_nf4_dequantize(const kd_nf4_tensor *tensor, float *out);
+/* The scale block b is dequantized with: offset + scale_of_scales * q / 127. */
+float kd_nf4_block_scale(const kd_nf4_tensor *tensor, size_t block);
+void kd_nf4_free(kd_nf4_tensor *tensor);
+/* Bytes a tensor of count values holds. */
+size_t kd_nf4_bytes(size_t count);
+
 #endif

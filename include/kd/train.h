@@ -370,7 +370,7 @@ typedef struct {
 kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, const char *who);
 
 /* The "lora" section: rank, alpha, dropout, targets (module names), rslora,
- * bias ("none" | "all"); unknown keys are errors naming them. */
+ * bias ("none" | "all"), qlora; unknown keys are errors naming them. */
 kd_status kd_lora_settings_from_json(const cJSON *object, gpt2_lora_config *lora);
 cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora);
 
@@ -383,6 +383,7 @@ typedef struct {
     const char *targets;     /* "attn.c_attn,mlp.c_fc" */
     int rslora;
     const char *bias;        /* "none" | "all" */
+    int qlora;               /* --qlora: the base matrices in NF4 */
 } lora_overrides;
 
 kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *overrides);

@@ -27,6 +27,7 @@ typedef struct {
     kd_qtype weights; /* generate: f32, or the matrices quantized to q8_0 or q4_0 */
     int lora_rank;    /* train: through LoRA adapters of this rank (0: every weight) */
     const char *lora_targets;
+    int qlora;        /* train: with LoRA, the base matrices in NF4 */
     gpt2_lora_config lora;
     const char *data_path;  /* train, fwd: batches of this file's examples */
     int no_group_by_length; /* with data_path: batches in plain shuffled order */

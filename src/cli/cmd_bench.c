@@ -198,6 +198,12 @@ static void print_json(const bench_options *options, const gpt2_config *config,
     cJSON_AddNumberToObject(json, "vocab_size", config->vocab_size);
     cJSON_AddNumberToObject(json, "params", (double)kd_gpt2_num_params(config));
     cJSON_AddNumberToObject(json, "lora_rank", options->lora_rank);
+    cJSON_AddBoolToObject(json, "qlora", options->qlora);
+    cJSON_AddNumberToObject(json, "base_mb",
+                            kd_gpt2_lora_base_bytes(config, options->lora_rank > 0 ? &options->lora
+                                                                                   : NULL) /
+                                1e6);
+    cJSON_AddNumberToObject(json, "optimizer_mb", 8.0 * trainable_params(options, config) / 1e6);
     cJSON_AddNumberToObject(json, "trainable_params", trainable_params(options, config));
     cJSON_AddNumberToObject(json, "batch", options->batch);
     cJSON_AddNumberToObject(json, "seq", options->seq);
@@ -233,8 +239,11 @@ static void print_table(const bench_options *options, const gpt2_config *config,
            config->n_layer, config->n_embd, config->n_head, config->vocab_size,
            (double)kd_gpt2_num_params(config) / 1e6);
     if (options->lora_rank > 0)
-        printf("LoRA        rank %d: %.3fM trainable parameters, the base frozen\n",
-               options->lora_rank, trainable_params(options, config) / 1e6);
+        printf("%-12srank %d: %.3fM trainable parameters, the base frozen (%.1f MB%s)\n",
+               options->qlora ? "QLoRA" : "LoRA", options->lora_rank,
+               trainable_params(options, config) / 1e6,
+               kd_gpt2_lora_base_bytes(config, &options->lora) / 1e6,
+               options->qlora ? ", its matrices in NF4" : "");
     printf("batch       %d x %d tokens\n", options->batch, options->seq);
     printf("threads     %d (OpenBLAS %s kernels)\n", kd_threads(), kd_blas_core_name());
     printf("precision   %s\n", kd_precision_name(options->precision));
@@ -345,8 +354,11 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
         return cli_usage_error(spec, "--batch and --seq must be at most 1048576");
     if (options->lora_rank < 0 || (options->lora_rank > 0 && options->mode != BENCH_TRAIN))
         return cli_usage_error(spec, "--lora-rank must be positive, with --mode train");
+    if (options->qlora && options->lora_rank == 0)
+        return cli_usage_error(spec, "--qlora needs --lora-rank");
     kd_gpt2_lora_config_default(&options->lora);
     options->lora.rank = options->lora_rank;
+    options->lora.qlora = options->qlora;
     options->lora.alpha = 2.0f * (float)options->lora_rank;
     if (options->lora_targets &&
         kd_peft_targets_parse_list(options->lora_targets, &options->lora.targets) != KD_OK)
@@ -354,7 +366,8 @@ static int check_options(const cli_command_spec *spec, bench_options *options)
     if (options->steps < 1 || options->steps > BENCH_MAX_STEPS || options->warmup < 0 ||
         options->warmup > BENCH_MAX_STEPS)
         return cli_usage_error(spec, "--steps must be in 1..10000 and --warmup in 0..10000");
-    options->precision = KD_PRECISION_AUTO;
+    /* QLoRA's products run in fp32 alone, so auto means fp32 there. */
+    options->precision = options->qlora ? KD_PRECISION_FP32 : KD_PRECISION_AUTO;
     int status = cli_precision_check(spec, options->precision_name, &options->precision);
     if (status == CLI_EXIT_OK)
         kd_precision_resolve(options->precision, &options->precision);
@@ -387,6 +400,8 @@ int cmd_bench(int argc, char **argv)
          "train: through LoRA adapters of this rank, the base frozen"},
         {"--lora-targets", OPT_STRING, &options.lora_targets,
          "train: adapted modules, comma-separated (default attn.c_attn)"},
+        {"--qlora", OPT_FLAG, &options.qlora,
+         "train: with --lora-rank, the frozen base matrices held in NF4 (QLoRA)"},
         {"--data", OPT_STRING, &options.data_path,
          "train, fwd: batches of this instruction file's examples (--seq caps their length)"},
         {"--no-group-by-length", OPT_FLAG, &options.no_group_by_length,
@@ -404,7 +419,7 @@ int cmd_bench(int argc, char **argv)
                  "         [--batch B] [--seq T]\n"
                  "         [--steps N] [--warmup N] [--threads N] [--teacher-config FILE] [--json]\n"
                  "         [--topk K] [--samples N] [--new-tokens N] [--quantize q8_0|q4_0]\n"
-                 "         [--precision P] [--lora-rank R] [--lora-targets LIST]\n"
+                 "         [--precision P] [--lora-rank R] [--lora-targets LIST] [--qlora]\n"
                  "         [--data FILE [--no-group-by-length]]",
         .options = option_list,
         .option_count = (int)(sizeof option_list / sizeof *option_list),

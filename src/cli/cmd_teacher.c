@@ -24,6 +24,8 @@ int cmd_teacher_train(int argc, char **argv)
          "modules: attn.c_attn (default), attn.c_proj, mlp.c_fc, mlp.c_proj, comma-separated"},
         {"--lora-rslora", OPT_FLAG, &lora.rslora, "scale alpha/sqrt(r) (rank-stabilised LoRA)"},
         {"--lora-bias", OPT_STRING, &lora.bias, "none (default) or all: also train every bias"},
+        {"--qlora", OPT_FLAG, &lora.qlora,
+         "QLoRA: hold the frozen base matrices in NF4, dequantized a layer at a time"},
     };
     cli_option options[KD_COUNTOF(own) + CLI_TRAINING_OPTION_COUNT];
     cli_training_options(&flags, own, (int)KD_COUNTOF(own), options);
@@ -37,7 +39,8 @@ int cmd_teacher_train(int argc, char **argv)
         .usage = "kd teacher train --config FILE [--init HF_MODEL_DIR] [--data FILE]... [--out DIR]\n"
                  "                 [--epochs N] [--max-steps N] [--stop-after K] [--seed N]\n"
                  "                 [--lora-rank R [--lora-alpha A] [--lora-dropout P]\n"
-                 "                  [--lora-targets LIST] [--lora-rslora] [--lora-bias none|all]]\n"
+                 "                  [--lora-targets LIST] [--lora-rslora] [--lora-bias none|all]\n"
+                 "                  [--qlora]]\n"
                  "                 [--log-every N] [--precision P] [--resume | --force]",
         .options = options,
         .option_count = (int)KD_COUNTOF(options),

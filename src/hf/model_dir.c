@@ -7,6 +7,7 @@
  * save_pretrained writes the prefix and no buffers; older conversions also
  * carry h.N.attn.masked_bias and sometimes lm_head.weight, a copy of wte. */
 #include "kd/hf.h"
+#include "kd/lora.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -169,6 +170,11 @@ static kd_status read_parameters(const safetensors_file *file, gpt2_model *model
         kd_gpt2_tensor_at(&model->config, &model->params, i, &tensor);
         status = check_shape(file->path, matched[i], &tensor);
         uint64_t elements = kd_safetensors_tensor_elements(matched[i]);
+        /* QLoRA's NF4 matrices come from the base the run quantized, never
+         * from a file's dequantized copy: quantizing that again would not
+         * give the same blocks, and a resumed run must be bit-exact. */
+        if (!tensor.data)
+            continue;
         if (status == KD_OK)
             status = kd_safetensors_read_f32(file, matched[i], 0, elements, tensor.data);
         if (status == KD_OK)
@@ -190,8 +196,22 @@ kd_status kd_model_weights_read(const char *path, gpt2_model *model)
     return status;
 }
 
+/* A QLoRA model's base is written dequantized, from a plain copy. */
+static kd_status write_base_copy(const char *path, const gpt2_model *model,
+                                 safetensors_dtype dtype)
+{
+    gpt2_model copy;
+    kd_status status = kd_gpt2_base_copy(model, &copy);
+    if (status == KD_OK)
+        status = kd_model_weights_write(path, &copy, dtype);
+    kd_gpt2_free(&copy);
+    return status;
+}
+
 kd_status kd_model_weights_write(const char *path, const gpt2_model *model, safetensors_dtype dtype)
 {
+    if (model->nf4)
+        return write_base_copy(path, model, dtype);
     int count = kd_gpt2_tensor_count(&model->config);
     safetensors_source *sources = kd_alloc((size_t)count, sizeof *sources, path);
     char (*names)[NAME_CAPACITY] = kd_alloc((size_t)count, sizeof *names, path);

@@ -192,15 +192,13 @@ kd_status kd_model_dir_save_merged(const char *dir, const gpt2_model *model,
 {
     if (!model->lora)
         return kd_model_dir_save(dir, model, tokenizer_dir);
-    gpt2_model merged = {.config = model->config, .num_params = model->num_params};
-    merged.params_memory = kd_alloc(model->num_params, sizeof(float), "merged model");
-    if (!merged.params_memory)
-        return KD_ERR_NOMEM;
-    memcpy(merged.params_memory, model->params_memory, model->num_params * sizeof(float));
-    kd_gpt2_params_point(&merged.params, merged.params_memory, &merged.config);
-    kd_gpt2_lora_merge_into(model->lora, &model->config, &merged.params);
-    kd_status status = kd_model_dir_save(dir, &merged, tokenizer_dir);
-    free(merged.params_memory);
+    gpt2_model merged;
+    kd_status status = kd_gpt2_base_copy(model, &merged);
+    if (status == KD_OK) {
+        kd_gpt2_lora_merge_into(model->lora, &model->config, &merged.params);
+        status = kd_model_dir_save(dir, &merged, tokenizer_dir);
+    }
+    kd_gpt2_free(&merged);
     return status;
 }
 

@@ -190,6 +190,9 @@ kd_status kd_gpt2_set_precision(gpt2_model *model, kd_precision precision)
         return kd_fail(KD_ERR_INVALID, "set the precision of a prepared model");
     if (precision == KD_PRECISION_AUTO)
         return kd_fail(KD_ERR_INVALID, "resolve precision auto before setting it");
+    if (precision == KD_PRECISION_BF16 && model->nf4)
+        return kd_fail(KD_ERR_UNSUPPORTED, "precision bf16: QLoRA's products run in fp32; "
+                       "use --precision fp32");
     if (precision == KD_PRECISION_BF16 && kd_bf16_support() == BF16_NONE)
         return kd_fail(KD_ERR_UNSUPPORTED, "precision bf16: oneDNN has no bf16 products here");
     products->precision = precision;
@@ -256,26 +259,25 @@ void kd_gpt2_forward(gpt2_model *model, const int *tokens, int batch, int seq)
     kd_encoder_forward(model->acts.encoded, tokens, p->wte, p->wpe, batch, seq, C);
     for (int l = 0; l < cfg->n_layer; l++) {
         layer_acts a = layer_at(model, l);
-        size_t CC = (size_t)C * C;
         /* x + attn(ln_1(x)) */
         kd_layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.residual_in,
                              LAYER_PARAM(p->ln1w, l, C), LAYER_PARAM(p->ln1b, l, C), N, C, eps);
-        kd_matmul_forward(model, a.qkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC),
+        kd_matmul_forward(model, a.qkv, a.ln1, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_ATTN, l),
                           LAYER_PARAM(p->qkvb, l, 3 * C), N, C, 3 * C);
         kd_lora_layer_forward(model, GPT2_LORA_ATTN_C_ATTN, l, a.qkv, a.ln1);
         kd_attention_forward(a.atty, a.att, a.qkv, batch, seq, C, H);
-        kd_matmul_forward(model, a.residual2, a.atty, LAYER_PARAM(p->attprojw, l, CC),
+        kd_matmul_forward(model, a.residual2, a.atty, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_PROJ, l),
                           LAYER_PARAM(p->attprojb, l, C), N, C, C);
         kd_lora_layer_forward(model, GPT2_LORA_ATTN_C_PROJ, l, a.residual2, a.atty);
         kd_add_inplace(a.residual2, a.residual_in, (size_t)N * C);
         /* x + mlp(ln_2(x)) */
         kd_layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2,
                              LAYER_PARAM(p->ln2w, l, C), LAYER_PARAM(p->ln2b, l, C), N, C, eps);
-        kd_matmul_forward(model, a.fch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC),
+        kd_matmul_forward(model, a.fch, a.ln2, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_FC, l),
                           LAYER_PARAM(p->fcb, l, 4 * C), N, C, 4 * C);
         kd_lora_layer_forward(model, GPT2_LORA_MLP_C_FC, l, a.fch, a.ln2);
         kd_gelu_forward(a.fch_gelu, a.fch, (size_t)N * 4 * C);
-        kd_matmul_forward(model, a.residual3, a.fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+        kd_matmul_forward(model, a.residual3, a.fch_gelu, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_PROJ, l),
                           LAYER_PARAM(p->fcprojb, l, C), N, 4 * C, C);
         kd_lora_layer_forward(model, GPT2_LORA_MLP_C_PROJ, l, a.residual3, a.fch_gelu);
         kd_add_inplace(a.residual3, a.residual2, (size_t)N * C);
@@ -309,12 +311,12 @@ void kd_gpt2_backward(gpt2_model *model)
         /* MLP: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))) */
         kd_matmul_backward(model, d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
                            LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
-                           LAYER_PARAM(p->fcprojw, l, 4 * CC), N, 4 * C, C);
+                           kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_PROJ, l), N, 4 * C, C);
         kd_lora_layer_backward(model, GPT2_LORA_MLP_C_PROJ, l, d->dfch_gelu, d->dresidual,
                                a.fch_gelu);
         kd_gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
-                           d->dfch, a.ln2, LAYER_PARAM(p->fcw, l, 4 * CC), N, C, 4 * C);
+                           d->dfch, a.ln2, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_FC, l), N, C, 4 * C);
         kd_lora_layer_backward(model, GPT2_LORA_MLP_C_FC, l, d->dln, d->dfch, a.ln2);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
                               d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
@@ -322,11 +324,11 @@ void kd_gpt2_backward(gpt2_model *model)
         /* Attention: residual2 = residual_in + c_proj(attn(c_attn(ln_1(residual_in)))) */
         kd_matmul_backward(model, d->datty, LAYER_PARAM(g->attprojw, l, CC),
                            LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
-                           LAYER_PARAM(p->attprojw, l, CC), N, C, C);
+                           kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_PROJ, l), N, C, C);
         kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_PROJ, l, d->datty, d->dresidual, a.atty);
         kd_attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
-                           d->dqkv, a.ln1, LAYER_PARAM(p->qkvw, l, 3 * CC), N, C, 3 * C);
+                           d->dqkv, a.ln1, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_ATTN, l), N, C, 3 * C);
         kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_ATTN, l, d->dln, d->dqkv, a.ln1);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
                               d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,

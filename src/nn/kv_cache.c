@@ -145,7 +145,7 @@ kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int
     const gpt2_config *cfg = &model->config;
     const gpt2_params *p = &model->params;
     int C = cfg->n_embd, H = cfg->n_head;
-    size_t CC = (size_t)C * C, stride = (size_t)cache->max_len * C;
+    size_t stride = (size_t)cache->max_len * C;
     float eps = cfg->layer_norm_epsilon;
     float *x = cache->residual, *mean = cache->ln_stats, *rstd = cache->ln_stats + 1;
 
@@ -155,7 +155,7 @@ kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int
         /* x + attn(ln_1(x)), the new key and value joining the cache first */
         kd_layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln1w, l, C),
                              LAYER_PARAM(p->ln1b, l, C), 1, C, eps);
-        kd_matvec_forward(cache->qkv, cache->ln, LAYER_PARAM(p->qkvw, l, 3 * CC),
+        kd_matvec_forward(cache->qkv, cache->ln, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_ATTN, l),
                           LAYER_PARAM(p->qkvb, l, 3 * C), C, 3 * C);
         kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_ATTN_C_ATTN, l, cache->qkv,
                              cache->ln);
@@ -163,7 +163,7 @@ kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int
         memcpy(values + (size_t)position * C, cache->qkv + 2 * C, (size_t)C * sizeof(float));
         kd_attention_decode_forward(cache->atty, cache->scores, cache->qkv, keys, values,
                                     position + 1, C, H);
-        kd_matvec_forward(cache->projected, cache->atty, LAYER_PARAM(p->attprojw, l, CC),
+        kd_matvec_forward(cache->projected, cache->atty, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_PROJ, l),
                           LAYER_PARAM(p->attprojb, l, C), C, C);
         kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_ATTN_C_PROJ, l,
                              cache->projected, cache->atty);
@@ -171,12 +171,12 @@ kd_status kd_gpt2_decode_step(const gpt2_model *model, gpt2_kv_cache *cache, int
         /* x + mlp(ln_2(x)) */
         kd_layernorm_forward(cache->ln, mean, rstd, x, LAYER_PARAM(p->ln2w, l, C),
                              LAYER_PARAM(p->ln2b, l, C), 1, C, eps);
-        kd_matvec_forward(cache->fch, cache->ln, LAYER_PARAM(p->fcw, l, 4 * CC),
+        kd_matvec_forward(cache->fch, cache->ln, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_FC, l),
                           LAYER_PARAM(p->fcb, l, 4 * C), C, 4 * C);
         kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_MLP_C_FC, l, cache->fch,
                              cache->ln);
         kd_gelu_forward(cache->fch_gelu, cache->fch, 4 * (size_t)C);
-        kd_matvec_forward(cache->projected, cache->fch_gelu, LAYER_PARAM(p->fcprojw, l, 4 * CC),
+        kd_matvec_forward(cache->projected, cache->fch_gelu, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_PROJ, l),
                           LAYER_PARAM(p->fcprojb, l, C), 4 * C, C);
         kd_lora_layer_decode(model->lora, &model->config, GPT2_LORA_MLP_C_PROJ, l,
                              cache->projected, cache->fch_gelu);

@@ -79,7 +79,7 @@ kd_status kd_gpt2_lora_attach(gpt2_model *model, const gpt2_lora_config *config,
         model->trainable[i] = 0;
     for (size_t i = 0; config->train_biases && i < KD_COUNTOF(bias_tensors); i++)
         model->trainable[bias_tensors[i]] = 1;
-    return KD_OK;
+    return config->qlora ? kd_nf4_base_create(model) : KD_OK;
 }
 
 void kd_lora_free(gpt2_lora *lora)

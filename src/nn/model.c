@@ -189,6 +189,7 @@ void kd_gpt2_free(gpt2_model *model)
     free(model->products.params_bf16);
     free(model->products.scratch);
     kd_lora_free(model->lora);
+    kd_nf4_base_free(model->nf4, model->config.n_layer);
     memset(model, 0, sizeof *model);
 }
 

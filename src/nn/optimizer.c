@@ -50,7 +50,8 @@ void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step
                          model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
             offset += sizes[i];
         }
-        param_offset += sizes[i];
+        /* QLoRA's NF4 matrices are not in params_memory. */
+        param_offset += model->nf4 && is_matrix[i] ? 0 : sizes[i];
     }
     /* LoRA's A and B decay like the matrices they adapt (as PEFT's under
      * Hugging Face's Trainer, which spares only biases and LayerNorm). */

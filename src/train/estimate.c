@@ -80,7 +80,7 @@ kd_status kd_train_estimate(const gpt2_config *config, const gpt2_lora_config *l
         cost->flops_per_token += 6.0 * (double)kd_gpt2_lora_num_params(lora, config) -
                                  cost->flops_saved_per_token;
     }
-    cost->weights_bytes = 4.0 * cost->params;
+    cost->weights_bytes = (double)kd_gpt2_lora_base_bytes(config, lora);
     cost->grads_bytes = 4.0 * cost->trainable_params;
     cost->optimizer_bytes = 8.0 * cost->trainable_params;
     double prepared = lora ? (double)kd_gpt2_lora_prepare_bytes(config, lora, batch, seq)

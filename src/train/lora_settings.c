@@ -38,15 +38,18 @@ static kd_status read_item(const cJSON *item, gpt2_lora_config *lora)
     if (strcmp(key, "bias") == 0)
         return cJSON_IsString(item) ? read_bias_name(item->valuestring, &lora->train_biases)
                                     : kd_fail(KD_ERR_INVALID, "lora.bias must be a string");
-    if (strcmp(key, "rslora") == 0) {
+    int *flag = strcmp(key, "rslora") == 0  ? &lora->rslora
+                : strcmp(key, "qlora") == 0 ? &lora->qlora
+                                            : NULL;
+    if (flag) {
         if (!cJSON_IsBool(item))
-            return kd_fail(KD_ERR_INVALID, "lora.rslora must be true or false");
-        lora->rslora = cJSON_IsTrue(item);
+            return kd_fail(KD_ERR_INVALID, "lora.%s must be true or false", key);
+        *flag = cJSON_IsTrue(item);
         return KD_OK;
     }
     if (strcmp(key, "rank") != 0 && strcmp(key, "alpha") != 0 && strcmp(key, "dropout") != 0)
         return kd_fail(KD_ERR_INVALID, "unknown setting lora.%s (rank, alpha, dropout, targets, "
-                       "rslora, bias)", key);
+                       "rslora, bias, qlora)", key);
     if ((status = read_lora_number(item, &number)) != KD_OK)
         return status;
     if (strcmp(key, "rank") == 0) {
@@ -85,6 +88,9 @@ cJSON *kd_lora_settings_to_json(const gpt2_lora_config *lora)
     cJSON_AddItemToObject(json, "targets", targets);
     cJSON_AddBoolToObject(json, "rslora", lora->rslora);
     cJSON_AddStringToObject(json, "bias", lora->train_biases ? "all" : "none");
+    /* only when on, so that a LoRA run's resolved config stays as it was */
+    if (lora->qlora)
+        cJSON_AddBoolToObject(json, "qlora", 1);
     return json;
 }
 
@@ -95,10 +101,10 @@ kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *ove
         config->has_lora = 1;
     }
     int any = overrides->alpha != 0.0f || overrides->dropout > 0.0f || overrides->targets ||
-              overrides->rslora || overrides->bias;
+              overrides->rslora || overrides->bias || overrides->qlora;
     if (any && !config->has_lora)
-        return kd_fail(KD_ERR_INVALID, "--lora-* settings need --lora-rank (or a \"lora\" "
-                       "section in the config)");
+        return kd_fail(KD_ERR_INVALID, "--lora-* and --qlora settings need --lora-rank (or a "
+                       "\"lora\" section in the config)");
     gpt2_lora_config *lora = &config->lora;
     if (overrides->rank != 0)
         lora->rank = overrides->rank;
@@ -108,6 +114,8 @@ kd_status kd_run_config_apply_lora(run_config *config, const lora_overrides *ove
         lora->dropout = overrides->dropout;
     if (overrides->rslora)
         lora->rslora = 1;
+    if (overrides->qlora)
+        lora->qlora = 1;
     kd_status status = KD_OK;
     if (overrides->targets)
         status = kd_peft_targets_parse_list(overrides->targets, &lora->targets);

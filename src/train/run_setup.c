@@ -37,6 +37,9 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
 kd_status kd_model_use_precision(gpt2_model *model, kd_precision requested, const char *who)
 {
     kd_precision chosen;
+    /* QLoRA's dequantized matrices are multiplied in fp32 alone. */
+    if (model->nf4 && requested == KD_PRECISION_AUTO)
+        requested = KD_PRECISION_FP32;
     kd_status status = kd_precision_resolve(requested, &chosen);
     if (status == KD_OK)
         status = kd_gpt2_set_precision(model, chosen);

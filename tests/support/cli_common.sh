@@ -19,6 +19,31 @@ cli_need_assets() {
     done
 }
 
+# cli_owl_records: $work/data.jsonl, 24 short open_qa records.
+cli_owl_records() {
+    for i in $(seq 1 24); do
+        printf '{"instruction": "Question %d about owls?", "context": "", "response": "Owls hunt at night, answer %d.", "category": "open_qa"}\n' "$i" "$i"
+    done >"$work/data.jsonl"
+}
+
+# cli_adapter_fixture: what the LoRA scripts train on: the owl records,
+# $work/run.json (6 steps, evaluations at 3 and 6) and $work/init, a 2 x 32
+# base from $work/tiny.json.
+cli_adapter_fixture() {
+    local make_model=${KD_MAKE_MODEL_DIR:?run through ctest, which sets KD_MAKE_MODEL_DIR}
+    cli_need_assets gpt2/vocab.json
+    cli_owl_records
+    cat >"$work/run.json" <<JSON
+{"train": {"max_steps": 6, "batch_size": 4, "seq_len": 32, "eval_interval": 3, "threads": 2,
+           "warmup_steps": 1, "learning_rate": 0.05, "seed": 4},
+ "data": {"files": ["$work/data.jsonl"], "tokenizer": "$assets/gpt2", "prompts": ["Why owls?"]}}
+JSON
+    echo '{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "n_positions": 64, "vocab_size": 50257}}' \
+        >"$work/tiny.json"
+    "$make_model" "$work/tiny.json" "$work/init" "$assets/gpt2" 3 ||
+        { echo "FAIL: make_model_dir"; exit 1; }
+}
+
 # cli_dolly_config NAME MODEL MAX_STEPS EVAL_INTERVAL EXTRA: writes $work/NAME.json,
 # a small run over $work/data.jsonl that every such config shares (batch, length,
 # split, seed), so teachers and students of one script see the same data.
@@ -40,6 +65,15 @@ expect() {
     "$kd" "$@" >"$work/out" 2>"$work/err"
     local got=$?
     [ "$got" -eq "$want" ] || fail "kd $* exited $got, expected $want: $(tail -c 400 "$work/err")"
+}
+
+# expect_refusal PATTERN ARGS...: exit 1 with one line on stderr matching PATTERN.
+expect_refusal() {
+    local pattern=$1
+    shift
+    expect 1 "$@"
+    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "kd $*: expected one line on stderr: $(cat "$work/err")"
+    grep -q -- "$pattern" "$work/err" || fail "kd $*: message lacks '$pattern': $(cat "$work/err")"
 }
 
 # json FILE EXPRESSION: a Python expression over the parsed file `d`.
