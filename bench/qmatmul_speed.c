@@ -2,7 +2,10 @@
  * decode step and prefill: for each weight matrix (out rows x in columns)
  * and N input rows, the median time of kd_qmatrix_forward with the matrix
  * in f32 (OpenBLAS sgemv / sgemm), q8_0 and q4_0, with every kernel the CPU
- * runs, as GFLOP/s and the weights' GB/s.
+ * runs, as GFLOP/s and the weights' GB/s. Beside the wall time, the median
+ * CPU time of the process: with THREADS = 1 it is the product's own work,
+ * which other programs on a loaded machine hardly change (GFLOP/s is per
+ * CPU second).
  *
  *   build/bench_qmatmul_speed [THREADS] [N_PREFILL] [REPEATS]
  *       defaults: 2 128 9 */
@@ -27,18 +30,22 @@ static int compare(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median_seconds(float *out, const float *inp, const kd_qmatrix *m, int N,
-                             kd_qscratch *scratch, int repeats)
+/* The median wall and CPU seconds of one product. */
+static void median_seconds(float *out, const float *inp, const kd_qmatrix *m, int N,
+                           kd_qscratch *scratch, int repeats, double *wall, double *cpu)
 {
-    double times[MAX_REPEATS];
+    double walls[MAX_REPEATS], cpus[MAX_REPEATS];
     kd_qmatrix_forward(out, inp, m, NULL, N, scratch); /* warm-up */
     for (int r = 0; r < repeats; r++) {
-        double start = kd_now_seconds();
+        double start = kd_now_seconds(), start_cpu = kd_cpu_seconds();
         kd_qmatrix_forward(out, inp, m, NULL, N, scratch);
-        times[r] = kd_now_seconds() - start;
+        cpus[r] = kd_cpu_seconds() - start_cpu;
+        walls[r] = kd_now_seconds() - start;
     }
-    qsort(times, (size_t)repeats, sizeof *times, compare);
-    return times[repeats / 2];
+    qsort(walls, (size_t)repeats, sizeof *walls, compare);
+    qsort(cpus, (size_t)repeats, sizeof *cpus, compare);
+    *wall = walls[repeats / 2];
+    *cpu = cpus[repeats / 2];
 }
 
 int main(int argc, char **argv)
@@ -53,8 +60,8 @@ int main(int argc, char **argv)
     }
     kd_set_threads(threads);
     printf("threads %d, OpenBLAS %s; median of %d\n", threads, kd_blas_core_name(), repeats);
-    printf("%-12s %5s %-6s %-9s %10s %9s %9s\n", "matrix", "N", "type", "kernel", "ms",
-           "GFLOP/s", "wGB/s");
+    printf("%-12s %5s %-6s %-9s %10s %10s %9s %9s\n", "matrix", "N", "type", "kernel", "ms",
+           "cpu_ms", "GFLOP/s", "wGB/s");
     kd_rng rng;
     kd_rng_seed(&rng, 1);
     for (size_t s = 0; s < KD_COUNTOF(shapes); s++) {
@@ -86,11 +93,12 @@ int main(int argc, char **argv)
                 kd_qkernel_use((kd_qkernel)k);
                 int sizes[2] = {1, prefill};
                 for (int i = 0; i < 2; i++) {
-                    double t = median_seconds(out, inp, &m, sizes[i], &scratch, repeats);
-                    printf("%-12s %5d %-6s %-9s %10.3f %9.1f %9.1f\n", shapes[s].name, sizes[i],
-                           kd_qtype_name((kd_qtype)type),
+                    double t, cpu;
+                    median_seconds(out, inp, &m, sizes[i], &scratch, repeats, &t, &cpu);
+                    printf("%-12s %5d %-6s %-9s %10.3f %10.3f %9.1f %9.1f\n", shapes[s].name,
+                           sizes[i], kd_qtype_name((kd_qtype)type),
                            type == KD_QTYPE_F32 ? "openblas" : kd_qkernel_name((kd_qkernel)k),
-                           t * 1e3, 2.0 * count * sizes[i] / t * 1e-9,
+                           t * 1e3, cpu * 1e3, 2.0 * count * sizes[i] / cpu * 1e-9,
                            kd_qmatrix_bytes(&m) / t * 1e-9);
                 }
             }

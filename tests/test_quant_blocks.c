@@ -12,15 +12,16 @@
 static void test_q8_0_block_by_hand(void **state)
 {
     (void)state;
-    /* amax 63.5 makes d = 0.5 exactly (fp16 0x3800), so q = round(2x). */
-    float x[KD_QBLOCK] = {63.5f, -0.25f, 0.25f, 0.74f, -10.0f};
-    for (int j = 5; j < KD_QBLOCK; j++)
+    /* amax 63.5 makes d = 0.5 exactly (fp16 0x3800), so q = round(2x); 2x of
+     * the largest float below 0.25 is just under a tie, and rounds down. */
+    float x[KD_QBLOCK] = {63.5f, -0.25f, 0.25f, 0.74f, -10.0f, nextafterf(0.25f, 0.0f)};
+    for (int j = 6; j < KD_QBLOCK; j++)
         x[j] = 0.5f * (float)j;
     kd_block_q8_0 block;
     kd_quantize_row_q8_0(x, &block, KD_QBLOCK);
     assert_int_equal(block.d, 0x3800);
-    int8_t expected[KD_QBLOCK] = {127, -1, 1, 1, -20};
-    for (int j = 5; j < KD_QBLOCK; j++)
+    int8_t expected[KD_QBLOCK] = {127, -1, 1, 1, -20, 0};
+    for (int j = 6; j < KD_QBLOCK; j++)
         expected[j] = (int8_t)j;
     assert_memory_equal(block.qs, expected, sizeof expected);
 

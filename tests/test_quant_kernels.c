@@ -129,6 +129,35 @@ static void test_kernels_agree_with_portable(void **state)
     }
 }
 
+/* kd_quantize_row_q8_0 follows the kernel (an AVX-512 version from
+ * avx512 up): every one gives the portable bytes, ties included. */
+static void test_quantizers_agree(void **state)
+{
+    (void)state;
+    enum { N = 40 * KD_QBLOCK };
+    static float x[N];
+    static kd_block_q8_0 portable[N / KD_QBLOCK], other[N / KD_QBLOCK];
+    kd_rng rng;
+    kd_rng_seed(&rng, 11);
+    for (int i = 0; i < N; i++) {
+        int block = i / KD_QBLOCK, j = i % KD_QBLOCK;
+        if (block % 2 == 0) /* d = 0.5: quarters land on ties, below and above them */
+            x[i] = j == 0 ? 63.5f : 0.25f * (float)(j - 16) + (block % 4 ? 1e-6f : 0.0f);
+        else
+            x[i] = kd_rng_normal(&rng) * (float)block;
+    }
+    assert_int_equal(kd_qkernel_use(KD_QKERNEL_PORTABLE), KD_OK);
+    kd_quantize_row_q8_0(x, portable, N);
+    for (int k = 1; k < KD_QKERNEL_COUNT; k++) {
+        if (!kd_qkernel_supported((kd_qkernel)k))
+            continue;
+        assert_int_equal(kd_qkernel_use((kd_qkernel)k), KD_OK);
+        kd_quantize_row_q8_0(x, other, N);
+        assert_memory_equal(other, portable, sizeof portable);
+    }
+    assert_int_equal(kd_qkernel_use(kd_qkernel_best()), KD_OK);
+}
+
 static void test_kernel_from_environment(void **state)
 {
     (void)state;
@@ -210,6 +239,9 @@ static void test_matrix_products(void **state)
         check_matrix(KD_QTYPE_Q8_0, 5, 67, 96, &rng);
         check_matrix(KD_QTYPE_Q4_0, 3, 40, 160, &rng);
         check_matrix(KD_QTYPE_Q8_0, 1, 33, 64, &rng);
+        /* tiles of input rows and their tail, panels of blocks and theirs */
+        check_matrix(KD_QTYPE_Q8_0, 19, 50, 40 * KD_QBLOCK, &rng);
+        check_matrix(KD_QTYPE_Q4_0, 17, 35, 17 * KD_QBLOCK, &rng);
     }
     check_matrix(KD_QTYPE_F32, 4, 21, 50, &rng);
     check_matrix(KD_QTYPE_F32, 1, 21, 50, &rng);
@@ -234,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_supported_kernel_matches),
         cmocka_unit_test(test_kernels_agree_with_portable),
+        cmocka_unit_test(test_quantizers_agree),
         cmocka_unit_test(test_kernel_from_environment),
         cmocka_unit_test(test_matrix_products),
         cmocka_unit_test(test_matrix_shapes),

@@ -65,6 +65,9 @@ float kd_rng_normal(kd_rng *rng);           /* standard normal */
 uint64_t kd_rng_below(kd_rng *rng, uint64_t n); /* uniform in [0, n), unbiased */
 
 double kd_now_seconds(void);                /* monotonic clock */
+/* CPU time of this process, all threads: with one thread, a timing that
+ * other programs on a loaded machine hardly change. */
+double kd_cpu_seconds(void);
 double kd_peak_rss_mb(void);                /* peak resident set of this process */
 size_t kd_physical_memory_bytes(void);
 

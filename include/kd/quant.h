@@ -126,11 +126,12 @@ void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out);
 
 /* Scratch for the activations of up to max_rows input rows of up to
  * max_cols values, quantized to q8_0 (and, for the VNNI matrix-matrix
- * product, as unsigned bytes q + 128 with float scales). */
+ * product, rearranged for it, with room for its padding rows). */
 typedef struct {
     kd_block_q8_0 *blocks;
-    uint8_t *unsigned_values;
+    int8_t *values;
     float *scales;
+    int32_t *corrections;
     size_t capacity; /* blocks */
 } kd_qscratch;
 

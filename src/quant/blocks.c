@@ -4,19 +4,35 @@
 #include <math.h>
 #include <string.h>
 
-#include "kd/quant.h"
+#include "kernels.h"
+
+/* roundf (ties away from zero) in a form the compiler vectorizes: roundf
+ * and fmaxf are library calls, and every prompt row of every product goes
+ * through here. |v| <= 127, so v - truncf(v) is exact. */
+static inline float round_away(float v)
+{
+    float t = truncf(v);
+    return fabsf(v - t) >= 0.5f ? t + copysignf(1.0f, v) : t;
+}
 
 void kd_quantize_row_q8_0(const float *x, kd_block_q8_0 *y, size_t n)
 {
+#if defined(__x86_64__)
+    if (kd_qkernel_current() >= KD_QKERNEL_AVX512) {
+        kd_quantize_row_q8_0_avx512(x, y, n);
+        return;
+    }
+#endif
     for (size_t b = 0; b < n / KD_QBLOCK; b++, x += KD_QBLOCK) {
+        /* fmaxf(amax, |x|) without the call; NaNs are skipped alike */
         float amax = 0.0f;
         for (int j = 0; j < KD_QBLOCK; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
+            amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
         float d = amax / 127.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = kd_float_to_float16(d);
         for (int j = 0; j < KD_QBLOCK; j++)
-            y[b].qs[j] = (int8_t)roundf(x[j] * id);
+            y[b].qs[j] = (int8_t)round_away(x[j] * id);
     }
 }
 

@@ -117,11 +117,13 @@ void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out)
 kd_status kd_qscratch_create(kd_qscratch *scratch, int max_rows, int max_cols)
 {
     memset(scratch, 0, sizeof *scratch);
-    scratch->capacity = (size_t)max_rows * (size_t)((max_cols + KD_QBLOCK - 1) / KD_QBLOCK);
+    size_t rows = (size_t)(max_rows + KD_QGEMM_TILE - 1) / KD_QGEMM_TILE * KD_QGEMM_TILE;
+    scratch->capacity = rows * (size_t)((max_cols + KD_QBLOCK - 1) / KD_QBLOCK);
     scratch->blocks = kd_alloc(scratch->capacity, sizeof(kd_block_q8_0), "quantized activations");
-    scratch->unsigned_values = kd_alloc(scratch->capacity, KD_QBLOCK, "quantized activations");
+    scratch->values = kd_alloc(scratch->capacity, KD_QBLOCK, "quantized activations");
     scratch->scales = kd_alloc(scratch->capacity, sizeof(float), "activation scales");
-    if (scratch->blocks && scratch->unsigned_values && scratch->scales)
+    scratch->corrections = kd_alloc(scratch->capacity, sizeof(int32_t), "activation sums");
+    if (scratch->blocks && scratch->values && scratch->scales && scratch->corrections)
         return KD_OK;
     kd_qscratch_free(scratch);
     return KD_ERR_NOMEM;
@@ -130,8 +132,9 @@ kd_status kd_qscratch_create(kd_qscratch *scratch, int max_rows, int max_cols)
 void kd_qscratch_free(kd_qscratch *scratch)
 {
     free(scratch->blocks);
-    free(scratch->unsigned_values);
+    free(scratch->values);
     free(scratch->scales);
+    free(scratch->corrections);
     memset(scratch, 0, sizeof *scratch);
 }
 
@@ -154,6 +157,23 @@ static void f32_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                     matrix->data, cols, beta, out, rows);
 }
 
+/* The VNNI product of N > 1 rows already quantized in scratch->blocks:
+ * stripes of weight rows shared out between the threads. */
+static void gemm_vnni(float *out, const kd_qmatrix *matrix, const float *bias, int N,
+                      kd_qscratch *scratch)
+{
+#if defined(__x86_64__)
+    kd_qgemm_input input = {scratch->values, scratch->scales, scratch->corrections};
+    kd_qgemm_prepare_vnni(scratch->blocks, N, matrix->cols, matrix->type, &input);
+    int stripes = (matrix->rows + KD_QGEMM_LANES - 1) / KD_QGEMM_LANES;
+#pragma omp parallel for schedule(static)
+    for (int stripe = 0; stripe < stripes; stripe++)
+        kd_qgemm_stripe_vnni(matrix, stripe * KD_QGEMM_LANES, &input, N, bias, out);
+#else
+    (void)out, (void)matrix, (void)bias, (void)N, (void)scratch;
+#endif
+}
+
 void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                         const float *bias, int N, kd_qscratch *scratch)
 {
@@ -167,14 +187,10 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
 #pragma omp parallel for if (N > 1)
     for (int n = 0; n < N; n++)
         kd_quantize_row_q8_0(inp + (size_t)n * cols, act + (size_t)n * per_row, (size_t)cols);
-
-    int gemm = 0;
-#if defined(__x86_64__)
-    gemm = N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI;
-    if (gemm)
-        kd_qgemm_prepare_vnni(act, (size_t)N * per_row, scratch->unsigned_values,
-                              scratch->scales);
-#endif
+    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
+        gemm_vnni(out, matrix, bias, N, scratch);
+        return;
+    }
     kd_dot_q8_0_fn dot_q8_0 = kd_dot_q8_0_current();
     kd_dot_q4_0_fn dot_q4_0 = kd_dot_q4_0_current();
     const char *weights = matrix->data;
@@ -185,13 +201,6 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
     for (int r = 0; r < rows; r++) {
         const void *row = weights + (size_t)r * matrix->row_bytes;
         float b = bias ? bias[r] : 0.0f;
-#if defined(__x86_64__)
-        if (gemm) {
-            kd_qgemm_row_vnni(matrix, row, scratch->unsigned_values, scratch->scales, N, b,
-                              out + r);
-            continue;
-        }
-#endif
         for (int n = 0; n < N; n++) {
             const kd_block_q8_0 *x = act + (size_t)n * per_row;
             float dot = q8 ? dot_q8_0((size_t)cols, row, x) : dot_q4_0((size_t)cols, row, x);
