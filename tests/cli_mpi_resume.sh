@@ -9,7 +9,6 @@
 set -u
 kd=$1
 assets=$2
-source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/support/mpi_common.sh"
 
 write_mpi_fixture 20

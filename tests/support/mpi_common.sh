@@ -1,6 +1,8 @@
-# What the MPI test scripts (tests/cli_mpi_*.sh) share, sourced after
-# fault_common.sh: kd under mpirun on this machine, and the comparison of a
-# data-parallel run with a single-process one.
+# What the MPI test scripts (tests/cli_mpi_*.sh) share, sourced once the
+# script has set kd and assets: fault_common.sh's work directory, fixture
+# and run comparison, kd under mpirun on this machine, and the comparison of
+# a data-parallel run with a single-process one.
+source "$(dirname "${BASH_SOURCE[0]}")/../fault_common.sh"
 
 # As root, Open MPI refuses to start without these; the ranks talk through
 # shared memory on this machine.
