@@ -8,6 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../fault_common.sh"
 # shared memory on this machine.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Under AddressSanitizer, Open MPI's own allocations are not kd's leaks.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan_openmpi.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 command -v mpirun >/dev/null || { echo "FAIL: no mpirun (apt-get install openmpi-bin)"; exit 1; }
 
 # mpi_kd NP ARGS...: kd with NP ranks, stopped after 120 s: a hang is a failure.
