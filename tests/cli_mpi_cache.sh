@@ -48,7 +48,7 @@ done
 
 # kill -9 of rank 1 once a shard is written: no manifest; the rerun keeps it.
 out=$work/killed
-timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher cache "${cache_args[@]}" \
+ASAN_OPTIONS=$mpi_asan timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher cache "${cache_args[@]}" \
     --out "$out" --threads 1 >/dev/null 2>&1 &
 launcher=$!
 wait_for_new_file "$launcher" "$out/shard-*.kdlc"
