@@ -237,7 +237,8 @@ kd_status kd_teacher_cache(const teacher_cache_options *options, cache_manifest 
 {
     run_config config;
     memset(&config, 0, sizeof config);
-    memset(manifest, 0, sizeof *manifest); /* filled by rank 0 alone */
+    if (manifest) /* filled by rank 0 alone */
+        memset(manifest, 0, sizeof *manifest);
     gpt2_model model = {0};
     kd_tokenizer *tokenizer = NULL;
     dataset *data = NULL;

@@ -8,19 +8,22 @@
 set -u
 kd=$1
 assets=$2
-source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/support/mpi_common.sh"
 
 write_mpi_fixture 5
 "$kd" teacher train --config "$work/run.json" --out "$work/teacher" >/dev/null 2>&1 ||
     fail "the teacher did not train"
 cache_args=(--model "$work/teacher/model" --topk 8 --shard-examples 4)
-"$kd" teacher cache "${cache_args[@]}" --out "$work/single" >/dev/null 2>&1 ||
+"$kd" teacher cache "${cache_args[@]}" --out "$work/single" >/dev/null 2>"$work/single.err" ||
     fail "the single-process cache failed"
 mpi_kd 2 teacher cache "${cache_args[@]}" --out "$work/sharded" >"$work/sharded.out" \
     2>"$work/sharded.err" || fail "-np 2 cache: $(tail -n 3 "$work/sharded.err")"
 [ "$(grep -c '^cache ' "$work/sharded.out")" -eq 1 ] ||
     fail "the cache summary is not printed exactly once: $(cat "$work/sharded.out")"
+# Rank 0's progress counts its own shards' examples: fewer than all.
+examples_done() { sed -n 's/.*teacher cache \([0-9]*\)\/\1 .*/\1/p' "$1" | tail -n 1; }
+[ "$(examples_done "$work/sharded.err")" -lt "$(examples_done "$work/single.err")" ] ||
+    fail "rank 0 computed every shard: $(grep 'teacher cache' "$work/sharded.err" | tail -n 1)"
 shards=$(cd "$work/single" && ls shard-*.kdlc)
 [ "$(echo "$shards" | wc -l)" -ge 4 ] || fail "too few shards to share: $shards"
 for shard in $shards; do
@@ -49,7 +52,7 @@ done
 
 # kill -9 of rank 1 once a shard is written: no manifest; the rerun keeps it.
 out=$work/killed
-timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher cache "${cache_args[@]}" \
+ASAN_OPTIONS=$mpi_asan timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher cache "${cache_args[@]}" \
     --out "$out" --threads 1 >/dev/null 2>&1 &
 launcher=$!
 wait_for_new_file "$launcher" "$out/shard-*.kdlc"

@@ -9,7 +9,6 @@
 set -u
 kd=$1
 assets=$2
-source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/support/mpi_common.sh"
 
 write_mpi_fixture 20
@@ -19,7 +18,7 @@ mpi_kd 2 teacher train --config "$work/run.json" --out "$work/straight" >/dev/nu
 # kill -9 of rank 1 once the first checkpoint is written.
 out=$work/killed
 started=$SECONDS
-timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher train --config "$work/run.json" \
+ASAN_OPTIONS=$mpi_asan timeout -k 5 120 mpirun -np 2 --oversubscribe "$kd" teacher train --config "$work/run.json" \
     --out "$out" >/dev/null 2>"$work/killed.err" &
 launcher=$!
 for _ in $(seq 1 6000); do
@@ -53,7 +52,7 @@ close_runs "$work/straight" "$work/other"
 
 # Ranks with other settings (MPMD launch): one line, exit 1, no hang.
 sed 's/"learning_rate": 0.003/"learning_rate": 0.002/' "$work/run.json" >"$work/other.json"
-timeout -k 5 120 mpirun --oversubscribe -np 1 "$kd" teacher train --config "$work/run.json" \
+ASAN_OPTIONS=$mpi_asan timeout -k 5 120 mpirun --oversubscribe -np 1 "$kd" teacher train --config "$work/run.json" \
     --out "$work/mixed" : -np 1 "$kd" teacher train --config "$work/other.json" \
     --out "$work/mixed" >/dev/null 2>"$work/mixed.err"
 code=$?

@@ -2,13 +2,13 @@
 # kd teacher train under mpirun -np 2: the same global batches as one
 # process, so the same loss at every step of 20 (to 1e-5 relative) and the
 # same final weights (to 1e-5); two -np 2 runs bit-identical; rank 0 alone
-# writes and prints; a student from a cache the same; ranks that cannot share the batch fail with one line,
+# writes and prints; a student from a cache the same; other commands refuse
+# mpirun; ranks that cannot share the batch fail with one line,
 # never hang.
 # usage: cli_mpi_train.sh KD ASSETS_DIR
 set -u
 kd=$1
 assets=$2
-source "$(dirname "${BASH_SOURCE[0]}")/fault_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/support/mpi_common.sh"
 
 write_mpi_fixture 20
@@ -27,7 +27,7 @@ cmp -s "$work/single/last/model.safetensors" "$work/np2a/last/model.safetensors"
 # Rank 0 alone prints: one summary line, one epoch table.
 [ "$(grep -c '^teacher: 20/20 steps' "$work/np2a.out")" -eq 1 ] ||
     fail "the summary line is not printed exactly once: $(cat "$work/np2a.out")"
-grep -q 'rank' "$work/np2a.err" && fail "a rank complained: $(cat "$work/np2a.err")"
+grep -q '(rank ' "$work/np2a.err" && fail "a rank complained: $(cat "$work/np2a.err")"
 [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["world_size"])' \
     "$work/np2a/last/state.json")" = 2 ] || fail "the checkpoint does not record 2 ranks"
 
@@ -58,4 +58,8 @@ code=$?
     fail "-np 3 with batches of 4 exited $code: $(cat "$work/np3.err")"
 grep -q 'batch_size must be a multiple of the number of ranks' "$work/np3.err" ||
     fail "-np 3 does not say why: $(cat "$work/np3.err")"
+# Commands that do not run data-parallel refuse mpirun with one line.
+mpi_kd 2 version >/dev/null 2>"$work/version.err" && fail "kd version ran on 2 ranks"
+[ "$(grep -c 'runs as one process' "$work/version.err")" -eq 1 ] ||
+    fail "kd version under mpirun does not say why once: $(cat "$work/version.err")"
 finish cli_mpi_train

@@ -31,7 +31,16 @@ int kd_dist_is_writer(void);
 kd_status kd_dist_sum_doubles(double *values, int count);
 kd_status kd_dist_sum_floats(float *values, size_t count);
 
-/* What kd_dist_sum_floats has cost this rank so far: seconds inside it
+/* ZeRO-1's halves of kd_dist_sum_floats. Each rank owns one slice of a
+ * buffer of `count` floats (kd_dist_slice: rank r the r-th of N near-equal
+ * ranges). The reduce-scatter leaves in this rank's slice the sums over the
+ * ranks (in rank order; the rest of the buffer is left as it was); the
+ * gather copies every rank's slice to every rank. */
+kd_status kd_dist_reduce_scatter_floats(float *values, size_t count);
+kd_status kd_dist_gather_floats(float *values, size_t count);
+void kd_dist_slice(size_t count, size_t *begin, size_t *end);
+
+/* What the sums and gathers of floats have cost this rank so far: seconds inside it
  * (waiting for slower ranks included) and bytes it sent. */
 void kd_dist_traffic(double *seconds, double *bytes_sent);
 

@@ -170,8 +170,10 @@ typedef struct {
     gpt2_params grads;
     size_t num_trainable; /* floats in grads_memory, adam_m and adam_v */
     float *grads_memory;
-    float *adam_m;
-    float *adam_v;
+    float *adam_m;        /* floats [moments_begin, moments_end) of the packed gradients' */
+    float *adam_v;        /*   order: all of them, or one rank's shard (ZeRO-1) */
+    size_t moments_begin;
+    size_t moments_end;
     /* Activations for the largest (B, T) prepared. */
     gpt2_acts acts;
     float *acts_memory;
@@ -247,6 +249,13 @@ void kd_gpt2_zero_grad(gpt2_model *model);
 
 /* Global L2 norm of all gradients. */
 float kd_gpt2_grad_norm(const gpt2_model *model);
+/* Sum of squares of `count` gradients, in a fixed order (the square of a
+ * norm that ranks holding one slice each add up). */
+double kd_grad_sum_of_squares(const float *grads, size_t count);
+/* ZeRO-1: keeps only the AdamW moments of the packed gradients' floats
+ * [begin, end) (copied from the full moments, e.g. just loaded from a
+ * checkpoint); kd_gpt2_adamw_update then updates only those parameters. */
+kd_status kd_gpt2_shard_moments(gpt2_model *model, size_t begin, size_t end);
 /* The factor global-norm clipping multiplies the gradients by (PyTorch's
  * clip_grad_norm_): max_norm / (norm + 1e-6) when norm exceeds max_norm > 0,
  * else 1. */
@@ -287,6 +296,11 @@ typedef struct {
 typedef struct {
     kd_status (*sum_doubles)(double *values, int count);
     kd_status (*sum_floats)(float *values, size_t count);
+    /* ZeRO-1 (NULL: off): each rank holds the sums of its slice of the
+     * gradients only (the slice its sharded moments cover), updates those
+     * parameters, and the ranks' slices are then gathered everywhere. */
+    kd_status (*reduce_scatter_floats)(float *values, size_t count);
+    kd_status (*gather_floats)(float *values, size_t count);
 } gpt2_reducer;
 
 typedef struct {

@@ -60,6 +60,10 @@ typedef struct {
     kd_precision precision;  /* of the matrix products; auto: bf16 where native */
     double validation_fraction;
     uint64_t split_seed;
+    /* 1: AdamW's moments sharded over the ranks of a data-parallel run
+     * (ZeRO stage 1). Given by --zero alone, not kept in config files: it
+     * changes where the optimizer's state lives, not what is computed. */
+    int zero_stage;
 } train_settings;
 
 void kd_train_settings_default(train_settings *settings);
@@ -363,6 +367,7 @@ typedef struct {
     int precision_given;
     kd_precision precision;
     int no_group_by_length;  /* 1: batches in plain shuffled order */
+    int zero;                /* --zero: the ZeRO stage */
 } train_overrides;
 
 /* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in

@@ -11,25 +11,26 @@ typedef struct {
     const char *words;   /* "tokenize" or "teacher train" */
     const char *summary;
     int (*run)(int argc, char **argv);
+    int data_parallel;   /* runs as the ranks of an mpirun job */
 } command_entry;
 
 static const command_entry commands[] = {
-    {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train},
-    {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache},
-    {"student train", "distil the teacher into a smaller student (cached or live logits)", cmd_student_train},
-    {"merge", "merge a PEFT LoRA adapter into its base model directory", cmd_merge},
-    {"eval", "loss, perplexity and accuracy of a model directory or GGUF file", cmd_eval},
-    {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate},
-    {"export", "write a model directory as one GGUF file (f32, f16, q8_0, q4_0) for llama.cpp", cmd_export},
-    {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize},
-    {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify},
-    {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect},
-    {"report diff", "compare two reports: settings and results, model by model", cmd_report_diff},
-    {"report", "size, speed, memory and quality of a teacher and its students", cmd_report},
-    {"pipeline", "teacher, cache, students and baselines, report: every stage from one config", cmd_pipeline},
-    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate},
-    {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench},
-    {"version", "print kd's version and the BLAS kernels in use", cmd_version},
+    {"teacher train", "train or fine-tune the teacher on instruction data", cmd_teacher_train, 1},
+    {"teacher cache", "store the teacher's soft targets for the training split", cmd_teacher_cache, 1},
+    {"student train", "distil the teacher into a smaller student (cached or live logits)", cmd_student_train, 1},
+    {"merge", "merge a PEFT LoRA adapter into its base model directory", cmd_merge, 0},
+    {"eval", "loss, perplexity and accuracy of a model directory or GGUF file", cmd_eval, 0},
+    {"generate", "continue a prompt with a model (KV cache, top-k/top-p sampling)", cmd_generate, 0},
+    {"export", "write a model directory as one GGUF file (f32, f16, q8_0, q4_0) for llama.cpp", cmd_export, 0},
+    {"tokenize", "text to GPT-2 token ids and back", cmd_tokenize, 0},
+    {"cache verify", "check a teacher logit cache: checksums, counts, every record", cmd_cache_verify, 0},
+    {"cache inspect", "describe a teacher logit cache and its stats", cmd_cache_inspect, 0},
+    {"report diff", "compare two reports: settings and results, model by model", cmd_report_diff, 0},
+    {"report", "size, speed, memory and quality of a teacher and its students", cmd_report, 0},
+    {"pipeline", "teacher, cache, students and baselines, report: every stage from one config", cmd_pipeline, 0},
+    {"estimate", "predict a training run's memory, FLOPs and time", cmd_estimate, 0},
+    {"bench", "time training or inference of a GPT-2 shape on random tokens", cmd_bench, 0},
+    {"version", "print kd's version and the BLAS kernels in use", cmd_version, 0},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof *commands };
 
@@ -48,6 +49,13 @@ static int run_command(const command_entry *entry, int argc, char **argv)
     if (kd_dist_start(&argc, &argv) != KD_OK) {
         fprintf(stderr, "kd %s: %s\n", entry->words, kd_last_error());
         return CLI_EXIT_FAILURE;
+    }
+    if (kd_dist_size() > 1 && !entry->data_parallel) {
+        if (kd_dist_rank() == 0)
+            fprintf(stderr, "kd %s: runs as one process; under mpirun only teacher train, "
+                    "teacher cache and student train run on several ranks\n", entry->words);
+        kd_dist_stop(0);
+        return CLI_EXIT_USAGE;
     }
     int code = entry->run(argc, argv);
     kd_dist_stop(code != CLI_EXIT_OK);

@@ -17,6 +17,8 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
         {"--precision", OPT_STRING, &flags->precision, CLI_PRECISION_HELP " (default: the config's)"},
         {"--no-group-by-length", OPT_FLAG, &flags->no_group_by_length,
          "batches in plain shuffled order, not grouped by length"},
+        {"--zero", OPT_INT, &flags->zero,
+         "1: shard AdamW's moments over the ranks of an mpirun job (ZeRO-1; default 0)"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -31,6 +33,8 @@ int cli_training_check(const cli_command_spec *spec, cli_training_flags *flags)
     if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0 ||
         flags->log_every < 0)
         return cli_usage_error(spec, "counts must not be negative");
+    if (flags->zero != 0 && flags->zero != 1)
+        return cli_usage_error(spec, "--zero takes 0 or 1");
     int status = cli_precision_check(spec, flags->precision, &flags->precision_requested);
     if (status != CLI_EXIT_OK)
         return status;
@@ -56,5 +60,6 @@ train_overrides cli_training_overrides(const cli_training_flags *flags)
                              .log_every = flags->log_every,
                              .precision_given = flags->precision != NULL,
                              .precision = flags->precision_requested,
-                             .no_group_by_length = flags->no_group_by_length};
+                             .no_group_by_length = flags->no_group_by_length,
+                             .zero = flags->zero};
 }

@@ -1,6 +1,7 @@
 /* The ranks of a data-parallel job, on MPI. MPI is joined only when mpirun
  * (or another process manager) started this process: a kd run by hand
  * stays the single process it always was, without MPI's start-up. */
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,11 @@ static struct {
     int size;
     int failure_shared;   /* every rank knows of the failure (kd_dist_check, kd_dist_agree) */
     int failure_remote;   /* and it was another rank's */
-    float *scratch;       /* (SUM_PIECE_FLOATS) the pieces the other ranks send this one */
-    double sum_seconds;   /* spent in kd_dist_sum_floats */
-    double bytes_sent;    /* by it */
-} world = {0, 0, 1, 0, 0, NULL, 0.0, 0.0};
+    float *scratch;       /* the slices the other ranks send this one */
+    size_t scratch_floats;
+    double sum_seconds;   /* spent summing and gathering floats */
+    double bytes_sent;    /* by this rank, doing so */
+} world = {0, 0, 1, 0, 0, NULL, 0, 0.0, 0.0};
 
 static int launched_by_process_manager(void)
 {
@@ -46,6 +48,7 @@ void kd_dist_stop(int failed)
         return;
     free(world.scratch);
     world.scratch = NULL;
+    world.scratch_floats = 0;
     if (failed && !world.failure_shared)
         MPI_Abort(MPI_COMM_WORLD, 1); /* the others may wait for this rank: end them too */
     MPI_Finalize();
@@ -90,55 +93,122 @@ kd_status kd_dist_sum_doubles(double *values, int count)
     return KD_OK;
 }
 
-/* One piece: rank r receives every rank's r-th slice (MPI_Alltoallv),
- * adds them in rank order, and the sums go back to all (MPI_Allgatherv).
- * A reduce-scatter and an all-gather, as a ring all-reduce moves, but with
- * the order of the additions fixed. */
-static void sum_piece(float *values, int count)
+/* Rank r's slice of `count` values: counts[r] values from displs[r]. */
+static void slice_layout(int count, int *counts, int *displs)
 {
-    int size = world.size, slice = (count + size - 1) / size;
-    int counts[size], displs[size], recv_counts[size], recv_displs[size];
-    for (int r = 0; r < size; r++) {
+    int slice = (count + world.size - 1) / world.size;
+    for (int r = 0; r < world.size; r++) {
         int begin = r * slice < count ? r * slice : count;
         int end = begin + slice < count ? begin + slice : count;
         counts[r] = end - begin;
         displs[r] = begin;
     }
-    int mine = counts[world.rank];
+}
+
+/* Rank r receives every rank's slice r (MPI_Alltoallv) and adds them in
+ * rank order into its own slice of `values`. */
+static void reduce_scatter_piece(float *values, int count)
+{
+    int size = world.size, counts[size], displs[size], recv_counts[size], recv_displs[size];
+    slice_layout(count, counts, displs);
+    size_t begin, end;
+    kd_dist_slice((size_t)count, &begin, &end);
+    int mine = (int)(end - begin);
     for (int r = 0; r < size; r++) {
         recv_counts[r] = mine;
         recv_displs[r] = r * mine;
     }
     MPI_Alltoallv(values, counts, displs, MPI_FLOAT, world.scratch, recv_counts, recv_displs,
                   MPI_FLOAT, MPI_COMM_WORLD);
-    float *own = values + displs[world.rank];
+    float *own = values + begin;
     for (int i = 0; i < mine; i++) {
         float sum = world.scratch[i];
         for (int r = 1; r < size; r++)
             sum += world.scratch[(size_t)r * (size_t)mine + (size_t)i];
         own[i] = sum;
     }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, counts, displs, MPI_FLOAT,
-                   MPI_COMM_WORLD);
-    /* The slices this rank sent to the others, then its own sums to each. */
-    world.bytes_sent += (double)(count - mine) * sizeof(float) +
-                        (double)mine * (double)(size - 1) * sizeof(float);
+    world.bytes_sent += (double)(count - mine) * sizeof(float);
 }
 
+/* Every rank's slice to every rank (MPI_Allgatherv, in place). */
+static void allgather_piece(float *values, int count)
+{
+    int size = world.size, counts[size], displs[size];
+    slice_layout(count, counts, displs);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, counts, displs, MPI_FLOAT,
+                   MPI_COMM_WORLD);
+    size_t begin, end;
+    kd_dist_slice((size_t)count, &begin, &end);
+    world.bytes_sent += (double)(end - begin) * (double)(size - 1) * sizeof(float);
+}
+
+/* Scratch for `floats` received floats (the slices of one piece). */
+static kd_status reserve_scratch(size_t floats)
+{
+    if (floats <= world.scratch_floats)
+        return KD_OK;
+    float *grown = realloc(world.scratch, floats * sizeof(float));
+    if (!grown)
+        return kd_fail(KD_ERR_NOMEM, "all-reduce scratch of %zu floats", floats);
+    world.scratch = grown;
+    world.scratch_floats = floats;
+    return KD_OK;
+}
+
+/* A reduce-scatter then an all-gather, what a ring all-reduce moves, but
+ * with the order of the additions fixed; in pieces, so that the scratch
+ * stays small and MPI's int counts never overflow. */
 kd_status kd_dist_sum_floats(float *values, size_t count)
 {
     if (world.size == 1)
         return KD_OK;
-    if (!world.scratch &&
-        !(world.scratch = kd_alloc(SUM_PIECE_FLOATS, sizeof(float), "all-reduce scratch")))
-        return KD_ERR_NOMEM;
+    kd_status status = reserve_scratch(SUM_PIECE_FLOATS + (size_t)world.size);
+    if (status != KD_OK)
+        return status;
     double start = kd_now_seconds();
     for (size_t at = 0; at < count; at += SUM_PIECE_FLOATS) {
         size_t piece = count - at < SUM_PIECE_FLOATS ? count - at : SUM_PIECE_FLOATS;
-        sum_piece(values + at, (int)piece);
+        reduce_scatter_piece(values + at, (int)piece);
+        allgather_piece(values + at, (int)piece);
     }
     world.sum_seconds += kd_now_seconds() - start;
     return KD_OK;
+}
+
+/* One of ZeRO-1's halves over the whole buffer as one piece, so that each
+ * rank's slice is one range (kd_dist_slice). */
+static kd_status whole_buffer(void (*half)(float *values, int count), float *values, size_t count)
+{
+    if (world.size == 1)
+        return KD_OK;
+    if (count > (size_t)INT_MAX)
+        return kd_fail(KD_ERR_UNSUPPORTED, "%zu floats in one reduce-scatter (at most %d)",
+                       count, INT_MAX);
+    kd_status status = reserve_scratch(count + (size_t)world.size);
+    if (status != KD_OK)
+        return status;
+    double start = kd_now_seconds();
+    half(values, (int)count);
+    world.sum_seconds += kd_now_seconds() - start;
+    return KD_OK;
+}
+
+kd_status kd_dist_reduce_scatter_floats(float *values, size_t count)
+{
+    return whole_buffer(reduce_scatter_piece, values, count);
+}
+
+kd_status kd_dist_gather_floats(float *values, size_t count)
+{
+    return whole_buffer(allgather_piece, values, count);
+}
+
+void kd_dist_slice(size_t count, size_t *begin, size_t *end)
+{
+    size_t slice = (count + (size_t)world.size - 1) / (size_t)world.size;
+    size_t rank = (size_t)world.rank;
+    *begin = rank * slice < count ? rank * slice : count;
+    *end = *begin + slice < count ? *begin + slice : count;
 }
 
 void kd_dist_traffic(double *seconds, double *bytes_sent)

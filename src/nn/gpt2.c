@@ -148,6 +148,8 @@ static kd_status prepare_training(gpt2_model *model, int B, int T)
     size_t base = trainable_base_floats(model);
     size_t n = base + (model->lora ? model->lora->num_params : 0);
     model->num_trainable = n;
+    model->moments_begin = 0; /* every rank's moments, until kd_gpt2_shard_moments */
+    model->moments_end = n;
     model->grads_memory = kd_alloc(n, sizeof(float), "gradients");
     model->adam_m = kd_alloc(n, sizeof(float), "AdamW first moment");
     model->adam_v = kd_alloc(n, sizeof(float), "AdamW second moment");

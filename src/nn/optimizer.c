@@ -1,5 +1,6 @@
 /* AdamW, global-norm gradient clipping and the learning-rate schedule. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kd/lora.h"
@@ -34,6 +35,18 @@ static void adamw_tensor(float *param, const float *grad, float *m, float *v, si
     }
 }
 
+/* AdamW on the part of one packed tensor, [offset, offset + n) of the
+ * gradients, that falls in the moments' range. */
+static void adamw_in_range(gpt2_model *model, float *param, size_t offset, size_t n,
+                           const adamw_config *adamw, const adamw_step *terms)
+{
+    size_t begin = model->moments_begin, end = model->moments_end;
+    size_t lo = offset > begin ? offset : begin, hi = offset + n < end ? offset + n : end;
+    if (lo < hi)
+        adamw_tensor(param + (lo - offset), model->grads_memory + lo, model->adam_m + (lo - begin),
+                     model->adam_v + (lo - begin), hi - lo, adamw, terms);
+}
+
 void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step,
                           float grad_factor)
 {
@@ -46,8 +59,8 @@ void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
         terms.decay = (adamw->decay_all || is_matrix[i]) ? adamw->weight_decay : 0.0f;
         if (model->trainable[i]) {
-            adamw_tensor(model->params_memory + param_offset, model->grads_memory + offset,
-                         model->adam_m + offset, model->adam_v + offset, sizes[i], adamw, &terms);
+            adamw_in_range(model, model->params_memory + param_offset, offset, sizes[i], adamw,
+                           &terms);
             offset += sizes[i];
         }
         /* QLoRA's NF4 matrices are not in params_memory. */
@@ -58,10 +71,34 @@ void kd_gpt2_adamw_update(gpt2_model *model, const adamw_config *adamw, int step
     const gpt2_lora *lora = model->lora;
     if (lora) {
         terms.decay = adamw->weight_decay;
-        adamw_tensor(lora->params_memory, model->grads_memory + offset, model->adam_m + offset,
-                     model->adam_v + offset, lora->num_params, adamw, &terms);
+        adamw_in_range(model, lora->params_memory, offset, lora->num_params, adamw, &terms);
     }
     kd_gpt2_weights_changed(model);
+}
+
+kd_status kd_gpt2_shard_moments(gpt2_model *model, size_t begin, size_t end)
+{
+    if (begin > end || end > model->num_trainable || model->moments_begin != 0 ||
+        model->moments_end != model->num_trainable)
+        return kd_fail(KD_ERR_INVALID, "AdamW moments [%zu, %zu) of %zu floats", begin, end,
+                       model->num_trainable);
+    size_t n = end - begin;
+    float *m = kd_alloc(n ? n : 1, sizeof(float), "AdamW first moment (shard)");
+    float *v = kd_alloc(n ? n : 1, sizeof(float), "AdamW second moment (shard)");
+    if (!m || !v) {
+        free(m);
+        free(v);
+        return KD_ERR_NOMEM;
+    }
+    memcpy(m, model->adam_m + begin, n * sizeof(float));
+    memcpy(v, model->adam_v + begin, n * sizeof(float));
+    free(model->adam_m);
+    free(model->adam_v);
+    model->adam_m = m;
+    model->adam_v = v;
+    model->moments_begin = begin;
+    model->moments_end = end;
+    return KD_OK;
 }
 
 /* Sum of squares in fixed blocks, added in block order, so the norm is the
@@ -87,6 +124,11 @@ static double sum_of_squares(const float *x, size_t n)
     for (size_t b = 0; b < blocks; b++)
         total += partial[b];
     return total;
+}
+
+double kd_grad_sum_of_squares(const float *grads, size_t count)
+{
+    return sum_of_squares(grads, count);
 }
 
 float kd_gpt2_grad_norm(const gpt2_model *model)

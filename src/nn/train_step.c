@@ -16,6 +16,31 @@ double kd_batch_counted_tokens(const gpt2_batch *batch)
     return total;
 }
 
+/* Every rank holds the whole batch's gradient, so the norm, the finiteness
+ * check and AdamW agree everywhere. */
+static kd_status whole_norm(gpt2_model *model, const gpt2_reducer *reducer,
+                            gpt2_step_result *result)
+{
+    kd_status status = reducer ? reducer->sum_floats(model->grads_memory, model->num_trainable)
+                               : KD_OK;
+    result->grad_norm = kd_gpt2_grad_norm(model);
+    return status;
+}
+
+/* ZeRO-1: each rank sums only the slice of the gradients its moments cover;
+ * the norm adds the slices' sums of squares in rank order. */
+static kd_status sharded_norm(gpt2_model *model, const gpt2_reducer *reducer,
+                              gpt2_step_result *result)
+{
+    kd_status status = reducer->reduce_scatter_floats(model->grads_memory, model->num_trainable);
+    double squares = kd_grad_sum_of_squares(model->grads_memory + model->moments_begin,
+                                            model->moments_end - model->moments_begin);
+    if (status == KD_OK)
+        status = reducer->sum_doubles(&squares, 1);
+    result->grad_norm = (float)sqrt(squares);
+    return status;
+}
+
 kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
                             micro_batch_fn run_micro, void *context,
                             const gpt2_step_config *config, int step, gpt2_step_result *result)
@@ -35,14 +60,13 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
         loss_sum += run_micro(model, i, grad_scale, context);
     }
     kd_gpt2_lora_dropout_end(model);
-    /* Every rank then holds the whole batch's gradient, so the norm, the
-     * finiteness check and AdamW agree everywhere. */
-    if (reducer && ((status = reducer->sum_floats(model->grads_memory, model->num_trainable)) !=
-                        KD_OK ||
-                    (status = reducer->sum_doubles(&loss_sum, 1)) != KD_OK))
+    if (reducer && (status = reducer->sum_doubles(&loss_sum, 1)) != KD_OK)
         return status;
     result->loss = loss_sum / counted;
-    result->grad_norm = kd_gpt2_grad_norm(model);
+    status = reducer && reducer->reduce_scatter_floats ? sharded_norm(model, reducer, result)
+                                                       : whole_norm(model, reducer, result);
+    if (status != KD_OK)
+        return status;
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))
         return kd_fail(KD_ERR_NUMERIC, "step %d: loss %g, gradient norm %g: not finite", step,
                        result->loss, (double)result->grad_norm);
@@ -50,7 +74,9 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
     adamw.learning_rate = config->learning_rate;
     kd_gpt2_adamw_update(model, &adamw, step,
                          kd_grad_clip_factor(result->grad_norm, config->grad_clip));
-    return KD_OK;
+    return reducer && reducer->gather_floats
+               ? reducer->gather_floats(model->params_memory, model->num_params)
+               : KD_OK;
 }
 
 static double cross_entropy_micro(gpt2_model *model, int index, float grad_scale,

@@ -50,13 +50,14 @@ static uint64_t weights_hash(const gpt2_model *model)
 }
 
 kd_status kd_run_ranks_agree(const gpt2_model *model, const dataset *data,
-                             const train_run_options *options)
+                             const train_settings *settings, const train_run_options *options)
 {
     uint64_t build = 0;
     kd_status status = kd_dist_check(kd_hash_file("/proc/self/exe", &build));
     if (status != KD_OK ||
         (status = kd_dist_agree("the kd build (its executable)", build)) != KD_OK ||
         (status = kd_dist_agree("the run configuration", config_hash(options->resolved_config))) != KD_OK ||
+        (status = kd_dist_agree("--zero", (uint64_t)settings->zero_stage)) != KD_OK ||
         (status = kd_dist_agree("the tokenizer", options->tokenizer
                                                     ? kd_tokenizer_hash(options->tokenizer)
                                                     : 0)) != KD_OK ||

@@ -12,7 +12,10 @@
 #include "train_internal.h"
 
 /* The sums of a data-parallel step: kd dist's, over every rank. */
-static const gpt2_reducer rank_sums = {kd_dist_sum_doubles, kd_dist_sum_floats};
+static const gpt2_reducer rank_sums = {kd_dist_sum_doubles, kd_dist_sum_floats, NULL, NULL};
+/* ZeRO-1's: each rank updates the parameters of its slice of the moments. */
+static const gpt2_reducer sharded_sums = {kd_dist_sum_doubles, kd_dist_sum_floats,
+                                          kd_dist_reduce_scatter_floats, kd_dist_gather_floats};
 
 /* Training tokens fed since `start_s`, for a rate. Kept per process: a
  * resumed run's first rate covers only its own steps. */
@@ -139,6 +142,20 @@ static kd_status start_or_resume(run_context *run)
     return status;
 }
 
+/* ZeRO-1: after the checkpoint's moments, if any, were loaded whole, this
+ * rank keeps its slice of them. The parameters must be the packed
+ * gradients' layout, so adapters (which freeze the base) are refused. */
+static kd_status shard_moments(run_context *run)
+{
+    gpt2_model *model = run->model;
+    if (model->lora)
+        return kd_fail(KD_ERR_UNSUPPORTED, "--zero 1 shards full training only, not LoRA "
+                       "adapters");
+    size_t begin, end;
+    kd_dist_slice(model->num_trainable, &begin, &end);
+    return kd_gpt2_shard_moments(model, begin, end);
+}
+
 static kd_status run_open(run_context *run, const dataset *data)
 {
     const train_settings *s = run->settings;
@@ -156,7 +173,9 @@ static kd_status run_open(run_context *run, const dataset *data)
         (status = open_batchers(run, data)) != KD_OK ||
         (status = allocate_micro_batches(run)) != KD_OK ||
         (status = start_or_resume(run)) != KD_OK ||
-        (kd_dist_size() > 1 && (status = kd_run_ranks_agree(run->model, data, run->options)) != KD_OK))
+        (kd_dist_size() > 1 &&
+         (status = kd_run_ranks_agree(run->model, data, s, run->options)) != KD_OK) ||
+        (s->zero_stage && (status = shard_moments(run)) != KD_OK))
         return status;
     run->session_start_s = kd_now_seconds();
     run->eval_rate = run->log_rate = (rate_window){0.0, run->session_start_s};
@@ -275,7 +294,7 @@ static kd_status train_one_step(run_context *run, int step)
         .learning_rate = kd_lr_at_step(s->schedule, s->learning_rate, s->min_lr_ratio,
                                        s->warmup_steps, run->state.total_steps, step - 1),
         .grad_clip = s->grad_clip,
-        .reducer = kd_dist_size() > 1 ? &rank_sums : NULL,
+        .reducer = s->zero_stage ? &sharded_sums : kd_dist_size() > 1 ? &rank_sums : NULL,
     };
     double start = kd_now_seconds();
     const train_objective *objective = run->options->objective;
@@ -393,6 +412,44 @@ static kd_status save_checkpoint(run_context *run)
     return kd_checkpoint_save(run->last_dir, run->model, &saved, run->options->tokenizer_dir);
 }
 
+/* ZeRO-1: the checkpoint holds every rank's moments, gathered whole for
+ * rank 0 to write, so that any number of ranks, one process included, can
+ * resume it. */
+static kd_status save_sharded_checkpoint(run_context *run)
+{
+    gpt2_model *model = run->model;
+    size_t n = model->num_trainable, begin = model->moments_begin;
+    size_t count = model->moments_end - begin;
+    float *m = kd_alloc(n, sizeof(float), "AdamW first moment (gathered)");
+    float *v = kd_alloc(n, sizeof(float), "AdamW second moment (gathered)");
+    kd_status status = m && v ? KD_OK : KD_ERR_NOMEM;
+    if (status == KD_OK) {
+        memcpy(m + begin, model->adam_m, count * sizeof(float));
+        memcpy(v + begin, model->adam_v, count * sizeof(float));
+        status = kd_dist_gather_floats(m, n);
+    }
+    if (status == KD_OK)
+        status = kd_dist_gather_floats(v, n);
+    if (status == KD_OK) {
+        gpt2_model whole = *model;
+        whole.adam_m = m;
+        whole.adam_v = v;
+        whole.moments_begin = 0;
+        whole.moments_end = n;
+        run->model = &whole;
+        status = save_checkpoint(run);
+        run->model = model;
+    }
+    free(m);
+    free(v);
+    return status;
+}
+
+static kd_status checkpoint(run_context *run)
+{
+    return run->settings->zero_stage ? save_sharded_checkpoint(run) : save_checkpoint(run);
+}
+
 static void end_epoch(run_context *run, int epoch, double val_loss)
 {
     train_state *state = &run->state;
@@ -488,7 +545,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
                 break;
             if (epoch_end)
                 end_epoch(&run, (step - 1) / run.steps_per_epoch + 1, val.loss);
-            if ((status = save_checkpoint(&run)) != KD_OK)
+            if ((status = checkpoint(&run)) != KD_OK)
                 break;
             if (settings->patience > 0 && state->evals_without_improvement >= settings->patience) {
                 summary->stopped_early = 1;
@@ -496,7 +553,7 @@ kd_status kd_train_run(gpt2_model *model, const dataset *data, const train_setti
             }
         }
         if (options->stop_after > 0 && step >= options->stop_after && step < state->total_steps) {
-            status = save_checkpoint(&run);
+            status = checkpoint(&run);
             summary->interrupted = 1;
             break;
         }

@@ -31,6 +31,7 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->precision = overrides->precision;
     if (overrides->no_group_by_length)
         train->group_by_length = 0;
+    train->zero_stage = overrides->zero;
     kd_run_config_sync_data(config);
 }
 

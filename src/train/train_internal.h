@@ -32,7 +32,7 @@ typedef struct {
  * differs, unless all ranks start from the same kd build, configuration,
  * tokenizer, data and weights. */
 kd_status kd_run_ranks_agree(const gpt2_model *model, const dataset *data,
-                             const train_run_options *options);
+                             const train_settings *settings, const train_run_options *options);
 
 /* Keeps the rows with step <= `step` (rewritten atomically). */
 kd_status kd_metrics_truncate_after(const char *path, int step);
