@@ -16,7 +16,10 @@
 #            the demo's
 #   OUT_DIR  default runs/grouping-bench; every run starts afresh there
 # KD=path/to/kd picks the binary (default build/kd); RUNS="grouped plain"
-# skips the noise run. Run it on a quiet machine: the figures are wall-clock.
+# skips the noise run; THREADS=N replaces the configs' thread counts. The
+# speeds are wall-clock: run it on a quiet machine. Each run's CPU seconds
+# (user + system, all stages) are printed too; with THREADS=1 their ratio
+# is the compute grouping saves, and it holds on a busy machine as well.
 set -eu
 cd "$(dirname "$0")/.."
 quick=0
@@ -27,19 +30,24 @@ fi
 out=${1:-runs/grouping-bench}
 kd=${KD:-build/kd}
 runs=${RUNS:-grouped plain plain-s2}
+threads=${THREADS:-0}
 [ -x "$kd" ] || { echo "no $kd: build first (make build)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package time)" >&2; exit 1; }
 mkdir -p "$out"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u +%Y-%m-%d)"
 
 # write_configs NAME GROUP SEED_STEP: $out/NAME/configs/, the demo's configs
 # with train.group_by_length = GROUP and train.seed moved by SEED_STEP.
 write_configs() {
-    python3 - "$out/$1" "$2" "$3" "$quick" <<'PY'
+    python3 - "$out/$1" "$2" "$3" "$quick" "$threads" <<'PY'
 import json, os, sys
 run, group, seed_step, quick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+threads = int(sys.argv[5])
 os.makedirs(run + "/configs", exist_ok=True)
 demo = json.load(open("configs/demo.json"))
 demo["out"] = os.path.abspath(run + "/pipeline")
+if threads:
+    demo["threads"] = threads
 if quick:
     demo["teacher"]["max_steps"] = 60
     for student in demo["students"]:
@@ -48,6 +56,8 @@ for config in [demo["teacher"]["config"]] + [s["config"] for s in demo["students
     settings = json.load(open("configs/" + config))
     settings["train"]["group_by_length"] = group
     settings["train"]["seed"] = settings["train"].get("seed", 1234) + seed_step
+    if threads:
+        settings["train"]["threads"] = threads
     json.dump(settings, open(run + "/configs/" + config, "w"), indent=1)
 json.dump(demo, open(run + "/configs/demo.json", "w"), indent=1)
 PY
@@ -62,7 +72,8 @@ for run in $runs; do
     esac
     echo "== $run: $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
     start=$(date +%s.%N)
-    "$kd" pipeline "$out/$run/configs/demo.json" --force >"$out/$run/pipeline.log" 2>&1 ||
+    /usr/bin/time -f "%U %S" -o "$out/$run/cpu" \
+        "$kd" pipeline "$out/$run/configs/demo.json" --force >"$out/$run/pipeline.log" 2>&1 ||
         { tail -n 20 "$out/$run/pipeline.log"; exit 1; }
     end=$(date +%s.%N)
     echo "$start $end $(cut -d' ' -f1-3 /proc/loadavg)" >"$out/$run/wall"
@@ -83,7 +94,8 @@ figures = {}
 for run in runs:
     p = out + "/" + run + "/pipeline"
     start, end = map(float, open(out + "/" + run + "/wall").read().split()[:2])
-    f = {"wall s": end - start}
+    user, system = map(float, open(out + "/" + run + "/cpu").read().split()[-2:])
+    f = {"wall s": end - start, "cpu s": user + system}
     runs_dirs = {"teacher": p + "/teacher"}
     for d in sorted(glob.glob(p + "/students/*")):
         runs_dirs[os.path.basename(d)] = d
