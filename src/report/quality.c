@@ -35,20 +35,6 @@ static int first_argmax(const float *logits, int V)
     return best;
 }
 
-static kd_status argmax_append(argmax_record *record, int id)
-{
-    if (record->count == record->capacity) {
-        size_t capacity = record->capacity ? 2 * record->capacity : 4096;
-        int *grown = realloc(record->ids, capacity * sizeof *grown);
-        if (!grown)
-            return kd_fail(KD_ERR_NOMEM, "no memory for %zu predictions", capacity);
-        record->ids = grown;
-        record->capacity = capacity;
-    }
-    record->ids[record->count++] = id;
-    return KD_OK;
-}
-
 typedef struct {
     const validation_set *set;
     const validation_targets *targets;
@@ -114,8 +100,8 @@ static kd_status record_argmax(gpt2_model *model, const kd_batch *batch, validat
             rows++;
         kd_gpt2_head_logits(model, begin, rows, pass->logits);
         for (int r = 0; r < rows && status == KD_OK; r++)
-            status = argmax_append(pass->targets->record,
-                                   first_argmax(pass->logits + (size_t)r * V, V));
+            status = kd_token_buffer_push(pass->targets->record,
+                                          first_argmax(pass->logits + (size_t)r * V, V));
         begin += rows;
     }
     return status;
@@ -179,7 +165,7 @@ static kd_status score_position(const float *logits, int V, int target, float we
         (status = recorded(pass, pass->targets->fp32, &id)) == KD_OK)
         count_hit(&pass->fp32, weight, argmax == id);
     if (status == KD_OK && pass->targets->record)
-        status = argmax_append(pass->targets->record, argmax);
+        status = kd_token_buffer_push(pass->targets->record, argmax);
     pass->cursor++;
     return status;
 }
@@ -276,7 +262,7 @@ kd_status kd_measure_validation(report_runner *runner, const validation_set *set
                             set->max_batches, &options);
     validation_pass pass = {.set = set, .targets = targets};
     if (targets->record)
-        targets->record->count = 0;
+        kd_token_buffer_clear(targets->record);
     kd_status status = kd_batcher_create(set->data, DATASET_VALIDATION, &options, &pass.batches);
     if (status == KD_OK)
         status = pass_buffers(runner, &pass, &options);
