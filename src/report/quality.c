@@ -137,15 +137,6 @@ static kd_status f32_batch(gpt2_model *model, const kd_batch *batch, validation_
 
 /* ---- the quantized engine: one sequence at a time ------------------------- */
 
-/* -log softmax(logits)[target], in double. */
-static double token_loss(const float *logits, int V, int target, float max)
-{
-    double sum = 0.0;
-    for (int v = 0; v < V; v++)
-        sum += exp((double)logits[v] - max);
-    return (double)max + log(sum) - logits[target];
-}
-
 static void count_hit(gpt2_eval_sums *sums, float weight, int hit)
 {
     sums->counted += weight;
@@ -156,7 +147,7 @@ static kd_status score_position(const float *logits, int V, int target, float we
                                 validation_pass *pass)
 {
     int argmax = first_argmax(logits, V), id = 0;
-    pass->sums.loss_sum += weight * token_loss(logits, V, target, logits[argmax]);
+    pass->sums.loss_sum += weight * ((double)kd_logits_log_sum_exp(logits, V) - logits[target]);
     count_hit(&pass->sums, weight, argmax == target);
     kd_status status = KD_OK;
     if (pass->targets->teacher && (status = recorded(pass, pass->targets->teacher, &id)) == KD_OK)
