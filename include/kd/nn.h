@@ -241,6 +241,9 @@ void kd_gpt2_head_evaluate(gpt2_model *model, const int *targets, const float *w
 /* Full logits for rows of the last forward pass: out (rows, V) for positions
  * [row_begin, row_begin + rows) of the flattened (B, T). */
 void kd_gpt2_head_logits(gpt2_model *model, int row_begin, int rows, float *out);
+/* log(sum(exp(logits))) over V entries, computed stably (vectorised), so
+ * -log p(t) = kd_logits_log_sum_exp(logits, V) - logits[t]. */
+float kd_logits_log_sum_exp(const float *logits, int V);
 
 /* Backward from acts.dlnf to every trainable parameter's gradient
  * (accumulated into grads and the adapters' gradients). */

@@ -42,8 +42,6 @@ float kd_logits_max(const float *logits, int V);
 /* sum(exp((logits - max) * scale)) over V entries; with max the largest
  * logit and scale > 0 no term overflows. Entries of -inf add nothing. */
 float kd_logits_scaled_sum_exp(const float *logits, int V, float max, float scale);
-/* log(sum(exp(logits))) over V entries, computed stably. */
-float kd_logits_log_sum_exp(const float *logits, int V);
 /* -log p(target) of one row of logits; *hit: whether target is its argmax. */
 double kd_logits_evaluate(const float *logits, int V, int target, int *hit);
 

@@ -158,7 +158,7 @@ void kd_report_model_free(report_model *model)
 {
     cJSON_Delete(model->run_config);
     kd_metrics_history_free(&model->history);
-    free(model->argmax.ids);
+    kd_token_buffer_free(&model->argmax);
     for (int i = 0; model->answers && model->answers[i]; i++)
         free(model->answers[i]);
     free(model->answers);

@@ -35,20 +35,6 @@ static int first_argmax(const float *logits, int V)
     return best;
 }
 
-static kd_status argmax_append(argmax_record *record, int id)
-{
-    if (record->count == record->capacity) {
-        size_t capacity = record->capacity ? 2 * record->capacity : 4096;
-        int *grown = realloc(record->ids, capacity * sizeof *grown);
-        if (!grown)
-            return kd_fail(KD_ERR_NOMEM, "no memory for %zu predictions", capacity);
-        record->ids = grown;
-        record->capacity = capacity;
-    }
-    record->ids[record->count++] = id;
-    return KD_OK;
-}
-
 typedef struct {
     const validation_set *set;
     const validation_targets *targets;
@@ -114,8 +100,8 @@ static kd_status record_argmax(gpt2_model *model, const kd_batch *batch, validat
             rows++;
         kd_gpt2_head_logits(model, begin, rows, pass->logits);
         for (int r = 0; r < rows && status == KD_OK; r++)
-            status = argmax_append(pass->targets->record,
-                                   first_argmax(pass->logits + (size_t)r * V, V));
+            status = kd_token_buffer_push(pass->targets->record,
+                                          first_argmax(pass->logits + (size_t)r * V, V));
         begin += rows;
     }
     return status;
@@ -151,15 +137,6 @@ static kd_status f32_batch(gpt2_model *model, const kd_batch *batch, validation_
 
 /* ---- the quantized engine: one sequence at a time ------------------------- */
 
-/* -log softmax(logits)[target], in double. */
-static double token_loss(const float *logits, int V, int target, float max)
-{
-    double sum = 0.0;
-    for (int v = 0; v < V; v++)
-        sum += exp((double)logits[v] - max);
-    return (double)max + log(sum) - logits[target];
-}
-
 static void count_hit(gpt2_eval_sums *sums, float weight, int hit)
 {
     sums->counted += weight;
@@ -170,7 +147,7 @@ static kd_status score_position(const float *logits, int V, int target, float we
                                 validation_pass *pass)
 {
     int argmax = first_argmax(logits, V), id = 0;
-    pass->sums.loss_sum += weight * token_loss(logits, V, target, logits[argmax]);
+    pass->sums.loss_sum += weight * ((double)kd_logits_log_sum_exp(logits, V) - logits[target]);
     count_hit(&pass->sums, weight, argmax == target);
     kd_status status = KD_OK;
     if (pass->targets->teacher && (status = recorded(pass, pass->targets->teacher, &id)) == KD_OK)
@@ -179,7 +156,7 @@ static kd_status score_position(const float *logits, int V, int target, float we
         (status = recorded(pass, pass->targets->fp32, &id)) == KD_OK)
         count_hit(&pass->fp32, weight, argmax == id);
     if (status == KD_OK && pass->targets->record)
-        status = argmax_append(pass->targets->record, argmax);
+        status = kd_token_buffer_push(pass->targets->record, argmax);
     pass->cursor++;
     return status;
 }
@@ -276,7 +253,7 @@ kd_status kd_measure_validation(report_runner *runner, const validation_set *set
                             set->max_batches, &options);
     validation_pass pass = {.set = set, .targets = targets};
     if (targets->record)
-        targets->record->count = 0;
+        kd_token_buffer_clear(targets->record);
     kd_status status = kd_batcher_create(set->data, DATASET_VALIDATION, &options, &pass.batches);
     if (status == KD_OK)
         status = pass_buffers(runner, &pass, &options);

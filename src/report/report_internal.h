@@ -10,6 +10,7 @@
 #include "kd/core.h"
 #include "kd/nn.h"
 #include "kd/report.h"
+#include "kd/tokenizer.h"
 #include "kd/train.h"
 
 enum { REPORT_NAME_CAPACITY = 256 };
@@ -141,11 +142,9 @@ typedef struct {
     double rouge_l;                  /* mean F over the ROUGE records */
 } model_quality;
 
-/* A model's argmax at every counted validation position, in batch order. */
-typedef struct {
-    int *ids;
-    size_t count, capacity;
-} argmax_record;
+/* A model's argmax at every counted validation position, in batch order:
+ * token ids, so a token buffer holds them. */
+typedef kd_token_buffer argmax_record;
 
 typedef struct {
     char name[REPORT_NAME_CAPACITY];
