@@ -161,8 +161,15 @@ void kd_nf4_dequantize(const kd_nf4_tensor *tensor, float *out)
         float scale = kd_nf4_block_scale(tensor, b);
         size_t begin = b * KD_NF4_BLOCK, end = begin + KD_NF4_BLOCK;
         end = end < tensor->count ? end : tensor->count;
-        for (size_t i = begin; i < end; i++)
-            out[i] = kd_nf4_codebook[get_code(tensor->codes, i)] * scale;
+        /* A byte at a time (blocks start at even values), the odd last value apart. */
+        size_t pairs_end = begin + (end - begin) / 2 * 2;
+        for (size_t i = begin; i < pairs_end; i += 2) {
+            uint8_t byte = tensor->codes[i / 2];
+            out[i] = kd_nf4_codebook[byte >> 4] * scale;
+            out[i + 1] = kd_nf4_codebook[byte & 0x0f] * scale;
+        }
+        if (pairs_end < end)
+            out[pairs_end] = kd_nf4_codebook[get_code(tensor->codes, pairs_end)] * scale;
     }
 }
 
