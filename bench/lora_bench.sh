@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Full fine-tuning against LoRA on the distilgpt2 shape (6 x 768, batch 4,
-# seq 256, 2 threads): median step time and peak RSS of kd bench --mode
-# train, each configuration in its own process; then the gpt2-large shape
-# (36 x 1280, 774M parameters): kd estimate for full fine-tuning and LoRA,
-# and kd bench measuring a LoRA step on random weights at batch 1, seq 256.
+# Full fine-tuning against LoRA and QLoRA on the distilgpt2 shape (6 x 768,
+# batch 4, seq 256, 2 threads): median step time and peak RSS of kd bench
+# --mode train, each configuration in its own process; then the gpt2-large
+# shape (36 x 1280, 774M parameters): kd estimate for full fine-tuning, LoRA
+# and QLoRA, and kd bench measuring LoRA and QLoRA steps on random weights at
+# batch 1, seq 256.
 # Prints the machine, the load, the commit and one row per run.
 #
 #     bench/lora_bench.sh [KD] [STEPS]      (defaults: build/kd, 5 timed steps)
@@ -28,8 +29,9 @@ row() { # NAME ARGS...: one kd bench --mode train run
     /usr/bin/python3 - "$name" "$work/out" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[2]))
-print("%-28s step %8.0f ms  peak RSS %7.0f MB  trainable %11.0f  load %s" % (
-    sys.argv[1], d["step_ms"], d["peak_rss_mb"], d["trainable_params"], sys.argv[3]))
+print("%-28s step %8.0f ms  peak RSS %7.0f MB  trainable %11.0f  base %7.1f MB  AdamW %7.1f MB"
+      "  load %s" % (sys.argv[1], d["step_ms"], d["peak_rss_mb"], d["trainable_params"],
+                     d["base_mb"], d["optimizer_mb"], sys.argv[3]))
 PY
 }
 
@@ -37,13 +39,17 @@ distil=(--config configs/distilgpt2.json --batch 4 --seq 256)
 row "full fine-tuning" "${distil[@]}"
 row "LoRA r=8 attn.c_attn" "${distil[@]}" --lora-rank 8
 row "LoRA r=16 all four" "${distil[@]}" --lora-rank 16 --lora-targets "$all"
+row "QLoRA r=16 all four" "${distil[@]}" --lora-rank 16 --lora-targets "$all" --qlora
 
 [ "${LARGE:-1}" = 1 ] || exit 0
 large='"model": {"n_layer": 36, "n_head": 20, "n_embd": 1280, "n_positions": 1024, "vocab_size": 50257}'
 echo "{$large, \"train\": {\"batch_size\": 1, \"seq_len\": 256, \"threads\": 2}}" >"$work/large.json"
 echo "{$large, \"train\": {\"batch_size\": 1, \"seq_len\": 256, \"threads\": 2}," \
      "\"lora\": {\"rank\": 16, \"targets\": [\"c_attn\", \"c_proj\", \"c_fc\"]}}" >"$work/large_lora.json"
-for config in large large_lora; do
+echo "{$large, \"train\": {\"batch_size\": 1, \"seq_len\": 256, \"threads\": 2}," \
+     "\"lora\": {\"rank\": 16, \"targets\": [\"c_attn\", \"c_proj\", \"c_fc\"], \"qlora\": true}}" \
+     >"$work/large_qlora.json"
+for config in large large_lora large_qlora; do
     "$kd" estimate --config "$work/$config.json" --no-timing --json >"$work/out"
     /usr/bin/python3 - "$config" "$work/out" <<'PY'
 import json, sys
@@ -57,3 +63,5 @@ done
 echo "{$large}" >"$work/large_model.json"
 row "gpt2-large LoRA r=16 all" --config "$work/large_model.json" --batch 1 --seq 256 \
     --lora-rank 16 --lora-targets "$all"
+row "gpt2-large QLoRA r=16 all" --config "$work/large_model.json" --batch 1 --seq 256 \
+    --lora-rank 16 --lora-targets "$all" --qlora

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The LoRA experiment of docs/lora.md on the dolly assets: a base model is
 # trained from scratch on the open_qa records, then fine-tuned on the mixed
-# categories with the same steps three ways: every weight, LoRA r=8 on
-# attn.c_attn, LoRA r=16 on all four targets. One row per run: best
+# categories with the same steps four ways: every weight, LoRA r=8 on
+# attn.c_attn, LoRA r=16 on all four targets, QLoRA r=16 on all four (the
+# base's matrices in NF4). One row per run: best
 # validation loss on the mixed split, trainable parameters, AdamW state,
 # peak RSS (GNU time) and seconds per step (evaluations included).
 #
@@ -50,7 +51,7 @@ rows = [json.loads(line) for line in open(run + "/metrics.jsonl")]
 estimate = json.load(open(run + ".estimate"))
 rss_mb = int(open(run + ".rss").read().split()[-1]) / 1024
 print("| %s | %.4f | %d | %.1f MB | %.0f MB | %.2f s | %s |" % (
-    os.path.basename(run), min(r["val_loss"] for r in rows), estimate["trainable_params"],
+    os.path.basename(run), min(r["val_loss"] for r in rows if "val_loss" in r), estimate["trainable_params"],
     estimate["optimizer_bytes"] / 1e6, rss_mb, rows[-1]["elapsed_s"] / steps, load))
 PY
 }
@@ -63,3 +64,4 @@ echo "|---|---|---|---|---|---|---|"
 run full 0.0005
 run lora-r8-c_attn 0.01 '{"rank": 8, "alpha": 16, "targets": ["attn.c_attn"]}'
 run lora-r16-all 0.01 '{"rank": 16, "alpha": 32, "targets": ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"]}'
+run qlora-r16-all 0.01 '{"rank": 16, "alpha": 32, "targets": ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"], "qlora": true}'

@@ -13,21 +13,9 @@
 # usage: cli_llama_cpp.sh KD ASSETS_DIR   (KD_TEACHER_FORCING from ctest)
 set -u
 . "$(dirname "$0")/support/cli_common.sh" "$@"
-forcing=${KD_TEACHER_FORCING:?run through ctest, which sets KD_TEACHER_FORCING}
-here=$(cd "$(dirname "$0")" && pwd)
-cli_need_assets gpt2/vocab.json dolly/dolly-open_qa.jsonl dolly/dolly-mixed.jsonl
-[ -d "$here/llama_cpp/node_modules/node-llama-cpp" ] || {
-    echo "FAIL: node-llama-cpp is not installed: npm install --omit=optional --prefix tests/llama_cpp"
-    exit 1
-}
-llama() { node "$here/llama_cpp/check.mjs" "$@"; }
+. "$(dirname "$0")/support/llama_cpp_common.sh"
 
-# A small model that has learnt something (2 layers, 128 wide, 300 steps on
-# 1,200 records), so that argmaxes are not ties.
-head -n 1200 "$assets/dolly/dolly-open_qa.jsonl" >"$work/data.jsonl"
-cli_dolly_config run '{"n_layer": 2, "n_head": 2, "n_embd": 128, "n_positions": 128, "vocab_size": 50257}' \
-    300 100 ""
-expect 0 teacher train --config "$work/run.json" --out "$work/teacher"
+llama_cpp_base
 model=$work/teacher/model
 for type in f32 f16 q8_0 q4_0; do
     expect 0 export --model "$model" --out "$work/$type.gguf" --type $type
@@ -62,63 +50,13 @@ PY
 # Greedy continuations, f32 and f16, against kd generate on the directory:
 # prompts in the training template (raw), whose continuations the model
 # has an opinion about; compared where the top-2 margin stays clear.
-python3 - "$kd" "$assets/gpt2" "$assets/dolly/dolly-mixed.jsonl" "$work" <<'PY'
-import json, subprocess, sys
-kd, vocab, records, work = sys.argv[1:]
-questions = [json.loads(line)["instruction"] for line in open(records, encoding="utf-8")][-60:-48]
-prompts = [f"### Instruction:\n{q}\n\n### Response:\n" for q in questions]
-ids = []
-for prompt in prompts:
-    open(f"{work}/text", "w", encoding="utf-8").write(prompt)
-    ids.append(list(map(int, subprocess.run([kd, "tokenize", "--vocab", vocab, "--file",
-                                              f"{work}/text"], capture_output=True, text=True,
-                                             check=True).stdout.split())))
-json.dump(prompts, open(f"{work}/prompts.json", "w"))
-json.dump(ids, open(f"{work}/prompt_ids.json", "w"))
-PY
+llama_cpp_prompts
 for type in f32 f16; do
-    llama greedy "$work/$type.gguf" "$work/prompt_ids.json" 8 >"$work/greedy_$type.json" ||
-        { fail "llama.cpp greedy on $type failed"; continue; }
-    compared=0
-    for i in $(seq 0 11); do
-        margin=$(json "$work/greedy_$type.json" "d[$i]['margin']")
-        python3 -c "import sys; sys.exit(not $margin > 0.05)" || continue
-        prompt=$(json "$work/prompts.json" "d[$i] + '|'")  # keeps the final newline
-        prompt=${prompt%|}
-        expect 0 generate --model "$model" --prompt "$prompt" --raw --temperature 0 \
-            --max-new-tokens 8
-        want=$(cat "$work/out")
-        got=$(json "$work/greedy_$type.json" "d[$i]['text']")
-        [ "$got" = "$want" ] || fail "$type: prompt $i: llama.cpp '$got', kd '$want'"
-        compared=$((compared + 1))
-    done
-    echo "$type: $compared of 12 prompts had a clear margin; their greedy tokens agree"
-    [ "$compared" -ge 2 ] || fail "$type: only $compared prompts had a clear top-2 margin"
+    llama_cpp_greedy_check "$type" "$work/$type.gguf" "$model"
 done
 
 # Teacher forcing over 2,000 positions of held-out dolly records.
-tail -n 60 "$assets/dolly/dolly-mixed.jsonl" | python3 -c '
-import json, sys
-print("\n\n".join(json.loads(l)["response"] for l in sys.stdin))' >"$work/heldout.txt"
-expect 0 tokenize --vocab "$assets/gpt2" --file "$work/heldout.txt"
-python3 - "$work/out" "$work/sequences" <<'PY'
-import sys
-ids = open(sys.argv[1]).read().split()
-assert len(ids) >= 2000, f"only {len(ids)} tokens"
-with open(sys.argv[2], "w") as out:
-    for start in range(0, 2000, 100):
-        out.write(" ".join(ids[start:start + 100]) + "\n")
-PY
-# agreement A B: the share of equal ids in two files of argmax lines.
-agreement() {
-    python3 - "$1" "$2" <<'PY'
-import sys
-a = open(sys.argv[1]).read().split()
-b = open(sys.argv[2]).read().split()
-assert len(a) == len(b) == 2000, (len(a), len(b))
-print(sum(x == y for x, y in zip(a, b)) / len(a))
-PY
-}
+llama_cpp_sequences
 "$forcing" "$model" "$work/sequences" >"$work/argmax_dir" || fail "teacher_forcing on the directory"
 # Agreement means nothing if the model predicts one token everywhere (a
 # smaller model trained less did); this one, like any young language model,

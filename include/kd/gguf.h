@@ -191,4 +191,14 @@ kd_status kd_gguf_gpt2_qload(const gguf_file *file, gpt2_qmodel *model);
 /* The file type of a GPT-2 file: its matrices' type. */
 ggml_type kd_gguf_gpt2_matrix_type(const gguf_file *file);
 
+/* ---- LoRA adapters ----------------------------------------------------- */
+
+/* Writes the LoRA adapters attached to `model` as a llama.cpp LoRA GGUF:
+ * general.architecture "gpt2", general.type "adapter", adapter.type "lora",
+ * adapter.lora.alpha, and f32 tensors blk.<l>.<attn_qkv|attn_output|ffn_up|
+ * ffn_down>.weight.lora_a (ne [in, r]) and .lora_b (ne [r, out]), which
+ * llama.cpp applies to the base GGUF that kd export writes. Adapters that
+ * train biases are refused: the format has no place for them. */
+kd_status kd_gguf_export_lora(const char *path, const gpt2_model *model);
+
 #endif

@@ -240,6 +240,12 @@ kd_status kd_model_attach_adapter(model_weights *weights, const char *adapter_di
  * rows are not whole 32-value blocks. */
 kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type, int force,
                          int *f16_fallbacks);
+/* Writes the PEFT LoRA adapter in `adapter_dir` as a llama.cpp LoRA GGUF
+ * (kd_gguf_export_lora), after checking it against its base: `base` (a
+ * model directory or GGUF file; only its shape is read), else the adapter's
+ * base_model_name_or_path. */
+kd_status kd_export_lora_gguf(const char *adapter_dir, const char *base, const char *out,
+                              int force);
 
 /* Evaluates a model directory or GGUF file: on the given files (every
  * record, no split), or, with no files, on the validation split of the run

@@ -119,7 +119,8 @@ int cmd_estimate(int argc, char **argv)
                    "gradients, AdamW moments, activations) and time per epoch, timing two steps\n"
                    "of the model on this machine.",
         .usage = "kd estimate --config FILE [--batch B] [--seq T] [--no-timing] [--json]\n"
-                 "A \"lora\" section in the config estimates fine-tuning through LoRA adapters.",
+                 "A \"lora\" section in the config estimates fine-tuning through LoRA adapters;\n"
+                 "with \"qlora\": true there, the base's weights count as held in NF4.",
         .options = options,
         .option_count = sizeof options / sizeof *options,
     };

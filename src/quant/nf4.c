@@ -49,14 +49,22 @@ size_t kd_nf4_bytes(size_t count)
     return (count + 1) / 2 + blocks * sizeof(int8_t) + group_count(blocks) * sizeof(float);
 }
 
-/* The code nearest to x in [-1, 1]: the first level whose midpoint with
- * the next one is not below x (bitsandbytes' dQuantizeNF4 thresholds). */
-static uint8_t nearest_code(float x)
+/* The midpoints between neighbouring levels, bitsandbytes' dQuantizeNF4
+ * thresholds. */
+static void code_midpoints(float midpoints[15])
 {
-    uint8_t code = 0;
-    while (code < 15 && x > 0.5f * (kd_nf4_codebook[code] + kd_nf4_codebook[code + 1]))
-        code++;
-    return code;
+    for (int k = 0; k < 15; k++)
+        midpoints[k] = 0.5f * (kd_nf4_codebook[k] + kd_nf4_codebook[k + 1]);
+}
+
+/* The code nearest to x in [-1, 1]: the number of midpoints below it (a
+ * count rather than a search, so that it vectorises). */
+static uint8_t nearest_code(float x, const float midpoints[15])
+{
+    int code = 0;
+    for (int k = 0; k < 15; k++)
+        code += x > midpoints[k];
+    return (uint8_t)code;
 }
 
 static float block_absmax(const float *x, size_t n)
@@ -110,6 +118,8 @@ static uint8_t get_code(const uint8_t *codes, size_t i)
 static void quantize_codes(kd_nf4_tensor *tensor, const float *x, const float *absmax,
                            size_t blocks)
 {
+    float midpoints[15];
+    code_midpoints(midpoints);
     memset(tensor->codes, 0, (tensor->count + 1) / 2);
     /* A block's 64 codes fill 32 bytes of their own, so blocks run apart. */
 #pragma omp parallel for
@@ -118,7 +128,7 @@ static void quantize_codes(kd_nf4_tensor *tensor, const float *x, const float *a
         end = end < tensor->count ? end : tensor->count;
         float inverse = absmax[b] > 0.0f ? 1.0f / absmax[b] : 0.0f;
         for (size_t i = begin; i < end; i++)
-            set_code(tensor->codes, i, nearest_code(x[i] * inverse));
+            set_code(tensor->codes, i, nearest_code(x[i] * inverse, midpoints));
     }
 }
 
@@ -161,8 +171,15 @@ void kd_nf4_dequantize(const kd_nf4_tensor *tensor, float *out)
         float scale = kd_nf4_block_scale(tensor, b);
         size_t begin = b * KD_NF4_BLOCK, end = begin + KD_NF4_BLOCK;
         end = end < tensor->count ? end : tensor->count;
-        for (size_t i = begin; i < end; i++)
-            out[i] = kd_nf4_codebook[get_code(tensor->codes, i)] * scale;
+        /* A byte at a time (blocks start at even values), the odd last value apart. */
+        size_t pairs_end = begin + (end - begin) / 2 * 2;
+        for (size_t i = begin; i < pairs_end; i += 2) {
+            uint8_t byte = tensor->codes[i / 2];
+            out[i] = kd_nf4_codebook[byte >> 4] * scale;
+            out[i + 1] = kd_nf4_codebook[byte & 0x0f] * scale;
+        }
+        if (pairs_end < end)
+            out[pairs_end] = kd_nf4_codebook[get_code(tensor->codes, pairs_end)] * scale;
     }
 }
 

@@ -1,6 +1,7 @@
 /* Models as Hugging Face directories or GGUF files, for every command that
  * reads one, and the export of a directory to GGUF. A GGUF file is replaced
  * only atomically, so it is read without a lock. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -117,15 +118,23 @@ void kd_model_unload(model_weights *weights)
         kd_gguf_close(&weights->file);
 }
 
-kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type, int force,
-                         int *f16_fallbacks)
+static kd_status refuse_existing(const char *out, int force)
 {
     struct stat info;
     if (!force && lstat(out, &info) == 0)
         return kd_fail(KD_ERR_INVALID, "%s exists; --force replaces it", out);
+    return KD_OK;
+}
+
+kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type, int force,
+                         int *f16_fallbacks)
+{
+    kd_status status = refuse_existing(out, force);
+    if (status != KD_OK)
+        return status;
     gpt2_model model = {0};
     kd_tokenizer *tokenizer = NULL;
-    kd_status status = load_dir(model_dir, &model, &tokenizer);
+    status = load_dir(model_dir, &model, &tokenizer);
     tokenizer_spelling spelling = {0};
     if (status == KD_OK)
         status = kd_tokenizer_spell(tokenizer, &spelling);
@@ -139,6 +148,48 @@ kd_status kd_export_gguf(const char *model_dir, const char *out, ggml_type type,
     }
     kd_tokenizer_spelling_free(&spelling);
     kd_tokenizer_free(tokenizer);
+    kd_gpt2_free(&model);
+    return status;
+}
+
+/* The base an adapter is checked against: `base`, else the adapter's
+ * base_model_name_or_path. */
+static kd_status adapter_base(const char *adapter_dir, const char *base, char *out, size_t size)
+{
+    if (base) {
+        snprintf(out, size, "%s", base);
+        return KD_OK;
+    }
+    char path[KD_PATH_CAPACITY];
+    gpt2_lora_config config;
+    kd_status status = kd_path_join(path, sizeof path, adapter_dir, KD_PEFT_CONFIG_FILE);
+    if (status == KD_OK)
+        status = kd_peft_config_read(path, &config, out, size);
+    if (status == KD_OK && out[0] == '\0')
+        status = kd_fail(KD_ERR_INVALID, "%s names no base_model_name_or_path; give the base "
+                         "with --model", path);
+    return status;
+}
+
+kd_status kd_export_lora_gguf(const char *adapter_dir, const char *base, const char *out,
+                              int force)
+{
+    char base_path[KD_PATH_CAPACITY];
+    gpt2_config config;
+    kd_status status = refuse_existing(out, force);
+    if (status == KD_OK)
+        status = adapter_base(adapter_dir, base, base_path, sizeof base_path);
+    if (status == KD_OK)
+        status = kd_model_config_read(base_path, &config);
+    /* Only the base's shape is needed: its weights stay unread (zero pages
+     * the adapter's checks never touch). */
+    gpt2_model model = {0};
+    if (status == KD_OK)
+        status = kd_gpt2_create(&model, &config);
+    if (status == KD_OK)
+        status = kd_peft_adapter_load(adapter_dir, &model);
+    if (status == KD_OK)
+        status = kd_gguf_export_lora(out, &model);
     kd_gpt2_free(&model);
     return status;
 }

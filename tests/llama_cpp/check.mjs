@@ -11,6 +11,8 @@
 //                                                 T threads: the prompt's ids, then N tokens
 //
 // Prints JSON (argmax: one line of ids per sequence, as kd's teacher_forcing).
+// With KD_LORA=FILE.gguf in the environment, every context applies that LoRA
+// adapter (scale 1) to the model.
 import fs from "node:fs";
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
@@ -21,8 +23,9 @@ const model = await llama.loadModel({modelPath});
 const readJson = (path) => JSON.parse(fs.readFileSync(path, "utf8"));
 
 async function context(size) {
+    const lora = process.env.KD_LORA ? {lora: process.env.KD_LORA} : {};
     const created = await model.createContext({contextSize: size, batchSize: size, threads,
-                                               sequences: 1});
+                                               sequences: 1, ...lora});
     return {created, sequence: created.getSequence()};
 }
 
