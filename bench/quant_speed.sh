@@ -4,7 +4,9 @@
 # prompt then 128 generated tokens, 2 threads, through `kd bench --mode
 # generate` (the code kd generate runs). Prints the machine, the commit and
 # the load with the numbers, then each type's decode and prefill tokens/s,
-# the matrices' size, and the ratios to f32.
+# the matrices' size, and the ratios to f32. Last, prefill per CPU second
+# with one thread (bench_qprefill_speed, the three types in turns), which a
+# loaded machine hardly changes.
 # usage: bench/quant_speed.sh [BUILD_DIR] [CONFIG] [STEPS]
 set -eu
 build=${1:-build}
@@ -38,3 +40,5 @@ print("%-6s %12.1f %14.1f %10s %8.2f %8.2f %s" % (t, float(d), float(p),
       "%.1f" % float(mb) if float(mb) else "-", float(d) / float(fd), float(p) / float(fp), load))
 ' "$type" "$decode" "$prefill" "$mb" "$f32_decode" "$f32_prefill" "$load"
 done
+echo "prefill per CPU second, 1 thread, load $(cut -d' ' -f1 /proc/loadavg):"
+"$build/bench_qprefill_speed" 1 128 "$steps"

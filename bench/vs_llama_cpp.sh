@@ -5,13 +5,15 @@
 # (npm ci --omit=optional --prefix tests/llama_cpp). MODEL_DIR defaults to a
 # randomly initialised model of the distilgpt2 shape (6 layers, 768 wide);
 # each runtime runs RUNS times per file and the median is printed.
-# usage: bench/vs_llama_cpp.sh [MODEL_DIR] [THREADS] [RUNS] [BUILD_DIR] [ASSETS_DIR]
+# usage: bench/vs_llama_cpp.sh [MODEL_DIR] [THREADS] [RUNS] [BUILD_DIR] [ASSETS_DIR] [TYPES]
+# (TYPES: the files to export and time, default "f32 q8_0 q4_0")
 set -eu
 model=${1:-}
 threads=${2:-2}
 runs=${3:-3}
 build=${4:-build}
 assets=${5:-assets}
+types=${6:-f32 q8_0 q4_0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,7 +38,7 @@ echo "model $model, $threads threads, $runs runs, $(uptime | sed 's/.*load/load/
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p')"
 printf '| file | MB | kd prefill tok/s | llama.cpp prefill | ratio | kd generation tok/s | llama.cpp generation | ratio |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
-for type in f32 q8_0 q4_0; do
+for type in $types; do
     file=$work/$type.gguf
     "$build/kd" export --model "$model" --out "$file" --type "$type" 2>/dev/null
     kd_prefill=() kd_gen=() llama_prefill=() llama_gen=()

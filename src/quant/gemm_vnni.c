@@ -48,12 +48,11 @@ static int weight_offset(kd_qtype type)
  * block, STEPS x (TILE rows x 4 values), then TILE scales and TILE
  * corrections. Rows past N up to a whole tile are zeros (scale 0). */
 void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, int N, int cols, kd_qtype weights,
-                           const kd_qgemm_input *input)
+                           const kd_qgemm_input *input, int tile)
 {
     int offset = weight_offset(weights), per_row = cols / KD_QBLOCK;
-    int padded = (N + TILE - 1) / TILE * TILE;
-    for (int n = 0; n < padded; n++) {
-        int tile = n / TILE, i = n % TILE;
+    for (int i = 0; i < TILE; i++) {
+        int n = tile * TILE + i;
         for (int b = 0; b < per_row; b++) {
             size_t at = (size_t)tile * per_row + (size_t)b; /* this tile's block b */
             int8_t *values = input->values + at * TILE * KD_QBLOCK;

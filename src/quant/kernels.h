@@ -21,12 +21,12 @@ float kd_dot_q4_0_vnni(size_t n, const kd_block_q4_0 *x, const kd_block_q8_0 *y)
 /* kd_quantize_row_q8_0 with AVX-512 (quantize_avx512.c): the same bytes. */
 void kd_quantize_row_q8_0_avx512(const float *x, kd_block_q8_0 *y, size_t n);
 
-/* The VNNI matrix-matrix product (gemm_vnni.c). Its input rows, quantized
- * to q8_0, are first rearranged for it, KD_QGEMM_TILE rows at a time (the
- * rows are padded with zeros to a whole tile: kd_qscratch's capacity allows
- * for it); then each stripe of KD_QGEMM_LANES weight rows from `first` meets
- * all N rows: out[n * matrix->rows + r] = row r . input n + bias[r] (bias
- * may be NULL). Stripes are independent, so threads can share them out. */
+/* The VNNI matrix-matrix product (gemm_vnni.c). Its N input rows, quantized
+ * to q8_0, are first rearranged for it, one tile of KD_QGEMM_TILE rows per
+ * call (the last padded with zeros: kd_qscratch's capacity allows for it);
+ * then each stripe of KD_QGEMM_LANES weight rows from `first` meets all N
+ * rows: out[n * matrix->rows + r] = row r . input n + bias[r] (bias may be
+ * NULL). Tiles, then stripes, are independent, so threads share them out. */
 enum { KD_QGEMM_TILE = 8, KD_QGEMM_LANES = 16 };
 typedef struct {
     int8_t *values;       /* the q8_0 values */
@@ -35,7 +35,7 @@ typedef struct {
 } kd_qgemm_input;
 
 void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, int N, int cols, kd_qtype weights,
-                           const kd_qgemm_input *input);
+                           const kd_qgemm_input *input, int tile);
 void kd_qgemm_stripe_vnni(const kd_qmatrix *matrix, int first, const kd_qgemm_input *input,
                           int N, const float *bias, float *out);
 

@@ -2,9 +2,10 @@
  * stay in their blocks: a product quantizes each input row to q8_0 once and
  * runs the integer dot product of every weight row against it, the threads
  * taking disjoint ranges of weight rows (a row's result never depends on the
- * thread count). With VNNI, several input rows go through gemm_vnni.c's
- * tiles instead. f32 matrices, those whose rows are not a multiple of 32,
- * go through OpenBLAS. */
+ * thread count). With VNNI, a product of several input rows is
+ * gemm_vnni.c's instead: stripes of 16 weight rows against tiles of 8 input
+ * rows. f32 matrices, those whose rows are not a multiple of 32, go through
+ * OpenBLAS. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,22 +158,34 @@ static void f32_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                     matrix->data, cols, beta, out, rows);
 }
 
-/* The VNNI product of N > 1 rows already quantized in scratch->blocks:
- * stripes of weight rows shared out between the threads. */
-static void gemm_vnni(float *out, const kd_qmatrix *matrix, const float *bias, int N,
-                      kd_qscratch *scratch)
-{
 #if defined(__x86_64__)
+/* The VNNI product of N > 1 rows, in one parallel region (a prompt's
+ * products are short, and on a busy machine every region start waits for
+ * the other threads): the threads quantize and rearrange tiles of input
+ * rows, then share out stripes of weight rows. */
+static void gemm_vnni(float *out, const float *inp, const kd_qmatrix *matrix, const float *bias,
+                      int N, kd_qscratch *scratch)
+{
+    int cols = matrix->cols, per_row = cols / KD_QBLOCK;
     kd_qgemm_input input = {scratch->values, scratch->scales, scratch->corrections};
-    kd_qgemm_prepare_vnni(scratch->blocks, N, matrix->cols, matrix->type, &input);
+    int tiles = (N + KD_QGEMM_TILE - 1) / KD_QGEMM_TILE;
     int stripes = (matrix->rows + KD_QGEMM_LANES - 1) / KD_QGEMM_LANES;
-#pragma omp parallel for schedule(static)
-    for (int stripe = 0; stripe < stripes; stripe++)
-        kd_qgemm_stripe_vnni(matrix, stripe * KD_QGEMM_LANES, &input, N, bias, out);
-#else
-    (void)out, (void)matrix, (void)bias, (void)N, (void)scratch;
-#endif
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int tile = 0; tile < tiles; tile++) {
+            int end = (tile + 1) * KD_QGEMM_TILE < N ? (tile + 1) * KD_QGEMM_TILE : N;
+            for (int n = tile * KD_QGEMM_TILE; n < end; n++)
+                kd_quantize_row_q8_0(inp + (size_t)n * cols,
+                                     scratch->blocks + (size_t)n * per_row, (size_t)cols);
+            kd_qgemm_prepare_vnni(scratch->blocks, N, cols, matrix->type, &input, tile);
+        }
+#pragma omp for schedule(static)
+        for (int stripe = 0; stripe < stripes; stripe++)
+            kd_qgemm_stripe_vnni(matrix, stripe * KD_QGEMM_LANES, &input, N, bias, out);
+    }
 }
+#endif
 
 void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                         const float *bias, int N, kd_qscratch *scratch)
@@ -181,16 +194,18 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
         f32_forward(out, inp, matrix, bias, N);
         return;
     }
+#if defined(__x86_64__)
+    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
+        gemm_vnni(out, inp, matrix, bias, N, scratch);
+        return;
+    }
+#endif
     int rows = matrix->rows, cols = matrix->cols;
     size_t per_row = (size_t)cols / KD_QBLOCK;
     kd_block_q8_0 *act = scratch->blocks;
 #pragma omp parallel for if (N > 1)
     for (int n = 0; n < N; n++)
         kd_quantize_row_q8_0(inp + (size_t)n * cols, act + (size_t)n * per_row, (size_t)cols);
-    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
-        gemm_vnni(out, matrix, bias, N, scratch);
-        return;
-    }
     kd_dot_q8_0_fn dot_q8_0 = kd_dot_q8_0_current();
     kd_dot_q4_0_fn dot_q4_0 = kd_dot_q4_0_current();
     const char *weights = matrix->data;
