@@ -18,7 +18,8 @@ int cmd_report(int argc, char **argv)
          "a student: a run or model directory, or a GGUF file (repeatable)"},
         {"--model", OPT_STRING_LIST, &students, "the same as --student"},
         {"--quantize", OPT_STRING, &quantize,
-         "also export each directory as GGUF of these types (q8_0,q4_0) and measure the files"},
+         "also export each directory as GGUF of these types (q8_0,q4_0; none) and measure "
+         "the files"},
         {"--out", OPT_STRING, &report.out_dir, "directory for report.json, report.md and charts"},
         {"--prompt-tokens", OPT_INT, &report.prompt_tokens, "speed: prompt length (default 128)"},
         {"--new-tokens", OPT_INT, &report.new_tokens, "speed: tokens generated (default 64)"},
