@@ -43,13 +43,7 @@ assert shapes["base_model.model.transformer.ln_f.bias"] == [32]
 assert len(shapes) == 2 * 2 * 2 + 2 * 6 + 1, len(shapes)
 PY
 
-# Interrupted after step 2 and resumed: the same bits as the run in one go.
-expect 0 "${train[@]}" --out "$work/resumed" "${lora[@]}" --stop-after 2
-expect 0 "${train[@]}" --out "$work/resumed" "${lora[@]}" --resume
-for f in model/model.safetensors adapter/adapter_model.safetensors last/optimizer.safetensors \
-         last/model.safetensors; do
-    cmp -s "$out/$f" "$work/resumed/$f" || fail "--resume differs from one run in $f"
-done
+cli_adapter_resume_check "$out" "${train[@]}" "${lora[@]}"
 
 # kd merge gives the run's merged model; eval and generate run it unmerged.
 expect 0 merge --base "$work/init" --adapter "$out/adapter" --out "$work/merged"

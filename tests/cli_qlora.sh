@@ -47,13 +47,7 @@ for name in fp32:
 PY
     fail "last/ does not hold the NF4 base (matrices quantized, the rest fp32 to the bit)"
 
-# Interrupted after step 2 and resumed: the same bits as the run in one go.
-expect 0 "${train[@]}" --out "$work/resumed" "${qlora[@]}" --stop-after 2
-expect 0 "${train[@]}" --out "$work/resumed" "${qlora[@]}" --resume
-for f in model/model.safetensors adapter/adapter_model.safetensors last/optimizer.safetensors \
-         last/model.safetensors; do
-    cmp -s "$out/$f" "$work/resumed/$f" || fail "--resume differs from one run in $f"
-done
+cli_adapter_resume_check "$out" "${train[@]}" "${qlora[@]}"
 
 # The config's "lora" section does the same as the flags.
 json "$work/run.json" 'json.dumps(dict(d, lora={"rank": 4, "alpha": 8, "dropout": 0.1, "targets": ["c_attn", "c_fc", "mlp.c_proj"], "bias": "all", "qlora": True}))' \

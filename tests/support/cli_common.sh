@@ -44,6 +44,19 @@ JSON
         { echo "FAIL: make_model_dir"; exit 1; }
 }
 
+# cli_adapter_resume_check RUN ARGS...: kd ARGS interrupted after step 2 and
+# resumed gives the bits of RUN, the same command in one go.
+cli_adapter_resume_check() {
+    local run=$1
+    shift
+    expect 0 "$@" --out "$work/resumed" --stop-after 2
+    expect 0 "$@" --out "$work/resumed" --resume
+    for f in model/model.safetensors adapter/adapter_model.safetensors \
+             last/optimizer.safetensors last/model.safetensors; do
+        cmp -s "$run/$f" "$work/resumed/$f" || fail "--resume differs from one run in $f"
+    done
+}
+
 # cli_dolly_config NAME MODEL MAX_STEPS EVAL_INTERVAL EXTRA: writes $work/NAME.json,
 # a small run over $work/data.jsonl that every such config shares (batch, length,
 # split, seed), so teachers and students of one script see the same data.
