@@ -79,6 +79,7 @@ typedef struct {
     float *projected; /* (R, C) */
     float *fch;       /* (R, 4C) */
     float *fch_gelu;  /* (R, 4C) */
+    float *scores;    /* (R, H, max_len) each row's attention probabilities */
     kd_qscratch act;  /* the input rows of a product, as q8_0 */
     float *logits;    /* (R, V) for kd_gpt2_qevaluate, allocated by its first call */
     float *memory;

@@ -16,14 +16,15 @@ static int chunk_rows(int max_len)
 }
 
 /* Float views of the state, in the order of gpt2_qstate's fields. */
-enum { STATE_VIEWS = 9 };
-static void state_sizes(const gpt2_config *config, int R, size_t sizes[STATE_VIEWS])
+enum { STATE_VIEWS = 10 };
+static void state_sizes(const gpt2_config *config, int R, int max_len, size_t sizes[STATE_VIEWS])
 {
     size_t C = (size_t)config->n_embd, rows = (size_t)R;
     size_t list[STATE_VIEWS] = {
         rows * C, rows * C, rows, rows, /* residual, ln, ln_mean, ln_rstd */
         rows * 3 * C, rows * C, rows * C, /* qkv, atty, projected */
         rows * 4 * C, rows * 4 * C,       /* fch, fch_gelu */
+        rows * (size_t)config->n_head * (size_t)max_len, /* scores */
     };
     memcpy(sizes, list, sizeof list);
 }
@@ -36,7 +37,7 @@ kd_status kd_gpt2_qstate_create(gpt2_qstate *state, const gpt2_config *config, i
         return status;
     int R = chunk_rows(max_len);
     size_t sizes[STATE_VIEWS], total = 0;
-    state_sizes(config, R, sizes);
+    state_sizes(config, R, max_len, sizes);
     for (int i = 0; i < STATE_VIEWS; i++)
         total += sizes[i];
     state->memory = kd_alloc(total, sizeof(float), "quantized model activations");
@@ -45,9 +46,10 @@ kd_status kd_gpt2_qstate_create(gpt2_qstate *state, const gpt2_config *config, i
         kd_gpt2_qstate_free(state);
         return KD_ERR_NOMEM;
     }
-    float **views[STATE_VIEWS] = {&state->residual, &state->ln,  &state->ln_mean,
-                                  &state->ln_rstd,  &state->qkv, &state->atty,
-                                  &state->projected, &state->fch, &state->fch_gelu};
+    float **views[STATE_VIEWS] = {&state->residual,  &state->ln,  &state->ln_mean,
+                                  &state->ln_rstd,   &state->qkv, &state->atty,
+                                  &state->projected, &state->fch, &state->fch_gelu,
+                                  &state->scores};
     float *next = state->memory;
     for (int i = 0; i < STATE_VIEWS; i++) {
         *views[i] = next;
@@ -105,8 +107,13 @@ static void attention_block(const gpt2_qmodel *model, gpt2_qstate *state, int l,
         memcpy(keys + (size_t)(first + t) * C, row + C, (size_t)C * sizeof(float));
         memcpy(values + (size_t)(first + t) * C, row + 2 * C, (size_t)C * sizeof(float));
     }
+    /* A prompt's rows in one parallel region (each row's heads then run in
+     * its thread), not one region per row: on a busy machine every region
+     * start waits for the other threads. Rows interleave, as row t costs t. */
+    size_t row_scores = (size_t)H * state->cache.max_len;
+#pragma omp parallel for schedule(static, 1) if (n > 1)
     for (int t = 0; t < n; t++)
-        kd_attention_decode_forward(state->atty + (size_t)t * C, state->cache.scores,
+        kd_attention_decode_forward(state->atty + (size_t)t * C, state->scores + t * row_scores,
                                     state->qkv + (size_t)t * 3 * C, keys, values, first + t + 1,
                                     C, H);
     kd_qmatrix_forward(state->projected, state->atty, &layer->attproj,
