@@ -268,7 +268,7 @@ static kd_status check_ranges(gguf_file *file)
     kd_status status = KD_OK;
     for (uint64_t i = 0; i < file->tensor_count && status == KD_OK; i++) {
         gguf_tensor *t = &file->tensors[i];
-                if (t->offset % file->alignment != 0)
+        if (t->offset % file->alignment != 0)
             status = kd_fail(KD_ERR_FORMAT, "%s: tensor \"%.*s\": offset %llu is not a multiple "
                              "of the alignment %u", file->path, quote(t->name), t->name.data,
                              (unsigned long long)t->offset, file->alignment);
@@ -277,7 +277,9 @@ static kd_status check_ranges(gguf_file *file)
                              "run past the end of the file (%llu data bytes): truncated?",
                              file->path, quote(t->name), t->name.data, (unsigned long long)t->bytes,
                              (unsigned long long)t->offset, (unsigned long long)data_size);
-        t->data = file->map + file->data_offset + t->offset;
+        /* Only a checked offset makes a pointer: one past the mapping is undefined. */
+        if (status == KD_OK)
+            t->data = file->map + file->data_offset + t->offset;
         order[i] = t;
     }
     if (status == KD_OK)
