@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_bf16_gemm_peak [C] [N] [ROWS] [THREADS] [REPEATS 1..64]\n");
         return 2;
     }
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     kd_set_threads(threads);
     if (kd_bf16_support() == BF16_NONE) {
         fprintf(stderr, "bench_bf16_gemm_peak: no bf16 products on this CPU or build\n");

@@ -50,7 +50,7 @@ static void median_seconds(float *out, const float *inp, const kd_qmatrix *m, in
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     int prefill = argc > 2 ? atoi(argv[2]) : 128;
     int repeats = argc > 3 ? atoi(argv[3]) : 9;

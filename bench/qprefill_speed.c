@@ -66,7 +66,7 @@ static kd_status run(engines *e, int type, const int *tokens, int prompt, double
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     int prompt = argc > 2 ? atoi(argv[2]) : 128;
     int rounds = argc > 3 ? atoi(argv[3]) : 7;

@@ -94,7 +94,7 @@ static void check_memory(size_t floats)
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     int C = argument(argc, argv, 1, 256, 4096), rows = argument(argc, argv, 2, 512, 8192);
     int N = argument(argc, argv, 3, 1024, 65536), threads = argument(argc, argv, 4, 2, 256);
     int repeats = argument(argc, argv, 5, 5, MAX_REPEATS);

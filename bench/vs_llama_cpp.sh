@@ -2,7 +2,7 @@
 # kd against llama.cpp on the same GGUF files: prefill and generation
 # tokens/s at batch 1, a 128-token prompt then 128 greedy tokens, the same
 # number of threads. llama.cpp is the prebuilt one of node-llama-cpp
-# (npm ci --omit=optional --prefix tests/llama_cpp). MODEL_DIR defaults to a
+# (npm install --omit=optional --no-audit --no-fund --prefix tests/llama_cpp). MODEL_DIR defaults to a
 # randomly initialised model of the distilgpt2 shape (6 layers, 768 wide);
 # each runtime runs RUNS times per file and the median is printed.
 # usage: bench/vs_llama_cpp.sh [MODEL_DIR] [THREADS] [RUNS] [BUILD_DIR] [ASSETS_DIR] [TYPES]
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -d "$here/tests/llama_cpp/node_modules/node-llama-cpp" ] ||
-    { echo "install llama.cpp first: npm ci --omit=optional --prefix tests/llama_cpp" >&2; exit 1; }
+    { echo "install llama.cpp first: npm install --omit=optional --no-audit --no-fund --prefix tests/llama_cpp" >&2; exit 1; }
 if [ -z "$model" ]; then
     model=$work/model
     "$build/tests/make_model_dir" "$here/configs/distilgpt2.json" "$model" "$assets/gpt2" 1

@@ -152,7 +152,7 @@ static void test_resume_keeps_rows_consistent(void **state)
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_every_log_interval),
         cmocka_unit_test(test_resume_keeps_rows_consistent),

@@ -74,7 +74,7 @@ static void test_tiny_model_overfits(void **state)
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_model_overfits),
     };

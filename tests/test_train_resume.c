@@ -163,7 +163,7 @@ static void test_resume_completes_an_interrupted_save(void **state)
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_resume_is_bit_identical_in_bf16),

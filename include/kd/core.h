@@ -71,13 +71,21 @@ double kd_cpu_seconds(void);
 double kd_peak_rss_mb(void);                /* peak resident set of this process */
 size_t kd_physical_memory_bytes(void);
 
-/* Makes OpenBLAS use the fastest kernels this CPU supports. Debian's OpenBLAS
- * 0.3.21 does not recognise newer CPUs and falls back to SSE3 kernels; the
- * core type can only be chosen before the library initialises, so when the
- * chosen core is slower than the CPU allows this re-executes the program with
- * OPENBLAS_CORETYPE set. Call it first thing in main(). Returns normally when
- * nothing needs changing or when the re-exec is impossible. */
-void kd_blas_ensure_fast_core(int argc, char **argv);
+/* Makes OpenBLAS use the fastest kernels this CPU supports and OpenMP's idle
+ * threads spin briefly (GOMP_SPINCOUNT=KD_OMP_SPINCOUNT) before they sleep.
+ * Debian's OpenBLAS 0.3.21 does not recognise newer CPUs and falls back to
+ * SSE3 kernels, and libgomp's long default spin slows decoding several times
+ * over. Both libraries read their setting once, when they initialise, so when
+ * either needs changing this re-executes the program with OPENBLAS_CORETYPE
+ * and/or GOMP_SPINCOUNT set; a value the user set (OPENBLAS_CORETYPE,
+ * GOMP_SPINCOUNT, OMP_WAIT_POLICY) is kept. Call it first thing in main().
+ * Returns normally when nothing needs changing or the re-exec is impossible. */
+#define KD_OMP_SPINCOUNT "10000"
+void kd_runtime_tune(int argc, char **argv);
+/* How OpenMP's idle threads wait, as the environment sets it, e.g.
+ * "GOMP_SPINCOUNT=10000" or "OMP_WAIT_POLICY=PASSIVE"; "libgomp default" when
+ * neither is set (kd_runtime_tune could not re-execute). */
+const char *kd_omp_wait_setting(char *buf, size_t size);
 /* The OpenBLAS core in use, e.g. "SkylakeX". */
 const char *kd_blas_core_name(void);
 /* Sets the thread count for both OpenMP and OpenBLAS. */

@@ -20,8 +20,9 @@ int cmd_version(int argc, char **argv)
     if (status != CLI_EXIT_OK || help_shown)
         return status;
     const char *assets = kd_assets_dir();
-    printf("kd 0.1.0\nblas_core %s\nthreads %d\nassets %s\n", kd_blas_core_name(), kd_threads(),
-           assets ? assets : "none (set KD_ASSETS)");
+    char wait[128];
+    printf("kd 0.1.0\nblas_core %s\nomp_wait %s\nthreads %d\nassets %s\n", kd_blas_core_name(),
+           kd_omp_wait_setting(wait, sizeof wait), kd_threads(), assets ? assets : "none (set KD_ASSETS)");
     kd_precision chosen;
     char line[160];
     kd_precision_resolve(KD_PRECISION_AUTO, &chosen); /* auto always resolves */

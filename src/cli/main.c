@@ -76,7 +76,7 @@ static int match_command(const command_entry *entry, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    kd_blas_ensure_fast_core(argc, argv);
+    kd_runtime_tune(argc, argv);
     if (argc < 2) {
         print_overview(stderr);
         return CLI_EXIT_USAGE;
