@@ -187,6 +187,12 @@ static void gemm_vnni(float *out, const float *inp, const kd_qmatrix *matrix, co
 }
 #endif
 
+/* Weights (times input rows) below which a product is not shared out. At
+ * 2 threads on distilgpt2's shape (768 x 768 = 589,824 and up) sharing
+ * pays; on a 4 x 256 model's (65,536 to 262,144) it made q8_0 decoding
+ * slower on 2 threads than on 1. */
+enum { QMATVEC_PARALLEL_MIN_WEIGHTS = 1 << 19 };
+
 void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                         const float *bias, int N, kd_qscratch *scratch)
 {
@@ -211,8 +217,10 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
     const char *weights = matrix->data;
     int q8 = matrix->type == KD_QTYPE_Q8_0;
     /* Weight rows outside, input rows inside: a weight row is read from
-     * memory once and stays in L1 while every input row meets it. */
-#pragma omp parallel for schedule(static)
+     * memory once and stays in L1 while every input row meets it. A small
+     * product runs on one thread: it ends before others would have woken. */
+    int parallel = (size_t)rows * (size_t)cols * (size_t)N >= QMATVEC_PARALLEL_MIN_WEIGHTS;
+#pragma omp parallel for schedule(static) if (parallel)
     for (int r = 0; r < rows; r++) {
         const void *row = weights + (size_t)r * matrix->row_bytes;
         float b = bias ? bias[r] : 0.0f;
