@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kd teacher train under mpirun -np 2: the same global batches as one
 # process, so the same loss at every step of 20 (to 1e-5 relative) and the
-# same final weights (to 1e-5); two -np 2 runs bit-identical; rank 0 alone
+# same final weights (to 1e-5); two -np 2 runs bit-identical, and so are
+# sums overlapped with the backward pass and sums after it; rank 0 alone
 # writes and prints; a student from a cache the same; other commands refuse
 # mpirun; ranks that cannot share the batch fail with one line,
 # never hang.
@@ -21,6 +22,18 @@ for run in a b; do
 done
 close_runs "$work/single" "$work/np2a"
 same_run "$work/np2a" "$work/np2b"
+# Each layer's sums start during the backward pass (the default); after it
+# (--no-overlap) they are the same additions: the same bits, with 2 ranks
+# and with 4 (one sequence each, slices of unequal lengths).
+mpi_kd 2 teacher train --config "$work/run.json" --out "$work/np2after" --no-overlap \
+    >/dev/null 2>"$work/np2after.err" || fail "--no-overlap: $(tail -n 3 "$work/np2after.err")"
+same_run "$work/np2a" "$work/np2after"
+for mode in during after; do
+    flag=; [ "$mode" = after ] && flag=--no-overlap
+    mpi_kd 4 teacher train --config "$work/run.json" --out "$work/np4$mode" --max-steps 6 $flag \
+        >/dev/null 2>"$work/np4$mode.err" || fail "-np 4 $mode: $(tail -n 3 "$work/np4$mode.err")"
+done
+same_run "$work/np4during" "$work/np4after"
 cmp -s "$work/single/last/model.safetensors" "$work/np2a/last/model.safetensors" &&
     fail "-np 2 wrote the single process's weights bit for bit: were the ranks used at all?"
 
@@ -50,6 +63,10 @@ mpi_kd 2 student train --config "$work/student.json" --cache "$work/cache" \
     --out "$work/student2" >/dev/null 2>"$work/student2.err" ||
     fail "-np 2 student: $(tail -n 3 "$work/student2.err")"
 close_runs "$work/student1" "$work/student2"
+mpi_kd 2 student train --config "$work/student.json" --cache "$work/cache" --no-overlap \
+    --out "$work/student2after" >/dev/null 2>"$work/student2after.err" ||
+    fail "-np 2 student --no-overlap: $(tail -n 3 "$work/student2after.err")"
+same_run "$work/student2" "$work/student2after"
 
 # 3 ranks cannot share batches of 4 sequences: one line, exit 1, no hang.
 mpi_kd 3 teacher train --config "$work/run.json" --out "$work/np3" >/dev/null 2>"$work/np3.err"

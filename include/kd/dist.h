@@ -40,6 +40,20 @@ kd_status kd_dist_reduce_scatter_floats(float *values, size_t count);
 kd_status kd_dist_gather_floats(float *values, size_t count);
 void kd_dist_slice(size_t count, size_t *begin, size_t *end);
 
+/* Sums over the ranks that advance while the caller computes: data-parallel
+ * training starts a layer's gradient sums as soon as the backward pass has
+ * finished that layer, and the layers below it are computed meanwhile.
+ * kd_dist_bucket_start copies `piece_count` pieces of floats (one bucket) and
+ * starts their sums; kd_dist_buckets_progress lets every started sum advance
+ * (MPI moves data only inside MPI calls: call it often); kd_dist_buckets_finish
+ * waits for them all. A bucket's sums are written back into its pieces by
+ * progress or finish once complete, so the pieces must not be touched from
+ * start to finish. Every rank starts the same buckets in the same order; the
+ * sums are the bits kd_dist_sum_floats gives. */
+kd_status kd_dist_bucket_start(float *const *pieces, const size_t *counts, int piece_count);
+void kd_dist_buckets_progress(void);
+kd_status kd_dist_buckets_finish(void);
+
 /* What the sums and gathers of floats have cost this rank so far: seconds inside it
  * (waiting for slower ranks included) and bytes it sent. */
 void kd_dist_traffic(double *seconds, double *bytes_sent);

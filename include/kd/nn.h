@@ -62,6 +62,12 @@ void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config 
  * views of the others are NULL. */
 void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
                                  const unsigned char *present);
+/* The present views of layer `layer` of the per-layer tensors (layer >= 0),
+ * or of the others, wte, wpe, lnfw and lnfb (layer < 0): pointers and
+ * float counts in `views` and `counts` (room for GPT2_NUM_PARAM_TENSORS);
+ * returns how many. */
+int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int layer,
+                        float **views, size_t *counts);
 
 /* One named tensor in Hugging Face's naming, without the "transformer."
  * prefix ("wte.weight", "h.3.mlp.c_fc.weight", "ln_f.bias", ...). */
@@ -148,6 +154,15 @@ typedef struct {
     uint16_t *scratch;       /* bf16: one product's activation operands */
     int params_bf16_current; /* params_bf16 matches the fp32 weights */
 } gpt2_products;
+/* What kd_gpt2_backward reports as it goes, for work that can start before
+ * it ends: layer_done(context, l) once layer l's gradients are final (l from
+ * n_layer - 1 down to 0), progress(context) between its matrix products. */
+typedef struct {
+    void (*layer_done)(void *context, int layer);
+    void (*progress)(void *context);
+    void *context;
+} gpt2_backward_hook;
+
 /* LoRA adapters (kd/lora.h), and QLoRA's NF4 base matrices. */
 typedef struct gpt2_lora gpt2_lora;
 typedef struct gpt2_nf4_base gpt2_nf4_base;
@@ -190,6 +205,7 @@ typedef struct {
     int batch;
     int seq;
     gpt2_products products;
+    const gpt2_backward_hook *backward_hook; /* NULL: none */
 } gpt2_model;
 
 /* Allocates zeroed parameters for `config`. */
@@ -304,6 +320,15 @@ typedef struct {
      * parameters, and the ranks' slices are then gathered everywhere. */
     kd_status (*reduce_scatter_floats)(float *values, size_t count);
     kd_status (*gather_floats)(float *values, size_t count);
+    /* Overlap (NULL: off; not with ZeRO-1 or adapters): the last
+     * micro-batch's backward pass starts each layer's sums as the layer is
+     * done (kd_dist_bucket_start's contract) and lets them progress between
+     * its products; the step finishes them, then sums wte, wpe and ln_f,
+     * which are final only at the end, with sum_floats. Same bits as
+     * sum_floats over everything. */
+    kd_status (*bucket_start)(float *const *pieces, const size_t *counts, int piece_count);
+    void (*buckets_progress)(void);
+    kd_status (*buckets_finish)(void);
 } gpt2_reducer;
 
 typedef struct {

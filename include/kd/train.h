@@ -64,6 +64,11 @@ typedef struct {
      * (ZeRO stage 1). Given by --zero alone, not kept in config files: it
      * changes where the optimizer's state lives, not what is computed. */
     int zero_stage;
+    /* 1 (the default): a data-parallel step starts summing each layer's
+     * gradients over the ranks while the backward pass computes the layers
+     * below it; 0 (--no-overlap): after the pass. The same bits either way,
+     * so, like zero_stage, it is not kept in config files. */
+    int overlap_sums;
 } train_settings;
 
 void kd_train_settings_default(train_settings *settings);
@@ -374,6 +379,7 @@ typedef struct {
     kd_precision precision;
     int no_group_by_length;  /* 1: batches in plain shuffled order */
     int zero;                /* --zero: the ZeRO stage */
+    int no_overlap;          /* --no-overlap */
 } train_overrides;
 
 /* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in

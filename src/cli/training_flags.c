@@ -19,6 +19,8 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
          "batches in plain shuffled order, not grouped by length"},
         {"--zero", OPT_INT, &flags->zero,
          "1: shard AdamW's moments over the ranks of an mpirun job (ZeRO-1; default 0)"},
+        {"--no-overlap", OPT_FLAG, &flags->no_overlap,
+         "mpirun jobs: sum the gradients after the backward pass, not during it (same bits)"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -61,5 +63,5 @@ train_overrides cli_training_overrides(const cli_training_flags *flags)
                              .precision_given = flags->precision != NULL,
                              .precision = flags->precision_requested,
                              .no_group_by_length = flags->no_group_by_length,
-                             .zero = flags->zero};
+                             .zero = flags->zero, .no_overlap = flags->no_overlap};
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kd/dist.h"
+#include "dist_internal.h"
 
 /* The fixed-order float sum moves at most this many floats per round, so
  * that its scratch stays small and MPI's int counts never overflow. */
@@ -49,6 +50,7 @@ void kd_dist_stop(int failed)
     free(world.scratch);
     world.scratch = NULL;
     world.scratch_floats = 0;
+    kd_dist_buckets_release();
     if (failed && !world.failure_shared)
         MPI_Abort(MPI_COMM_WORLD, 1); /* the others may wait for this rank: end them too */
     MPI_Finalize();
@@ -96,12 +98,11 @@ kd_status kd_dist_sum_doubles(double *values, int count)
 /* Rank r's slice of `count` values: counts[r] values from displs[r]. */
 static void slice_layout(int count, int *counts, int *displs)
 {
-    int slice = (count + world.size - 1) / world.size;
     for (int r = 0; r < world.size; r++) {
-        int begin = r * slice < count ? r * slice : count;
-        int end = begin + slice < count ? begin + slice : count;
-        counts[r] = end - begin;
-        displs[r] = begin;
+        size_t begin, end;
+        kd_dist_slice_of((size_t)count, r, &begin, &end);
+        counts[r] = (int)(end - begin);
+        displs[r] = (int)begin;
     }
 }
 
@@ -203,12 +204,22 @@ kd_status kd_dist_gather_floats(float *values, size_t count)
     return whole_buffer(allgather_piece, values, count);
 }
 
-void kd_dist_slice(size_t count, size_t *begin, size_t *end)
+void kd_dist_slice_of(size_t count, int rank, size_t *begin, size_t *end)
 {
     size_t slice = (count + (size_t)world.size - 1) / (size_t)world.size;
-    size_t rank = (size_t)world.rank;
-    *begin = rank * slice < count ? rank * slice : count;
+    *begin = (size_t)rank * slice < count ? (size_t)rank * slice : count;
     *end = *begin + slice < count ? *begin + slice : count;
+}
+
+void kd_dist_slice(size_t count, size_t *begin, size_t *end)
+{
+    kd_dist_slice_of(count, world.rank, begin, end);
+}
+
+void kd_dist_count_traffic(double seconds, double bytes_sent)
+{
+    world.sum_seconds += seconds;
+    world.bytes_sent += bytes_sent;
 }
 
 void kd_dist_traffic(double *seconds, double *bytes_sent)

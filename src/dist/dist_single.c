@@ -45,6 +45,20 @@ kd_status kd_dist_gather_floats(float *values, size_t count)
     return KD_OK;
 }
 
+kd_status kd_dist_bucket_start(float *const *pieces, const size_t *counts, int piece_count)
+{
+    return KD_OK;
+}
+
+void kd_dist_buckets_progress(void)
+{
+}
+
+kd_status kd_dist_buckets_finish(void)
+{
+    return KD_OK;
+}
+
 void kd_dist_slice(size_t count, size_t *begin, size_t *end)
 {
     *begin = 0;

@@ -294,6 +294,19 @@ void kd_gpt2_zero_grad(gpt2_model *model)
     memset(model->grads_memory, 0, model->num_trainable * sizeof(float));
 }
 
+/* The backward hook's two calls, when a hook is set. */
+static void report_progress(const gpt2_model *model)
+{
+    if (model->backward_hook)
+        model->backward_hook->progress(model->backward_hook->context);
+}
+
+static void report_layer_done(const gpt2_model *model, int layer)
+{
+    if (model->backward_hook)
+        model->backward_hook->layer_done(model->backward_hook->context, layer);
+}
+
 void kd_gpt2_backward(gpt2_model *model)
 {
     const gpt2_config *cfg = &model->config;
@@ -314,11 +327,13 @@ void kd_gpt2_backward(gpt2_model *model)
         kd_matmul_backward(model, d->dfch_gelu, LAYER_PARAM(g->fcprojw, l, 4 * CC),
                            LAYER_PARAM(g->fcprojb, l, C), d->dresidual, a.fch_gelu,
                            kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_PROJ, l), N, 4 * C, C);
+        report_progress(model);
         kd_lora_layer_backward(model, GPT2_LORA_MLP_C_PROJ, l, d->dfch_gelu, d->dresidual,
                                a.fch_gelu);
         kd_gelu_backward(d->dfch, a.fch, d->dfch_gelu, 4 * NC);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->fcw, l, 4 * CC), LAYER_PARAM(g->fcb, l, 4 * C),
                            d->dfch, a.ln2, kd_gpt2_base_weight(model, GPT2_LORA_MLP_C_FC, l), N, C, 4 * C);
+        report_progress(model);
         kd_lora_layer_backward(model, GPT2_LORA_MLP_C_FC, l, d->dln, d->dfch, a.ln2);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln2w, l, C), LAYER_PARAM(g->ln2b, l, C),
                               d->dln, a.residual2, LAYER_PARAM(p->ln2w, l, C), a.ln2_mean,
@@ -327,14 +342,17 @@ void kd_gpt2_backward(gpt2_model *model)
         kd_matmul_backward(model, d->datty, LAYER_PARAM(g->attprojw, l, CC),
                            LAYER_PARAM(g->attprojb, l, C), d->dresidual, a.atty,
                            kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_PROJ, l), N, C, C);
+        report_progress(model);
         kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_PROJ, l, d->datty, d->dresidual, a.atty);
         kd_attention_backward(d->dqkv, d->datt, d->datty, a.att, a.qkv, B, T, C, H);
         kd_matmul_backward(model, d->dln, LAYER_PARAM(g->qkvw, l, 3 * CC), LAYER_PARAM(g->qkvb, l, 3 * C),
                            d->dqkv, a.ln1, kd_gpt2_base_weight(model, GPT2_LORA_ATTN_C_ATTN, l), N, C, 3 * C);
+        report_progress(model);
         kd_lora_layer_backward(model, GPT2_LORA_ATTN_C_ATTN, l, d->dln, d->dqkv, a.ln1);
         kd_layernorm_backward(d->dresidual, LAYER_PARAM(g->ln1w, l, C), LAYER_PARAM(g->ln1b, l, C),
                               d->dln, a.residual_in, LAYER_PARAM(p->ln1w, l, C), a.ln1_mean,
                               a.ln1_rstd, N, C);
+        report_layer_done(model, l);
     }
     /* Adapters freeze the embeddings, and with them this whole pass. */
     if (g->wte && g->wpe)

@@ -45,17 +45,49 @@ void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config 
     kd_gpt2_params_point_subset(params, memory, config, NULL);
 }
 
-void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
-                                 const unsigned char *present)
+/* The views of `params` in the order of kd_gpt2_param_sizes. */
+static void param_views(gpt2_params *params, float **views[GPT2_NUM_PARAM_TENSORS])
 {
-    size_t sizes[GPT2_NUM_PARAM_TENSORS];
-    kd_gpt2_param_sizes(config, sizes);
-    float **views[GPT2_NUM_PARAM_TENSORS] = {
+    float **list[GPT2_NUM_PARAM_TENSORS] = {
         &params->wte,  &params->wpe,      &params->ln1w,     &params->ln1b,
         &params->qkvw, &params->qkvb,     &params->attprojw, &params->attprojb,
         &params->ln2w, &params->ln2b,     &params->fcw,      &params->fcb,
         &params->fcprojw, &params->fcprojb, &params->lnfw,   &params->lnfb,
     };
+    memcpy(views, list, sizeof list);
+}
+
+/* Tensors 2 to 13 hold one slice per layer; the others are the model's. */
+static int per_layer_tensor(int index)
+{
+    return index >= 2 && index < GPT2_NUM_PARAM_TENSORS - 2;
+}
+
+int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int layer,
+                        float **views, size_t *counts)
+{
+    size_t sizes[GPT2_NUM_PARAM_TENSORS];
+    kd_gpt2_param_sizes(config, sizes);
+    float **all[GPT2_NUM_PARAM_TENSORS];
+    param_views(params, all);
+    int n = 0;
+    for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
+        if (!*all[i] || per_layer_tensor(i) != (layer >= 0))
+            continue;
+        size_t count = layer >= 0 ? sizes[i] / (size_t)config->n_layer : sizes[i];
+        views[n] = *all[i] + (layer >= 0 ? (size_t)layer * count : 0);
+        counts[n++] = count;
+    }
+    return n;
+}
+
+void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
+                                 const unsigned char *present)
+{
+    size_t sizes[GPT2_NUM_PARAM_TENSORS];
+    kd_gpt2_param_sizes(config, sizes);
+    float **views[GPT2_NUM_PARAM_TENSORS];
+    param_views(params, views);
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
         int here = !present || present[i];
         *views[i] = here ? memory : NULL;

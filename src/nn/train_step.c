@@ -16,13 +16,62 @@ double kd_batch_counted_tokens(const gpt2_batch *batch)
     return total;
 }
 
+/* Sums over the ranks started by the backward pass itself: each layer's as
+ * soon as the layer is done, while the layers below it are computed. */
+typedef struct {
+    gpt2_model *model;
+    const gpt2_reducer *reducer;
+    int next_layer;              /* the next layer whose sums start */
+    kd_status status;
+} layer_sums;
+
+static int overlaps(const gpt2_model *model, const gpt2_reducer *reducer)
+{
+    return reducer && reducer->bucket_start && !reducer->reduce_scatter_floats && !model->lora;
+}
+
+static void start_layer_sums(void *context, int layer)
+{
+    layer_sums *sums = context;
+    float *views[GPT2_NUM_PARAM_TENSORS];
+    size_t counts[GPT2_NUM_PARAM_TENSORS];
+    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, layer, views, counts);
+    if (sums->status == KD_OK)
+        sums->status = sums->reducer->bucket_start(views, counts, n);
+    sums->next_layer = layer - 1;
+}
+
+static void progress_layer_sums(void *context)
+{
+    ((layer_sums *)context)->reducer->buckets_progress();
+}
+
+/* Waits for the layers' sums (starting any a rank's backward pass did not,
+ * so that every rank starts the same buckets), then sums the tensors that
+ * are final only at the end of the pass: the embeddings and ln_f. */
+static kd_status finish_layer_sums(layer_sums *sums)
+{
+    while (sums->next_layer >= 0)
+        start_layer_sums(sums, sums->next_layer);
+    kd_status status = sums->reducer->buckets_finish();
+    if (sums->status != KD_OK)
+        return sums->status;
+    float *views[GPT2_NUM_PARAM_TENSORS];
+    size_t counts[GPT2_NUM_PARAM_TENSORS];
+    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, -1, views, counts);
+    for (int i = 0; i < n && status == KD_OK; i++)
+        status = sums->reducer->sum_floats(views[i], counts[i]);
+    return status;
+}
+
 /* Every rank holds the whole batch's gradient, so the norm, the finiteness
  * check and AdamW agree everywhere. */
-static kd_status whole_norm(gpt2_model *model, const gpt2_reducer *reducer,
+static kd_status whole_norm(gpt2_model *model, const gpt2_reducer *reducer, layer_sums *sums,
                             gpt2_step_result *result)
 {
-    kd_status status = reducer ? reducer->sum_floats(model->grads_memory, model->num_trainable)
-                               : KD_OK;
+    kd_status status = sums->reducer ? finish_layer_sums(sums)
+                       : reducer     ? reducer->sum_floats(model->grads_memory, model->num_trainable)
+                                     : KD_OK;
     result->grad_norm = kd_gpt2_grad_norm(model);
     return status;
 }
@@ -54,17 +103,23 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
         return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
     float grad_scale = (float)(1.0 / counted);
     double loss_sum = 0.0;
+    layer_sums sums = {model, overlaps(model, reducer) ? reducer : NULL,
+                       model->config.n_layer - 1, KD_OK};
+    const gpt2_backward_hook hook = {start_layer_sums, progress_layer_sums, &sums};
     kd_gpt2_zero_grad(model);
     for (int i = 0; i < micro_count; i++) {
         kd_gpt2_lora_dropout_begin(model, step, i);
+        /* a layer's gradients are final in the last micro-batch's pass */
+        model->backward_hook = sums.reducer && i == micro_count - 1 ? &hook : NULL;
         loss_sum += run_micro(model, i, grad_scale, context);
     }
+    model->backward_hook = NULL;
     kd_gpt2_lora_dropout_end(model);
     if (reducer && (status = reducer->sum_doubles(&loss_sum, 1)) != KD_OK)
         return status;
     result->loss = loss_sum / counted;
     status = reducer && reducer->reduce_scatter_floats ? sharded_norm(model, reducer, result)
-                                                       : whole_norm(model, reducer, result);
+                                                       : whole_norm(model, reducer, &sums, result);
     if (status != KD_OK)
         return status;
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))

@@ -32,6 +32,7 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
     if (overrides->no_group_by_length)
         train->group_by_length = 0;
     train->zero_stage = overrides->zero;
+    train->overlap_sums = !overrides->no_overlap;
     kd_run_config_sync_data(config);
 }
 
