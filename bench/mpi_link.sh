@@ -91,6 +91,11 @@ AGENT
 chmod +x "$work/agent"
 printf '%s slots=1\n%s slots=1\n' "$here_ip" "$peer_ip" >"$work/hosts"
 
+# link_bytes: bytes this side has sent over the link so far.
+link_bytes() {
+    cat /sys/class/net/kdlink0/statistics/tx_bytes
+}
+
 # across_link OUT ARGS...: kd teacher train ARGS on 2 ranks, one each side.
 across_link() {
     local out=$1
@@ -110,8 +115,10 @@ printf '%-5s %10s %14s %8s %14s %8s   %s\n' shape "1x1 tok/s" "overlap tok/s" "e
 for shape in $shapes; do
     write_config "$shape" 1 "$work/one.json"
     "$kd" teacher train --config "$work/one.json" --out "$work/$shape-1x1" >/dev/null 2>&1
+    sent_before=$(link_bytes)
     across_link "$work/$shape-during" --config "$work/one.json"
     across_link "$work/$shape-after" --config "$work/one.json" --no-overlap
+    carried=$(( ($(link_bytes) - sent_before) / 1000000 ))
     one=$(median_rate "$work/$shape-1x1")
     during=$(median_rate "$work/$shape-during")
     after=$(median_rate "$work/$shape-after")
@@ -119,4 +126,5 @@ for shape in $shapes; do
     printf '%-5s %10s %14s %8s %14s %8s   %s | %s\n' "$shape" "$one" "$during" \
         "$(efficiency "$during")" "$after" "$(efficiency "$after")" \
         "$(comm_cost "$work/$shape-during.err")" "$(comm_cost "$work/$shape-after.err")"
+    echo "      the link carried $carried MB from this side in the two 2-rank runs"
 done

@@ -2,7 +2,8 @@
 # kd teacher train under mpirun -np 2: the same global batches as one
 # process, so the same loss at every step of 20 (to 1e-5 relative) and the
 # same final weights (to 1e-5); two -np 2 runs bit-identical, and so are
-# sums overlapped with the backward pass and sums after it; rank 0 alone
+# sums overlapped with the backward pass (in buckets of one layer or of
+# both) and sums after it; --bucket-mb refuses a negative size; rank 0 alone
 # writes and prints; a student from a cache the same; other commands refuse
 # mpirun; ranks that cannot share the batch fail with one line,
 # never hang.
@@ -15,8 +16,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/support/mpi_common.sh"
 write_mpi_fixture 20
 "$kd" teacher train --config "$work/run.json" --out "$work/single" >"$work/single.out" 2>&1 ||
     fail "single process: $(tail -n 3 "$work/single.out")"
+# Run b sums every layer as its own bucket (--bucket-mb 0), run a both
+# layers of the fixture's model in one: the same additions either way.
 for run in a b; do
-    mpi_kd 2 teacher train --config "$work/run.json" --out "$work/np2$run" \
+    buckets=; [ "$run" = b ] && buckets="--bucket-mb 0"
+    mpi_kd 2 teacher train --config "$work/run.json" --out "$work/np2$run" $buckets \
         >"$work/np2$run.out" 2>"$work/np2$run.err" ||
         fail "-np 2 run $run exited $?: $(tail -n 3 "$work/np2$run.err")"
 done
@@ -28,9 +32,12 @@ same_run "$work/np2a" "$work/np2b"
 mpi_kd 2 teacher train --config "$work/run.json" --out "$work/np2after" --no-overlap \
     >/dev/null 2>"$work/np2after.err" || fail "--no-overlap: $(tail -n 3 "$work/np2after.err")"
 same_run "$work/np2a" "$work/np2after"
+# With 3 layers in 3 buckets, the third waits for a slot (two fly at once).
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["model"]["n_layer"] = 3
+json.dump(c, open(sys.argv[2], "w"))' "$work/run.json" "$work/run3.json"
 for mode in during after; do
-    flag=; [ "$mode" = after ] && flag=--no-overlap
-    mpi_kd 4 teacher train --config "$work/run.json" --out "$work/np4$mode" --max-steps 6 $flag \
+    flag="--bucket-mb 0"; [ "$mode" = after ] && flag=--no-overlap
+    mpi_kd 4 teacher train --config "$work/run3.json" --out "$work/np4$mode" --max-steps 6 $flag \
         >/dev/null 2>"$work/np4$mode.err" || fail "-np 4 $mode: $(tail -n 3 "$work/np4$mode.err")"
 done
 same_run "$work/np4during" "$work/np4after"
@@ -75,6 +82,10 @@ code=$?
     fail "-np 3 with batches of 4 exited $code: $(cat "$work/np3.err")"
 grep -q 'batch_size must be a multiple of the number of ranks' "$work/np3.err" ||
     fail "-np 3 does not say why: $(cat "$work/np3.err")"
+"$kd" teacher train --config "$work/run.json" --out "$work/negative" --bucket-mb -2 \
+    >/dev/null 2>"$work/negative.err" && fail "--bucket-mb -2 was accepted"
+grep -q 'counts must not be negative' "$work/negative.err" ||
+    fail "--bucket-mb -2 does not say why: $(cat "$work/negative.err")"
 # Commands that do not run data-parallel refuse mpirun with one line.
 mpi_kd 2 version >/dev/null 2>"$work/version.err" && fail "kd version ran on 2 ranks"
 [ "$(grep -c 'runs as one process' "$work/version.err")" -eq 1 ] ||

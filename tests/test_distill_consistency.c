@@ -151,7 +151,7 @@ static void test_alpha_one_step_is_train_step(void **state)
     memset(plain.adam_v, 0, plain.num_params * sizeof(float));
     memset(m->student.adam_m, 0, plain.num_params * sizeof(float));
     memset(m->student.adam_v, 0, plain.num_params * sizeof(float));
-    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL};
+    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL, 0};
     distill_config config = {1.0f, 2.0f, 0.5f, DIVERGENCE_FORWARD_KL};
     gpt2_batch batch = {tokens, targets, weights, B, T};
     distill_batch micro = {batch, NULL, 0};
@@ -257,7 +257,7 @@ static void test_bad_rows_are_refused(void **state)
     float *before = malloc(m->student.num_params * sizeof(float));
     assert_non_null(before);
     memcpy(before, m->student.params_memory, m->student.num_params * sizeof(float));
-    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL};
+    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL, 0};
     distill_batch micro = {{tokens, targets, weights, B, T}, rows.rows, rows.count - 1};
     distill_step_result result;
     assert_int_equal(kd_gpt2_distill_train_step(&m->student, NULL, &micro, 1, &forward, &step, 1,

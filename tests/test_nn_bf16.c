@@ -266,7 +266,7 @@ static void test_training_keeps_fp32_master(void **state)
     static model_fixture f32, f16;
     if (!pair_make(&f32, &f16, 1))
         return;
-    gpt2_step_config config = {{1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-2f, 1.0f, NULL};
+    gpt2_step_config config = {{1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-2f, 1.0f, NULL, 0};
     double first[2] = {0}, last[2] = {0};
     model_fixture *both[2] = {&f32, &f16};
     for (int i = 0; i < 2; i++) {

@@ -225,7 +225,7 @@ static void train_on_chain(gpt2_model *model, const markov *chain)
     int tokens[B * (T + 1)], inputs[B * T], targets[B * T];
     kd_rng rng;
     kd_rng_seed(&rng, 21);
-    gpt2_step_config step = {{3e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 3e-3f, 1.0f, NULL};
+    gpt2_step_config step = {{3e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 3e-3f, 1.0f, NULL, 0};
     gpt2_step_result result;
     for (int s = 1; s <= STEPS; s++) {
         for (int b = 0; b < B; b++) {

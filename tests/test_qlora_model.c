@@ -64,7 +64,7 @@ static void make_pair(gpt2_model *quantized, gpt2_model *reference)
 static void train_steps(gpt2_model *model, double losses[3], float norms[3])
 {
     gpt2_batch micro = {tokens, targets, NULL, B, T};
-    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL};
+    gpt2_step_config step = {{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0}, 1e-2f, 1.0f, NULL, 0};
     for (int s = 1; s <= 3; s++) {
         gpt2_step_result result;
         kd_gpt2_lora_dropout_begin(model, s, 0);

@@ -62,11 +62,12 @@ void kd_gpt2_params_point(gpt2_params *params, float *memory, const gpt2_config 
  * views of the others are NULL. */
 void kd_gpt2_params_point_subset(gpt2_params *params, float *memory, const gpt2_config *config,
                                  const unsigned char *present);
-/* The present views of layer `layer` of the per-layer tensors (layer >= 0),
- * or of the others, wte, wpe, lnfw and lnfb (layer < 0): pointers and
+/* The present views of layers first .. first + count - 1 of the per-layer
+ * tensors (count >= 1; each tensor's slices of consecutive layers are one
+ * range), or of the others, wte, wpe, lnfw and lnfb (count 0): pointers and
  * float counts in `views` and `counts` (room for GPT2_NUM_PARAM_TENSORS);
  * returns how many. */
-int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int layer,
+int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int first, int count,
                         float **views, size_t *counts);
 
 /* One named tensor in Hugging Face's naming, without the "transformer."
@@ -336,6 +337,9 @@ typedef struct {
     float learning_rate;     /* this step's rate (from kd_lr_at_step) */
     float grad_clip;         /* global-norm clip; <= 0 disables */
     const gpt2_reducer *reducer; /* NULL: the micro-batches are the whole step */
+    /* With the reducer's buckets: consecutive layers are summed together
+     * until they hold at least this many floats (0: every layer alone). */
+    size_t bucket_floats;
 } gpt2_step_config;
 
 typedef struct {

@@ -69,6 +69,11 @@ typedef struct {
      * below it; 0 (--no-overlap): after the pass. The same bits either way,
      * so, like zero_stage, it is not kept in config files. */
     int overlap_sums;
+    /* Overlapped sums go in buckets of consecutive layers of at least this
+     * many MB of gradients (--bucket-mb, default 16, like PyTorch DDP's
+     * 25 MB cap it is a trade: fewer, larger messages against a later
+     * start); 0: every layer its own. */
+    int bucket_mb;
 } train_settings;
 
 void kd_train_settings_default(train_settings *settings);
@@ -380,6 +385,8 @@ typedef struct {
     int no_group_by_length;  /* 1: batches in plain shuffled order */
     int zero;                /* --zero: the ZeRO stage */
     int no_overlap;          /* --no-overlap */
+    int bucket_mb_given;
+    int bucket_mb;           /* --bucket-mb */
 } train_overrides;
 
 /* Resolves `requested` (kd_precision_resolve), runs `model` (prepared) in

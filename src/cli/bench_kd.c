@@ -92,7 +92,7 @@ static kd_status setup(kd_bench *b, const bench_options *o, const gpt2_config *s
     }
     fill_rows(b, o, student->vocab_size);
     b->distill = kd_distill_config_default();
-    b->step = (gpt2_step_config){{5e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0}, 5e-4f, 1.0f, NULL};
+    b->step = (gpt2_step_config){{5e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0}, 5e-4f, 1.0f, NULL, 0};
     return KD_OK;
 }
 

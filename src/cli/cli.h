@@ -52,10 +52,10 @@ int cli_precision_check(const cli_command_spec *spec, const char *text,
                         kd_precision *requested);
 
 /* The flags of the training commands (teacher train, student train). */
-enum { CLI_TRAINING_OPTION_COUNT = 12 };
+enum { CLI_TRAINING_OPTION_COUNT = 13 };
 typedef struct {
     int epochs, max_steps, stop_after, resume, force, seed, threads, log_every, no_group_by_length;
-    int zero, no_overlap;
+    int zero, no_overlap, bucket_mb;
     const char *precision;
     kd_precision precision_requested;
 } cli_training_flags;

@@ -4,7 +4,7 @@
 void cli_training_options(cli_training_flags *flags, const cli_option *own, int count,
                           cli_option *options)
 {
-    *flags = (cli_training_flags){.seed = -1};
+    *flags = (cli_training_flags){.seed = -1, .bucket_mb = -1};
     const cli_option rows[CLI_TRAINING_OPTION_COUNT] = {
         {"--epochs", OPT_INT, &flags->epochs, "number of epochs"},
         {"--max-steps", OPT_INT, &flags->max_steps,
@@ -21,6 +21,9 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
          "1: shard AdamW's moments over the ranks of an mpirun job (ZeRO-1; default 0)"},
         {"--no-overlap", OPT_FLAG, &flags->no_overlap,
          "mpirun jobs: sum the gradients after the backward pass, not during it (same bits)"},
+        {"--bucket-mb", OPT_INT, &flags->bucket_mb,
+         "mpirun jobs: sum consecutive layers' gradients in buckets of at least this many MB "
+         "(default 16; 0: every layer alone)"},
         {"--resume", OPT_FLAG, &flags->resume, "continue the run in <out> from <out>/last"},
         {"--force", OPT_FLAG, &flags->force, "remove the run in <out> and start over"},
     };
@@ -33,7 +36,7 @@ void cli_training_options(cli_training_flags *flags, const cli_option *own, int 
 int cli_training_check(const cli_command_spec *spec, cli_training_flags *flags)
 {
     if (flags->epochs < 0 || flags->max_steps < 0 || flags->stop_after < 0 || flags->threads < 0 ||
-        flags->log_every < 0)
+        flags->log_every < 0 || flags->bucket_mb < -1)
         return cli_usage_error(spec, "counts must not be negative");
     if (flags->zero != 0 && flags->zero != 1)
         return cli_usage_error(spec, "--zero takes 0 or 1");
@@ -63,5 +66,7 @@ train_overrides cli_training_overrides(const cli_training_flags *flags)
                              .precision_given = flags->precision != NULL,
                              .precision = flags->precision_requested,
                              .no_group_by_length = flags->no_group_by_length,
-                             .zero = flags->zero, .no_overlap = flags->no_overlap};
+                             .zero = flags->zero, .no_overlap = flags->no_overlap,
+                             .bucket_mb_given = flags->bucket_mb >= 0,
+                             .bucket_mb = flags->bucket_mb};
 }

@@ -14,21 +14,32 @@
  * rank must start collectives in one order, but phase 2 of a bucket starts
  * when its phase 1 completes, which differs from rank to rank. Messages are
  * matched by tag (bucket number, phase) on a communicator of their own.
- * MPI moves data only inside MPI calls here (there is no progress thread),
- * so the backward pass calls kd_dist_buckets_progress between its products.
+ *
+ * Open MPI moves data only inside MPI calls. A progress thread therefore
+ * tests the buckets in flight every PROGRESS_POLL_US microseconds and
+ * sleeps in between, so that a bucket travels while the backward pass runs
+ * long matrix products (the backward pass's own kd_dist_buckets_progress
+ * calls, between products, alone left most of a bucket to wait on TCP's
+ * socket buffers). MPI is called by one thread at a time (the lock below;
+ * MPI_THREAD_SERIALIZED): the thread touches MPI only while buckets are in
+ * flight, and the caller makes no other MPI call until
+ * kd_dist_buckets_finish. Where MPI lacks that thread support, the
+ * backward pass's calls are the only progress.
  *
  * Two buckets are in flight at most: a third waits for the oldest, which
  * bounds the copies to two layers' gradients. */
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kd/dist.h"
 #include "dist_internal.h"
 
 /* MAX_BUCKETS keeps the tags within the 32767 every MPI allows. */
-enum { BUCKET_SLOTS = 2, BUCKET_MAX_PIECES = 16, MAX_BUCKETS = 16000 };
+enum { BUCKET_SLOTS = 2, BUCKET_MAX_PIECES = 16, MAX_BUCKETS = 16000, PROGRESS_POLL_US = 200 };
 
 typedef enum { SLOT_FREE, SLOT_SCATTER, SLOT_GATHER } slot_phase;
 
@@ -50,7 +61,41 @@ static struct {
     MPI_Comm comm;
     bucket_slot slots[BUCKET_SLOTS];
     int started;                 /* buckets started this round */
-} flight;
+    pthread_mutex_t lock;        /* held around every MPI call and slot change */
+    pthread_cond_t wake;         /* a bucket started, or the thread must stop */
+    pthread_t thread;
+    int thread_running;
+    int stopping;
+} flight = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void advance_all(void);
+
+static int in_flight(void)
+{
+    for (int i = 0; i < BUCKET_SLOTS; i++)
+        if (flight.slots[i].phase != SLOT_FREE)
+            return 1;
+    return 0;
+}
+
+/* The progress thread: while buckets are in flight, test them, then sleep. */
+static void *progress_loop(void *unused)
+{
+    const struct timespec poll = {0, PROGRESS_POLL_US * 1000L};
+    pthread_mutex_lock(&flight.lock);
+    while (!flight.stopping) {
+        if (!in_flight()) {
+            pthread_cond_wait(&flight.wake, &flight.lock);
+            continue;
+        }
+        advance_all();
+        pthread_mutex_unlock(&flight.lock);
+        nanosleep(&poll, NULL);
+        pthread_mutex_lock(&flight.lock);
+    }
+    pthread_mutex_unlock(&flight.lock);
+    return NULL;
+}
 
 static kd_status prepare_flight(void)
 {
@@ -64,6 +109,9 @@ static kd_status prepare_flight(void)
     }
     MPI_Comm_dup(MPI_COMM_WORLD, &flight.comm);
     flight.ready = 1;
+    flight.stopping = 0;
+    flight.thread_running = kd_dist_threads_serialized() &&
+                            pthread_create(&flight.thread, NULL, progress_loop, NULL) == 0;
     return KD_OK;
 }
 
@@ -187,6 +235,13 @@ static void complete(bucket_slot *slot)
         advance(slot, 1);
 }
 
+/* Every slot moved on as far as its messages allow, oldest first. */
+static void advance_all(void)
+{
+    for (int i = 0; i < BUCKET_SLOTS; i++)
+        advance(&flight.slots[(flight.started + i) % BUCKET_SLOTS], 0);
+}
+
 static kd_status pack(bucket_slot *slot, float *const *pieces, const size_t *counts,
                       int piece_count)
 {
@@ -222,6 +277,7 @@ kd_status kd_dist_bucket_start(float *const *pieces, const size_t *counts, int p
         return kd_fail(KD_ERR_UNSUPPORTED, "more than %d gradient buckets in one step",
                        MAX_BUCKETS);
     double start = kd_now_seconds();
+    pthread_mutex_lock(&flight.lock);
     kd_status status = prepare_flight();
     bucket_slot *slot = &flight.slots[flight.started % BUCKET_SLOTS];
     if (status == KD_OK) {
@@ -231,18 +287,21 @@ kd_status kd_dist_bucket_start(float *const *pieces, const size_t *counts, int p
     if (status == KD_OK) {
         slot->bucket = flight.started++;
         post_scatter(slot);
+        pthread_cond_signal(&flight.wake);
     }
+    pthread_mutex_unlock(&flight.lock);
     kd_dist_count_traffic(kd_now_seconds() - start, 0.0);
     return status;
 }
 
 void kd_dist_buckets_progress(void)
 {
-    if (!flight.ready || flight.started == 0)
+    /* the progress thread may be at it: then there is nothing to add */
+    if (!flight.ready || pthread_mutex_trylock(&flight.lock) != 0)
         return;
     double start = kd_now_seconds();
-    for (int i = 0; i < BUCKET_SLOTS; i++)
-        advance(&flight.slots[(flight.started + i) % BUCKET_SLOTS], 0); /* oldest first */
+    advance_all();
+    pthread_mutex_unlock(&flight.lock);
     kd_dist_count_traffic(kd_now_seconds() - start, 0.0);
 }
 
@@ -251,15 +310,25 @@ kd_status kd_dist_buckets_finish(void)
     if (!flight.ready)
         return KD_OK;
     double start = kd_now_seconds();
+    pthread_mutex_lock(&flight.lock);
     for (int i = 0; i < BUCKET_SLOTS; i++)
         complete(&flight.slots[(flight.started + i) % BUCKET_SLOTS]);
     flight.started = 0;
+    pthread_mutex_unlock(&flight.lock);
     kd_dist_count_traffic(kd_now_seconds() - start, 0.0);
     return KD_OK;
 }
 
 void kd_dist_buckets_release(void)
 {
+    if (flight.thread_running) {
+        pthread_mutex_lock(&flight.lock);
+        flight.stopping = 1;
+        pthread_cond_signal(&flight.wake);
+        pthread_mutex_unlock(&flight.lock);
+        pthread_join(flight.thread, NULL);
+        flight.thread_running = 0;
+    }
     for (int i = 0; i < BUCKET_SLOTS; i++) {
         bucket_slot *slot = &flight.slots[i];
         free(slot->packed);

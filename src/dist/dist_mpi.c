@@ -19,11 +19,12 @@ static struct {
     int size;
     int failure_shared;   /* every rank knows of the failure (kd_dist_check, kd_dist_agree) */
     int failure_remote;   /* and it was another rank's */
+    int threads;          /* the thread support MPI provides */
     float *scratch;       /* the slices the other ranks send this one */
     size_t scratch_floats;
     double sum_seconds;   /* spent summing and gathering floats */
     double bytes_sent;    /* by this rank, doing so */
-} world = {0, 0, 1, 0, 0, NULL, 0, 0.0, 0.0};
+} world = {0, 0, 1, 0, 0, MPI_THREAD_SINGLE, NULL, 0, 0.0, 0.0};
 
 static int launched_by_process_manager(void)
 {
@@ -34,8 +35,10 @@ kd_status kd_dist_start(int *argc, char ***argv)
 {
     if (world.started || !launched_by_process_manager())
         return KD_OK;
-    if (MPI_Init(argc, argv) != MPI_SUCCESS)
-        return kd_fail(KD_ERR_IO, "MPI_Init failed");
+    /* Serialized: the gradient buckets' progress thread calls MPI while the
+     * main thread computes, never both at once (dist_buckets.c). */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &world.threads) != MPI_SUCCESS)
+        return kd_fail(KD_ERR_IO, "MPI_Init_thread failed");
     world.started = 1;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
@@ -214,6 +217,11 @@ void kd_dist_slice_of(size_t count, int rank, size_t *begin, size_t *end)
 void kd_dist_slice(size_t count, size_t *begin, size_t *end)
 {
     kd_dist_slice_of(count, world.rank, begin, end);
+}
+
+int kd_dist_threads_serialized(void)
+{
+    return world.threads >= MPI_THREAD_SERIALIZED;
 }
 
 void kd_dist_count_traffic(double seconds, double bytes_sent)

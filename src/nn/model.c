@@ -63,7 +63,7 @@ static int per_layer_tensor(int index)
     return index >= 2 && index < GPT2_NUM_PARAM_TENSORS - 2;
 }
 
-int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int layer,
+int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int first, int count,
                         float **views, size_t *counts)
 {
     size_t sizes[GPT2_NUM_PARAM_TENSORS];
@@ -72,11 +72,11 @@ int kd_gpt2_layer_views(gpt2_params *params, const gpt2_config *config, int laye
     param_views(params, all);
     int n = 0;
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
-        if (!*all[i] || per_layer_tensor(i) != (layer >= 0))
+        if (!*all[i] || per_layer_tensor(i) != (count > 0))
             continue;
-        size_t count = layer >= 0 ? sizes[i] / (size_t)config->n_layer : sizes[i];
-        views[n] = *all[i] + (layer >= 0 ? (size_t)layer * count : 0);
-        counts[n++] = count;
+        size_t per_layer = sizes[i] / (size_t)config->n_layer;
+        views[n] = *all[i] + (count > 0 ? (size_t)first * per_layer : 0);
+        counts[n++] = count > 0 ? (size_t)count * per_layer : sizes[i];
     }
     return n;
 }

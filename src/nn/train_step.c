@@ -16,12 +16,15 @@ double kd_batch_counted_tokens(const gpt2_batch *batch)
     return total;
 }
 
-/* Sums over the ranks started by the backward pass itself: each layer's as
- * soon as the layer is done, while the layers below it are computed. */
+/* Sums over the ranks started by the backward pass itself: a bucket of
+ * consecutive layers as soon as the last of them is done, while the layers
+ * below it are computed. */
 typedef struct {
     gpt2_model *model;
     const gpt2_reducer *reducer;
-    int next_layer;              /* the next layer whose sums start */
+    size_t bucket_floats;        /* a bucket holds at least this many (or ends at layer 0) */
+    int pending_top;             /* layers next_layer + 1 .. pending_top are done, not started */
+    int next_layer;              /* the next layer the backward pass finishes */
     kd_status status;
 } layer_sums;
 
@@ -30,15 +33,22 @@ static int overlaps(const gpt2_model *model, const gpt2_reducer *reducer)
     return reducer && reducer->bucket_start && !reducer->reduce_scatter_floats && !model->lora;
 }
 
-static void start_layer_sums(void *context, int layer)
+static void layer_done(void *context, int layer)
 {
     layer_sums *sums = context;
     float *views[GPT2_NUM_PARAM_TENSORS];
-    size_t counts[GPT2_NUM_PARAM_TENSORS];
-    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, layer, views, counts);
+    size_t counts[GPT2_NUM_PARAM_TENSORS], floats = 0;
+    int layers = sums->pending_top - layer + 1;
+    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, layer, layers, views,
+                                counts);
+    for (int i = 0; i < n; i++)
+        floats += counts[i];
+    sums->next_layer = layer - 1;
+    if (floats < sums->bucket_floats && layer > 0)
+        return;
     if (sums->status == KD_OK)
         sums->status = sums->reducer->bucket_start(views, counts, n);
-    sums->next_layer = layer - 1;
+    sums->pending_top = layer - 1;
 }
 
 static void progress_layer_sums(void *context)
@@ -52,26 +62,27 @@ static void progress_layer_sums(void *context)
 static kd_status finish_layer_sums(layer_sums *sums)
 {
     while (sums->next_layer >= 0)
-        start_layer_sums(sums, sums->next_layer);
+        layer_done(sums, sums->next_layer);
     kd_status status = sums->reducer->buckets_finish();
     if (sums->status != KD_OK)
         return sums->status;
     float *views[GPT2_NUM_PARAM_TENSORS];
     size_t counts[GPT2_NUM_PARAM_TENSORS];
-    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, -1, views, counts);
+    int n = kd_gpt2_layer_views(&sums->model->grads, &sums->model->config, 0, 0, views, counts);
     for (int i = 0; i < n && status == KD_OK; i++)
         status = sums->reducer->sum_floats(views[i], counts[i]);
     return status;
 }
 
-/* Every rank holds the whole batch's gradient, so the norm, the finiteness
- * check and AdamW agree everywhere. */
-static kd_status whole_norm(gpt2_model *model, const gpt2_reducer *reducer, layer_sums *sums,
+/* Every rank holds the whole batch's gradient (summed here unless the
+ * backward pass already did), so the norm, the finiteness check and AdamW
+ * agree everywhere. */
+static kd_status whole_norm(gpt2_model *model, const gpt2_reducer *reducer, int summed,
                             gpt2_step_result *result)
 {
-    kd_status status = sums->reducer ? finish_layer_sums(sums)
-                       : reducer     ? reducer->sum_floats(model->grads_memory, model->num_trainable)
-                                     : KD_OK;
+    kd_status status = reducer && !summed
+                           ? reducer->sum_floats(model->grads_memory, model->num_trainable)
+                           : KD_OK;
     result->grad_norm = kd_gpt2_grad_norm(model);
     return status;
 }
@@ -103,9 +114,10 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
         return kd_fail(KD_ERR_INVALID, "step %d: no token in the batch carries loss", step);
     float grad_scale = (float)(1.0 / counted);
     double loss_sum = 0.0;
-    layer_sums sums = {model, overlaps(model, reducer) ? reducer : NULL,
-                       model->config.n_layer - 1, KD_OK};
-    const gpt2_backward_hook hook = {start_layer_sums, progress_layer_sums, &sums};
+    int top = model->config.n_layer - 1;
+    layer_sums sums = {model, overlaps(model, reducer) ? reducer : NULL, config->bucket_floats,
+                       top, top, KD_OK};
+    const gpt2_backward_hook hook = {layer_done, progress_layer_sums, &sums};
     kd_gpt2_zero_grad(model);
     for (int i = 0; i < micro_count; i++) {
         kd_gpt2_lora_dropout_begin(model, step, i);
@@ -115,11 +127,15 @@ kd_status kd_train_step_run(gpt2_model *model, double counted, int micro_count,
     }
     model->backward_hook = NULL;
     kd_gpt2_lora_dropout_end(model);
+    /* before any other sum: no MPI call may run beside the buckets' */
+    if (sums.reducer && (status = finish_layer_sums(&sums)) != KD_OK)
+        return status;
     if (reducer && (status = reducer->sum_doubles(&loss_sum, 1)) != KD_OK)
         return status;
     result->loss = loss_sum / counted;
-    status = reducer && reducer->reduce_scatter_floats ? sharded_norm(model, reducer, result)
-                                                       : whole_norm(model, reducer, &sums, result);
+    status = reducer && reducer->reduce_scatter_floats
+                 ? sharded_norm(model, reducer, result)
+                 : whole_norm(model, reducer, sums.reducer != NULL, result);
     if (status != KD_OK)
         return status;
     if (!isfinite(result->loss) || !isfinite(result->grad_norm))

@@ -49,7 +49,7 @@ static kd_status measure_step(const gpt2_config *config, const gpt2_lora_config 
         for (size_t i = 0; i < cells; i++)
             tokens[i] = (int)kd_rng_below(&rng, (uint64_t)config->vocab_size);
         gpt2_batch micro = {tokens, tokens, NULL, batch, seq};
-        gpt2_step_config step = {{1e-4f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-4f, 1.0f, NULL};
+        gpt2_step_config step = {{1e-4f, 0.9f, 0.95f, 1e-8f, 0.0f, 0}, 1e-4f, 1.0f, NULL, 0};
         gpt2_step_result result;
         double start = 0.0;
         for (int i = 0; i <= steps && status == KD_OK; i++) {

@@ -59,6 +59,7 @@ kd_status kd_run_ranks_agree(const gpt2_model *model, const dataset *data,
         (status = kd_dist_agree("the run configuration", config_hash(options->resolved_config))) != KD_OK ||
         (status = kd_dist_agree("--zero", (uint64_t)settings->zero_stage)) != KD_OK ||
         (status = kd_dist_agree("--no-overlap", (uint64_t)!settings->overlap_sums)) != KD_OK ||
+        (status = kd_dist_agree("--bucket-mb", (uint64_t)settings->bucket_mb)) != KD_OK ||
         (status = kd_dist_agree("the tokenizer", options->tokenizer
                                                     ? kd_tokenizer_hash(options->tokenizer)
                                                     : 0)) != KD_OK ||

@@ -313,6 +313,7 @@ static kd_status train_one_step(run_context *run, int step)
                                        s->warmup_steps, run->state.total_steps, step - 1),
         .grad_clip = s->grad_clip,
         .reducer = step_reducer(s),
+        .bucket_floats = (size_t)s->bucket_mb * 1000000 / sizeof(float),
     };
     double start = kd_now_seconds();
     const train_objective *objective = run->options->objective;

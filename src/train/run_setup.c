@@ -33,6 +33,8 @@ void kd_run_config_apply_overrides(run_config *config, const train_overrides *ov
         train->group_by_length = 0;
     train->zero_stage = overrides->zero;
     train->overlap_sums = !overrides->no_overlap;
+    if (overrides->bucket_mb_given)
+        train->bucket_mb = overrides->bucket_mb;
     kd_run_config_sync_data(config);
 }
 

@@ -82,6 +82,7 @@ void kd_train_settings_default(train_settings *s)
         .eval_interval = 0, .log_every = 10, .eval_batches = 0, .patience = 0, .seed = 1234,
         .group_by_length = 1, .threads = 2, .precision = KD_PRECISION_AUTO,
         .validation_fraction = 0.2, .split_seed = 42, .overlap_sums = 1,
+        .bucket_mb = 16,
     };
 }
 
