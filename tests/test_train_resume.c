@@ -2,7 +2,8 @@
  * the same seed and threads: weights, AdamW moments and the best model.
  * --resume before any checkpoint is a fresh run; a fresh run over a started
  * one is refused. A checkpoint save cut short by a crash is completed by the
- * resume, even when no step is left to train. */
+ * resume, even when no step is left to train. Every number of state.json
+ * reads back exactly. */
 #include "test_support.h"
 #include "train_fixture.h"
 
@@ -13,6 +14,7 @@
 
 #include "kd/core.h"
 #include "kd/teacher.h"
+#include "kd/train.h"
 
 static kd_status try_train(const char *config, const char *out, int stop_after,
                            run_dir_start start)
@@ -161,6 +163,43 @@ static void test_resume_completes_an_interrupted_save(void **state)
     test_remove_temp_dir(dir);
 }
 
+/* Sums whose shortest exact decimal needs 16 or 17 digits: 0.1 + 0.2 is
+ * 0.30000000000000004, which cJSON alone prints as 0.3 (it reads back
+ * within an epsilon, and cJSON settles for that). A resumed run's metrics
+ * rows are means of these sums. */
+static void test_state_numbers_read_back_exactly(void **state)
+{
+    (void)state;
+    test_need_asset("gpt2/vocab.json");
+    char *dir = test_make_temp_dir(), *last = test_path(dir, "last");
+    char *tokenizer = test_path(KD_ASSETS_DIR, "gpt2");
+    gpt2_config config = {1, 2, 32, 16, 50257, 1e-5f};
+    gpt2_model model = {0};
+    assert_int_equal(kd_gpt2_create(&model, &config), KD_OK);
+    kd_gpt2_init_random(&model, 1);
+    assert_int_equal(kd_gpt2_prepare(&model, 1, 16, 1), KD_OK);
+    train_state saved = {.step = 7, .total_steps = 9, .best_val_loss = 10.0 / 3.0,
+                         .best_step = 5, .elapsed_s = 0.1 + 0.2, .epoch_loss_sum = 2.0 / 3.0,
+                         .epoch_loss_count = 7, .epoch_elapsed_s = 1.1 + 2.2, .world_size = 1};
+    saved.eval_window = (train_window){2, 0.1 + 0.2, 0.7 + 0.1, 1.0 / 7.0, 100, 128};
+    saved.log_window = (train_window){1, 9.352571586336966, 9.35257158633697, 0, 50, 64};
+    assert_int_equal(kd_checkpoint_save(last, &model, &saved, tokenizer), KD_OK);
+    train_state loaded = {0};
+    assert_int_equal(kd_checkpoint_load(last, &model, &loaded), KD_OK);
+    assert_memory_equal(&loaded.eval_window, &saved.eval_window, sizeof saved.eval_window);
+    assert_memory_equal(&loaded.log_window, &saved.log_window, sizeof saved.log_window);
+    const double *pairs[][2] = {{&loaded.best_val_loss, &saved.best_val_loss},
+                                {&loaded.elapsed_s, &saved.elapsed_s},
+                                {&loaded.epoch_loss_sum, &saved.epoch_loss_sum},
+                                {&loaded.epoch_elapsed_s, &saved.epoch_elapsed_s}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        assert_memory_equal(pairs[i][0], pairs[i][1], sizeof(double));
+    kd_gpt2_free(&model);
+    free(tokenizer);
+    free(last);
+    test_remove_temp_dir(dir);
+}
+
 int main(int argc, char **argv)
 {
     kd_runtime_tune(argc, argv);
@@ -169,6 +208,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_is_bit_identical_in_bf16),
         cmocka_unit_test(test_resume_without_checkpoint_starts_afresh),
         cmocka_unit_test(test_resume_completes_an_interrupted_save),
+        cmocka_unit_test(test_state_numbers_read_back_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

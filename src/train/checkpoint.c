@@ -58,35 +58,35 @@ static void add_window(cJSON *json, const char *prefix, const train_window *wind
     char key[64];
     for (size_t i = 0; i < KD_COUNTOF(names); i++) {
         snprintf(key, sizeof key, "%s%s", prefix, names[i]);
-        cJSON_AddNumberToObject(json, key, values[i]);
+        kd_json_add_exact_number(json, key, values[i]);
     }
 }
 
+/* Every number exactly (cJSON's own printing settles for 15 digits that
+ * read back within an epsilon: a resumed run's loss sums, and so its
+ * metrics, would then differ from an uninterrupted run's in the last bit). */
 static cJSON *state_to_json(const train_state *state)
 {
     cJSON *json = cJSON_CreateObject();
-    cJSON_AddNumberToObject(json, "step", state->step);
-    cJSON_AddNumberToObject(json, "total_steps", state->total_steps);
-    cJSON_AddNumberToObject(json, "data_epoch", (double)state->data.epoch);
-    cJSON_AddNumberToObject(json, "data_batch", (double)state->data.batch);
-    if (isfinite(state->best_val_loss))
-        cJSON_AddNumberToObject(json, "best_val_loss", state->best_val_loss);
-    else
-        cJSON_AddNullToObject(json, "best_val_loss");
-    cJSON_AddNumberToObject(json, "best_step", state->best_step);
-    cJSON_AddNumberToObject(json, "evals_without_improvement", state->evals_without_improvement);
-    cJSON_AddNumberToObject(json, "elapsed_s", state->elapsed_s);
-    cJSON_AddNumberToObject(json, "epoch_loss_sum", state->epoch_loss_sum);
-    cJSON_AddNumberToObject(json, "epoch_loss_count", state->epoch_loss_count);
-    cJSON_AddNumberToObject(json, "epoch_elapsed_s", state->epoch_elapsed_s);
+    kd_json_add_exact_number(json, "step", state->step);
+    kd_json_add_exact_number(json, "total_steps", state->total_steps);
+    kd_json_add_exact_number(json, "data_epoch", (double)state->data.epoch);
+    kd_json_add_exact_number(json, "data_batch", (double)state->data.batch);
+    kd_json_add_exact_number(json, "best_val_loss", state->best_val_loss); /* inf: null */
+    kd_json_add_exact_number(json, "best_step", state->best_step);
+    kd_json_add_exact_number(json, "evals_without_improvement", state->evals_without_improvement);
+    kd_json_add_exact_number(json, "elapsed_s", state->elapsed_s);
+    kd_json_add_exact_number(json, "epoch_loss_sum", state->epoch_loss_sum);
+    kd_json_add_exact_number(json, "epoch_loss_count", state->epoch_loss_count);
+    kd_json_add_exact_number(json, "epoch_elapsed_s", state->epoch_elapsed_s);
     add_window(json, "window_", &state->eval_window);
     add_window(json, "log_window_", &state->log_window);
-    cJSON_AddNumberToObject(json, "tokens_seen", state->tokens_seen);
-    cJSON_AddNumberToObject(json, "epoch_tokens", state->epoch_tokens);
-    cJSON_AddNumberToObject(json, "epoch_cells", state->epoch_cells);
-    cJSON_AddNumberToObject(json, "skipped_steps", state->skipped_steps);
-    cJSON_AddNumberToObject(json, "consecutive_skips", state->consecutive_skips);
-    cJSON_AddNumberToObject(json, "world_size", state->world_size);
+    kd_json_add_exact_number(json, "tokens_seen", state->tokens_seen);
+    kd_json_add_exact_number(json, "epoch_tokens", state->epoch_tokens);
+    kd_json_add_exact_number(json, "epoch_cells", state->epoch_cells);
+    kd_json_add_exact_number(json, "skipped_steps", state->skipped_steps);
+    kd_json_add_exact_number(json, "consecutive_skips", state->consecutive_skips);
+    kd_json_add_exact_number(json, "world_size", state->world_size);
     return json;
 }
 
