@@ -24,14 +24,19 @@ mpi_kd() {
 
 # write_mpi_fixture STEPS: $work/data.jsonl and $work/run.json: a 2-layer
 # model trained for STEPS steps of 2 micro-batches of 4 sequences, every
-# step logged, an evaluation (and checkpoint) every 5 steps.
+# step logged, an evaluation (and checkpoint) every 5 steps, in fp32: the
+# 1e-5 agreement of N ranks with one process is fp32's (in bf16, auto's
+# choice on a CPU with native bf16, a weight whose master copy differs in
+# the last bit can round to another bf16 value, and the runs drift apart
+# at bf16's precision; runs with the same N stay bit-identical).
 write_mpi_fixture() {
     write_train_fixture "$1" 5
     python3 - "$work/run.json" <<'PY'
 import json, sys
 with open(sys.argv[1]) as f:
     config = json.load(f)
-config["train"].update({"batch_size": 4, "grad_accum": 2, "log_every": 1, "threads": 1})
+config["train"].update({"batch_size": 4, "grad_accum": 2, "log_every": 1, "threads": 1,
+                        "precision": "fp32"})
 with open(sys.argv[1], "w") as f:
     json.dump(config, f)
 PY
