@@ -55,7 +55,10 @@ KD_AVX512_TARGET static inline __m512i kd_load_q4_0_pair(const kd_block_q4_0 *bl
 /* Lanes 0-7 get block 0's d, lanes 8-15 block 1's. */
 KD_AVX512_TARGET static inline __m512 kd_pair_d(uint16_t d0, uint16_t d1)
 {
-    return _mm512_insertf32x8(_mm512_set1_ps(_cvtsh_ss(d0)), _mm256_set1_ps(_cvtsh_ss(d1)), 1);
+    /* insertf32x8 would need AVX512DQ; the 64-bit insert is AVX512F's */
+    __m512d low = _mm512_castps_pd(_mm512_set1_ps(_cvtsh_ss(d0)));
+    __m256d high = _mm256_castps_pd(_mm256_set1_ps(_cvtsh_ss(d1)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(low, high, 1));
 }
 
 #endif
