@@ -8,7 +8,7 @@
  * on a loaded machine hardly change; with more threads it also counts the
  * time OpenMP and OpenBLAS threads spend waiting for work.
  *
- *   build/bench_qprefill_speed [THREADS] [PROMPT] [ROUNDS]
+ *   [KD_QKERNEL=avx2] build/bench_qprefill_speed [THREADS] [PROMPT] [ROUNDS]
  *       defaults: 1 128 7 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +79,9 @@ int main(int argc, char **argv)
     kd_set_threads(threads);
     engines e = {0};
     int *tokens = malloc((size_t)prompt * sizeof(int));
-    kd_status status = tokens ? engines_create(&e, &config, prompt) : KD_ERR_NOMEM;
+    kd_status status = kd_qkernel_use_env(); /* KD_QKERNEL picks a path to time */
+    if (status == KD_OK)
+        status = tokens ? engines_create(&e, &config, prompt) : KD_ERR_NOMEM;
     kd_rng rng;
     kd_rng_seed(&rng, 2);
     for (int t = 0; tokens && t < prompt; t++)

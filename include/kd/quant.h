@@ -125,11 +125,11 @@ size_t kd_qmatrix_bytes(const kd_qmatrix *matrix);
 void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out);
 
 /* Scratch for the activations of up to max_rows input rows of up to
- * max_cols values, quantized to q8_0 (and, for the VNNI matrix-matrix
- * product, rearranged for it, with room for its padding rows). */
+ * max_cols values, quantized to q8_0 (and, for the matrix-matrix products,
+ * rearranged for them, with room for their padding rows). */
 typedef struct {
     kd_block_q8_0 *blocks;
-    int8_t *values;
+    void *values;
     float *scales;
     int32_t *corrections;
     size_t capacity; /* blocks */

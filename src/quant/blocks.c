@@ -18,8 +18,13 @@ static inline float round_away(float v)
 void kd_quantize_row_q8_0(const float *x, kd_block_q8_0 *y, size_t n)
 {
 #if defined(__x86_64__)
-    if (kd_qkernel_current() >= KD_QKERNEL_AVX512) {
+    kd_qkernel kernel = kd_qkernel_current();
+    if (kernel >= KD_QKERNEL_AVX512) {
         kd_quantize_row_q8_0_avx512(x, y, n);
+        return;
+    }
+    if (kernel == KD_QKERNEL_AVX2) {
+        kd_quantize_row_q8_0_avx2(x, y, n);
         return;
     }
 #endif

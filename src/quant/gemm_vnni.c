@@ -19,7 +19,7 @@
  * on the signed side, so the input rows stay signed q8_0 and the weights
  * go unsigned: q8_0 as q + 128, q4_0 as its nibble q as stored (value
  * q - 8). Each lane's sum is then exact once offset * (the input block's sum)
- * is taken away (offset 128 or 8), which kd_qgemm_prepare_vnni works out
+ * is taken away (offset 128 or 8), which prepare works out
  * once per input block and the tile starts its integer sums from. */
 #if defined(__x86_64__)
 #include <string.h>
@@ -28,11 +28,12 @@
 #include "x86_blocks.h"
 
 enum {
-    LANES = KD_QGEMM_LANES, /* weight rows of a panel */
-    STEPS = 8,              /* 4-value steps of a block */
-    TILE = KD_QGEMM_TILE,   /* input rows of a tile */
+    LANES = 16, /* weight rows of a panel */
+    STEPS = 8,  /* 4-value steps of a block */
+    TILE = 8,   /* input rows of a tile */
     PANEL_BLOCKS = 16 /* blocks of a panel: 8 KB of weights, with the input rows in L1 */
 };
+_Static_assert(KD_QGEMM_MAX_TILE % TILE == 0, "kd_qscratch pads rows to whole tiles");
 
 typedef struct {
     uint8_t values[PANEL_BLOCKS][STEPS][LANES][4];
@@ -47,15 +48,15 @@ static int weight_offset(kd_qtype type)
 /* Input rows, TILE at a time, interleaved as the tile reads them: per
  * block, STEPS x (TILE rows x 4 values), then TILE scales and TILE
  * corrections. Rows past N up to a whole tile are zeros (scale 0). */
-void kd_qgemm_prepare_vnni(const kd_block_q8_0 *blocks, int N, int cols, kd_qtype weights,
-                           const kd_qgemm_input *input, int tile)
+static void prepare(const kd_block_q8_0 *blocks, int N, int cols, kd_qtype weights,
+                    const kd_qgemm_input *input, int tile)
 {
     int offset = weight_offset(weights), per_row = cols / KD_QBLOCK;
     for (int i = 0; i < TILE; i++) {
         int n = tile * TILE + i;
         for (int b = 0; b < per_row; b++) {
             size_t at = (size_t)tile * per_row + (size_t)b; /* this tile's block b */
-            int8_t *values = input->values + at * TILE * KD_QBLOCK;
+            int8_t *values = (int8_t *)input->values + at * TILE * KD_QBLOCK;
             if (n >= N) {
                 for (int step = 0; step < STEPS; step++)
                     memset(values + (step * TILE + i) * 4, 0, 4);
@@ -147,9 +148,9 @@ KD_VNNI_TARGET static void tile_forward(const panel *p, int blocks, const int8_t
     }
 }
 
-KD_VNNI_TARGET void kd_qgemm_stripe_vnni(const kd_qmatrix *matrix, int first,
-                                         const kd_qgemm_input *input, int N, const float *bias,
-                                         float *out)
+KD_VNNI_TARGET static void stripe(const kd_qmatrix *matrix, int first,
+                                  const kd_qgemm_input *input, int N, const float *bias,
+                                  float *out)
 {
     int rows = matrix->rows, blocks = matrix->cols / KD_QBLOCK;
     int count = rows - first < LANES ? rows - first : LANES;
@@ -168,11 +169,13 @@ KD_VNNI_TARGET void kd_qgemm_stripe_vnni(const kd_qmatrix *matrix, int first,
                 acc[i] = b0 == 0 || i >= tile_rows
                              ? start
                              : _mm512_maskz_loadu_ps(mask, o + (size_t)i * rows);
-            tile_forward(&p, panel_blocks, input->values + at * TILE * KD_QBLOCK,
+            tile_forward(&p, panel_blocks, (const int8_t *)input->values + at * TILE * KD_QBLOCK,
                          input->scales + at * TILE, input->corrections + at * TILE, acc);
             for (int i = 0; i < tile_rows; i++)
                 _mm512_mask_storeu_ps(o + (size_t)i * rows, mask, acc[i]);
         }
     }
 }
+
+const kd_qgemm_kernel kd_qgemm_vnni = {TILE, LANES, prepare, stripe};
 #endif

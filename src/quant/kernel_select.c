@@ -14,18 +14,20 @@ typedef struct {
     const char *name;
     kd_dot_q8_0_fn q8_0;
     kd_dot_q4_0_fn q4_0;
+    const kd_qgemm_kernel *gemm;
 } kernel_entry;
 
 static const kernel_entry kernels[KD_QKERNEL_COUNT] = {
-    [KD_QKERNEL_PORTABLE] = {"portable", kd_dot_q8_0_portable, kd_dot_q4_0_portable},
+    [KD_QKERNEL_PORTABLE] = {"portable", kd_dot_q8_0_portable, kd_dot_q4_0_portable, NULL},
 #if defined(__x86_64__)
-    [KD_QKERNEL_AVX2] = {"avx2", kd_dot_q8_0_avx2, kd_dot_q4_0_avx2},
-    [KD_QKERNEL_AVX512] = {"avx512", kd_dot_q8_0_avx512, kd_dot_q4_0_avx512},
-    [KD_QKERNEL_VNNI] = {"vnni", kd_dot_q8_0_vnni, kd_dot_q4_0_vnni},
+    /* AVX-512 without VNNI has no byte product wider than AVX2's */
+    [KD_QKERNEL_AVX2] = {"avx2", kd_dot_q8_0_avx2, kd_dot_q4_0_avx2, &kd_qgemm_avx2},
+    [KD_QKERNEL_AVX512] = {"avx512", kd_dot_q8_0_avx512, kd_dot_q4_0_avx512, &kd_qgemm_avx2},
+    [KD_QKERNEL_VNNI] = {"vnni", kd_dot_q8_0_vnni, kd_dot_q4_0_vnni, &kd_qgemm_vnni},
 #else
-    [KD_QKERNEL_AVX2] = {"avx2", NULL, NULL},
-    [KD_QKERNEL_AVX512] = {"avx512", NULL, NULL},
-    [KD_QKERNEL_VNNI] = {"vnni", NULL, NULL},
+    [KD_QKERNEL_AVX2] = {"avx2", NULL, NULL, NULL},
+    [KD_QKERNEL_AVX512] = {"avx512", NULL, NULL, NULL},
+    [KD_QKERNEL_VNNI] = {"vnni", NULL, NULL, NULL},
 #endif
 };
 
@@ -117,6 +119,11 @@ kd_dot_q8_0_fn kd_dot_q8_0_current(void)
 kd_dot_q4_0_fn kd_dot_q4_0_current(void)
 {
     return kernels[kd_qkernel_current()].q4_0;
+}
+
+const kd_qgemm_kernel *kd_qgemm_current(void)
+{
+    return kernels[kd_qkernel_current()].gemm;
 }
 
 float kd_vec_dot_q8_0_q8_0(size_t n, const kd_block_q8_0 *x, const kd_block_q8_0 *y)

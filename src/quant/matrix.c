@@ -2,10 +2,10 @@
  * stay in their blocks: a product quantizes each input row to q8_0 once and
  * runs the integer dot product of every weight row against it, the threads
  * taking disjoint ranges of weight rows (a row's result never depends on the
- * thread count). With VNNI, a product of several input rows is
- * gemm_vnni.c's instead: stripes of 16 weight rows against tiles of 8 input
- * rows. f32 matrices, those whose rows are not a multiple of 32, go through
- * OpenBLAS. */
+ * thread count). A product of several input rows goes instead to the
+ * kernel's matrix-matrix product (gemm_vnni.c, gemm_avx2.c): stripes of
+ * weight rows against tiles of input rows. f32 matrices, those whose rows
+ * are not a multiple of 32, go through OpenBLAS. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +118,12 @@ void kd_qmatrix_row(const kd_qmatrix *matrix, int r, float *out)
 kd_status kd_qscratch_create(kd_qscratch *scratch, int max_rows, int max_cols)
 {
     memset(scratch, 0, sizeof *scratch);
-    size_t rows = (size_t)(max_rows + KD_QGEMM_TILE - 1) / KD_QGEMM_TILE * KD_QGEMM_TILE;
+    size_t rows = (size_t)(max_rows + KD_QGEMM_MAX_TILE - 1) / KD_QGEMM_MAX_TILE *
+                  KD_QGEMM_MAX_TILE;
     scratch->capacity = rows * (size_t)((max_cols + KD_QBLOCK - 1) / KD_QBLOCK);
     scratch->blocks = kd_alloc(scratch->capacity, sizeof(kd_block_q8_0), "quantized activations");
-    scratch->values = kd_alloc(scratch->capacity, KD_QBLOCK, "quantized activations");
+    scratch->values = kd_alloc(scratch->capacity, KD_QBLOCK * KD_QGEMM_MAX_VALUE_BYTES,
+                               "quantized activations");
     scratch->scales = kd_alloc(scratch->capacity, sizeof(float), "activation scales");
     scratch->corrections = kd_alloc(scratch->capacity, sizeof(int32_t), "activation sums");
     if (scratch->blocks && scratch->values && scratch->scales && scratch->corrections)
@@ -158,34 +160,32 @@ static void f32_forward(float *out, const float *inp, const kd_qmatrix *matrix,
                     matrix->data, cols, beta, out, rows);
 }
 
-#if defined(__x86_64__)
-/* The VNNI product of N > 1 rows, in one parallel region (a prompt's
+/* The tiled product of N > 1 rows, in one parallel region (a prompt's
  * products are short, and on a busy machine every region start waits for
  * the other threads): the threads quantize and rearrange tiles of input
  * rows, then share out stripes of weight rows. */
-static void gemm_vnni(float *out, const float *inp, const kd_qmatrix *matrix, const float *bias,
-                      int N, kd_qscratch *scratch)
+static void gemm_tiled(float *out, const float *inp, const kd_qmatrix *matrix, const float *bias,
+                       int N, kd_qscratch *scratch, const kd_qgemm_kernel *gemm)
 {
     int cols = matrix->cols, per_row = cols / KD_QBLOCK;
     kd_qgemm_input input = {scratch->values, scratch->scales, scratch->corrections};
-    int tiles = (N + KD_QGEMM_TILE - 1) / KD_QGEMM_TILE;
-    int stripes = (matrix->rows + KD_QGEMM_LANES - 1) / KD_QGEMM_LANES;
+    int tiles = (N + gemm->tile - 1) / gemm->tile;
+    int stripes = (matrix->rows + gemm->lanes - 1) / gemm->lanes;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
         for (int tile = 0; tile < tiles; tile++) {
-            int end = (tile + 1) * KD_QGEMM_TILE < N ? (tile + 1) * KD_QGEMM_TILE : N;
-            for (int n = tile * KD_QGEMM_TILE; n < end; n++)
+            int end = (tile + 1) * gemm->tile < N ? (tile + 1) * gemm->tile : N;
+            for (int n = tile * gemm->tile; n < end; n++)
                 kd_quantize_row_q8_0(inp + (size_t)n * cols,
                                      scratch->blocks + (size_t)n * per_row, (size_t)cols);
-            kd_qgemm_prepare_vnni(scratch->blocks, N, cols, matrix->type, &input, tile);
+            gemm->prepare(scratch->blocks, N, cols, matrix->type, &input, tile);
         }
 #pragma omp for schedule(static)
         for (int stripe = 0; stripe < stripes; stripe++)
-            kd_qgemm_stripe_vnni(matrix, stripe * KD_QGEMM_LANES, &input, N, bias, out);
+            gemm->stripe(matrix, stripe * gemm->lanes, &input, N, bias, out);
     }
 }
-#endif
 
 /* Weights (times input rows) below which a product is not shared out. At
  * 2 threads on distilgpt2's shape (768 x 768 = 589,824 and up) sharing
@@ -200,12 +200,11 @@ void kd_qmatrix_forward(float *out, const float *inp, const kd_qmatrix *matrix,
         f32_forward(out, inp, matrix, bias, N);
         return;
     }
-#if defined(__x86_64__)
-    if (N > 1 && kd_qkernel_current() == KD_QKERNEL_VNNI) {
-        gemm_vnni(out, inp, matrix, bias, N, scratch);
+    const kd_qgemm_kernel *gemm = kd_qgemm_current();
+    if (N > 1 && gemm) {
+        gemm_tiled(out, inp, matrix, bias, N, scratch, gemm);
         return;
     }
-#endif
     int rows = matrix->rows, cols = matrix->cols;
     size_t per_row = (size_t)cols / KD_QBLOCK;
     kd_block_q8_0 *act = scratch->blocks;
