@@ -4,7 +4,9 @@
 # number of threads. llama.cpp is the prebuilt one of node-llama-cpp
 # (npm install --omit=optional --no-audit --no-fund --prefix tests/llama_cpp). MODEL_DIR defaults to a
 # randomly initialised model of the distilgpt2 shape (6 layers, 768 wide);
-# each runtime runs RUNS times per file and the median is printed.
+# each runtime runs RUNS times per file and the median is printed. kd runs
+# in fp32 (--precision fp32), as llama.cpp runs an f32 file: auto would
+# pick bf16 for the f32 file on a CPU with native bf16.
 # usage: bench/vs_llama_cpp.sh [MODEL_DIR] [THREADS] [RUNS] [BUILD_DIR] [ASSETS_DIR] [TYPES]
 # (TYPES: the files to export and time, default "f32 q8_0 q4_0")
 set -eu
@@ -44,7 +46,7 @@ for type in $types; do
     kd_prefill=() kd_gen=() llama_prefill=() llama_gen=()
     for run in $(seq "$runs"); do
         line=$("$build/kd" generate --model "$file" --raw --prompt "$prompt" --temperature 0 \
-            --max-new-tokens 128 2>&1 >/dev/null | grep "new tokens")
+            --max-new-tokens 128 --precision fp32 2>&1 >/dev/null | grep "new tokens")
         kd_prefill+=("$(sed 's/.*(\([0-9.]*\) tokens\/s).*/\1/' <<<"$line")")
         kd_gen+=("$(sed 's/.*decode \([0-9.]*\) tokens\/s.*/\1/' <<<"$line")")
         json=$(node "$here/tests/llama_cpp/check.mjs" bench "$file" "$work/prompt.json" 128 "$threads")
